@@ -1,0 +1,79 @@
+/**
+ * The admin endpoint (default :9070). This release serves `/health` (200 once every partition
+ * has a leader, 503 otherwise) and `GET /invocations/{id}` (the status row). The full admin API
+ * (DESIGN.md §5) grows here.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Engine } from "./engine.js";
+import type { Log } from "./log/log.js";
+
+export interface AdminOptions {
+  readonly engine: Engine;
+  readonly log: Log;
+  readonly host: string;
+  readonly port: number;
+}
+
+export class Admin {
+  private server: Server | undefined;
+
+  constructor(private readonly o: AdminOptions) {}
+
+  async listen(): Promise<string> {
+    const server = createServer((req, res) => {
+      const send = (status: number, body: unknown) => {
+        const bytes = Buffer.from(JSON.stringify(body));
+        res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length });
+        res.end(bytes);
+      };
+      const path = new URL(req.url ?? "/", "http://admin").pathname;
+      if (req.method !== "GET") return send(405, { code: "OL1007", message: "the admin endpoint takes GET here" });
+      if (path === "/health") {
+        const partitions = this.o.engine.processors.map((p) => ({
+          partition: p.partition,
+          leader: p.isLeader,
+          appliedLsn: p.appliedLsn,
+          tailLsn: this.o.log.tailLsn(p.partition),
+        }));
+        const ok = partitions.every((p) => p.leader);
+        return send(ok ? 200 : 503, { status: ok ? "ok" : "unavailable", partitions });
+      }
+      const m = /^\/invocations\/([^/]+)$/.exec(path);
+      if (m !== null) {
+        const status = this.o.engine.statusOf(decodeURIComponent(m[1]!));
+        if (status === undefined) return send(404, { code: "OL1008", message: "invocation not found" });
+        const { result, ...rest } = status;
+        return send(200, {
+          ...rest,
+          ...(result === undefined
+            ? {}
+            : "ok" in result
+              ? { output: Buffer.from(result.ok).toString("utf8") }
+              : { failure: result.err }),
+        });
+      }
+      send(404, { code: "OL1012", message: `no such path: ${path}` });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.o.port, this.o.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    return `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The engine: one partition processor per partition over a shared log, the registry of
+ * in-process handlers, and the invocation API the ingress (and the simulator) call.
+ *
+ * Invariants:
+ * 1. An invocation is created only by an Invoke record applied in the partition its id names.
+ * 2. A caller waiting for a result registers before its Invoke is appended, so a completion
+ *    can never be missed; a completed invocation that is still retained answers at once.
+ */
+import { resolveHandlers, type ResolvedHandler, type Result } from "@onelog/sdk/internal";
+import type { ServiceDefinition } from "@onelog/sdk";
+import type { Clock } from "./clock.js";
+import { newInvocationId, partitionOf } from "./ids.js";
+import type { Log } from "./log/log.js";
+import type { Logger } from "./logger.js";
+import { PartitionProcessor } from "./processor.js";
+import type { InvokeBody, Target } from "./records.js";
+import type { InvocationStatus, PartitionStore } from "./store/store.js";
+
+export interface EngineOptions {
+  readonly log: Log;
+  /** The store of each partition (0 … log.partitions-1). */
+  readonly storeFor: (partition: number) => PartitionStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly services: readonly ServiceDefinition<string, any>[];
+  readonly console?: Console;
+}
+
+/** A request to start an invocation. */
+export interface InvocationRequest {
+  readonly target: Target;
+  readonly argument: Uint8Array;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly idempotencyKey?: string;
+  /** Only for sends: start no earlier than this many ms from now. */
+  readonly delayMs?: number;
+}
+
+/** What `output` finds for an invocation id. */
+export type OutputLookup =
+  | { readonly state: "completed"; readonly result: Result }
+  | { readonly state: "running"; readonly status: InvocationStatus }
+  | { readonly state: "not_found" };
+
+/** A service as the engine knows it. */
+export interface RegisteredService {
+  readonly name: string;
+  readonly kind: "service";
+  readonly handlers: ReadonlyMap<string, ResolvedHandler>;
+}
+
+export class Engine {
+  readonly partitions: number;
+  readonly processors: readonly PartitionProcessor[];
+  readonly services: ReadonlyMap<string, RegisteredService>;
+  private readonly waiters = new Map<string, Set<(r: Result) => void>>();
+  private readonly stores: readonly PartitionStore[];
+
+  private constructor(private readonly o: EngineOptions) {
+    this.partitions = o.log.partitions;
+    const services = new Map<string, RegisteredService>();
+    const handlers = new Map<string, ResolvedHandler>();
+    for (const def of o.services) {
+      if (services.has(def.name)) throw new TypeError(`service ${def.name} is registered twice`);
+      const resolved = resolveHandlers(def);
+      services.set(def.name, { name: def.name, kind: def.kind, handlers: new Map(resolved.map((h) => [h.name, h])) });
+      for (const h of resolved) handlers.set(`${h.service}/${h.name}`, h);
+    }
+    this.services = services;
+    const stores: PartitionStore[] = [];
+    const processors: PartitionProcessor[] = [];
+    for (let p = 0; p < this.partitions; p++) {
+      const store = o.storeFor(p);
+      stores.push(store);
+      processors.push(
+        new PartitionProcessor({
+          partition: p,
+          log: o.log,
+          store,
+          clock: o.clock,
+          logger: o.logger,
+          handlers,
+          onCompleted: (id, result) => this.completed(id, result),
+          ...(o.console === undefined ? {} : { console: o.console }),
+        }),
+      );
+    }
+    this.stores = stores;
+    this.processors = processors;
+  }
+
+  /** Builds the engine and starts every partition; resolves once each one is leader. */
+  static async start(o: EngineOptions): Promise<Engine> {
+    const engine = new Engine(o);
+    await Promise.all(engine.processors.map((p) => p.start()));
+    return engine;
+  }
+
+  /** The handler a target names, or undefined. */
+  handler(service: string, handler: string): ResolvedHandler | undefined {
+    return this.services.get(service)?.handlers.get(handler);
+  }
+
+  /** Starts an invocation and waits for its result. With an idempotency key, a duplicate gets the first one's result. */
+  async call(req: InvocationRequest): Promise<{ invocationId: string; result: Result }> {
+    const invocationId = newInvocationId(req.target, req.idempotencyKey);
+    const result = this.waitFor(invocationId); // 2
+    try {
+      await this.appendInvoke(invocationId, req);
+    } catch (e) {
+      this.dropWaiter(invocationId, result);
+      throw e;
+    }
+    return { invocationId, result: await result.promise };
+  }
+
+  /**
+   * Starts an invocation without waiting for it; resolves once the Invoke is durable.
+   * `previouslyAccepted` is true when an invocation with this idempotency key already exists.
+   */
+  async send(req: InvocationRequest): Promise<{ invocationId: string; previouslyAccepted: boolean }> {
+    const invocationId = newInvocationId(req.target, req.idempotencyKey);
+    if (req.idempotencyKey !== undefined && this.statusOf(invocationId) !== undefined) {
+      return { invocationId, previouslyAccepted: true };
+    }
+    await this.appendInvoke(invocationId, req);
+    return { invocationId, previouslyAccepted: false };
+  }
+
+  /** Waits for an existing invocation's result; undefined if no such invocation is known. */
+  attach(invocationId: string): Promise<Result> | undefined {
+    const found = this.output(invocationId);
+    if (found.state === "not_found") return undefined;
+    if (found.state === "completed") return Promise.resolve(found.result);
+    return this.waitFor(invocationId).promise;
+  }
+
+  /** The result of an invocation if it has one, without waiting. */
+  output(invocationId: string): OutputLookup {
+    const status = this.statusOf(invocationId);
+    if (status === undefined) return { state: "not_found" };
+    if (status.result !== undefined) return { state: "completed", result: status.result };
+    return { state: "running", status };
+  }
+
+  /** The status row of an invocation, read from its partition's store. */
+  statusOf(invocationId: string): InvocationStatus | undefined {
+    return this.stores[partitionOf(invocationId, this.partitions)]!.getStatus(invocationId);
+  }
+
+  /** Resumes a paused invocation (its retries were used up). */
+  async resume(invocationId: string): Promise<void> {
+    await this.processorOf(invocationId).appendExternal({ type: "resume", invocationId });
+  }
+
+  /** Stops every partition and fails the callers still waiting. */
+  async stop(): Promise<void> {
+    await Promise.all(this.processors.map((p) => p.stop()));
+    this.waiters.clear();
+  }
+
+  private processorOf(invocationId: string): PartitionProcessor {
+    return this.processors[partitionOf(invocationId, this.partitions)]!;
+  }
+
+  private async appendInvoke(invocationId: string, req: InvocationRequest): Promise<void> {
+    const h = this.handler(req.target.service, req.target.handler);
+    if (h === undefined) throw new TypeError(`unknown handler ${req.target.service}/${req.target.handler}`);
+    const body: InvokeBody = {
+      type: "invoke",
+      invocationId,
+      target: req.target,
+      argument: req.argument,
+      headers: req.headers ?? {},
+      retry: h.retryPolicy,
+      retentionMs: h.idempotencyRetentionMs,
+      ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
+      ...(req.delayMs === undefined || req.delayMs <= 0 ? {} : { executeAt: this.o.clock.now() + req.delayMs }),
+    };
+    await this.processorOf(invocationId).appendExternal(body);
+  }
+
+  private waitFor(invocationId: string): { promise: Promise<Result>; resolve: (r: Result) => void } {
+    let resolve!: (r: Result) => void;
+    const promise = new Promise<Result>((r) => (resolve = r));
+    let set = this.waiters.get(invocationId);
+    if (set === undefined) {
+      set = new Set();
+      this.waiters.set(invocationId, set);
+    }
+    set.add(resolve);
+    return { promise, resolve };
+  }
+
+  private dropWaiter(invocationId: string, w: { resolve: (r: Result) => void }): void {
+    const set = this.waiters.get(invocationId);
+    set?.delete(w.resolve);
+    if (set?.size === 0) this.waiters.delete(invocationId);
+  }
+
+  private completed(invocationId: string, result: Result): void {
+    const set = this.waiters.get(invocationId);
+    if (set === undefined) return;
+    this.waiters.delete(invocationId);
+    for (const resolve of set) resolve(result);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Error codes users and operators meet at the ingress, each with a page in docs/errors/.
+ * The HTTP status goes with the code; the JSON body is `{ "code": …, "message": … }`.
+ */
+export const IngressErrors = {
+  OL1000: { status: 500, title: "internal error" },
+  OL1001: { status: 404, title: "unknown service" },
+  OL1002: { status: 404, title: "unknown handler" },
+  OL1003: { status: 400, title: "bad request body" },
+  OL1004: { status: 413, title: "request too large" },
+  OL1005: { status: 400, title: "bad idempotency key" },
+  OL1006: { status: 400, title: "bad delay" },
+  OL1007: { status: 405, title: "method not allowed" },
+  OL1008: { status: 404, title: "invocation not found" },
+  OL1009: { status: 470, title: "invocation not completed yet" },
+  OL1010: { status: 400, title: "service is private" },
+  OL1011: { status: 503, title: "cannot accept the request now" },
+  OL1012: { status: 404, title: "no such path" },
+  OL1013: { status: 400, title: "bad invocation id" },
+} as const;
+
+export type IngressErrorCode = keyof typeof IngressErrors;
+
+/** An error the ingress answers with its code's status and a JSON body. */
+export class IngressError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: IngressErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "IngressError";
+    this.status = IngressErrors[code].status;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Invocation ids and partition keys. The partition key (64 bits) is inside the id, so anything
+ * can route by id alone (DESIGN.md §2.1). Id format: `inv_` + 16 hex digits of partition key +
+ * 24 hex digits of identity (random, or derived from an idempotency key).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type { Target } from "./records.js";
+
+const ID = /^inv_[0-9a-f]{40}$/;
+
+function hash64(...parts: string[]): string {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p).update("\0");
+  return h.digest("hex").slice(0, 16);
+}
+
+/** The partition key of a target: keyed targets hash their service and key; others are random. */
+export function partitionKeyFor(target: Target, idempotencyKey?: string): string {
+  if (target.key !== undefined) return hash64(target.service, target.key);
+  if (idempotencyKey !== undefined) return hash64(target.service, target.handler, idempotencyKey);
+  return randomBytes(8).toString("hex");
+}
+
+/**
+ * A new invocation id. With an idempotency key the id is derived from it and the target, so a
+ * duplicate request names the same invocation and lands in the same partition.
+ */
+export function newInvocationId(target: Target, idempotencyKey?: string): string {
+  const pk = partitionKeyFor(target, idempotencyKey);
+  const rest =
+    idempotencyKey === undefined
+      ? randomBytes(12).toString("hex")
+      : createHash("sha256")
+          .update(`${target.service}\0${target.handler}\0${target.key ?? ""}\0${idempotencyKey}`)
+          .digest("hex")
+          .slice(0, 24);
+  return `inv_${pk}${rest}`;
+}
+
+/** True when `id` has the shape of an invocation id. */
+export function isInvocationId(id: string): boolean {
+  return ID.test(id);
+}
+
+/**
+ * The partition that owns an invocation: partitions own equal ranges of the 64-bit key space
+ * (the top 32 bits decide, which is exact enough for up to 2^32 partitions).
+ */
+export function partitionOf(invocationId: string, partitions: number): number {
+  const hi = Number.parseInt(invocationId.slice(4, 12), 16);
+  return Math.floor((hi * partitions) / 0x1_0000_0000);
+}

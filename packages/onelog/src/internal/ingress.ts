@@ -1,0 +1,314 @@
+/**
+ * The HTTP ingress (DESIGN.md §5), Restate's paths and shapes:
+ *   POST /{service}/{handler}                      call, answers with the handler's output
+ *   POST /{service}/{handler}/send[?delay=10s]     send, 202 { invocationId, status }
+ *   POST /restate/call/{service}/{handler}, POST /restate/send/{service}/{handler}
+ *   GET  /restate/invocation/{id}/attach | /output
+ *   GET  /restate/invocation/{service}/{handler}/{idempotencyKey}/attach | /output
+ * Header `idempotency-key`: a duplicate request gets the first one's result, also after a restart.
+ * Every error is JSON `{ code, message }` with the status of its code (errors.ts).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Result } from "@onelog/sdk/internal";
+import type { Engine, InvocationRequest } from "./engine.js";
+import { IngressError } from "./errors.js";
+import { isInvocationId, newInvocationId } from "./ids.js";
+import { LogError } from "./log/log.js";
+import type { Logger } from "./logger.js";
+import type { Target } from "./records.js";
+
+export interface IngressOptions {
+  readonly engine: Engine;
+  readonly logger: Logger;
+  readonly port: number;
+  readonly host: string;
+  /** Largest request body accepted; larger ones get 413. Default 10 MiB. */
+  readonly maxRequestBytes?: number;
+}
+
+const HOP_BY_HOP = new Set([
+  "host",
+  "connection",
+  "content-length",
+  "transfer-encoding",
+  "keep-alive",
+  "upgrade",
+  "idempotency-key",
+]);
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
+
+/** Parses `?delay=`: a number of ms, or a sequence like `1h30m`, `10s`, `500ms`. */
+export function parseDelayMs(text: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  let total = 0;
+  let rest = text.trim();
+  if (rest === "") throw new IngressError("OL1006", "delay is empty");
+  while (rest.length > 0) {
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)/.exec(rest);
+    if (m === null) {
+      throw new IngressError("OL1006", `cannot read delay ${JSON.stringify(text)}: use ms or 10s, 5m, 1h30m, 500ms`);
+    }
+    total += Number(m[1]) * unit[m[2]!]!;
+    rest = rest.slice(m[0].length).trim();
+  }
+  if (!Number.isFinite(total) || total > 365 * 86_400_000) {
+    throw new IngressError("OL1006", `delay ${JSON.stringify(text)} is longer than a year`);
+  }
+  return Math.round(total);
+}
+
+export class Ingress {
+  private server: Server | undefined;
+  private readonly maxRequestBytes: number;
+
+  constructor(private readonly o: IngressOptions) {
+    this.maxRequestBytes = o.maxRequestBytes ?? 10 * 1024 * 1024;
+  }
+
+  /** Listens; resolves with the URL once bound. */
+  async listen(): Promise<string> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((e: unknown) => this.fail(res, e));
+    });
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.o.port, this.o.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+    return `http://${host}:${addr.port}`;
+  }
+
+  /** Stops accepting requests and closes every connection. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://ingress");
+    let segments: string[];
+    try {
+      segments = url.pathname.split("/").filter((s) => s !== "").map(decodeURIComponent);
+    } catch {
+      throw new IngressError("OL1012", `cannot decode path ${url.pathname}`);
+    }
+    if (segments[0] === "restate") {
+      const [, kind, ...rest] = segments;
+      if (kind === "call" || kind === "send") return this.invoke(req, res, url, rest, kind === "send");
+      if (kind === "invocation") return this.attachOrOutput(req, res, rest);
+      if (kind === "health") return this.json(res, 200, { status: "ok" });
+      throw new IngressError("OL1012", `no such path: ${url.pathname}`);
+    }
+    const send = segments.length > 2 && segments[segments.length - 1] === "send";
+    return this.invoke(req, res, url, send ? segments.slice(0, -1) : segments, send);
+  }
+
+  private targetOf(segments: string[], path: string): Target {
+    if (segments.length !== 2) {
+      const first = segments[0] === undefined ? undefined : this.o.engine.services.get(segments[0]);
+      if (first !== undefined && segments.length === 3) {
+        throw new IngressError(
+          "OL1012",
+          `service ${first.name} is a plain service: call it as /${first.name}/{handler}, it takes no key`,
+        );
+      }
+      throw new IngressError("OL1012", `no such path: ${path} (expected /{service}/{handler})`);
+    }
+    const [service, handler] = segments as [string, string];
+    const svc = this.o.engine.services.get(service);
+    if (svc === undefined) throw new IngressError("OL1001", `unknown service ${JSON.stringify(service)}`);
+    const h = svc.handlers.get(handler);
+    if (h === undefined) {
+      throw new IngressError(
+        "OL1002",
+        `service ${service} has no handler ${JSON.stringify(handler)}; it has: ${[...svc.handlers.keys()].join(", ")}`,
+      );
+    }
+    if (h.ingressPrivate) throw new IngressError("OL1010", `service ${service} is private: it cannot be called from outside`);
+    return { service, handler };
+  }
+
+  private async invoke(req: IncomingMessage, res: ServerResponse, url: URL, segments: string[], send: boolean) {
+    if (req.method !== "POST") {
+      res.setHeader("allow", "POST");
+      throw new IngressError("OL1007", `use POST to invoke a handler, not ${req.method}`);
+    }
+    const target = this.targetOf(segments, url.pathname);
+    const idempotencyKey = this.idempotencyKey(req);
+    const delay = url.searchParams.get("delay");
+    if (delay !== null && !send) throw new IngressError("OL1006", "delay is only allowed on /send");
+    const delayMs = delay === null ? undefined : parseDelayMs(delay);
+    const argument = await this.readBody(req);
+    const handler = this.o.engine.handler(target.service, target.handler)!;
+    if (argument.length > 0 && handler.input.contentType === "application/json") {
+      try {
+        JSON.parse(argument.toString("utf8"));
+      } catch (e) {
+        throw new IngressError("OL1003", `request body is not valid JSON: ${(e as Error).message}`);
+      }
+    }
+    const request: InvocationRequest = {
+      target,
+      argument,
+      headers: this.forwardedHeaders(req),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      ...(delayMs === undefined ? {} : { delayMs }),
+    };
+    if (send) {
+      const r = await this.unavailableOnLogError(() => this.o.engine.send(request));
+      res.setHeader("x-restate-id", r.invocationId);
+      return this.json(res, 202, {
+        invocationId: r.invocationId,
+        status: r.previouslyAccepted ? "PreviouslyAccepted" : "Accepted",
+      });
+    }
+    const { invocationId, result } = await this.unavailableOnLogError(() => this.o.engine.call(request));
+    res.setHeader("x-restate-id", invocationId);
+    this.result(res, result, handler.output.contentType);
+  }
+
+  private async attachOrOutput(req: IncomingMessage, res: ServerResponse, rest: string[]): Promise<void> {
+    if (req.method !== "GET") {
+      res.setHeader("allow", "GET");
+      throw new IngressError("OL1007", `use GET for attach and output, not ${req.method}`);
+    }
+    const what = rest[rest.length - 1];
+    if (what !== "attach" && what !== "output") {
+      throw new IngressError("OL1012", "expected /restate/invocation/{id}/attach or /output");
+    }
+    let id: string;
+    if (rest.length === 2) {
+      id = rest[0]!;
+      if (!isInvocationId(id)) throw new IngressError("OL1013", `${JSON.stringify(id)} is not an invocation id`);
+    } else if (rest.length === 4) {
+      const [service, handler, key] = rest as [string, string, string];
+      this.targetOf([service, handler], `/${service}/${handler}`);
+      id = newInvocationId({ service, handler }, key);
+    } else {
+      throw new IngressError("OL1012", "expected /restate/invocation/{id}/" + what);
+    }
+    const handler = this.handlerForId(id);
+    if (what === "output") {
+      const found = this.o.engine.output(id);
+      if (found.state === "not_found") throw new IngressError("OL1008", `invocation ${id} not found`);
+      if (found.state === "running") throw new IngressError("OL1009", `invocation ${id} has not completed yet`);
+      res.setHeader("x-restate-id", id);
+      return this.result(res, found.result, handler);
+    }
+    const pending = this.o.engine.attach(id);
+    if (pending === undefined) throw new IngressError("OL1008", `invocation ${id} not found`);
+    const result = await pending;
+    res.setHeader("x-restate-id", id);
+    this.result(res, result, handler);
+  }
+
+  private handlerForId(id: string): string | undefined {
+    const status = this.o.engine.statusOf(id);
+    if (status === undefined) return undefined;
+    return this.o.engine.handler(status.target.service, status.target.handler)?.output.contentType;
+  }
+
+  private idempotencyKey(req: IncomingMessage): string | undefined {
+    const raw = req.headers["idempotency-key"];
+    if (raw === undefined) return undefined;
+    if (typeof raw !== "string" || !IDEMPOTENCY_KEY.test(raw)) {
+      throw new IngressError("OL1005", "idempotency-key must be 1–256 visible ASCII characters, given once");
+    }
+    return raw;
+  }
+
+  private forwardedHeaders(req: IncomingMessage): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined || HOP_BY_HOP.has(k)) continue;
+      out[k] = Array.isArray(v) ? v.join(", ") : v;
+    }
+    return out;
+  }
+
+  private readBody(req: IncomingMessage): Promise<Buffer> {
+    const declared = Number(req.headers["content-length"] ?? "0");
+    if (declared > this.maxRequestBytes) {
+      req.resume();
+      return Promise.reject(tooLarge(this.maxRequestBytes));
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size > this.maxRequestBytes) {
+          req.removeAllListeners("data");
+          req.resume();
+          reject(tooLarge(this.maxRequestBytes));
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+      req.on("error", reject);
+    });
+  }
+
+  private async unavailableOnLogError<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof LogError) {
+        throw new IngressError("OL1011", `the log cannot take the request now (${e.code}): ${e.message}`);
+      }
+      throw e;
+    }
+  }
+
+  private result(res: ServerResponse, result: Result, contentType: string | undefined): void {
+    if ("ok" in result) {
+      res.writeHead(200, {
+        "content-type": contentType ?? "application/json",
+        "content-length": result.ok.length,
+      });
+      res.end(result.ok);
+      return;
+    }
+    const status = result.err.code >= 400 && result.err.code <= 599 ? result.err.code : 500;
+    this.json(res, status, { code: result.err.code, message: result.err.message });
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown): void {
+    const bytes = Buffer.from(JSON.stringify(body));
+    res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length });
+    res.end(bytes);
+  }
+
+  private fail(res: ServerResponse, e: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (e instanceof IngressError) {
+      if (e.status === 503) res.setHeader("retry-after", "1");
+      this.json(res, e.status, { code: e.code, message: e.message });
+      return;
+    }
+    this.o.logger.error({ err: e }, "ingress request failed");
+    this.json(res, 500, { code: "OL1000", message: `internal error: ${(e as Error).message ?? String(e)}` });
+  }
+}
+
+function tooLarge(limit: number): IngressError {
+  return new IngressError("OL1004", `request body is larger than the limit of ${limit} bytes`);
+}

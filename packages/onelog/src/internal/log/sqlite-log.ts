@@ -1,0 +1,494 @@
+/**
+ * The embedded {@link Log}: every partition in one SQLite database, WAL mode, fsync per commit,
+ * with group commit (DESIGN.md §3).
+ *
+ * Invariants (besides the ones of {@link Log}, which cite as Log.1 … Log.5):
+ * 1. Per partition, the rows on disk are exactly LSNs `trimmedLsn + 1 … tailLsn`, without gaps;
+ *    `nextLsn` is `tailLsn + 1` plus the number of pending (not yet committed) records.
+ * 2. Pending appends are committed in the order they were made, in transactions of at most
+ *    `maxBatchRecords` records and `maxBatchBytes` bytes (one append larger than that is committed
+ *    alone); an append's records are never split across transactions, so an append is atomic.
+ * 3. A failed transaction rejects every append in it and rolls `nextLsn` back to `tailLsn + 1`;
+ *    nothing committed before is touched, and the next append continues without a gap.
+ * 4. `cache` holds the most recently committed records of the partition, consecutive and ending
+ *    at `tailLsn`; readers serve from it whatever it holds and read older records from disk.
+ * 5. Every body is stored with its CRC32; a read whose CRC does not match fails with LogError "io".
+ */
+import Database from "better-sqlite3";
+import { crc32 } from "node:zlib";
+import { LogError } from "./log.js";
+import type { Log } from "./log.js";
+import { decodeRecord, encodeRecord } from "../records.js";
+import type { LogRecord, ProposedRecord } from "../records.js";
+
+/** Options of {@link SqliteLog.open}. */
+export interface SqliteLogOptions {
+  /** The database file; created if missing. */
+  readonly path: string;
+  /** The number of partitions; must match what the file was created with. */
+  readonly partitions: number;
+  /** Most records in one commit (default 1024). */
+  readonly maxBatchRecords?: number;
+  /** Most encoded bytes in one commit (default 4 MiB). */
+  readonly maxBatchBytes?: number;
+  /** SQLite `max_page_count`: caps the file size, so tests can simulate a full disk. */
+  readonly maxPageCount?: number;
+  /** Recently committed records kept in memory per partition for tailing readers (default 2048). */
+  readonly tailCacheRecords?: number;
+}
+
+/** Counts of fsynced transactions and the records in them, for benchmarks and notes. */
+export interface SqliteLogStats {
+  /** Append transactions committed (each one fsync). */
+  readonly commits: number;
+  /** Records committed by them. */
+  readonly records: number;
+  /** The largest number of records committed by one transaction. */
+  readonly maxRecordsPerCommit: number;
+}
+
+interface PendingAppend {
+  readonly partition: number;
+  readonly firstLsn: number;
+  readonly bodies: readonly Uint8Array[];
+  readonly resolve: (lsns: number[]) => void;
+  readonly reject: (error: LogError) => void;
+}
+
+interface PartitionState {
+  readonly index: number;
+  tailLsn: number;
+  nextLsn: number;
+  trimmedLsn: number;
+  /** Invariant 4: recent committed records, consecutive, the last one at tailLsn. */
+  cache: LogRecord[];
+  /** Readers waiting for a commit or a close. */
+  readonly waiters: Set<() => void>;
+}
+
+interface StoredRow {
+  readonly lsn: number;
+  readonly body: Buffer;
+  readonly crc: number;
+}
+
+const DEFAULT_MAX_BATCH_RECORDS = 1024;
+const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
+const DEFAULT_TAIL_CACHE_RECORDS = 2048;
+/** How many records a reader reads from disk (and yields) at most per batch. */
+const READ_BATCH_RECORDS = 512;
+
+/**
+ * A log in one SQLite file with group commit: every append made in one turn of the event loop
+ * goes into one transaction and one fsync, across partitions (split when it exceeds the batch
+ * limits). `append` resolves once its transaction committed; if the transaction fails, every
+ * append in it rejects with LogError ("disk_full" for SQLITE_FULL, "io" otherwise), nothing
+ * acknowledged before is lost, and the log stays usable.
+ *
+ * @example
+ * const log = SqliteLog.open({ path: ".onelog/log.db", partitions: 4 });
+ * const lsns = await log.append(2, records);          // durable once resolved
+ * for await (const batch of log.read(2, 1, signal)) apply(batch);
+ * await log.close();
+ */
+export class SqliteLog implements Log {
+  readonly partitions: number;
+  readonly #db: Database.Database;
+  readonly #maxBatchRecords: number;
+  readonly #maxBatchBytes: number;
+  readonly #tailCacheRecords: number;
+  readonly #parts: PartitionState[];
+  readonly #insert: Database.Statement<[number, number, Uint8Array, number]>;
+  readonly #selectFrom: Database.Statement<[number, number, number], StoredRow>;
+  readonly #commitBatch: (batch: readonly PendingAppend[]) => void;
+  readonly #trimTx: (partition: number, upToLsn: number) => void;
+  #pending: PendingAppend[] = [];
+  #pendingRecords = 0;
+  #pendingBytes = 0;
+  #flushTimer: NodeJS.Immediate | undefined;
+  #closed = false;
+  #stats = { commits: 0, records: 0, maxRecordsPerCommit: 0 };
+
+  private constructor(db: Database.Database, options: SqliteLogOptions) {
+    this.#db = db;
+    this.partitions = options.partitions;
+    this.#maxBatchRecords = options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
+    this.#maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    this.#tailCacheRecords = options.tailCacheRecords ?? DEFAULT_TAIL_CACHE_RECORDS;
+
+    this.#insert = db.prepare("INSERT INTO log (partition, lsn, body, crc) VALUES (?, ?, ?, ?)");
+    this.#selectFrom = db.prepare(
+      "SELECT lsn, body, crc FROM log WHERE partition = ? AND lsn >= ? ORDER BY lsn LIMIT ?",
+    );
+    this.#commitBatch = db.transaction((batch: readonly PendingAppend[]) => {
+      for (const item of batch) {
+        item.bodies.forEach((body, i) =>
+          this.#insert.run(item.partition, item.firstLsn + i, body, crc32(body)),
+        );
+      }
+    });
+    const deleteUpTo = db.prepare<[number, number]>("DELETE FROM log WHERE partition = ? AND lsn <= ?");
+    const setTrimmed = db.prepare<[number, number]>(
+      "INSERT INTO log_trim (partition, trimmed_lsn) VALUES (?, ?) " +
+        "ON CONFLICT (partition) DO UPDATE SET trimmed_lsn = excluded.trimmed_lsn",
+    );
+    this.#trimTx = db.transaction((partition: number, upToLsn: number) => {
+      deleteUpTo.run(partition, upToLsn);
+      setTrimmed.run(partition, upToLsn);
+    });
+
+    const tails = new Map<number, number>();
+    for (const row of db.prepare("SELECT partition, MAX(lsn) AS lsn FROM log GROUP BY partition").all() as {
+      partition: number;
+      lsn: number;
+    }[]) {
+      tails.set(row.partition, row.lsn);
+    }
+    const trims = new Map<number, number>();
+    for (const row of db.prepare("SELECT partition, trimmed_lsn FROM log_trim").all() as {
+      partition: number;
+      trimmed_lsn: number;
+    }[]) {
+      trims.set(row.partition, row.trimmed_lsn);
+    }
+    this.#parts = Array.from({ length: options.partitions }, (_, index) => {
+      const trimmedLsn = trims.get(index) ?? 0;
+      // A fully trimmed partition keeps its tail in log_trim, so LSNs never restart (Log.1).
+      const tailLsn = Math.max(tails.get(index) ?? 0, trimmedLsn);
+      return { index, tailLsn, nextLsn: tailLsn + 1, trimmedLsn, cache: [], waiters: new Set<() => void>() };
+    });
+  }
+
+  /**
+   * Opens (or creates) the log file. Throws if the file cannot be opened or was created with a
+   * different number of partitions.
+   *
+   * @example
+   * const log = SqliteLog.open({ path: "/var/lib/onelog/log.db", partitions: 8 });
+   */
+  static open(options: SqliteLogOptions): SqliteLog {
+    if (!Number.isInteger(options.partitions) || options.partitions < 1) {
+      throw new RangeError(`SqliteLog: partitions must be a positive integer, got ${options.partitions}`);
+    }
+    for (const name of ["maxBatchRecords", "maxBatchBytes", "maxPageCount"] as const) {
+      const value = options[name];
+      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+        throw new RangeError(`SqliteLog: ${name} must be a positive integer, got ${value}`);
+      }
+    }
+    if (
+      options.tailCacheRecords !== undefined &&
+      (!Number.isInteger(options.tailCacheRecords) || options.tailCacheRecords < 0)
+    ) {
+      throw new RangeError(
+        `SqliteLog: tailCacheRecords must be an integer ≥ 0, got ${options.tailCacheRecords}`,
+      );
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(options.path);
+    } catch (error) {
+      throw new LogError("io", `log ${options.path}: cannot open: ${messageOf(error)}`, { cause: error });
+    }
+    try {
+      const mode = db.pragma("journal_mode = WAL", { simple: true });
+      if (mode !== "wal") throw new Error(`journal_mode is ${String(mode)}, not wal`);
+      // FULL: in WAL mode the WAL is fsynced at every commit, so a resolved append survives power loss.
+      db.pragma("synchronous = FULL");
+      if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${options.maxPageCount}`);
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS log (
+          partition INTEGER NOT NULL,
+          lsn INTEGER NOT NULL,
+          body BLOB NOT NULL,
+          crc INTEGER NOT NULL,
+          PRIMARY KEY (partition, lsn)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS log_trim (
+          partition INTEGER PRIMARY KEY,
+          trimmed_lsn INTEGER NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS log_meta (
+          name TEXT PRIMARY KEY,
+          value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+      `);
+      db.prepare("INSERT OR IGNORE INTO log_meta (name, value) VALUES ('partitions', ?)").run(
+        options.partitions,
+      );
+      const stored = db
+        .prepare("SELECT value FROM log_meta WHERE name = 'partitions'")
+        .pluck()
+        .get() as number;
+      if (stored !== options.partitions) {
+        throw new Error(
+          `log ${options.path} was created with ${stored} partitions, opened with ${options.partitions}: ` +
+            "records would land in other partitions; open it with the same count",
+        );
+      }
+      return new SqliteLog(db, options);
+    } catch (error) {
+      db.close();
+      if (error instanceof LogError || (error instanceof Error && !isSqliteError(error))) throw error;
+      throw new LogError("io", `log ${options.path}: cannot open: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  /** A snapshot of the commit counters. */
+  get stats(): SqliteLogStats {
+    return { ...this.#stats };
+  }
+
+  /** The largest number of records committed by one transaction so far. */
+  get maxRecordsPerCommit(): number {
+    return this.#stats.maxRecordsPerCommit;
+  }
+
+  /**
+   * Appends records to a partition; resolves with their LSNs once their transaction committed.
+   * Rejects with LogError "closed" after {@link close}, "disk_full" or "io" if the transaction
+   * failed (then none of these records is stored).
+   */
+  append(partition: number, records: readonly ProposedRecord[]): Promise<number[]> {
+    const part = this.#part(partition);
+    if (this.#closed)
+      return Promise.reject(new LogError("closed", `log closed: append to partition ${partition}`));
+    let bodies: Uint8Array[];
+    try {
+      bodies = records.map((record) => encodeRecord(record));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    if (bodies.length === 0) return Promise.resolve([]);
+    const bytes = bodies.reduce((sum, body) => sum + body.byteLength, 0);
+    // Invariant 2: flush early rather than let one transaction exceed the batch limits.
+    if (
+      this.#pending.length > 0 &&
+      (this.#pendingRecords + bodies.length > this.#maxBatchRecords ||
+        this.#pendingBytes + bytes > this.#maxBatchBytes)
+    ) {
+      this.#flush();
+    }
+    // LSNs are assigned after that flush, so its rollback (invariant 3) cannot leave a gap.
+    const firstLsn = part.nextLsn;
+    part.nextLsn += bodies.length;
+    this.#pendingRecords += bodies.length;
+    this.#pendingBytes += bytes;
+    const promise = new Promise<number[]>((resolve, reject) => {
+      this.#pending.push({ partition, firstLsn, bodies, resolve, reject });
+    });
+    this.#flushTimer ??= setImmediate(() => {
+      this.#flushTimer = undefined;
+      this.#flush();
+    });
+    return promise;
+  }
+
+  read(partition: number, fromLsn: number, signal: AbortSignal): AsyncIterable<readonly LogRecord[]> {
+    return this.#reader(this.#part(partition), fromLsn, signal);
+  }
+
+  tailLsn(partition: number): number {
+    return this.#part(partition).tailLsn;
+  }
+
+  /**
+   * Deletes records ≤ upToLsn (clamped to the tail) in one fsynced transaction. Rejects with
+   * LogError "closed" after close, "disk_full" or "io" if the delete failed.
+   */
+  trim(partition: number, upToLsn: number): Promise<void> {
+    const part = this.#part(partition);
+    if (this.#closed)
+      return Promise.reject(new LogError("closed", `log closed: trim of partition ${partition}`));
+    const upTo = Math.min(Math.floor(upToLsn), part.tailLsn);
+    if (upTo <= part.trimmedLsn) return Promise.resolve();
+    try {
+      this.#trimTx(partition, upTo);
+    } catch (error) {
+      return Promise.reject(toLogError(error, `trim of partition ${partition} up to ${upTo}`));
+    }
+    part.trimmedLsn = upTo;
+    const drop = part.cache.findIndex((record) => record.lsn > upTo);
+    part.cache = drop === -1 ? [] : part.cache.slice(drop);
+    return Promise.resolve();
+  }
+
+  /**
+   * Commits pending appends, ends readers and closes the database. Later appends reject with
+   * LogError "closed". Closing twice is harmless.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
+    this.#flushTimer = undefined;
+    this.#flush();
+    this.#closed = true;
+    for (const part of this.#parts) wake(part);
+    try {
+      this.#db.close();
+    } catch (error) {
+      return Promise.reject(toLogError(error, "close"));
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Sets SQLite's `max_page_count` (the file's size cap, in pages) and returns the cap now in
+   * force; SQLite never sets it below the current size. For tests that simulate a full disk, and
+   * for operators who want a hard cap.
+   */
+  setMaxPageCount(pages: number): number {
+    if (this.#closed) throw new LogError("closed", "log closed: setMaxPageCount");
+    return this.#db.pragma(`max_page_count = ${Math.max(1, Math.floor(pages))}`, { simple: true }) as number;
+  }
+
+  #part(partition: number): PartitionState {
+    const part = Number.isInteger(partition) ? this.#parts[partition] : undefined;
+    if (part === undefined) {
+      throw new RangeError(`SqliteLog: no partition ${partition} (the log has ${this.partitions})`);
+    }
+    return part;
+  }
+
+  /** Commits every pending append in one transaction (invariant 2), or rejects them all (invariant 3). */
+  #flush(): void {
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    const count = this.#pendingRecords;
+    this.#pending = [];
+    this.#pendingRecords = 0;
+    this.#pendingBytes = 0;
+    try {
+      this.#commitBatch(batch);
+    } catch (error) {
+      // Invariant 3: nothing is pending now, so every partition continues right after its tail.
+      for (const part of this.#parts) part.nextLsn = part.tailLsn + 1;
+      const logError = toLogError(error, `append of ${count} records`);
+      for (const item of batch) item.reject(logError);
+      return;
+    }
+    this.#stats.commits += 1;
+    this.#stats.records += count;
+    this.#stats.maxRecordsPerCommit = Math.max(this.#stats.maxRecordsPerCommit, count);
+    const touched = new Set<PartitionState>();
+    for (const item of batch) {
+      const part = this.#parts[item.partition]!;
+      if (item.firstLsn !== part.tailLsn + 1) {
+        throw new Error(
+          `SqliteLog invariant 1 broken: partition ${item.partition} tail ${part.tailLsn}, next ${item.firstLsn}`,
+        );
+      }
+      part.tailLsn = item.firstLsn + item.bodies.length - 1;
+      if (this.#tailCacheRecords > 0) {
+        // Decoded from the stored bytes, so readers never share objects with the proposer.
+        item.bodies.forEach((body, i) => part.cache.push({ ...decodeRecord(body), lsn: item.firstLsn + i }));
+      }
+      touched.add(part);
+    }
+    for (const part of touched) {
+      // Trim the cache in steps, so the cost stays amortized O(1) per record (invariant 4).
+      if (part.cache.length > 2 * this.#tailCacheRecords) {
+        part.cache = part.cache.slice(part.cache.length - this.#tailCacheRecords);
+      }
+    }
+    for (const item of batch) item.resolve(item.bodies.map((_, i) => item.firstLsn + i));
+    for (const part of touched) wake(part);
+  }
+
+  async *#reader(
+    part: PartitionState,
+    fromLsn: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<readonly LogRecord[]> {
+    let next = Math.max(1, Math.floor(fromLsn));
+    while (!signal.aborted && !this.#closed) {
+      // Log.4: records at or below the trim point are gone; continue above it.
+      next = Math.max(next, part.trimmedLsn + 1);
+      if (next > part.tailLsn) {
+        await waitForWake(part, signal);
+        continue;
+      }
+      const cacheFirst = part.cache[0]?.lsn ?? part.tailLsn + 1;
+      let batch: readonly LogRecord[];
+      if (next >= cacheFirst) {
+        // Committed in this process and still cached: no disk read (invariant 4).
+        const start = next - cacheFirst;
+        batch = part.cache.slice(start, start + READ_BATCH_RECORDS);
+      } else {
+        batch = this.#readStored(part, next, Math.min(READ_BATCH_RECORDS, cacheFirst - next));
+      }
+      next = batch[batch.length - 1]!.lsn + 1;
+      yield batch;
+    }
+  }
+
+  /**
+   * Reads up to `limit` stored records from `from` on, checking CRCs and continuity. Yields the
+   * good prefix before a bad record, so the next read fails exactly at the bad one.
+   */
+  #readStored(part: PartitionState, from: number, limit: number): LogRecord[] {
+    let rows: StoredRow[];
+    try {
+      rows = this.#selectFrom.all(part.index, from, limit);
+    } catch (error) {
+      throw toLogError(error, `read of partition ${part.index} from LSN ${from}`);
+    }
+    const records: LogRecord[] = [];
+    for (const row of rows) {
+      const expected = from + records.length;
+      let problem: string | undefined;
+      if (row.lsn !== expected) problem = `record missing (found LSN ${row.lsn} next)`;
+      else if (crc32(row.body) !== row.crc) problem = "checksum mismatch (the body is corrupted)";
+      if (problem === undefined) {
+        try {
+          records.push({ ...decodeRecord(row.body), lsn: row.lsn });
+          continue;
+        } catch (error) {
+          problem = `undecodable body (${messageOf(error)})`;
+        }
+      }
+      if (records.length > 0) return records;
+      throw new LogError("io", `log partition ${part.index}, LSN ${expected}: ${problem}`);
+    }
+    if (records.length === 0) {
+      throw new LogError(
+        "io",
+        `log partition ${part.index}, LSN ${from}: record missing (tail is ${part.tailLsn})`,
+      );
+    }
+    return records;
+  }
+}
+
+function isSqliteError(error: unknown): error is Error & { code: string } {
+  return error instanceof Database.SqliteError;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function toLogError(error: unknown, what: string): LogError {
+  if (error instanceof LogError) return error;
+  const code = isSqliteError(error) && error.code === "SQLITE_FULL" ? "disk_full" : "io";
+  return new LogError(code, `log ${what} failed: ${messageOf(error)}`, { cause: error });
+}
+
+function wake(part: PartitionState): void {
+  const waiters = [...part.waiters];
+  part.waiters.clear();
+  for (const waiter of waiters) waiter();
+}
+
+/** Resolves at the partition's next wake-up (a commit or close) or when the signal aborts. */
+function waitForWake(part: PartitionState, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      part.waiters.delete(done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    part.waiters.add(done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,223 @@
+/**
+ * The partition processor: the only writer of its partition's store (DESIGN.md §2.3).
+ * It reads the log in LSN order, applies each batch in one store transaction together with the
+ * batch's last LSN, and, as leader, performs the batch's actions after the commit.
+ *
+ * Invariants:
+ * 1. Records are applied in LSN order, each exactly once per store (the applied LSN commits
+ *    with the batch's changes, and reading resumes after it).
+ * 2. Actions run only after their batch committed, and only while this processor is leader;
+ *    it becomes leader when its own AnnounceLeader is applied, and from then on derives what
+ *    the previous leader left undone from the store (invoked invocations, timers).
+ * 3. A failed apply (a broken invariant) stops the partition; nothing of that batch commits.
+ */
+import type { ResolvedHandler, Result } from "@onelog/sdk/internal";
+import { apply, type Action } from "./apply.js";
+import type { Clock } from "./clock.js";
+import { InProcessInvoker } from "./invoker.js";
+import type { Log } from "./log/log.js";
+import type { Logger } from "./logger.js";
+import type { LogRecord, RecordBody } from "./records.js";
+import type { PartitionStore } from "./store/store.js";
+import { TimerService } from "./timers.js";
+
+export interface ProcessorOptions {
+  readonly partition: number;
+  readonly log: Log;
+  readonly store: PartitionStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly handlers: ReadonlyMap<string, ResolvedHandler>;
+  /** Called (leader only) when an invocation has a result. */
+  readonly onCompleted: (invocationId: string, result: Result) => void;
+  /** Called once if the partition stops on an error. */
+  readonly onFailed?: (error: unknown) => void;
+  readonly console?: Console;
+}
+
+/** Counters a benchmark or the admin API reads. */
+export interface ProcessorStats {
+  batches: number;
+  records: number;
+}
+
+export class PartitionProcessor {
+  readonly partition: number;
+  readonly stats: ProcessorStats = { batches: 0, records: 0 };
+  private readonly abort = new AbortController();
+  private readonly invoker: InProcessInvoker;
+  private readonly timers: TimerService;
+  private myEpoch = 0;
+  private leader = false;
+  private applied: number;
+  private failure: unknown;
+  private loop: Promise<void> | undefined;
+  private readonly appliedWaiters: { lsn: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(private readonly o: ProcessorOptions) {
+    this.partition = o.partition;
+    this.applied = o.store.getAppliedLsn();
+    this.invoker = new InProcessInvoker({
+      handlers: o.handlers,
+      store: o.store,
+      propose: (body) => this.propose(body),
+      clock: o.clock,
+      logger: o.logger,
+      ...(o.console === undefined ? {} : { console: o.console }),
+    });
+    this.timers = new TimerService({
+      store: o.store,
+      clock: o.clock,
+      logger: o.logger,
+      fire: (timer) => this.propose({ type: "timer_fired", timer }),
+    });
+  }
+
+  /** True once this processor's AnnounceLeader was applied (and no newer one since). */
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  get appliedLsn(): number {
+    return this.applied;
+  }
+
+  /** Attempts running in this partition's invoker. */
+  get runningAttempts(): number {
+    return this.invoker.running;
+  }
+
+  /**
+   * Replays the log from the store's applied LSN, then claims leadership with the next epoch.
+   * Resolves once this processor is leader.
+   */
+  async start(): Promise<void> {
+    this.loop = this.run();
+    this.loop.catch(() => {});
+    await this.waitApplied(this.o.log.tailLsn(this.partition));
+    this.myEpoch = this.o.store.getLeaderEpoch() + 1;
+    const [lsn] = await this.o.log.append(this.partition, [
+      { header: { at: this.o.clock.now() }, body: { type: "announce_leader", leaderEpoch: this.myEpoch } },
+    ]);
+    await this.waitApplied(lsn!);
+    if (!this.leader) throw new Error(`partition ${this.partition}: leadership with epoch ${this.myEpoch} was not won`);
+  }
+
+  /** Appends a record proposed by this leader (it carries the leader epoch). */
+  propose(body: RecordBody): Promise<number> {
+    return this.o.log
+      .append(this.partition, [{ header: { at: this.o.clock.now(), leaderEpoch: this.myEpoch }, body }])
+      .then((lsns) => lsns[0]!);
+  }
+
+  /** Appends a record from outside the partition (ingress); no leader epoch. */
+  async appendExternal(body: RecordBody): Promise<number> {
+    const [lsn] = await this.o.log.append(this.partition, [{ header: { at: this.o.clock.now() }, body }]);
+    return lsn!;
+  }
+
+  /** Resolves once the record at `lsn` is applied; rejects if the partition failed. */
+  waitApplied(lsn: number): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure as Error);
+    if (this.applied >= lsn) return Promise.resolve();
+    return new Promise((resolve, reject) => this.appliedWaiters.push({ lsn, resolve, reject }));
+  }
+
+  /** Stops reading, aborts attempts and timers. The store and the log stay open. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.leader = false;
+    this.invoker.stop();
+    this.timers.stop();
+    await this.loop?.catch(() => {});
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for await (const batch of this.o.log.read(this.partition, this.applied + 1, this.abort.signal)) {
+        if (batch.length === 0) continue;
+        const actions = this.applyBatch(batch);
+        this.applied = batch[batch.length - 1]!.lsn;
+        this.stats.batches++;
+        this.stats.records += batch.length;
+        this.perform(actions);
+        this.wakeWaiters();
+      }
+    } catch (e) {
+      if (this.abort.signal.aborted) return;
+      this.failure = e;
+      this.leader = false;
+      this.invoker.stop();
+      this.timers.stop();
+      this.o.logger.error({ partition: this.partition, err: e }, "partition processor stopped");
+      for (const w of this.appliedWaiters.splice(0)) w.reject(e);
+      this.o.onFailed?.(e);
+    }
+  }
+
+  /** Invariant 1 and 3: the batch's changes and its last LSN in one transaction. */
+  private applyBatch(batch: readonly LogRecord[]): Action[] {
+    const store = this.o.store;
+    return store.transaction(() => {
+      const actions: Action[] = [];
+      for (const record of batch) {
+        if (record.lsn !== store.getAppliedLsn() + 1) {
+          throw new Error(
+            `partition ${this.partition}: record ${record.lsn} read after applied LSN ${store.getAppliedLsn()}`,
+          );
+        }
+        for (const a of apply(store, record)) actions.push(a);
+        store.setAppliedLsn(record.lsn);
+      }
+      return actions;
+    });
+  }
+
+  /** Invariant 2. */
+  private perform(actions: readonly Action[]): void {
+    for (const a of actions) {
+      if (a.type === "leader") {
+        const won = a.leaderEpoch === this.myEpoch;
+        if (won && !this.leader) {
+          this.leader = true;
+          this.timers.start();
+        } else if (!won && this.leader) {
+          this.leader = false;
+          this.invoker.stop();
+          this.timers.stop();
+        }
+        continue;
+      }
+      if (!this.leader) continue;
+      switch (a.type) {
+        case "invoke":
+          this.invoker.invoke(a.invocationId, a.attemptEpoch);
+          break;
+        case "ack":
+          this.invoker.ack(a.invocationId, a.attemptEpoch, a.index);
+          break;
+        case "abort":
+          this.invoker.abort(a.invocationId);
+          break;
+        case "completed":
+          this.invoker.abort(a.invocationId);
+          this.o.onCompleted(a.invocationId, a.result);
+          break;
+        case "schedule_timer":
+          this.timers.schedule(a.dueAt, a.timer);
+          break;
+      }
+    }
+  }
+
+  private wakeWaiters(): void {
+    if (this.appliedWaiters.length === 0) return;
+    const keep: typeof this.appliedWaiters = [];
+    for (const w of this.appliedWaiters) {
+      if (w.lsn <= this.applied) w.resolve();
+      else keep.push(w);
+    }
+    this.appliedWaiters.length = 0;
+    this.appliedWaiters.push(...keep);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * `onelog.start()`: the embedded mode — log and stores in SQLite under a data directory, the
+ * engine, the ingress and the admin endpoint in this process (DESIGN.md §3).
+ */
+import { join, resolve } from "node:path";
+import { pino } from "pino";
+import type { ServiceDefinition } from "@onelog/sdk";
+import { Admin } from "./admin.js";
+import { systemClock } from "./clock.js";
+import { openDataDir } from "./data-dir.js";
+import { Engine } from "./engine.js";
+import { Ingress } from "./ingress.js";
+import type { Logger } from "./logger.js";
+import { SqliteLog } from "./log/sqlite-log.js";
+import { SqliteStoreDb } from "./store/sqlite-store.js";
+
+/** Options of {@link start}. */
+export interface StartOptions {
+  /** The services this process serves. */
+  readonly services: readonly ServiceDefinition<string, any>[];
+  /** Where the log and state live. Default `./.onelog`; created on first start, reused after. */
+  readonly dataDir?: string;
+  /** Ingress port. Default 8080; 0 picks a free one. */
+  readonly ingressPort?: number;
+  /** Admin port. Default 9070; 0 picks a free one; `false` serves no admin endpoint. */
+  readonly adminPort?: number | false;
+  /** Interface both servers bind to. Default 127.0.0.1. */
+  readonly host?: string;
+  /** Partitions of a new data directory (an existing one keeps its own). Default 4. */
+  readonly partitions?: number;
+  /** Largest request body the ingress accepts. Default 10 MiB. */
+  readonly maxRequestBytes?: number;
+  /** A pino-compatible logger. Default: pino at level `info` (env ONELOG_LOG_LEVEL). */
+  readonly logger?: Logger;
+}
+
+/** A running embedded onelog. */
+export interface OnelogServer {
+  /** Base URL of the ingress, e.g. `http://127.0.0.1:8080`. */
+  readonly ingressUrl: string;
+  /** Base URL of the admin endpoint, if served. */
+  readonly adminUrl: string | undefined;
+  readonly dataDir: string;
+  /** The engine, for embedding programs and tests. */
+  readonly engine: Engine;
+  /** Stops the servers, the partitions, and closes the files. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts onelog embedded in this process and resolves once every partition has a leader and
+ * the ingress listens. Fails (and releases everything it took) if the data directory is used by
+ * another live process or a port is taken.
+ *
+ * @example
+ * const server = await onelog.start({ services: [greeter] });
+ * console.log(`call me: curl -X POST ${server.ingressUrl}/Greeter/greet -d '"Ada"'`);
+ */
+export async function start(options: StartOptions): Promise<OnelogServer> {
+  const dataDir = resolve(options.dataDir ?? ".onelog");
+  const logger: Logger = options.logger ?? pino({ level: process.env.ONELOG_LOG_LEVEL ?? "info" });
+  const { meta, release } = openDataDir(dataDir, options.partitions ?? 4);
+  const cleanups: (() => Promise<void> | void)[] = [release];
+  const cleanup = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  };
+  try {
+    const log = SqliteLog.open({ path: join(dataDir, "log.db"), partitions: meta.partitions });
+    cleanups.push(() => log.close());
+    const stores = SqliteStoreDb.open(join(dataDir, "store.db"));
+    cleanups.push(() => stores.close());
+    const engine = await Engine.start({
+      log,
+      storeFor: (p) => stores.partition(p),
+      clock: systemClock,
+      logger,
+      services: options.services,
+    });
+    cleanups.push(() => engine.stop());
+    const host = options.host ?? "127.0.0.1";
+    const ingress = new Ingress({
+      engine,
+      logger,
+      host,
+      port: options.ingressPort ?? 8080,
+      ...(options.maxRequestBytes === undefined ? {} : { maxRequestBytes: options.maxRequestBytes }),
+    });
+    const ingressUrl = await ingress.listen();
+    cleanups.push(() => ingress.close());
+    let adminUrl: string | undefined;
+    if (options.adminPort !== false) {
+      const admin = new Admin({ engine, log, host, port: options.adminPort ?? 9070 });
+      adminUrl = await admin.listen();
+      cleanups.push(() => admin.close());
+    }
+    logger.info({ dataDir, partitions: meta.partitions, ingressUrl, adminUrl }, "onelog started");
+    let stopping: Promise<void> | undefined;
+    return {
+      ingressUrl,
+      adminUrl,
+      dataDir,
+      engine,
+      stop: () => (stopping ??= cleanup()),
+    };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
