@@ -28,7 +28,8 @@ export class Admin {
         res.end(bytes);
       };
       const path = new URL(req.url ?? "/", "http://admin").pathname;
-      if (req.method !== "GET") return send(405, { code: "OL1007", message: "the admin endpoint takes GET here" });
+      if (req.method !== "GET")
+        return send(405, { code: "OL1007", message: "the admin endpoint takes GET here" });
       if (path === "/health") {
         const partitions = this.o.engine.processors.map((p) => ({
           partition: p.partition,

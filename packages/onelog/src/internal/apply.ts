@@ -34,7 +34,12 @@ export type Action =
   /** Start an attempt of an invocation with this epoch (aborting any older attempt). */
   | { readonly type: "invoke"; readonly invocationId: string; readonly attemptEpoch: number }
   /** Entry `index` of this attempt is durable: resolve the step waiting for it. */
-  | { readonly type: "ack"; readonly invocationId: string; readonly attemptEpoch: number; readonly index: number }
+  | {
+      readonly type: "ack";
+      readonly invocationId: string;
+      readonly attemptEpoch: number;
+      readonly index: number;
+    }
   /** The invocation has a result: answer whoever waits for it. */
   | { readonly type: "completed"; readonly invocationId: string; readonly result: Result }
   /** Arm a durable timer (its row is in the store). */
@@ -99,7 +104,12 @@ function applyInvoke(store: PartitionStore, h: RecordHeader, b: InvokeBody): Act
 /** Transition to `invoked` with a new attempt epoch (invariant 5). */
 function startAttempt(store: PartitionStore, h: RecordHeader, s: InvocationStatus): Action[] {
   const { nextRetryAt: _drop, ...rest } = s;
-  const next: InvocationStatus = { ...rest, state: "invoked", attemptEpoch: s.attemptEpoch + 1, modifiedAt: h.at };
+  const next: InvocationStatus = {
+    ...rest,
+    state: "invoked",
+    attemptEpoch: s.attemptEpoch + 1,
+    modifiedAt: h.at,
+  };
   store.putStatus(next);
   return [{ type: "invoke", invocationId: s.invocationId, attemptEpoch: next.attemptEpoch }];
 }
@@ -139,7 +149,14 @@ function complete(store: PartitionStore, h: RecordHeader, s: InvocationStatus, r
   const actions: Action[] = [{ type: "completed", invocationId: s.invocationId, result }];
   if (s.idempotencyKey !== undefined && s.retentionMs > 0) {
     const { nextRetryAt: _drop, ...rest } = s;
-    store.putStatus({ ...rest, state: "completed", result, completedAt: h.at, modifiedAt: h.at, journalLength: 0 });
+    store.putStatus({
+      ...rest,
+      state: "completed",
+      result,
+      completedAt: h.at,
+      modifiedAt: h.at,
+      journalLength: 0,
+    });
     const timer: TimerKey = { kind: "cleanup", invocationId: s.invocationId };
     const dueAt = h.at + s.retentionMs;
     store.putTimer({ dueAt, key: timer });

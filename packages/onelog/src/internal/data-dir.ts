@@ -46,7 +46,8 @@ export function openDataDir(dir: string, partitions: number): { meta: DataDirMet
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       const pid = Number(readFileSync(lock, "utf8").trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new DataDirLockedError(dir, pid);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+        throw new DataDirLockedError(dir, pid);
       rmSync(lock, { force: true });
     }
   }
@@ -61,7 +62,8 @@ export function openDataDir(dir: string, partitions: number): { meta: DataDirMet
       meta = { format: FORMAT, partitions };
       writeFileSync(metaPath, JSON.stringify(meta, null, 2) + "\n");
     }
-    if (meta.format !== FORMAT) throw new Error(`data directory ${dir} has format ${meta.format}; this onelog reads ${FORMAT}`);
+    if (meta.format !== FORMAT)
+      throw new Error(`data directory ${dir} has format ${meta.format}; this onelog reads ${FORMAT}`);
     return { meta, release };
   } catch (e) {
     release();

@@ -64,7 +64,11 @@ export class Engine {
     for (const def of o.services) {
       if (services.has(def.name)) throw new TypeError(`service ${def.name} is registered twice`);
       const resolved = resolveHandlers(def);
-      services.set(def.name, { name: def.name, kind: def.kind, handlers: new Map(resolved.map((h) => [h.name, h])) });
+      services.set(def.name, {
+        name: def.name,
+        kind: def.kind,
+        handlers: new Map(resolved.map((h) => [h.name, h])),
+      });
       for (const h of resolved) handlers.set(`${h.service}/${h.name}`, h);
     }
     this.services = services;
@@ -176,7 +180,9 @@ export class Engine {
       retry: h.retryPolicy,
       retentionMs: h.idempotencyRetentionMs,
       ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
-      ...(req.delayMs === undefined || req.delayMs <= 0 ? {} : { executeAt: this.o.clock.now() + req.delayMs }),
+      ...(req.delayMs === undefined || req.delayMs <= 0
+        ? {}
+        : { executeAt: this.o.clock.now() + req.delayMs }),
     };
     await this.processorOf(invocationId).appendExternal(body);
   }

@@ -49,7 +49,10 @@ export function parseDelayMs(text: string): number {
   while (rest.length > 0) {
     const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)/.exec(rest);
     if (m === null) {
-      throw new IngressError("OL1006", `cannot read delay ${JSON.stringify(text)}: use ms or 10s, 5m, 1h30m, 500ms`);
+      throw new IngressError(
+        "OL1006",
+        `cannot read delay ${JSON.stringify(text)}: use ms or 10s, 5m, 1h30m, 500ms`,
+      );
     }
     total += Number(m[1]) * unit[m[2]!]!;
     rest = rest.slice(m[0].length).trim();
@@ -102,7 +105,10 @@ export class Ingress {
     const url = new URL(req.url ?? "/", "http://ingress");
     let segments: string[];
     try {
-      segments = url.pathname.split("/").filter((s) => s !== "").map(decodeURIComponent);
+      segments = url.pathname
+        .split("/")
+        .filter((s) => s !== "")
+        .map(decodeURIComponent);
     } catch {
       throw new IngressError("OL1012", `cannot decode path ${url.pathname}`);
     }
@@ -138,11 +144,18 @@ export class Ingress {
         `service ${service} has no handler ${JSON.stringify(handler)}; it has: ${[...svc.handlers.keys()].join(", ")}`,
       );
     }
-    if (h.ingressPrivate) throw new IngressError("OL1010", `service ${service} is private: it cannot be called from outside`);
+    if (h.ingressPrivate)
+      throw new IngressError("OL1010", `service ${service} is private: it cannot be called from outside`);
     return { service, handler };
   }
 
-  private async invoke(req: IncomingMessage, res: ServerResponse, url: URL, segments: string[], send: boolean) {
+  private async invoke(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    segments: string[],
+    send: boolean,
+  ) {
     if (req.method !== "POST") {
       res.setHeader("allow", "POST");
       throw new IngressError("OL1007", `use POST to invoke a handler, not ${req.method}`);
@@ -193,7 +206,8 @@ export class Ingress {
     let id: string;
     if (rest.length === 2) {
       id = rest[0]!;
-      if (!isInvocationId(id)) throw new IngressError("OL1013", `${JSON.stringify(id)} is not an invocation id`);
+      if (!isInvocationId(id))
+        throw new IngressError("OL1013", `${JSON.stringify(id)} is not an invocation id`);
     } else if (rest.length === 4) {
       const [service, handler, key] = rest as [string, string, string];
       this.targetOf([service, handler], `/${service}/${handler}`);
@@ -205,7 +219,8 @@ export class Ingress {
     if (what === "output") {
       const found = this.o.engine.output(id);
       if (found.state === "not_found") throw new IngressError("OL1008", `invocation ${id} not found`);
-      if (found.state === "running") throw new IngressError("OL1009", `invocation ${id} has not completed yet`);
+      if (found.state === "running")
+        throw new IngressError("OL1009", `invocation ${id} has not completed yet`);
       res.setHeader("x-restate-id", id);
       return this.result(res, found.result, handler);
     }

@@ -9,7 +9,12 @@
  * 2. An aborted attempt proposes nothing more, and its pending steps reject.
  * 3. Every attempt that is not aborted proposes exactly one outcome (end or attempt_failed).
  */
-import { runAttempt, type AttemptOutcome, type JournalEntry, type ResolvedHandler } from "@onelog/sdk/internal";
+import {
+  runAttempt,
+  type AttemptOutcome,
+  type JournalEntry,
+  type ResolvedHandler,
+} from "@onelog/sdk/internal";
 import type { Clock } from "./clock.js";
 import type { Logger } from "./logger.js";
 import type { RecordBody } from "./records.js";
@@ -90,7 +95,10 @@ export class InProcessInvoker {
     if (attempt.aborted) return; // 2
     this.attempts.delete(id);
     if (outcome.type === "failed") {
-      this.o.logger.warn({ invocationId: id, attemptEpoch: attempt.epoch, error: outcome.message }, "attempt failed");
+      this.o.logger.warn(
+        { invocationId: id, attemptEpoch: attempt.epoch, error: outcome.message },
+        "attempt failed",
+      );
     }
     this.proposeOutcome(id, attempt.epoch, outcome, 0);
   }
@@ -113,7 +121,10 @@ export class InProcessInvoker {
     this.o.propose(body).catch((e: unknown) => {
       if (this.stopped) return;
       const delay = Math.min(100 * 2 ** failures, 10_000);
-      this.o.logger.error({ invocationId: id, err: e, retryInMs: delay }, "could not append an attempt's outcome");
+      this.o.logger.error(
+        { invocationId: id, err: e, retryInMs: delay },
+        "could not append an attempt's outcome",
+      );
       this.o.clock.setTimeout(() => this.proposeOutcome(id, epoch, outcome, failures + 1), delay);
     });
   }
@@ -125,7 +136,12 @@ export class InProcessInvoker {
   private entryAppendFailed(id: string, attempt: Attempt, e: unknown): void {
     if (attempt.aborted) return;
     this.abort(id);
-    this.proposeOutcome(id, attempt.epoch, { type: "failed", message: `appending a journal entry failed: ${String(e)}` }, 0);
+    this.proposeOutcome(
+      id,
+      attempt.epoch,
+      { type: "failed", message: `appending a journal entry failed: ${String(e)}` },
+      0,
+    );
   }
 
   private async execute(id: string, attempt: Attempt): Promise<AttemptOutcome> {

@@ -50,7 +50,7 @@ export class PartitionProcessor {
   private myEpoch = 0;
   private leader = false;
   private applied: number;
-  private failure: unknown;
+  private failure: Error | undefined;
   private loop: Promise<void> | undefined;
   private readonly appliedWaiters: { lsn: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
 
@@ -100,7 +100,8 @@ export class PartitionProcessor {
       { header: { at: this.o.clock.now() }, body: { type: "announce_leader", leaderEpoch: this.myEpoch } },
     ]);
     await this.waitApplied(lsn!);
-    if (!this.leader) throw new Error(`partition ${this.partition}: leadership with epoch ${this.myEpoch} was not won`);
+    if (!this.leader)
+      throw new Error(`partition ${this.partition}: leadership with epoch ${this.myEpoch} was not won`);
   }
 
   /** Appends a record proposed by this leader (it carries the leader epoch). */
@@ -118,7 +119,7 @@ export class PartitionProcessor {
 
   /** Resolves once the record at `lsn` is applied; rejects if the partition failed. */
   waitApplied(lsn: number): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure as Error);
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.applied >= lsn) return Promise.resolve();
     return new Promise((resolve, reject) => this.appliedWaiters.push({ lsn, resolve, reject }));
   }
@@ -145,7 +146,7 @@ export class PartitionProcessor {
       }
     } catch (e) {
       if (this.abort.signal.aborted) return;
-      this.failure = e;
+      this.failure = e instanceof Error ? e : new Error(String(e));
       this.leader = false;
       this.invoker.stop();
       this.timers.stop();

@@ -16,13 +16,7 @@
 import type { Context, ContextDate, Request, RunAction, RunOptions } from "./context.js";
 import type { ResolvedHandler } from "./definitions.js";
 import { durationMs } from "./duration.js";
-import {
-  isRetryableError,
-  isTerminalError,
-  JournalMismatchError,
-  TerminalError,
-  type RetryableError,
-} from "./errors.js";
+import { isRetryableError, isTerminalError, JournalMismatchError, TerminalError } from "./errors.js";
 import { describeEntry, type Failure, type JournalEntry, type Result } from "./journal.js";
 import { SeededRand } from "./rand.js";
 import { serde as serdes, type Serde } from "./serde.js";
@@ -47,7 +41,9 @@ export type AttemptOutcome =
   | { readonly type: "end"; readonly result: Result }
   | { readonly type: "failed"; readonly message: string; readonly retryAfterMs?: number };
 
-const SILENT: Console = new Proxy(console, { get: (target, prop) => (typeof (target as any)[prop] === "function" ? () => {} : (target as any)[prop]) });
+const SILENT: Console = new Proxy(console, {
+  get: (target, prop) => (typeof (target as any)[prop] === "function" ? () => {} : (target as any)[prop]),
+});
 
 /** Runs one attempt of `handler`. Never throws: every way the handler can end is an outcome. */
 export async function runAttempt(handler: ResolvedHandler, io: AttemptIO): Promise<AttemptOutcome> {
@@ -77,8 +73,8 @@ export async function runAttempt(handler: ResolvedHandler, io: AttemptIO): Promi
 
 function errorOutcome(e: unknown): AttemptOutcome {
   if (isTerminalError(e)) return { type: "end", result: { err: toFailure(e) } };
-  if (isRetryableError(e) && (e as RetryableError).retryAfter !== undefined) {
-    return { type: "failed", message: errorMessage(e), retryAfterMs: durationMs((e as RetryableError).retryAfter!) };
+  if (isRetryableError(e) && e.retryAfter !== undefined) {
+    return { type: "failed", message: errorMessage(e), retryAfterMs: durationMs(e.retryAfter) };
   }
   return { type: "failed", message: errorMessage(e) };
 }
@@ -98,7 +94,10 @@ class AttemptStateMachine {
   /** The index the next command gets. */
   private nextIndex = 1;
   /** Entries whose step finished but whose predecessors are not yet proposed (invariant 1). */
-  private readonly ready = new Map<number, { entry: JournalEntry; resolve: () => void; reject: (e: unknown) => void }>();
+  private readonly ready = new Map<
+    number,
+    { entry: JournalEntry; resolve: () => void; reject: (e: unknown) => void }
+  >();
   private nextToPropose: number;
   /** Set once the attempt must fail whatever the handler does (invariants 2 and 3). */
   private fatal: AttemptOutcome | undefined;
@@ -123,17 +122,18 @@ class AttemptStateMachine {
       now: () => this.run("Date.now", () => io.now(), undefined),
       toJSON: () => this.run("Date.toJSON", () => new Date(io.now()).toJSON(), undefined),
     };
-    const sm = this;
+    const run = <T>(nameOrAction: string | RunAction<T>, action?: RunAction<T>, options?: RunOptions<T>) => {
+      if (typeof nameOrAction === "function") return this.run("", nameOrAction, undefined);
+      if (action === undefined) throw new TypeError("ctx.run needs an action");
+      return this.run(nameOrAction, action, options);
+    };
+    const isReplaying = () => this.replaying;
     this.context = {
-      run<T>(nameOrAction: string | RunAction<T>, action?: RunAction<T>, options?: RunOptions<T>): Promise<T> {
-        if (typeof nameOrAction === "function") return sm.run("", nameOrAction, undefined);
-        if (action === undefined) throw new TypeError("ctx.run needs an action");
-        return sm.run(nameOrAction, action, options);
-      },
+      run,
       rand,
       date,
       get console() {
-        return sm.replaying ? SILENT : io.console;
+        return isReplaying() ? SILENT : io.console;
       },
       request: () => request,
     };
@@ -171,7 +171,9 @@ class AttemptStateMachine {
     const journaled = this.io.journal[index];
     if (journaled !== undefined) {
       if (journaled.type !== "run" || journaled.name !== name) {
-        this.mismatch(`journal mismatch at entry ${index}: expected ${describeEntry(journaled)}, got Run '${name}'`);
+        this.mismatch(
+          `journal mismatch at entry ${index}: expected ${describeEntry(journaled)}, got Run '${name}'`,
+        );
         this.throwIfFatal();
       }
       return decodeResult((journaled as { result: Result }).result, serde);
@@ -191,8 +193,10 @@ class AttemptStateMachine {
       options !== undefined &&
       (options.maxRetryAttempts !== undefined || options.maxRetryDuration !== undefined);
     const start = this.io.now();
-    let intervalMs = options?.initialRetryInterval === undefined ? 50 : durationMs(options.initialRetryInterval);
-    const maxIntervalMs = options?.maxRetryInterval === undefined ? 10_000 : durationMs(options.maxRetryInterval);
+    let intervalMs =
+      options?.initialRetryInterval === undefined ? 50 : durationMs(options.initialRetryInterval);
+    const maxIntervalMs =
+      options?.maxRetryInterval === undefined ? 10_000 : durationMs(options.maxRetryInterval);
     const factor = options?.retryIntervalFactor ?? 2;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -207,7 +211,8 @@ class AttemptStateMachine {
         const elapsed = this.io.now() - start;
         const outOfAttempts = options.maxRetryAttempts !== undefined && attempt >= options.maxRetryAttempts;
         const outOfTime =
-          options.maxRetryDuration !== undefined && elapsed + intervalMs > durationMs(options.maxRetryDuration);
+          options.maxRetryDuration !== undefined &&
+          elapsed + intervalMs > durationMs(options.maxRetryDuration);
         if (outOfAttempts || outOfTime) {
           return {
             err: {
@@ -226,7 +231,11 @@ class AttemptStateMachine {
   private propose(index: number, entry: JournalEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.ready.set(index, { entry, resolve, reject });
-      for (let next = this.ready.get(this.nextToPropose); next !== undefined; next = this.ready.get(this.nextToPropose)) {
+      for (
+        let next = this.ready.get(this.nextToPropose);
+        next !== undefined;
+        next = this.ready.get(this.nextToPropose)
+      ) {
         this.ready.delete(this.nextToPropose);
         this.io.propose(this.nextToPropose, next.entry).then(next.resolve, next.reject);
         this.nextToPropose++;

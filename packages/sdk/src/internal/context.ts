@@ -70,4 +70,3 @@ export interface Context {
   /** The request this invocation was created with. */
   request(): Request;
 }
-

@@ -156,7 +156,9 @@ export const DEFAULTS = {
 } as const;
 
 /** Resolves every handler of a definition with its service's options and the defaults. */
-export function resolveHandlers(def: ServiceDefinition<string, Record<string, ServiceHandler>>): ResolvedHandler[] {
+export function resolveHandlers(
+  def: ServiceDefinition<string, Record<string, ServiceHandler>>,
+): ResolvedHandler[] {
   return Object.entries(def.handlers).map(([name, fn]) => {
     const own = (fn as WithOptions)[HANDLER_OPTIONS] ?? {};
     const pick = <K extends keyof ServiceOptions>(k: K): ServiceOptions[K] => own[k] ?? def.options[k];

@@ -108,9 +108,25 @@ export class MemoryStore implements PartitionStore {
     this.undo?.push(() => (this.leaderEpoch = old));
   }
 
+  /**
+   * A copy of every committed table, as the store's file would be after a checkpoint. The
+   * simulator restores one on a crash to model commits lost with synchronous=NORMAL.
+   */
+  snapshot(): MemoryStore {
+    if (this.undo !== undefined) throw new Error("snapshot inside a transaction");
+    const copy = new MemoryStore(this.partition);
+    for (const [k, v] of this.status) copy.status.set(k, v);
+    for (const [k, v] of this.journal) copy.journal.set(k, v);
+    for (const [k, v] of this.timers) copy.timers.set(k, v);
+    copy.appliedLsn = this.appliedLsn;
+    copy.leaderEpoch = this.leaderEpoch;
+    return copy;
+  }
+
   /** A canonical dump of every table, for comparing two stores (the simulator's replay check). */
   dump(): unknown {
-    const sorted = <V>(m: Map<string, V>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const sorted = <V>(m: Map<string, V>) =>
+      [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return {
       status: sorted(this.status),
       journal: sorted(this.journal),

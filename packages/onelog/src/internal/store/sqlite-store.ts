@@ -95,7 +95,9 @@ export class SqlitePartitionStore implements PartitionStore {
       ),
       deleteStatus: db.prepare("DELETE FROM invocation_status WHERE id = ?"),
       listInvoked: db
-        .prepare("SELECT id FROM invocation_status WHERE partition = ? AND state = 'invoked' ORDER BY created_at, id")
+        .prepare(
+          "SELECT id FROM invocation_status WHERE partition = ? AND state = 'invoked' ORDER BY created_at, id",
+        )
         .pluck(),
       getJournal: db.prepare("SELECT entry FROM journal WHERE id = ? ORDER BY idx").pluck(),
       appendJournal: db.prepare("INSERT INTO journal (id, idx, entry) VALUES (?, ?, ?)"),

@@ -1,0 +1,369 @@
+/**
+ * The deterministic simulator (DESIGN.md §4): the whole engine — log, processors, apply,
+ * invoker, timers, SDK — on virtual time and one seeded random source. It injects crashes
+ * (losing every log write not yet flushed, and sometimes the store's commits since its last
+ * checkpoint), random flush delays and timer skew, then lets the faults heal and checks:
+ *
+ *   I1 every client request completes, with the right output;
+ *   I2 an idempotency key's answer never changes once acknowledged (one invocation per key);
+ *   I3 no step body runs after its result was acknowledged to the handler;
+ *   I4 replaying the whole log into empty stores gives exactly the live stores (exactly-once
+ *      materialization);
+ *   I5 no partition stopped on a broken invariant.
+ *
+ * Same seed, same run: the result carries a fingerprint of the log to show it.
+ */
+import { createHash } from "node:crypto";
+import * as onelog from "onelog";
+import { apply } from "../../packages/onelog/src/internal/apply.js";
+import { Engine } from "../../packages/onelog/src/internal/engine.js";
+import { silentLogger } from "../../packages/onelog/src/internal/logger.js";
+import { MemoryLog } from "../../packages/onelog/src/internal/log/memory-log.js";
+import { encodeRecord, type LogRecord } from "../../packages/onelog/src/internal/records.js";
+import { MemoryStore } from "../../packages/onelog/src/internal/store/memory-store.js";
+import { VirtualClock } from "./virtual-clock.js";
+
+/** A small fast PRNG (mulberry32): the simulator's only source of randomness. */
+export class SimRandom {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+  next(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+}
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly partitions?: number;
+  /** Client requests (idempotency keys). */
+  readonly requests?: number;
+  /** Crashes injected before the faults heal. */
+  readonly crashes?: number;
+  /** Virtual ms during which faults happen. */
+  readonly faultWindowMs?: number;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly violations: string[];
+  readonly crashes: number;
+  readonly storeReverts: number;
+  readonly completed: number;
+  readonly stepReruns: number;
+  readonly records: number;
+  readonly virtualMs: number;
+  readonly fingerprint: string;
+}
+
+interface Process {
+  readonly id: number;
+  engine: Engine | undefined;
+  dead: boolean;
+}
+
+/** Lets every pending promise settle: a macrotask runs only after all microtasks drained. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Runs one simulation; never throws for a violation — it reports them. */
+export async function simulate(options: SimOptions): Promise<SimResult> {
+  const seed = options.seed;
+  const rnd = new SimRandom(seed);
+  const partitions = options.partitions ?? 1 + (seed % 4);
+  const requests = options.requests ?? 24;
+  const crashesPlanned = options.crashes ?? 2 + (seed % 5);
+  const faultWindowMs = options.faultWindowMs ?? 3_000;
+  const clock = new VirtualClock();
+  const violations: string[] = [];
+  const violate = (v: string) => {
+    if (violations.length < 20) violations.push(v);
+  };
+
+  // The "disk": the log (loses unflushed proposals on crash) and the stores, with checkpoints.
+  let owner = 0;
+  const log = new MemoryLog({
+    partitions,
+    // Group-commit flushes happen after a random delay: now, or 1–15 virtual ms (a slow fsync).
+    scheduler: { defer: (fn) => clock.schedule(owner, rnd.chance(0.5) ? 0 : rnd.int(1, 15), fn) },
+  });
+  let stores = Array.from({ length: partitions }, (_, p) => new MemoryStore(p));
+  let checkpoints = stores.map((s) => s.snapshot());
+
+  // The world outside the engine: what step bodies did, and what handlers saw acknowledged.
+  const executions = new Map<string, number>();
+  const acked = new Set<string>();
+  let stepReruns = 0;
+  const failOnce = new Set<string>();
+
+  const work = onelog.service({
+    name: "Work",
+    handlers: {
+      run: async (ctx: onelog.Context, input: { key: string; steps: number }) => {
+        let sum = 0;
+        for (let i = 0; i < input.steps; i++) {
+          const step = `${input.key}/s${i}`;
+          const v = await ctx.run(`s${i}`, async () => {
+            // Steps take virtual time, so crashes land inside them too.
+            const proc = current;
+            if (proc !== undefined && rnd.chance(0.5)) {
+              await new Promise<void>((resolve) => clock.schedule(proc.id, rnd.int(1, 20), resolve));
+            }
+            if (acked.has(step)) violate(`I3: step ${step} ran again after its result was acknowledged`);
+            const n = (executions.get(step) ?? 0) + 1;
+            executions.set(step, n);
+            if (n > 1) stepReruns++;
+            // Some steps fail once with a retryable error: the attempt is retried with backoff.
+            if (!failOnce.has(step) && rnd.chance(0.1)) {
+              failOnce.add(step);
+              throw new Error(`flaky ${step}`);
+            }
+            return i + 1;
+          });
+          acked.add(step);
+          sum += v;
+        }
+        return { key: input.key, sum };
+      },
+    },
+  });
+
+  const processes: Process[] = [];
+  let current: Process | undefined;
+  let crashes = 0;
+  let storeReverts = 0;
+
+  const boot = async () => {
+    owner++;
+    const proc: Process = { id: owner, engine: undefined, dead: false };
+    processes.push(proc);
+    current = proc;
+    const skew = rnd.int(-50, 50);
+    const engine = await Engine.start({
+      log,
+      storeFor: (p) => stores[p]!,
+      clock: clock.view(proc.id, skew),
+      logger: silentLogger,
+      services: [work],
+      console: silentConsole,
+    }).catch((e: unknown) => {
+      if (!proc.dead) violate(`I5: engine failed to start: ${String(e)}`);
+      return undefined;
+    });
+    if (engine === undefined) return;
+    if (proc.dead) return;
+    proc.engine = engine;
+    for (const p of engine.processors) {
+      void p.waitApplied(Number.MAX_SAFE_INTEGER).catch((e: unknown) => {
+        if (!proc.dead) violate(`I5: partition ${p.partition} stopped: ${String(e)}`);
+      });
+    }
+  };
+
+  const crash = () => {
+    const proc = current;
+    if (proc === undefined) return;
+    crashes++;
+    proc.dead = true;
+    clock.kill(proc.id);
+    log.crash();
+    // With synchronous=NORMAL a crash may lose the store's commits since the last checkpoint.
+    if (rnd.chance(0.3)) {
+      stores = checkpoints.map((c) => c.snapshot());
+      storeReverts++;
+    }
+    current = undefined;
+  };
+
+  // Clients: each key is requested, and re-requested after every crash until answered.
+  const answers = new Map<string, string>();
+  const expected = new Map<string, string>();
+  const requestKey = (key: string, steps: number) => {
+    const proc = current;
+    const engine = proc?.engine;
+    if (process.env.SIM_TRACE)
+      console.log(`request ${key} at ${clock.now()} ${engine === undefined ? "(no engine)" : ""}`);
+    if (engine === undefined || proc === undefined) return;
+    const argument = Buffer.from(JSON.stringify({ key, steps }));
+    engine
+      .call({ target: { service: "Work", handler: "run" }, argument, idempotencyKey: key })
+      .then(({ result }) => {
+        if (proc.dead) return; // the answer of a crashed process never reached the client
+        const text = "ok" in result ? Buffer.from(result.ok).toString() : `error ${result.err.message}`;
+        const before = answers.get(key);
+        if (before !== undefined && before !== text)
+          violate(`I2: key ${key} answered ${before} then ${text}`);
+        answers.set(key, text);
+        if (process.env.SIM_TRACE) console.log(`answered ${key} at ${clock.now()}`);
+      })
+      .catch((e: unknown) => {
+        if (!proc.dead) violate(`client ${key}: ${String(e)}`);
+      });
+  };
+  const keys = Array.from({ length: requests }, (_, i) => {
+    const steps = rnd.int(1, 4);
+    const key = `k${i}`;
+    expected.set(key, JSON.stringify({ key, sum: (steps * (steps + 1)) / 2 }));
+    return { key, steps, at: rnd.int(0, faultWindowMs) };
+  });
+  const crashTimes = Array.from({ length: crashesPlanned }, () => rnd.int(50, faultWindowMs)).sort(
+    (a, b) => a - b,
+  );
+
+  // Booting needs virtual time to pass (log flushes), so the clock runs while it boots.
+  const bootAndRun = async () => {
+    let booted = false;
+    void boot().finally(() => (booted = true));
+    for (let i = 0; !booted && i < 100_000; i++) {
+      await settle();
+      if (!booted && !clock.step()) await settle();
+    }
+  };
+  const start = clock.now();
+  await bootAndRun();
+  // The fault window: requests arrive, the process crashes and restarts, stores checkpoint.
+  const events: { at: number; kind: "request" | "crash" | "checkpoint"; i: number }[] = [
+    ...keys.map((k, i) => ({ at: k.at, kind: "request" as const, i })),
+    ...crashTimes.map((at, i) => ({ at, kind: "crash" as const, i })),
+    ...Array.from({ length: 6 }, (_, i) => ({
+      at: rnd.int(0, faultWindowMs),
+      kind: "checkpoint" as const,
+      i,
+    })),
+  ].sort((a, b) => a.at - b.at || a.kind.localeCompare(b.kind) || a.i - b.i);
+  for (const ev of events) {
+    await runUntil(clock, start + ev.at);
+    if (ev.kind === "request") requestKey(keys[ev.i]!.key, keys[ev.i]!.steps);
+    else if (ev.kind === "checkpoint") checkpoints = stores.map((s) => s.snapshot());
+    else {
+      crash();
+      await settle();
+      await runFor(clock, rnd.int(1, 200));
+      await bootAndRun();
+      // Clients retry everything not yet answered.
+      for (const k of keys)
+        if (!answers.has(k.key) && start + k.at <= clock.now()) requestKey(k.key, k.steps);
+    }
+  }
+  // Faults heal: no more crashes. Run until every key is answered (bounded virtual time).
+  const deadline = clock.now() + 600_000;
+  for (;;) {
+    await settle();
+    if (answers.size >= keys.length || clock.now() >= deadline) break;
+    if (!clock.step()) {
+      // Nothing scheduled and still unanswered: clients retry once more, then give it time.
+      for (const k of keys) if (!answers.has(k.key)) requestKey(k.key, k.steps);
+      await settle();
+      if (!clock.step()) break;
+    }
+  }
+  await settle();
+  const healedMs = clock.now() - start;
+
+  // I1
+  for (const k of keys) {
+    const got = answers.get(k.key);
+    if (got === undefined) violate(`I1: key ${k.key} never completed`);
+    else if (got !== expected.get(k.key))
+      violate(`I1: key ${k.key} answered ${got}, expected ${expected.get(k.key)}`);
+  }
+  // I2 after all: asking again gives the same answer.
+  for (const k of keys.slice(0, 3)) requestKey(k.key, k.steps);
+  for (let i = 0; i < 50 && clock.step(); i++) await settle();
+  await settle();
+
+  // I4: replay the whole log into empty stores; it must equal the live stores.
+  const all = await readAll(log, partitions);
+  let records = 0;
+  for (let p = 0; p < partitions; p++) {
+    const fresh = new MemoryStore(p);
+    for (const r of all[p]!)
+      fresh.transaction(() => {
+        apply(fresh, r);
+        fresh.setAppliedLsn(r.lsn);
+      });
+    records += all[p]!.length;
+    const live = JSON.stringify(stores[p]!.dump(), bytesReplacer);
+    const replayed = JSON.stringify(fresh.dump(), bytesReplacer);
+    if (live !== replayed) violate(`I4: partition ${p}: replayed store differs from the live store`);
+  }
+  const fp = createHash("sha256");
+  for (const recs of all) for (const r of recs) fp.update(encodeRecord(r));
+
+  await current?.engine?.stop();
+  return {
+    seed,
+    ok: violations.length === 0,
+    violations,
+    crashes,
+    storeReverts,
+    completed: answers.size,
+    stepReruns,
+    records,
+    virtualMs: healedMs,
+    fingerprint: fp.digest("hex").slice(0, 16),
+  };
+}
+
+async function runUntil(clock: VirtualClock, t: number): Promise<void> {
+  for (;;) {
+    await settle();
+    const before = clock.now();
+    if (before >= t) return;
+    // Step only timers due before t; if none, jump.
+    if (!peekBefore(clock, t)) {
+      clock.schedule(-1, t - before, () => {});
+      clock.step();
+      return;
+    }
+    clock.step();
+  }
+}
+
+function peekBefore(clock: VirtualClock, t: number): boolean {
+  return (clock as unknown as { timers: { at: number }[] }).timers.some((x) => x.at <= t);
+}
+
+async function runFor(clock: VirtualClock, ms: number): Promise<void> {
+  await runUntil(clock, clock.now() + ms);
+  await settle();
+}
+
+async function readAll(log: MemoryLog, partitions: number): Promise<LogRecord[][]> {
+  const out: LogRecord[][] = [];
+  for (let p = 0; p < partitions; p++) {
+    const tail = log.tailLsn(p);
+    const recs: LogRecord[] = [];
+    const ac = new AbortController();
+    if (tail > 0) {
+      for await (const batch of log.read(p, 1, ac.signal)) {
+        recs.push(...batch);
+        if (recs[recs.length - 1]!.lsn >= tail) break;
+      }
+    }
+    ac.abort();
+    out.push(recs);
+  }
+  return out;
+}
+
+function bytesReplacer(_k: string, v: unknown): unknown {
+  if (v instanceof Uint8Array) return Buffer.from(v).toString("base64");
+  if (v !== null && typeof v === "object" && (v as { type?: string }).type === "Buffer") return v;
+  return v;
+}
+
+const silentConsole: Console = new Proxy(console, {
+  get: (target, prop) => (typeof (target as any)[prop] === "function" ? () => {} : (target as any)[prop]),
+});
