@@ -1,6 +1,7 @@
 /**
  * The admin endpoint (default :9070). This release serves `/health` (200 once every partition
- * has a leader, 503 otherwise) and `GET /invocations/{id}` (the status row). The full admin API
+ * has a leader, 503 otherwise), `/stats` (group-commit and apply counters) and
+ * `GET /invocations/{id}` (the status row). The full admin API
  * (DESIGN.md §5) grows here.
  */
 import { createServer, type Server } from "node:http";
@@ -39,6 +40,18 @@ export class Admin {
         }));
         const ok = partitions.every((p) => p.leader);
         return send(ok ? 200 : 503, { status: ok ? "ok" : "unavailable", partitions });
+      }
+      if (path === "/stats") {
+        return send(200, {
+          log: this.o.log.stats ?? null,
+          partitions: this.o.engine.processors.map((p) => ({
+            partition: p.partition,
+            appliedLsn: p.appliedLsn,
+            batches: p.stats.batches,
+            records: p.stats.records,
+            runningAttempts: p.runningAttempts,
+          })),
+        });
       }
       const m = /^\/invocations\/([^/]+)$/.exec(path);
       if (m !== null) {

@@ -27,6 +27,8 @@ export interface Log {
   tailLsn(partition: number): number;
   /** Drops records with LSN ≤ upToLsn (they are materialized elsewhere). */
   trim(partition: number, upToLsn: number): Promise<void>;
+  /** Group-commit counters: commits (fsyncs) and the records they carried, where measured. */
+  readonly stats?: { readonly commits: number; readonly records: number; readonly maxRecordsPerCommit: number };
   /** Flushes and releases resources; later appends reject with LogError "closed". */
   close(): Promise<void>;
 }
