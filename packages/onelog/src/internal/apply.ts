@@ -55,7 +55,7 @@ export function apply(store: PartitionStore, record: LogRecord): Action[] {
   if (header.leaderEpoch !== undefined && header.leaderEpoch < store.getLeaderEpoch()) return []; // 1
   switch (body.type) {
     case "invoke":
-      return applyInvoke(store, header, body);
+      return applyInvoke(store, record.lsn, header, body);
     case "entry":
       return applyEntry(store, header, body);
     case "end":
@@ -71,7 +71,7 @@ export function apply(store: PartitionStore, record: LogRecord): Action[] {
   }
 }
 
-function applyInvoke(store: PartitionStore, h: RecordHeader, b: InvokeBody): Action[] {
+function applyInvoke(store: PartitionStore, lsn: number, h: RecordHeader, b: InvokeBody): Action[] {
   const existing = store.getStatus(b.invocationId);
   if (existing !== undefined) {
     // A duplicate (same idempotency key): no new invocation; a completed one answers again.
@@ -89,6 +89,7 @@ function applyInvoke(store: PartitionStore, h: RecordHeader, b: InvokeBody): Act
     retry: b.retry,
     retentionMs: b.retentionMs,
     createdAt: h.at,
+    createdLsn: lsn,
     modifiedAt: h.at,
     ...(b.idempotencyKey === undefined ? {} : { idempotencyKey: b.idempotencyKey }),
   };

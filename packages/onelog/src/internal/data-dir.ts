@@ -21,6 +21,9 @@ export class DataDirLockedError extends Error {
   }
 }
 
+/** Data directories this process holds (two engines in one process must not share one). */
+const held = new Set<string>();
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -36,6 +39,7 @@ function alive(pid: number): boolean {
  */
 export function openDataDir(dir: string, partitions: number): { meta: DataDirMeta; release: () => void } {
   mkdirSync(dir, { recursive: true });
+  if (held.has(dir)) throw new DataDirLockedError(dir, process.pid);
   const lock = join(dir, "LOCK");
   for (;;) {
     try {
@@ -51,7 +55,11 @@ export function openDataDir(dir: string, partitions: number): { meta: DataDirMet
       rmSync(lock, { force: true });
     }
   }
-  const release = () => rmSync(lock, { force: true });
+  held.add(dir);
+  const release = () => {
+    held.delete(dir);
+    rmSync(lock, { force: true });
+  };
   try {
     const metaPath = join(dir, "meta.json");
     let meta: DataDirMeta;

@@ -125,11 +125,16 @@ export class Engine {
    */
   async send(req: InvocationRequest): Promise<{ invocationId: string; previouslyAccepted: boolean }> {
     const invocationId = newInvocationId(req.target, req.idempotencyKey);
-    if (req.idempotencyKey !== undefined && this.statusOf(invocationId) !== undefined) {
-      return { invocationId, previouslyAccepted: true };
+    if (req.idempotencyKey === undefined) {
+      await this.appendInvoke(invocationId, req);
+      return { invocationId, previouslyAccepted: false };
     }
-    await this.appendInvoke(invocationId, req);
-    return { invocationId, previouslyAccepted: false };
+    if (this.statusOf(invocationId) !== undefined) return { invocationId, previouslyAccepted: true };
+    // Concurrent duplicates may both get here: apply decides which Invoke created it.
+    const lsn = await this.appendInvoke(invocationId, req);
+    await this.processorOf(invocationId).waitApplied(lsn);
+    const status = this.statusOf(invocationId);
+    return { invocationId, previouslyAccepted: status !== undefined && status.createdLsn !== lsn };
   }
 
   /** Waits for an existing invocation's result; undefined if no such invocation is known. */
@@ -158,7 +163,7 @@ export class Engine {
     await this.processorOf(invocationId).appendExternal({ type: "resume", invocationId });
   }
 
-  /** Stops every partition and fails the callers still waiting. */
+  /** Stops every partition; callers still waiting are dropped (their connections close with the ingress). */
   async stop(): Promise<void> {
     await Promise.all(this.processors.map((p) => p.stop()));
     this.waiters.clear();
@@ -168,7 +173,7 @@ export class Engine {
     return this.processors[partitionOf(invocationId, this.partitions)]!;
   }
 
-  private async appendInvoke(invocationId: string, req: InvocationRequest): Promise<void> {
+  private async appendInvoke(invocationId: string, req: InvocationRequest): Promise<number> {
     const h = this.handler(req.target.service, req.target.handler);
     if (h === undefined) throw new TypeError(`unknown handler ${req.target.service}/${req.target.handler}`);
     const body: InvokeBody = {
@@ -184,7 +189,7 @@ export class Engine {
         ? {}
         : { executeAt: this.o.clock.now() + req.delayMs }),
     };
-    await this.processorOf(invocationId).appendExternal(body);
+    return this.processorOf(invocationId).appendExternal(body);
   }
 
   private waitFor(invocationId: string): { promise: Promise<Result>; resolve: (r: Result) => void } {

@@ -101,6 +101,8 @@ class AttemptStateMachine {
   private nextToPropose: number;
   /** Set once the attempt must fail whatever the handler does (invariants 2 and 3). */
   private fatal: AttemptOutcome | undefined;
+  /** The error behind `fatal`, thrown again at every later command. */
+  private fatalError: unknown;
 
   constructor(
     private readonly handler: ResolvedHandler,
@@ -160,7 +162,10 @@ class AttemptStateMachine {
     const error = new JournalMismatchError(
       `${this.label}: ${what} — was the handler code changed while invocations were in flight?`,
     );
-    this.fatal ??= { type: "failed", message: `${error.name}: ${error.message}` };
+    if (this.fatal === undefined) {
+      this.fatal = { type: "failed", message: `${error.name}: ${error.message}` };
+      this.fatalError = error;
+    }
     return this.fatal;
   }
 
@@ -205,7 +210,10 @@ class AttemptStateMachine {
         if (isTerminalError(e)) return { err: toFailure(e) };
         if (!retries) {
           // Invariant 3: the attempt fails even if the handler catches this.
-          this.fatal ??= errorOutcome(e);
+          if (this.fatal === undefined) {
+            this.fatal = errorOutcome(e);
+            this.fatalError = e;
+          }
           throw e;
         }
         const elapsed = this.io.now() - start;
@@ -244,8 +252,8 @@ class AttemptStateMachine {
   }
 
   private throwIfFatal(): void {
-    if (this.fatal !== undefined && this.fatal.type === "failed") {
-      throw new JournalMismatchError(this.fatal.message);
+    if (this.fatal !== undefined) {
+      throw this.fatalError;
     }
   }
 }

@@ -28,7 +28,11 @@ export interface Log {
   /** Drops records with LSN ≤ upToLsn (they are materialized elsewhere). */
   trim(partition: number, upToLsn: number): Promise<void>;
   /** Group-commit counters: commits (fsyncs) and the records they carried, where measured. */
-  readonly stats?: { readonly commits: number; readonly records: number; readonly maxRecordsPerCommit: number };
+  readonly stats?: {
+    readonly commits: number;
+    readonly records: number;
+    readonly maxRecordsPerCommit: number;
+  };
   /** Flushes and releases resources; later appends reject with LogError "closed". */
   close(): Promise<void>;
 }

@@ -24,6 +24,8 @@ export interface InvocationStatus {
   readonly retry: RetryPolicy;
   readonly retentionMs: number;
   readonly createdAt: number;
+  /** The LSN of the Invoke record that created it (tells a duplicate's Invoke from the first). */
+  readonly createdLsn: number;
   readonly modifiedAt: number;
   readonly lastFailure?: string;
   readonly nextRetryAt?: number;
