@@ -15,7 +15,7 @@ import type { ResolvedHandler, Result } from "@onelog/sdk/internal";
 import { apply, type Action } from "./apply.js";
 import type { Clock } from "./clock.js";
 import { InProcessInvoker } from "./invoker.js";
-import type { Log } from "./log/log.js";
+import { LogError, type Log } from "./log/log.js";
 import type { Logger } from "./logger.js";
 import type { LogRecord, RecordBody } from "./records.js";
 import type { PartitionStore } from "./store/store.js";
@@ -111,8 +111,16 @@ export class PartitionProcessor {
       .then((lsns) => lsns[0]!);
   }
 
+  /** True once the partition stopped on an error (a broken invariant, a failed read). */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
   /** Appends a record from outside the partition (ingress); no leader epoch. */
   async appendExternal(body: RecordBody): Promise<number> {
+    if (this.failure !== undefined) {
+      throw new LogError("io", `partition ${this.partition} stopped after an error: ${this.failure.message}`);
+    }
     const [lsn] = await this.o.log.append(this.partition, [{ header: { at: this.o.clock.now() }, body }]);
     return lsn!;
   }

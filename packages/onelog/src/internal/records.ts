@@ -2,7 +2,7 @@
  * Log records: a header and a typed body. Every effect in onelog is one of these, appended to
  * one partition's log and applied by that partition's processor (DESIGN.md §2).
  *
- * Encoding: msgpack (msgpackr) of a compact array form, see {@link encodeRecord}. The LSN is not
+ * Encoding: msgpack (msgpackr) maps, see {@link encodeRecord}. The LSN is not
  * in the encoded bytes: it is the record's position in the log, assigned by the log.
  */
 import { Packr } from "msgpackr";
@@ -129,9 +129,10 @@ export interface LogRecord extends ProposedRecord {
   readonly lsn: number;
 }
 
-// Records are encoded as msgpack with record structures off (so bytes are self-describing and
-// stable across processes); numbers are integers where they can be. Measured in
-// docs/architecture.md: an invoke of a small JSON argument is ~110 bytes, an entry effect ~70.
+// Records are msgpack maps with record structures off, so the bytes are self-describing and
+// stable across processes and versions. Measured (docs/architecture.md): an invoke of a small
+// JSON argument with a few headers is ~340 bytes, an entry effect ~200, an end ~160; field
+// names are about half of that. A positional encoding would halve it (see docs/benchmarks.md).
 const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
 
 /** Encodes a proposed record (header + body) into bytes for the log. */

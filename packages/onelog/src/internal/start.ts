@@ -30,6 +30,8 @@ export interface StartOptions {
   readonly partitions?: number;
   /** Largest request body the ingress accepts. Default 10 MiB. */
   readonly maxRequestBytes?: number;
+  /** How often applied log records are trimmed after a store checkpoint. Default 60 s. */
+  readonly compactIntervalMs?: number;
   /** A pino-compatible logger. Default: pino at level `info` (env ONELOG_LOG_LEVEL). */
   readonly logger?: Logger;
 }
@@ -93,6 +95,18 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
       adminUrl = await admin.listen();
       cleanups.push(() => admin.close());
     }
+    // The store is the materialized log: once a checkpoint made its commits durable, the log
+    // records it applied can go (DESIGN.md §2.11).
+    const compact = () => {
+      const applied = engine.processors.map((p) => p.appliedLsn);
+      stores.checkpoint();
+      return Promise.all(applied.map((lsn, p) => log.trim(p, lsn)));
+    };
+    const compactor = setInterval(() => {
+      compact().catch((e: unknown) => logger.warn({ err: e }, "log trim failed; will try again"));
+    }, options.compactIntervalMs ?? 60_000);
+    compactor.unref();
+    cleanups.push(() => clearInterval(compactor));
     logger.info({ dataDir, partitions: meta.partitions, ingressUrl, adminUrl }, "onelog started");
     let stopping: Promise<void> | undefined;
     return {

@@ -84,7 +84,10 @@ function toFailure(e: TerminalError): Failure {
 }
 
 function errorMessage(e: unknown): string {
-  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return typeof code === "string" ? `${e.name} [${code}]: ${e.message}` : `${e.name}: ${e.message}`;
+  }
   return String(e);
 }
 
@@ -163,7 +166,7 @@ class AttemptStateMachine {
       `${this.label}: ${what} — was the handler code changed while invocations were in flight?`,
     );
     if (this.fatal === undefined) {
-      this.fatal = { type: "failed", message: `${error.name}: ${error.message}` };
+      this.fatal = { type: "failed", message: errorMessage(error) };
       this.fatalError = error;
     }
     return this.fatal;
