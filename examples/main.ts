@@ -1,12 +1,15 @@
 // `npm start`: onelog embedded, serving the examples. Data lives in ./.onelog.
 import * as onelog from "onelog";
+import { checkout } from "./checkout.js";
+import { counter } from "./counter.js";
 import { greeter } from "./greeter.js";
+import { account, transfer } from "./ledger.js";
 
 const ingressPort = Number(process.env.ONELOG_INGRESS_PORT ?? 8080);
 const adminPort = Number(process.env.ONELOG_ADMIN_PORT ?? 9070);
 
 const server = await onelog.start({
-  services: [greeter],
+  services: [greeter, counter, account, transfer, checkout],
   ingressPort,
   adminPort,
   dataDir: process.env.ONELOG_DATA_DIR ?? ".onelog",
@@ -22,6 +25,22 @@ Try:
   curl -s -X POST ${u}/Greeter/greet/send -d '"Grace"'                          # 202 + invocation id
   curl -s -X POST '${u}/Greeter/greet/send?delay=5s' -H 'idempotency-key: later-1' -d '"Alan"'
   curl -s ${u}/restate/invocation/Greeter/greet/later-1/attach                   # waits for it
+
+  # a virtual object: one counter per key
+  curl -s -X POST ${u}/Counter/mine/add -d 5
+  curl -s -X POST ${u}/Counter/mine/get
+
+  # a ledger: accounts are objects, a transfer is a workflow that compensates on failure
+  curl -s -X POST ${u}/Account/alice/deposit -d 100
+  curl -s -X POST ${u}/Transfer/t1/run -d '{"from":"alice","to":"bob","amount":30}'
+  curl -s -X POST ${u}/Account/bob/balance
+
+  # a checkout waiting for a payment confirmation (an awakeable resolved over HTTP)
+  curl -s -X POST ${u}/Checkout/order-1/run/send -d '{"item":"book","price":12}'
+  curl -s -X POST ${u}/Checkout/order-1/status            # shows the awakeable id
+  curl -s -X POST ${u}/restate/awakeables/<id>/resolve -d '{"paid":true}'
+  curl -s ${u}/restate/workflow/Checkout/order-1/attach
+
   curl -s ${server.adminUrl}/health
 
 Stop with Ctrl-C.

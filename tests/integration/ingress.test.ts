@@ -395,7 +395,7 @@ describe("ingress", () => {
 
     it("an unknown path → 404 OL1012", async () => {
       assertError(await post(base, "/restate/nothing/here"), 404, "OL1012");
-      assertError(await post(base, "/a/b/c/d"), 404, "OL1012");
+      assertError(await post(base, "/a/b/c/d"), 404, "OL1001");
     });
   });
 

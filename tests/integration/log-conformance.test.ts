@@ -30,6 +30,7 @@ function bigRec(tag: string, sizeBytes: number): ProposedRecord {
       type: "invoke",
       invocationId: tag,
       target: { service: "Account", handler: "deposit", key: "alice" },
+      handlerKind: "exclusive",
       argument,
       headers: { "content-type": "application/octet-stream" },
       retry: {

@@ -1,12 +1,14 @@
 /**
  * The admin endpoint (default :9070). This release serves `/health` (200 once every partition
- * has a leader, 503 otherwise), `/stats` (group-commit and apply counters) and
- * `GET /invocations/{id}` (the status row). The full admin API
+ * has a leader, 503 otherwise), `/stats` (group-commit and apply counters),
+ * `GET /invocations/{id}` (the status row), and `PATCH /invocations/{id}/cancel|kill|purge|pause|resume`
+ * (also `DELETE /invocations/{id}?mode=cancel|kill|purge`, Restate's older form). The full admin API
  * (DESIGN.md §5) grows here.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Engine } from "./engine.js";
+import { isInvocationId } from "./ids.js";
 import type { Log } from "./log/log.js";
 
 export interface AdminOptions {

@@ -6,24 +6,44 @@
  * leader, performs the returned actions after the commit.
  *
  * Invariants:
- * 1. Records proposed by a leader older than the store's leader epoch are dropped.
+ * 1. Records proposed by a leader older than the store's leader epoch are dropped; shipped
+ *    messages whose (producer, seq) was applied before are dropped (exactly-once delivery).
  * 2. An effect is applied only if its invocation is `invoked` with the same attempt epoch
  *    (the conditional append); anything else is a zombie's effect and is dropped.
- * 3. A journal entry is applied only at index == journalLength of its invocation.
+ * 3. Command k of an invocation is applied only when its journal holds commands 0..k-1.
  * 4. A timer fires at most once: its row is deleted when the fire is applied; a fire without a
  *    row is stale and dropped.
  * 5. Every transition to `invoked` bumps the attempt epoch and emits exactly one invoke action.
+ * 6. At most one exclusive invocation per object key (or workflow run per id) holds the key's
+ *    lock; the others wait in the key's inbox in arrival order, and the lock passes to the
+ *    oldest when its holder completes.
+ * 7. Each command gets at most one completion; a completion for a command not journaled yet is
+ *    kept and appended right after the command.
+ * 8. Messages to other partitions are written to the outbox in the same transaction as their
+ *    cause; the leader ships them (actions `ship_outbox`).
  */
-import type { Result } from "@onelog/sdk/internal";
 import type {
-  AnnounceLeaderBody,
+  CommandEntry,
+  CompletionEntry,
+  JournalEntry,
+  NotificationEntry,
+  Result,
+} from "@onelog/sdk/internal";
+import { parseAwakeableId } from "@onelog/sdk/internal";
+import { derivedInvocationId } from "./ids.js";
+import type {
+  AttachRequestBody,
   AttemptFailedBody,
+  Caller,
+  CompleteCommandBody,
   EndEffectBody,
   EntryEffectBody,
+  InvocationOpBody,
   InvokeBody,
   LogRecord,
+  OutboxMessage,
   RecordHeader,
-  ResumeBody,
+  SuspendBody,
   TimerFiredBody,
   TimerKey,
 } from "./records.js";
@@ -33,201 +53,584 @@ import { InvariantError, type InvocationStatus, type PartitionStore } from "./st
 export type Action =
   /** Start an attempt of an invocation with this epoch (aborting any older attempt). */
   | { readonly type: "invoke"; readonly invocationId: string; readonly attemptEpoch: number }
-  /** Entry `index` of this attempt is durable: resolve the step waiting for it. */
+  /** Command `commandIndex` of this attempt is durable and applied (as `entry`, at `position`). */
   | {
       readonly type: "ack";
       readonly invocationId: string;
       readonly attemptEpoch: number;
-      readonly index: number;
+      readonly commandIndex: number;
+      readonly entry: CommandEntry;
+      readonly position: number;
     }
-  /** The invocation has a result: answer whoever waits for it. */
+  /** A notification was appended to the journal of a running attempt. */
+  | {
+      readonly type: "notify";
+      readonly invocationId: string;
+      readonly attemptEpoch: number;
+      readonly entry: NotificationEntry;
+      readonly position: number;
+    }
+  /** The invocation has a result: answer whoever waits for it in memory (ingress requests). */
   | { readonly type: "completed"; readonly invocationId: string; readonly result: Result }
   /** Arm a durable timer (its row is in the store). */
   | { readonly type: "schedule_timer"; readonly dueAt: number; readonly timer: TimerKey }
-  /** Stop the running attempt, if any (paused, killed). */
+  /** Stop the running attempt, if any (suspended, paused, killed). */
   | { readonly type: "abort"; readonly invocationId: string }
+  /** The outbox has new messages to ship. */
+  | { readonly type: "ship_outbox" }
   /** This partition has a new leader with this epoch. */
   | { readonly type: "leader"; readonly leaderEpoch: number };
+
+const CANCELLED: Result = { err: { code: 409, message: "Cancelled" } };
+const KILLED: Result = { err: { code: 409, message: "Killed" } };
+const EMPTY = new Uint8Array(0);
 
 /** Applies one record to the store and returns the actions it calls for. */
 export function apply(store: PartitionStore, record: LogRecord): Action[] {
   const { header, body } = record;
   if (header.leaderEpoch !== undefined && header.leaderEpoch < store.getLeaderEpoch()) return []; // 1
+  if (header.dedup !== undefined) {
+    const last = store.getDedup(header.dedup.producer);
+    if (last !== undefined && header.dedup.seq <= last) return []; // 1
+    store.setDedup(header.dedup.producer, header.dedup.seq);
+  }
+  const a = new Applier(store, header);
   switch (body.type) {
     case "invoke":
-      return applyInvoke(store, record.lsn, header, body);
+      a.invoke(record.lsn, body);
+      break;
     case "entry":
-      return applyEntry(store, header, body);
+      a.entry(body);
+      break;
     case "end":
-      return applyEnd(store, header, body);
+      a.end(body);
+      break;
     case "attempt_failed":
-      return applyAttemptFailed(store, header, body);
+      a.attemptFailed(body);
+      break;
+    case "suspend":
+      a.suspend(body);
+      break;
     case "timer_fired":
-      return applyTimerFired(store, header, body);
+      a.timerFired(body);
+      break;
     case "announce_leader":
-      return applyAnnounceLeader(store, header, body);
+      a.announceLeader(body.leaderEpoch);
+      break;
     case "resume":
-      return applyResume(store, header, body);
+    case "pause":
+    case "cancel":
+    case "kill":
+    case "purge":
+      a.operation(body);
+      break;
+    case "invocation_response":
+    case "resolve_awakeable":
+      a.completeCommand(body);
+      break;
+    case "attach_request":
+      a.attachRequest(body);
+      break;
+    case "truncate_outbox":
+      store.deleteOutboxUpTo(body.upToSeq);
+      break;
   }
+  return a.actions;
 }
 
-function applyInvoke(store: PartitionStore, lsn: number, h: RecordHeader, b: InvokeBody): Action[] {
-  const existing = store.getStatus(b.invocationId);
-  if (existing !== undefined) {
-    // A duplicate (same idempotency key): no new invocation; a completed one answers again.
-    return existing.result === undefined
-      ? []
-      : [{ type: "completed", invocationId: b.invocationId, result: existing.result }];
+/** True for handlers that hold their key's lock while they run. */
+function locks(s: Pick<InvocationStatus, "handlerKind" | "target">): boolean {
+  return (s.handlerKind === "exclusive" || s.handlerKind === "workflow") && s.target.key !== undefined;
+}
+
+/** One record's application: the store, the record's header, and the actions so far. */
+class Applier {
+  readonly actions: Action[] = [];
+  private shipped = false;
+  /** Work that must follow the journaling of the command being applied. */
+  private after: (() => void)[] = [];
+
+  constructor(
+    private readonly store: PartitionStore,
+    private readonly h: RecordHeader,
+  ) {}
+
+  private outbox(message: OutboxMessage): void {
+    this.store.pushOutbox(message);
+    if (!this.shipped) {
+      this.shipped = true;
+      this.actions.push({ type: "ship_outbox" });
+    }
   }
-  store.appendJournal(b.invocationId, 0, { type: "input", argument: b.argument, headers: b.headers });
-  const base = {
-    invocationId: b.invocationId,
-    target: b.target,
-    attemptEpoch: 0,
-    retryCount: 0,
-    journalLength: 1,
-    retry: b.retry,
-    retentionMs: b.retentionMs,
-    createdAt: h.at,
-    createdLsn: lsn,
-    modifiedAt: h.at,
-    ...(b.idempotencyKey === undefined ? {} : { idempotencyKey: b.idempotencyKey }),
-  };
-  if (b.executeAt !== undefined && b.executeAt > h.at) {
-    const timer: TimerKey = { kind: "delayed_invoke", invocationId: b.invocationId };
-    store.putStatus({ ...base, state: "scheduled" });
-    store.putTimer({ dueAt: b.executeAt, key: timer });
-    return [{ type: "schedule_timer", dueAt: b.executeAt, timer }];
+
+  private timer(dueAt: number, timer: TimerKey): void {
+    this.store.putTimer({ dueAt, key: timer });
+    this.actions.push({ type: "schedule_timer", dueAt, timer });
   }
-  return startAttempt(store, h, { ...base, state: "scheduled" });
-}
 
-/** Transition to `invoked` with a new attempt epoch (invariant 5). */
-function startAttempt(store: PartitionStore, h: RecordHeader, s: InvocationStatus): Action[] {
-  const { nextRetryAt: _drop, ...rest } = s;
-  const next: InvocationStatus = {
-    ...rest,
-    state: "invoked",
-    attemptEpoch: s.attemptEpoch + 1,
-    modifiedAt: h.at,
-  };
-  store.putStatus(next);
-  return [{ type: "invoke", invocationId: s.invocationId, attemptEpoch: next.attemptEpoch }];
-}
-
-/** The status of the attempt an effect belongs to, or undefined for a zombie's effect (2). */
-function currentAttempt(store: PartitionStore, id: string, epoch: number): InvocationStatus | undefined {
-  const s = store.getStatus(id);
-  if (s === undefined || s.state !== "invoked" || s.attemptEpoch !== epoch) return undefined;
-  return s;
-}
-
-function applyEntry(store: PartitionStore, h: RecordHeader, b: EntryEffectBody): Action[] {
-  const s = currentAttempt(store, b.invocationId, b.attemptEpoch);
-  if (s === undefined) return [];
-  if (b.index !== s.journalLength) {
-    throw new InvariantError(
-      `invocation ${b.invocationId} epoch ${b.attemptEpoch}: entry index ${b.index} but journal length is ${s.journalLength}`,
-    ); // 3
+  invoke(lsn: number, b: InvokeBody): void {
+    const existing = this.store.getStatus(b.invocationId);
+    if (existing !== undefined) {
+      // A duplicate (same idempotency key, same workflow id): no new invocation.
+      if (existing.result !== undefined) {
+        this.actions.push({ type: "completed", invocationId: b.invocationId, result: existing.result });
+        if (b.caller !== undefined) this.respond(b.caller, existing.result);
+      } else if (b.caller !== undefined) {
+        this.store.putStatus({ ...existing, sinks: [...(existing.sinks ?? []), b.caller] });
+      }
+      return;
+    }
+    this.store.appendJournal(b.invocationId, 0, { type: "input", argument: b.argument, headers: b.headers });
+    const status: InvocationStatus = {
+      invocationId: b.invocationId,
+      target: b.target,
+      handlerKind: b.handlerKind,
+      state: "scheduled",
+      attemptEpoch: 0,
+      retryCount: 0,
+      journalLength: 1,
+      commandCount: 1,
+      retry: b.retry,
+      retentionMs: b.retentionMs,
+      createdAt: this.h.at,
+      createdLsn: lsn,
+      modifiedAt: this.h.at,
+      ...(b.idempotencyKey === undefined ? {} : { idempotencyKey: b.idempotencyKey }),
+      ...(b.caller === undefined ? {} : { sinks: [b.caller] }),
+    };
+    if (b.executeAt !== undefined && b.executeAt > this.h.at) {
+      this.store.putStatus(status);
+      this.timer(b.executeAt, { kind: "delayed_invoke", invocationId: b.invocationId });
+      return;
+    }
+    this.enqueue(status);
   }
-  store.appendJournal(b.invocationId, b.index, b.entry);
-  store.putStatus({ ...s, journalLength: s.journalLength + 1, modifiedAt: h.at });
-  return [{ type: "ack", invocationId: b.invocationId, attemptEpoch: b.attemptEpoch, index: b.index }];
-}
 
-function applyEnd(store: PartitionStore, h: RecordHeader, b: EndEffectBody): Action[] {
-  const s = currentAttempt(store, b.invocationId, b.attemptEpoch);
-  if (s === undefined) return [];
-  return complete(store, h, s, b.result);
-}
+  /** Starts an invocation, or queues it behind its key's lock holder (invariant 6). */
+  private enqueue(s: InvocationStatus): void {
+    if (locks(s)) {
+      const { service } = s.target;
+      const key = s.target.key!;
+      const holder = this.store.getLock(service, key);
+      if (holder !== undefined && holder !== s.invocationId) {
+        this.store.pushInbox(service, key, s.invocationId);
+        this.store.putStatus({ ...s, state: "inboxed", modifiedAt: this.h.at });
+        return;
+      }
+      this.store.setLock(service, key, s.invocationId);
+    }
+    this.startAttempt(s);
+  }
 
-/**
- * Completes an invocation. Its journal is dropped; its status and result are kept for the
- * retention when it has an idempotency key (so duplicates get the same answer), else dropped.
- */
-function complete(store: PartitionStore, h: RecordHeader, s: InvocationStatus, result: Result): Action[] {
-  store.deleteJournal(s.invocationId);
-  const actions: Action[] = [{ type: "completed", invocationId: s.invocationId, result }];
-  if (s.idempotencyKey !== undefined && s.retentionMs > 0) {
-    const { nextRetryAt: _drop, ...rest } = s;
-    store.putStatus({
+  /** Transition to `invoked` with a new attempt epoch (invariant 5). */
+  private startAttempt(s: InvocationStatus): void {
+    const { nextRetryAt: _r, waitingOn: _w, ...rest } = s;
+    const next: InvocationStatus = {
       ...rest,
-      state: "completed",
-      result,
-      completedAt: h.at,
-      modifiedAt: h.at,
-      journalLength: 0,
-    });
-    const timer: TimerKey = { kind: "cleanup", invocationId: s.invocationId };
-    const dueAt = h.at + s.retentionMs;
-    store.putTimer({ dueAt, key: timer });
-    actions.push({ type: "schedule_timer", dueAt, timer });
-  } else {
-    store.deleteStatus(s.invocationId);
+      state: "invoked",
+      attemptEpoch: s.attemptEpoch + 1,
+      modifiedAt: this.h.at,
+    };
+    this.store.putStatus(next);
+    this.actions.push({ type: "invoke", invocationId: s.invocationId, attemptEpoch: next.attemptEpoch });
   }
-  return actions;
+
+  /** The status of the attempt an effect belongs to, or undefined for a zombie's effect (2). */
+  private currentAttempt(id: string, epoch: number): InvocationStatus | undefined {
+    const s = this.store.getStatus(id);
+    if (s === undefined || s.state !== "invoked" || s.attemptEpoch !== epoch) return undefined;
+    return s;
+  }
+
+  entry(b: EntryEffectBody): void {
+    let s = this.currentAttempt(b.invocationId, b.attemptEpoch);
+    if (s === undefined) return;
+    if (b.commandIndex !== s.commandCount) {
+      throw new InvariantError(
+        `invocation ${b.invocationId} epoch ${b.attemptEpoch}: command ${b.commandIndex} but the journal has ${s.commandCount}`,
+      ); // 3
+    }
+    const position = s.journalLength;
+    const entry = this.command(s, b.commandIndex, b.entry);
+    this.store.appendJournal(b.invocationId, position, entry);
+    s = { ...s, journalLength: position + 1, commandCount: s.commandCount + 1, modifiedAt: this.h.at };
+    this.store.putStatus(s);
+    this.actions.push({
+      type: "ack",
+      invocationId: b.invocationId,
+      attemptEpoch: b.attemptEpoch,
+      commandIndex: b.commandIndex,
+      entry,
+      position,
+    });
+    for (const f of this.after.splice(0)) f();
+    s = this.store.getStatus(b.invocationId)!;
+    // Completions that are already known: a resolved promise, an awakeable resolved early (7).
+    const early = s.early?.find((e) => e.commandIndex === b.commandIndex);
+    if (early !== undefined) {
+      this.store.putStatus({ ...s, early: s.early!.filter((e) => e !== early) });
+      this.notify(b.invocationId, { type: "completion", commandIndex: b.commandIndex, result: early.result });
+    } else if (entry.type === "promise_get") {
+      const row = this.store.getPromise(s.target.service, s.target.key ?? "", entry.name);
+      if (row?.result !== undefined) {
+        this.notify(b.invocationId, { type: "completion", commandIndex: b.commandIndex, result: row.result });
+      }
+    }
+  }
+
+  /** Applies a command's effects on the partition and returns the entry as journaled. */
+  private command(s: InvocationStatus, commandIndex: number, e: CommandEntry): CommandEntry {
+    const service = s.target.service;
+    const key = s.target.key ?? "";
+    const writes = s.handlerKind === "exclusive" || s.handlerKind === "workflow";
+    switch (e.type) {
+      case "input":
+        throw new InvariantError(
+          `invocation ${s.invocationId}: an input entry proposed as command ${commandIndex}`,
+        );
+      case "run":
+      case "awakeable":
+        return e;
+      case "get_state":
+        if (e.value !== undefined) return e;
+        return { ...e, value: this.store.getState(service, key, e.key) ?? null };
+      case "get_state_keys":
+        if (e.keys !== undefined) return e;
+        return { ...e, keys: this.store.listState(service, key).map(([n]) => n) };
+      case "set_state":
+        if (writes) this.store.putState(service, key, e.key, e.value);
+        return e;
+      case "clear_state":
+        if (writes) this.store.deleteState(service, key, e.key);
+        return e;
+      case "clear_all_state":
+        if (writes) this.store.clearState(service, key);
+        return e;
+      case "sleep":
+        this.timer(e.wakeUpAt, { kind: "sleep", invocationId: s.invocationId, commandIndex });
+        return e;
+      case "call":
+      case "send": {
+        const invocationId = derivedInvocationId(e.target, s.invocationId, commandIndex, {
+          idempotencyKey: e.idempotencyKey,
+          workflow: e.workflow,
+        });
+        this.outbox({
+          type: "invoke",
+          fromHandler: true,
+          invocationId,
+          target: e.target,
+          argument: e.argument,
+          headers: e.headers,
+          ...(e.idempotencyKey === undefined ? {} : { idempotencyKey: e.idempotencyKey }),
+          ...(e.type === "send" && e.delayMs !== undefined ? { executeAt: this.h.at + e.delayMs } : {}),
+          ...(e.type === "call" ? { caller: { invocationId: s.invocationId, commandIndex } } : {}),
+        });
+        return { ...e, invocationId };
+      }
+      case "complete_awakeable": {
+        const target = parseAwakeableId(e.awakeableId);
+        if (target !== undefined) {
+          this.outbox({ type: "resolve_awakeable", ...target, result: e.result });
+        }
+        return e;
+      }
+      case "promise_get": {
+        const row = this.store.getPromise(service, key, e.name);
+        if (row?.result === undefined) {
+          const waiters = [...(row?.waiters ?? []), { invocationId: s.invocationId, commandIndex }];
+          this.store.putPromise(service, key, e.name, { waiters });
+        }
+        return e;
+      }
+      case "promise_peek":
+        return { ...e, result: this.store.getPromise(service, key, e.name)?.result ?? null };
+      case "promise_complete": {
+        const row = this.store.getPromise(service, key, e.name);
+        if (row?.result !== undefined) {
+          return {
+            ...e,
+            outcome: { err: { code: 409, message: `promise '${e.name}' was already completed` } },
+          };
+        }
+        this.store.putPromise(service, key, e.name, { result: e.result, waiters: [] });
+        // Waiters are invocations of the same workflow instance, so in this partition; they are
+        // completed once this command is journaled (one of them may be this invocation).
+        for (const w of row?.waiters ?? []) {
+          this.after.push(() => this.completion(w.invocationId, w.commandIndex, e.result));
+        }
+        return { ...e, outcome: { ok: EMPTY } };
+      }
+      case "attach":
+        this.outbox({
+          type: "attach_request",
+          invocationId: e.invocationId,
+          caller: { invocationId: s.invocationId, commandIndex },
+        });
+        return e;
+      case "cancel_invocation":
+        this.outbox({ type: "cancel", invocationId: e.invocationId });
+        return e;
+    }
+  }
+
+  /**
+   * Completes command `commandIndex` of an invocation in this partition (invariant 7): appends
+   * the notification, wakes the attempt (notify) or the suspended invocation (re-invoke).
+   */
+  private completion(invocationId: string, commandIndex: number, result: Result): void {
+    const s = this.store.getStatus(invocationId);
+    if (s === undefined || s.state === "completed") return;
+    if ((s.completed ?? []).includes(commandIndex)) return;
+    if (commandIndex >= s.commandCount) {
+      if ((s.early ?? []).some((e) => e.commandIndex === commandIndex)) return;
+      this.store.putStatus({ ...s, early: [...(s.early ?? []), { commandIndex, result }] });
+      return;
+    }
+    this.notify(invocationId, { type: "completion", commandIndex, result });
+  }
+
+  /** Appends a notification to an invocation's journal and wakes it. */
+  private notify(invocationId: string, entry: NotificationEntry): void {
+    const s = this.store.getStatus(invocationId)!;
+    const position = s.journalLength;
+    this.store.appendJournal(invocationId, position, entry);
+    const completed =
+      entry.type === "completion" ? [...(s.completed ?? []), entry.commandIndex] : (s.completed ?? []);
+    const next: InvocationStatus = { ...s, journalLength: position + 1, completed, modifiedAt: this.h.at };
+    this.store.putStatus(next);
+    if (s.state === "invoked") {
+      this.actions.push({ type: "notify", invocationId, attemptEpoch: s.attemptEpoch, entry, position });
+    } else if (
+      s.state === "suspended" &&
+      (entry.type === "cancel_signal" ||
+        (s.waitingOn ?? []).includes((entry as CompletionEntry).commandIndex))
+    ) {
+      this.startAttempt(next);
+    }
+  }
+
+  end(b: EndEffectBody): void {
+    const s = this.currentAttempt(b.invocationId, b.attemptEpoch);
+    if (s === undefined) return;
+    this.complete(s, b.result);
+  }
+
+  /**
+   * Completes an invocation: answers its callers, passes its key's lock on, drops its journal,
+   * and keeps its status and result for the retention when it has an idempotency key or is a
+   * workflow run (so duplicates get the same answer), else drops them.
+   */
+  private complete(s: InvocationStatus, result: Result): void {
+    this.store.deleteJournal(s.invocationId);
+    this.actions.push({ type: "completed", invocationId: s.invocationId, result });
+    for (const sink of s.sinks ?? []) this.respond(sink, result);
+    if (locks(s) && this.store.getLock(s.target.service, s.target.key!) === s.invocationId) {
+      this.store.deleteLock(s.target.service, s.target.key!);
+      const next = this.store.popInbox(s.target.service, s.target.key!);
+      if (next !== undefined) {
+        const n = this.store.getStatus(next);
+        if (n !== undefined) this.enqueue(n);
+      }
+    }
+    const retained = (s.idempotencyKey !== undefined || s.handlerKind === "workflow") && s.retentionMs > 0;
+    if (retained) {
+      const { nextRetryAt: _r, waitingOn: _w, early: _e, completed: _c, sinks: _s, ...rest } = s;
+      this.store.putStatus({
+        ...rest,
+        state: "completed",
+        result,
+        completedAt: this.h.at,
+        modifiedAt: this.h.at,
+        journalLength: 0,
+      });
+      this.timer(this.h.at + s.retentionMs, { kind: "cleanup", invocationId: s.invocationId });
+    } else {
+      this.store.deleteStatus(s.invocationId);
+      if (s.handlerKind === "workflow") this.dropWorkflow(s);
+    }
+  }
+
+  /** A caller waiting for a result: its partition gets an invocation_response. */
+  private respond(caller: Caller, result: Result): void {
+    this.outbox({ type: "invocation_response", ...caller, result });
+  }
+
+  private dropWorkflow(s: InvocationStatus): void {
+    this.store.clearState(s.target.service, s.target.key ?? "");
+    this.store.clearPromises(s.target.service, s.target.key ?? "");
+  }
+
+  attemptFailed(b: AttemptFailedBody): void {
+    const s = this.currentAttempt(b.invocationId, b.attemptEpoch);
+    if (s === undefined) return;
+    const retryCount = s.retryCount + 1;
+    const failed: InvocationStatus = { ...s, retryCount, lastFailure: b.message, modifiedAt: this.h.at };
+    const max = s.retry.maxAttempts;
+    if (max !== null && retryCount >= max) {
+      if (s.retry.onMaxAttempts === "kill") {
+        this.complete(failed, {
+          err: { code: 500, message: `killed after ${retryCount} attempts; last failure: ${b.message}` },
+        });
+        return;
+      }
+      this.store.putStatus({ ...failed, state: "paused" });
+      return;
+    }
+    const dueAt = this.h.at + (b.retryAfterMs ?? backoffMs(s.retry, retryCount));
+    this.store.putStatus({ ...failed, state: "backing-off", nextRetryAt: dueAt });
+    this.timer(dueAt, { kind: "retry", invocationId: b.invocationId });
+  }
+
+  suspend(b: SuspendBody): void {
+    const s = this.currentAttempt(b.invocationId, b.attemptEpoch);
+    if (s === undefined) return;
+    const done = new Set(s.completed ?? []);
+    if (s.journalLength > b.knownLength || b.waitingOn.some((i) => done.has(i))) {
+      // Something arrived that the attempt did not see: go on at once with a fresh attempt.
+      this.startAttempt(s);
+      return;
+    }
+    this.store.putStatus({ ...s, state: "suspended", waitingOn: b.waitingOn, modifiedAt: this.h.at });
+    this.actions.push({ type: "abort", invocationId: b.invocationId });
+  }
+
+  timerFired(b: TimerFiredBody): void {
+    if (!this.store.deleteTimer(b.timer)) return; // 4
+    const s = this.store.getStatus(b.timer.invocationId);
+    if (s === undefined) return;
+    switch (b.timer.kind) {
+      case "retry":
+        if (s.state === "backing-off") this.startAttempt(s);
+        return;
+      case "delayed_invoke":
+        if (s.state === "scheduled") this.enqueue(s);
+        return;
+      case "sleep":
+        this.completion(s.invocationId, b.timer.commandIndex ?? -1, { ok: EMPTY });
+        return;
+      case "cleanup":
+        if (s.state === "completed") this.purge(s);
+        return;
+    }
+  }
+
+  private purge(s: InvocationStatus): void {
+    this.store.deleteStatus(s.invocationId);
+    this.store.deleteJournal(s.invocationId);
+    if (s.handlerKind === "workflow") this.dropWorkflow(s);
+  }
+
+  announceLeader(epoch: number): void {
+    if (epoch <= this.store.getLeaderEpoch()) return;
+    this.store.setLeaderEpoch(epoch);
+    // Attempts of the old leader are gone or zombies: every invoked invocation starts anew.
+    this.actions.push({ type: "leader", leaderEpoch: epoch });
+    for (const id of this.store.listInvoked()) {
+      const s = this.store.getStatus(id);
+      if (s !== undefined) this.startAttempt(s);
+    }
+  }
+
+  operation(b: InvocationOpBody): void {
+    const s = this.store.getStatus(b.invocationId);
+    if (s === undefined) return;
+    switch (b.type) {
+      case "resume":
+        if (s.state === "paused") this.startAttempt({ ...s, retryCount: 0 });
+        return;
+      case "pause":
+        if (s.state === "invoked" || s.state === "backing-off" || s.state === "suspended") {
+          this.store.deleteTimer({ kind: "retry", invocationId: s.invocationId });
+          this.store.putStatus({ ...s, state: "paused", modifiedAt: this.h.at });
+          this.actions.push({ type: "abort", invocationId: s.invocationId });
+        }
+        return;
+      case "purge":
+        if (s.state === "completed") {
+          this.store.deleteTimer({ kind: "cleanup", invocationId: s.invocationId });
+          this.purge(s);
+        }
+        return;
+      case "cancel":
+        this.cancel(s);
+        return;
+      case "kill":
+        this.kill(s);
+        return;
+    }
+  }
+
+  /** Cancel: the handler sees CancelledError at its next await; children calls are cancelled too. */
+  private cancel(s: InvocationStatus): void {
+    switch (s.state) {
+      case "completed":
+        return;
+      case "scheduled":
+      case "inboxed":
+        this.dequeue(s);
+        this.complete(s, CANCELLED);
+        return;
+      default:
+        for (const child of this.childCalls(s)) this.outbox({ type: "cancel", invocationId: child });
+        this.notify(s.invocationId, { type: "cancel_signal" });
+        if (s.state === "backing-off" || s.state === "paused") {
+          this.store.deleteTimer({ kind: "retry", invocationId: s.invocationId });
+          this.startAttempt(this.store.getStatus(s.invocationId)!);
+        }
+    }
+  }
+
+  /** Kill: completes at once with "Killed", no compensation runs; children calls are killed too. */
+  private kill(s: InvocationStatus): void {
+    if (s.state === "completed") return;
+    this.dequeue(s);
+    for (const child of this.childCalls(s)) this.outbox({ type: "kill", invocationId: child });
+    this.actions.push({ type: "abort", invocationId: s.invocationId });
+    this.complete(s, KILLED);
+  }
+
+  /** Takes a not-yet-running invocation out of its timer or inbox. */
+  private dequeue(s: InvocationStatus): void {
+    if (s.state === "scheduled")
+      this.store.deleteTimer({ kind: "delayed_invoke", invocationId: s.invocationId });
+    if (s.state === "inboxed")
+      this.store.removeFromInbox(s.target.service, s.target.key ?? "", s.invocationId);
+    this.store.deleteTimer({ kind: "retry", invocationId: s.invocationId });
+  }
+
+  /** Ids of the calls this invocation made that have no result yet. */
+  private childCalls(s: InvocationStatus): string[] {
+    const journal: JournalEntry[] = this.store.getJournal(s.invocationId);
+    const done = new Set(s.completed ?? []);
+    const out: string[] = [];
+    let k = 0;
+    for (const e of journal) {
+      if (e.type === "completion" || e.type === "cancel_signal") continue;
+      if (e.type === "call" && e.invocationId !== undefined && !done.has(k)) out.push(e.invocationId);
+      k++;
+    }
+    return out;
+  }
+
+  completeCommand(b: CompleteCommandBody): void {
+    this.completion(b.invocationId, b.commandIndex, b.result);
+  }
+
+  attachRequest(b: AttachRequestBody): void {
+    const s = this.store.getStatus(b.invocationId);
+    if (s === undefined) {
+      this.respond(b.caller, { err: { code: 404, message: `invocation ${b.invocationId} not found` } });
+    } else if (s.result !== undefined) {
+      this.respond(b.caller, s.result);
+    } else {
+      this.store.putStatus({ ...s, sinks: [...(s.sinks ?? []), b.caller] });
+    }
+  }
 }
 
 /** The wait before retry number `retryCount` (1-based), by the invocation's policy. */
 export function backoffMs(policy: InvocationStatus["retry"], retryCount: number): number {
   const raw = policy.initialIntervalMs * Math.pow(policy.factor, retryCount - 1);
   return Math.min(Math.round(raw), policy.maxIntervalMs);
-}
-
-function applyAttemptFailed(store: PartitionStore, h: RecordHeader, b: AttemptFailedBody): Action[] {
-  const s = currentAttempt(store, b.invocationId, b.attemptEpoch);
-  if (s === undefined) return [];
-  const retryCount = s.retryCount + 1;
-  const failed: InvocationStatus = { ...s, retryCount, lastFailure: b.message, modifiedAt: h.at };
-  const max = s.retry.maxAttempts;
-  if (max !== null && retryCount >= max) {
-    if (s.retry.onMaxAttempts === "kill") {
-      return complete(store, h, failed, {
-        err: { code: 500, message: `killed after ${retryCount} attempts; last failure: ${b.message}` },
-      });
-    }
-    store.putStatus({ ...failed, state: "paused" });
-    return [];
-  }
-  const dueAt = h.at + (b.retryAfterMs ?? backoffMs(s.retry, retryCount));
-  const timer: TimerKey = { kind: "retry", invocationId: b.invocationId };
-  store.putStatus({ ...failed, state: "backing-off", nextRetryAt: dueAt });
-  store.putTimer({ dueAt, key: timer });
-  return [{ type: "schedule_timer", dueAt, timer }];
-}
-
-function applyTimerFired(store: PartitionStore, h: RecordHeader, b: TimerFiredBody): Action[] {
-  if (!store.deleteTimer(b.timer)) return []; // 4
-  const s = store.getStatus(b.timer.invocationId);
-  if (s === undefined) return [];
-  switch (b.timer.kind) {
-    case "retry":
-      return s.state === "backing-off" ? startAttempt(store, h, s) : [];
-    case "delayed_invoke":
-      return s.state === "scheduled" ? startAttempt(store, h, s) : [];
-    case "cleanup":
-      if (s.state === "completed") {
-        store.deleteStatus(s.invocationId);
-        store.deleteJournal(s.invocationId);
-      }
-      return [];
-  }
-}
-
-function applyAnnounceLeader(store: PartitionStore, h: RecordHeader, b: AnnounceLeaderBody): Action[] {
-  if (b.leaderEpoch <= store.getLeaderEpoch()) return [];
-  store.setLeaderEpoch(b.leaderEpoch);
-  // Attempts of the old leader are gone or zombies: every invoked invocation starts anew.
-  const actions: Action[] = [{ type: "leader", leaderEpoch: b.leaderEpoch }];
-  for (const id of store.listInvoked()) {
-    const s = store.getStatus(id);
-    if (s !== undefined) actions.push(...startAttempt(store, h, s));
-  }
-  return actions;
-}
-
-function applyResume(store: PartitionStore, h: RecordHeader, b: ResumeBody): Action[] {
-  const s = store.getStatus(b.invocationId);
-  if (s === undefined || s.state !== "paused") return [];
-  return startAttempt(store, h, { ...s, retryCount: 0 });
 }

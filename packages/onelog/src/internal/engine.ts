@@ -8,9 +8,10 @@
  *    can never be missed; a completed invocation that is still retained answers at once.
  */
 import { resolveHandlers, type ResolvedHandler, type Result } from "@onelog/sdk/internal";
-import type { ServiceDefinition } from "@onelog/sdk";
+import type { AnyDefinition } from "@onelog/sdk";
 import type { Clock } from "./clock.js";
-import { newInvocationId, partitionOf } from "./ids.js";
+import { parseAwakeableId } from "@onelog/sdk/internal";
+import { newInvocationId, partitionOf, workflowRunId } from "./ids.js";
 import type { Log } from "./log/log.js";
 import type { Logger } from "./logger.js";
 import { PartitionProcessor } from "./processor.js";
@@ -23,8 +24,10 @@ export interface EngineOptions {
   readonly storeFor: (partition: number) => PartitionStore;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly services: readonly ServiceDefinition<string, any>[];
+  readonly services: readonly AnyDefinition[];
   readonly console?: Console;
+  /** Suspend at every await that waits for a completion (test mode; env ONELOG_SUSPEND_ALWAYS=1). */
+  readonly suspendAlways?: boolean;
 }
 
 /** A request to start an invocation. */
@@ -46,7 +49,7 @@ export type OutputLookup =
 /** A service as the engine knows it. */
 export interface RegisteredService {
   readonly name: string;
-  readonly kind: "service";
+  readonly kind: "service" | "object" | "workflow";
   readonly handlers: ReadonlyMap<string, ResolvedHandler>;
 }
 
@@ -61,7 +64,7 @@ export class Engine {
     this.partitions = o.log.partitions;
     const services = new Map<string, RegisteredService>();
     const handlers = new Map<string, ResolvedHandler>();
-    for (const def of o.services) {
+    for (const def of o.services as readonly AnyDefinition[]) {
       if (services.has(def.name)) throw new TypeError(`service ${def.name} is registered twice`);
       const resolved = resolveHandlers(def);
       services.set(def.name, {
@@ -87,6 +90,7 @@ export class Engine {
           handlers,
           onCompleted: (id, result) => this.completed(id, result),
           ...(o.console === undefined ? {} : { console: o.console }),
+          ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
         }),
       );
     }
@@ -108,7 +112,7 @@ export class Engine {
 
   /** Starts an invocation and waits for its result. With an idempotency key, a duplicate gets the first one's result. */
   async call(req: InvocationRequest): Promise<{ invocationId: string; result: Result }> {
-    const invocationId = newInvocationId(req.target, req.idempotencyKey);
+    const invocationId = this.invocationIdFor(req);
     const result = this.waitFor(invocationId); // 2
     try {
       await this.appendInvoke(invocationId, req);
@@ -124,8 +128,8 @@ export class Engine {
    * `previouslyAccepted` is true when an invocation with this idempotency key already exists.
    */
   async send(req: InvocationRequest): Promise<{ invocationId: string; previouslyAccepted: boolean }> {
-    const invocationId = newInvocationId(req.target, req.idempotencyKey);
-    if (req.idempotencyKey === undefined) {
+    const invocationId = this.invocationIdFor(req);
+    if (req.idempotencyKey === undefined && !this.isWorkflowRun(req.target)) {
       await this.appendInvoke(invocationId, req);
       return { invocationId, previouslyAccepted: false };
     }
@@ -135,6 +139,40 @@ export class Engine {
     await this.processorOf(invocationId).waitApplied(lsn);
     const status = this.statusOf(invocationId);
     return { invocationId, previouslyAccepted: status !== undefined && status.createdLsn !== lsn };
+  }
+
+  /** The id a request names: a workflow's run has one per workflow id; idempotent requests derive theirs. */
+  invocationIdFor(req: Pick<InvocationRequest, "target" | "idempotencyKey">): string {
+    if (this.isWorkflowRun(req.target)) return workflowRunId(req.target.service, req.target.key!);
+    return newInvocationId(req.target, req.idempotencyKey);
+  }
+
+  private isWorkflowRun(target: Target): boolean {
+    return this.handler(target.service, target.handler)?.kind === "workflow" && target.key !== undefined;
+  }
+
+  /**
+   * Completes an awakeable from outside (the ingress). Resolves once durable; throws a
+   * TypeError for a malformed id.
+   */
+  async completeAwakeable(awakeableId: string, result: Result): Promise<void> {
+    const target = parseAwakeableId(awakeableId);
+    if (target === undefined) throw new TypeError(`${JSON.stringify(awakeableId)} is not an awakeable id`);
+    await this.processorOf(target.invocationId).appendExternal({
+      type: "resolve_awakeable",
+      ...target,
+      result,
+    });
+  }
+
+  /**
+   * An operator request on an invocation: cancel (the handler sees CancelledError and may
+   * compensate), kill (ends it now, no compensation), purge (forgets a completed one), pause,
+   * resume. Resolves once applied.
+   */
+  async operate(op: "cancel" | "kill" | "purge" | "pause" | "resume", invocationId: string): Promise<void> {
+    const p = this.processorOf(invocationId);
+    await p.waitApplied(await p.appendExternal({ type: op, invocationId }));
   }
 
   /** Waits for an existing invocation's result; undefined if no such invocation is known. */
@@ -158,9 +196,9 @@ export class Engine {
     return this.stores[partitionOf(invocationId, this.partitions)]!.getStatus(invocationId);
   }
 
-  /** Resumes a paused invocation (its retries were used up). */
+  /** Resumes a paused invocation (its retries were used up, or an operator paused it). */
   async resume(invocationId: string): Promise<void> {
-    await this.processorOf(invocationId).appendExternal({ type: "resume", invocationId });
+    await this.operate("resume", invocationId);
   }
 
   /** Stops every partition; callers still waiting are dropped (their connections close with the ingress). */
@@ -180,6 +218,7 @@ export class Engine {
       type: "invoke",
       invocationId,
       target: req.target,
+      handlerKind: h.kind,
       argument: req.argument,
       headers: req.headers ?? {},
       retry: h.retryPolicy,

@@ -17,6 +17,7 @@ export const IngressErrors = {
   OL1011: { status: 503, title: "cannot accept the request now" },
   OL1012: { status: 404, title: "no such path" },
   OL1013: { status: 400, title: "bad invocation id" },
+  OL1014: { status: 400, title: "bad awakeable id" },
 } as const;
 
 export type IngressErrorCode = keyof typeof IngressErrors;

@@ -37,6 +37,33 @@ export function newInvocationId(target: Target, idempotencyKey?: string): string
   return `inv_${pk}${rest}`;
 }
 
+/**
+ * The id of an invocation started by a handler's command: derived from the caller's id and the
+ * command index (or from the idempotency key), so apply computes the same id on every replay.
+ */
+export function derivedInvocationId(
+  target: Target,
+  parentId: string,
+  commandIndex: number,
+  options: { idempotencyKey?: string | undefined; workflow?: boolean | undefined },
+): string {
+  if (options.workflow === true && target.handler === "run" && target.key !== undefined) {
+    return workflowRunId(target.service, target.key);
+  }
+  if (options.idempotencyKey !== undefined) return newInvocationId(target, options.idempotencyKey);
+  const seed = createHash("sha256").update(`${parentId}\0${commandIndex}`).digest("hex");
+  const pk = target.key !== undefined ? hash64(target.service, target.key) : seed.slice(0, 16);
+  return `inv_${pk}${seed.slice(16, 40)}`;
+}
+
+/**
+ * The id of a workflow's `run` invocation: one per workflow id, so a second submission names
+ * the same invocation.
+ */
+export function workflowRunId(service: string, workflowId: string): string {
+  return newInvocationId({ service, handler: "run", key: workflowId }, "\0workflow");
+}
+
 /** True when `id` has the shape of an invocation id. */
 export function isInvocationId(id: string): boolean {
   return ID.test(id);

@@ -4,7 +4,11 @@
  *   POST /{service}/{handler}/send[?delay=10s]     send, 202 { invocationId, status }
  *   POST /restate/call/{service}/{handler}, POST /restate/send/{service}/{handler}
  *   GET  /restate/invocation/{id}/attach | /output
+ *   POST /{object}/{key}/{handler}[/send], POST /{workflow}/{workflowId}/run[/send] (and shared handlers)
  *   GET  /restate/invocation/{service}/{handler}/{idempotencyKey}/attach | /output
+ *   GET  /restate/invocation/{object}/{key}/{handler}/{idempotencyKey}/attach | /output
+ *   GET  /restate/workflow/{workflow}/{workflowId}/attach | /output
+ *   POST /restate/awakeables/{id}/resolve | /reject
  * Header `idempotency-key`: a duplicate request gets the first one's result, also after a restart.
  * Every error is JSON `{ code, message }` with the status of its code (errors.ts).
  */
@@ -13,7 +17,8 @@ import type { AddressInfo } from "node:net";
 import type { Result } from "@onelog/sdk/internal";
 import type { Engine, InvocationRequest } from "./engine.js";
 import { IngressError } from "./errors.js";
-import { isInvocationId, newInvocationId } from "./ids.js";
+import { parseAwakeableId } from "@onelog/sdk/internal";
+import { isInvocationId, newInvocationId, workflowRunId } from "./ids.js";
 import { LogError } from "./log/log.js";
 import type { Logger } from "./logger.js";
 import type { Target } from "./records.js";
@@ -116,37 +121,47 @@ export class Ingress {
       const [, kind, ...rest] = segments;
       if (kind === "call" || kind === "send") return this.invoke(req, res, url, rest, kind === "send");
       if (kind === "invocation") return this.attachOrOutput(req, res, rest);
+      if (kind === "workflow") return this.workflowAttachOrOutput(req, res, rest);
+      if (kind === "awakeables") return this.awakeable(req, res, rest);
       if (kind === "health") return this.json(res, 200, { status: "ok" });
       throw new IngressError("OL1012", `no such path: ${url.pathname}`);
     }
-    const send = segments.length > 2 && segments[segments.length - 1] === "send";
+    const svc = segments[0] === undefined ? undefined : this.o.engine.services.get(segments[0]);
+    const expected = svc === undefined || svc.kind === "service" ? 2 : 3;
+    const send = segments.length === expected + 1 && segments[segments.length - 1] === "send";
     return this.invoke(req, res, url, send ? segments.slice(0, -1) : segments, send);
   }
 
+  /** The target a path names: /{service}/{handler}, or /{object|workflow}/{key}/{handler}. */
   private targetOf(segments: string[], path: string): Target {
-    if (segments.length !== 2) {
-      const first = segments[0] === undefined ? undefined : this.o.engine.services.get(segments[0]);
-      if (first !== undefined && segments.length === 3) {
-        throw new IngressError(
-          "OL1012",
-          `service ${first.name} is a plain service: call it as /${first.name}/{handler}, it takes no key`,
-        );
-      }
-      throw new IngressError("OL1012", `no such path: ${path} (expected /{service}/{handler})`);
+    const name = segments[0];
+    const svc = name === undefined ? undefined : this.o.engine.services.get(name);
+    if (svc === undefined) {
+      if (segments.length < 2)
+        throw new IngressError("OL1012", `no such path: ${path} (expected /{service}/{handler})`);
+      throw new IngressError("OL1001", `unknown service ${JSON.stringify(name)}`);
     }
-    const [service, handler] = segments as [string, string];
-    const svc = this.o.engine.services.get(service);
-    if (svc === undefined) throw new IngressError("OL1001", `unknown service ${JSON.stringify(service)}`);
+    const keyed = svc.kind !== "service";
+    if (segments.length !== (keyed ? 3 : 2)) {
+      throw new IngressError(
+        "OL1012",
+        keyed
+          ? `${svc.kind} ${svc.name} is called as /${svc.name}/{${svc.kind === "object" ? "key" : "workflowId"}}/{handler}`
+          : `service ${svc.name} is a plain service: call it as /${svc.name}/{handler}, it takes no key`,
+      );
+    }
+    const handler = segments[keyed ? 2 : 1]!;
     const h = svc.handlers.get(handler);
     if (h === undefined) {
       throw new IngressError(
         "OL1002",
-        `service ${service} has no handler ${JSON.stringify(handler)}; it has: ${[...svc.handlers.keys()].join(", ")}`,
+        `${svc.kind} ${svc.name} has no handler ${JSON.stringify(handler)}; it has: ${[...svc.handlers.keys()].join(", ")}`,
       );
     }
-    if (h.ingressPrivate)
-      throw new IngressError("OL1010", `service ${service} is private: it cannot be called from outside`);
-    return { service, handler };
+    if (h.ingressPrivate) {
+      throw new IngressError("OL1010", `service ${svc.name} is private: it cannot be called from outside`);
+    }
+    return keyed ? { service: svc.name, handler, key: segments[1]! } : { service: svc.name, handler };
   }
 
   private async invoke(
@@ -208,13 +223,61 @@ export class Ingress {
       id = rest[0]!;
       if (!isInvocationId(id))
         throw new IngressError("OL1013", `${JSON.stringify(id)} is not an invocation id`);
-    } else if (rest.length === 4) {
-      const [service, handler, key] = rest as [string, string, string];
-      this.targetOf([service, handler], `/${service}/${handler}`);
-      id = newInvocationId({ service, handler }, key);
+    } else if (rest.length === 4 || rest.length === 5) {
+      const parts = rest.slice(0, -2);
+      const target = this.targetOf(parts, `/${parts.join("/")}`);
+      id = newInvocationId(target, rest[rest.length - 2]!);
     } else {
       throw new IngressError("OL1012", "expected /restate/invocation/{id}/" + what);
     }
+    return this.answerFor(res, id, what);
+  }
+
+  /** GET /restate/workflow/{name}/{id}/attach | /output: the workflow's run. */
+  private async workflowAttachOrOutput(
+    req: IncomingMessage,
+    res: ServerResponse,
+    rest: string[],
+  ): Promise<void> {
+    if (req.method !== "GET") {
+      res.setHeader("allow", "GET");
+      throw new IngressError("OL1007", `use GET for attach and output, not ${req.method}`);
+    }
+    const [name, workflowId, what] = rest;
+    if (rest.length !== 3 || (what !== "attach" && what !== "output")) {
+      throw new IngressError("OL1012", "expected /restate/workflow/{name}/{workflowId}/attach or /output");
+    }
+    const svc = this.o.engine.services.get(name!);
+    if (svc === undefined || svc.kind !== "workflow") {
+      throw new IngressError("OL1001", `unknown workflow ${JSON.stringify(name)}`);
+    }
+    return this.answerFor(res, workflowRunId(svc.name, workflowId!), what);
+  }
+
+  /** POST /restate/awakeables/{id}/resolve (body: the value) | /reject (body: the reason). */
+  private async awakeable(req: IncomingMessage, res: ServerResponse, rest: string[]): Promise<void> {
+    const [id, what] = rest;
+    if (rest.length !== 2 || (what !== "resolve" && what !== "reject")) {
+      throw new IngressError("OL1012", "expected /restate/awakeables/{id}/resolve or /reject");
+    }
+    if (req.method !== "POST") {
+      res.setHeader("allow", "POST");
+      throw new IngressError("OL1007", `use POST to ${what} an awakeable, not ${req.method}`);
+    }
+    if (parseAwakeableId(id!) === undefined) {
+      throw new IngressError("OL1014", `${JSON.stringify(id)} is not an awakeable id`);
+    }
+    const body = await this.readBody(req);
+    const result =
+      what === "resolve"
+        ? { ok: body }
+        : { err: { code: 500, message: body.length === 0 ? "rejected" : reasonOf(body) } };
+    await this.unavailableOnLogError(() => this.o.engine.completeAwakeable(id!, result));
+    res.writeHead(202, { "content-length": 0 });
+    res.end();
+  }
+
+  private async answerFor(res: ServerResponse, id: string, what: "attach" | "output"): Promise<void> {
     const handler = this.handlerForId(id);
     if (what === "output") {
       const found = this.o.engine.output(id);
@@ -321,6 +384,17 @@ export class Ingress {
     }
     this.o.logger.error({ err: e }, "ingress request failed");
     this.json(res, 500, { code: "OL1000", message: `internal error: ${(e as Error).message ?? String(e)}` });
+  }
+}
+
+/** A rejection reason: a JSON string, or plain text. */
+function reasonOf(body: Buffer): string {
+  const text = body.toString("utf8");
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === "string" ? v : text;
+  } catch {
+    return text;
   }
 }
 

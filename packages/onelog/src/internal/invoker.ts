@@ -1,18 +1,25 @@
 /**
  * The in-process invoker: runs attempts of handlers that live in this process (DESIGN.md §2.6).
- * It sends the SDK the journal, appends each new entry as an effect carrying the attempt
- * epoch, and resolves the step once apply acknowledges it, so a step's result is durable
- * before the handler sees it.
+ * It hands the SDK the journal and the key's state, appends each new command as an effect
+ * carrying the attempt epoch, acknowledges it once applied (so a step's result is durable
+ * before the handler sees it), delivers notifications, and suspends an attempt that waits only
+ * for completions once it has been inactive for the handler's inactivity timeout.
  *
  * Invariants:
  * 1. At most one attempt per invocation runs here; starting a newer epoch aborts the older one.
- * 2. An aborted attempt proposes nothing more, and its pending steps reject.
- * 3. Every attempt that is not aborted proposes exactly one outcome (end or attempt_failed).
+ * 2. An aborted attempt proposes nothing more, and its pending commands reject.
+ * 3. Every attempt that is not aborted proposes exactly one outcome (end, attempt_failed or
+ *    suspend), retried until it is durable.
+ * 4. A command whose append failed ends its attempt: a later command would leave a gap.
  */
 import {
-  runAttempt,
+  startAttempt,
+  type Applied,
+  type AttemptHandle,
   type AttemptOutcome,
-  type JournalEntry,
+  type CommandEntry,
+  type EagerState,
+  type NotificationEntry,
   type ResolvedHandler,
 } from "@onelog/sdk/internal";
 import type { Clock } from "./clock.js";
@@ -20,9 +27,12 @@ import type { Logger } from "./logger.js";
 import type { RecordBody } from "./records.js";
 import type { PartitionStore } from "./store/store.js";
 
+/** State sent with an invocation is eager up to this many bytes; beyond, `ctx.get` reads lazily. */
+export const EAGER_STATE_MAX_BYTES = 256 * 1024;
+
 export interface InvokerOptions {
   readonly handlers: ReadonlyMap<string, ResolvedHandler>;
-  /** Reads the journal and status; only read, never written. */
+  /** Reads the journal, status and state; only read, never written. */
   readonly store: PartitionStore;
   /** Appends a leader-proposed record to this partition's log; resolves when durable. */
   readonly propose: (body: RecordBody) => Promise<unknown>;
@@ -30,12 +40,20 @@ export interface InvokerOptions {
   readonly logger: Logger;
   /** Where ctx.console writes. */
   readonly console?: Console;
+  /** Suspend at every await that waits for a completion (a test mode: inactivity timeout 0). */
+  readonly suspendAlways?: boolean;
 }
 
 interface Attempt {
   readonly epoch: number;
   aborted: boolean;
-  readonly pending: Map<number, { resolve: () => void; reject: (e: unknown) => void }>;
+  readonly acks: Map<number, { resolve: (a: Applied) => void; reject: (e: unknown) => void }>;
+  handle: AttemptHandle | undefined;
+  /** The journal length this attempt has seen (entries it started with, acks, notifications). */
+  knownLength: number;
+  lastActivity: number;
+  inactivity: unknown;
+  timeoutMs: number;
 }
 
 /** Thrown into a handler whose attempt was aborted (a newer attempt, a pause, a shutdown). */
@@ -60,18 +78,42 @@ export class InProcessInvoker {
   /** Starts an attempt with this epoch; the processor calls it for each invoke action. */
   invoke(invocationId: string, epoch: number): void {
     this.abort(invocationId); // 1
-    const attempt: Attempt = { epoch, aborted: false, pending: new Map() };
+    const attempt: Attempt = {
+      epoch,
+      aborted: false,
+      acks: new Map(),
+      handle: undefined,
+      knownLength: 0,
+      lastActivity: this.o.clock.now(),
+      inactivity: undefined,
+      timeoutMs: 0,
+    };
     this.attempts.set(invocationId, attempt);
     void this.run(invocationId, attempt);
   }
 
-  /** Entry `index` of this attempt was applied: its step may go on. */
-  ack(invocationId: string, epoch: number, index: number): void {
+  /** Command `commandIndex` of this attempt was applied: its future may settle. */
+  ack(
+    invocationId: string,
+    epoch: number,
+    commandIndex: number,
+    entry: CommandEntry,
+    position: number,
+  ): void {
     const a = this.attempts.get(invocationId);
     if (a === undefined || a.epoch !== epoch) return;
-    const p = a.pending.get(index);
-    a.pending.delete(index);
-    p?.resolve();
+    a.knownLength = Math.max(a.knownLength, position + 1);
+    const p = a.acks.get(commandIndex);
+    a.acks.delete(commandIndex);
+    p?.resolve({ entry, position });
+  }
+
+  /** A notification was appended to the journal of this attempt's invocation. */
+  notify(invocationId: string, epoch: number, entry: NotificationEntry, position: number): void {
+    const a = this.attempts.get(invocationId);
+    if (a === undefined || a.epoch !== epoch) return;
+    a.knownLength = Math.max(a.knownLength, position + 1);
+    a.handle?.notify(entry, position);
   }
 
   /** Aborts the running attempt of an invocation, if any (2). */
@@ -80,8 +122,9 @@ export class InProcessInvoker {
     if (a === undefined) return;
     this.attempts.delete(invocationId);
     a.aborted = true;
-    for (const p of a.pending.values()) p.reject(new AttemptAbortedError(invocationId, a.epoch));
-    a.pending.clear();
+    if (a.inactivity !== undefined) this.o.clock.clearTimeout(a.inactivity);
+    for (const p of a.acks.values()) p.reject(new AttemptAbortedError(invocationId, a.epoch));
+    a.acks.clear();
   }
 
   /** Aborts every attempt (shutdown, lost leadership). */
@@ -93,55 +136,105 @@ export class InProcessInvoker {
   private async run(id: string, attempt: Attempt): Promise<void> {
     const outcome = await this.execute(id, attempt);
     if (attempt.aborted) return; // 2
-    this.attempts.delete(id);
+    this.abort(id);
     if (outcome.type === "failed") {
       this.o.logger.warn(
         { invocationId: id, attemptEpoch: attempt.epoch, error: outcome.message },
         "attempt failed",
       );
     }
-    this.proposeOutcome(id, attempt.epoch, outcome, 0);
+    this.proposeOutcome(this.outcomeRecord(id, attempt.epoch, outcome), 0);
+  }
+
+  private outcomeRecord(id: string, epoch: number, outcome: AttemptOutcome): RecordBody {
+    return outcome.type === "end"
+      ? { type: "end", invocationId: id, attemptEpoch: epoch, result: outcome.result }
+      : {
+          type: "attempt_failed",
+          invocationId: id,
+          attemptEpoch: epoch,
+          message: outcome.message,
+          ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }),
+        };
   }
 
   /**
    * Proposes an attempt's outcome (3). If the append fails (disk full, I/O), it is tried again
    * with a growing pause: until it is durable the invocation stays `invoked` with this epoch.
    */
-  private proposeOutcome(id: string, epoch: number, outcome: AttemptOutcome, failures: number): void {
-    const body: RecordBody =
-      outcome.type === "end"
-        ? { type: "end", invocationId: id, attemptEpoch: epoch, result: outcome.result }
-        : {
-            type: "attempt_failed",
-            invocationId: id,
-            attemptEpoch: epoch,
-            message: outcome.message,
-            ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }),
-          };
+  private proposeOutcome(body: RecordBody, failures: number): void {
     this.o.propose(body).catch((e: unknown) => {
       if (this.stopped) return;
       const delay = Math.min(100 * 2 ** failures, 10_000);
       this.o.logger.error(
-        { invocationId: id, err: e, retryInMs: delay },
+        { invocationId: (body as { invocationId?: string }).invocationId, err: e, retryInMs: delay },
         "could not append an attempt's outcome",
       );
-      this.o.clock.setTimeout(() => this.proposeOutcome(id, epoch, outcome, failures + 1), delay);
+      this.o.clock.setTimeout(() => this.proposeOutcome(body, failures + 1), delay);
     });
   }
 
-  /**
-   * A step's entry could not be appended: this attempt must propose nothing more (a later entry
-   * would leave a gap in the journal), so it is aborted and fails; the retry policy takes over.
-   */
+  /** Invariant 4: the attempt ends and fails; the retry policy takes over. */
   private entryAppendFailed(id: string, attempt: Attempt, e: unknown): void {
     if (attempt.aborted) return;
     this.abort(id);
     this.proposeOutcome(
-      id,
-      attempt.epoch,
-      { type: "failed", message: `appending a journal entry failed: ${String(e)}` },
+      this.outcomeRecord(id, attempt.epoch, {
+        type: "failed",
+        message: `appending a journal entry failed: ${String(e)}`,
+      }),
       0,
     );
+  }
+
+  /** Arms (or re-arms) the check that suspends an attempt waiting only for completions. */
+  private activity(id: string, attempt: Attempt): void {
+    if (attempt.aborted) return;
+    attempt.lastActivity = this.o.clock.now();
+    if (attempt.inactivity !== undefined) {
+      if (attempt.timeoutMs > 0) return; // the armed check looks at lastActivity when it fires
+      this.o.clock.clearTimeout(attempt.inactivity);
+    }
+    attempt.inactivity = this.o.clock.setTimeout(() => this.inactive(id, attempt), attempt.timeoutMs);
+  }
+
+  private inactive(id: string, attempt: Attempt): void {
+    attempt.inactivity = undefined;
+    if (attempt.aborted || attempt.handle === undefined) return;
+    const idle = this.o.clock.now() - attempt.lastActivity;
+    if (idle < attempt.timeoutMs) {
+      attempt.inactivity = this.o.clock.setTimeout(
+        () => this.inactive(id, attempt),
+        attempt.timeoutMs - idle,
+      );
+      return;
+    }
+    const waitingOn = attempt.handle.waitingOn();
+    if (waitingOn === undefined) {
+      // Busy (a step runs, a command is in flight) or waiting for nothing journaled: look again later.
+      if (attempt.timeoutMs > 0) {
+        attempt.inactivity = this.o.clock.setTimeout(() => this.inactive(id, attempt), attempt.timeoutMs);
+      }
+      return;
+    }
+    const knownLength = attempt.knownLength;
+    this.abort(id);
+    this.proposeOutcome(
+      { type: "suspend", invocationId: id, attemptEpoch: attempt.epoch, waitingOn, knownLength },
+      0,
+    );
+  }
+
+  private eagerState(service: string, key: string): EagerState {
+    const values = new Map<string, Uint8Array>();
+    let size = 0;
+    const all = this.o.store.listState(service, key);
+    for (const [name, value] of all) {
+      size += name.length + value.length;
+      if (size > EAGER_STATE_MAX_BYTES) return { values, complete: false };
+      values.set(name, value);
+    }
+    return { values, complete: true };
   }
 
   private async execute(id: string, attempt: Attempt): Promise<AttemptOutcome> {
@@ -149,27 +242,34 @@ export class InProcessInvoker {
     if (status === undefined || status.attemptEpoch !== attempt.epoch) {
       return { type: "failed", message: `invocation ${id} has no attempt ${attempt.epoch}` };
     }
-    const { service, handler: name } = status.target;
+    const { service, handler: name, key } = status.target;
     const handler = this.o.handlers.get(`${service}/${name}`);
     if (handler === undefined) {
       return { type: "failed", message: `no handler ${service}/${name} is registered in this process` };
     }
-    const journal: JournalEntry[] = this.o.store.getJournal(id);
-    return runAttempt(handler, {
+    const journal = this.o.store.getJournal(id);
+    attempt.knownLength = journal.length;
+    attempt.timeoutMs = this.o.suspendAlways === true ? 0 : handler.inactivityTimeoutMs;
+    const handle = startAttempt(handler, {
       invocationId: id,
       journal,
+      ...(key === undefined ? {} : { key, state: this.eagerState(service, key) }),
       now: () => this.o.clock.now(),
       sleep: (ms) => new Promise((resolve) => this.o.clock.setTimeout(resolve, ms)),
       console: this.o.console ?? console,
-      propose: (index, entry) => {
+      onActivity: () => this.activity(id, attempt),
+      propose: (commandIndex, entry) => {
         if (attempt.aborted) return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
-        return new Promise<void>((resolve, reject) => {
-          attempt.pending.set(index, { resolve, reject });
+        return new Promise<Applied>((resolve, reject) => {
+          attempt.acks.set(commandIndex, { resolve, reject });
           this.o
-            .propose({ type: "entry", invocationId: id, attemptEpoch: attempt.epoch, index, entry })
+            .propose({ type: "entry", invocationId: id, attemptEpoch: attempt.epoch, commandIndex, entry })
             .catch((e: unknown) => this.entryAppendFailed(id, attempt, e));
         });
       },
     });
+    attempt.handle = handle;
+    this.activity(id, attempt);
+    return handle.outcome;
   }
 }

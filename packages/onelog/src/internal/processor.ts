@@ -17,7 +17,8 @@ import type { Clock } from "./clock.js";
 import { InProcessInvoker } from "./invoker.js";
 import { LogError, type Log } from "./log/log.js";
 import type { Logger } from "./logger.js";
-import type { LogRecord, RecordBody } from "./records.js";
+import { partitionOf } from "./ids.js";
+import type { LogRecord, OutboxMessage, ProposedRecord, RecordBody } from "./records.js";
 import type { PartitionStore } from "./store/store.js";
 import { TimerService } from "./timers.js";
 
@@ -33,6 +34,8 @@ export interface ProcessorOptions {
   /** Called once if the partition stops on an error. */
   readonly onFailed?: (error: unknown) => void;
   readonly console?: Console;
+  /** Suspend at every await that waits for a completion (test mode). */
+  readonly suspendAlways?: boolean;
 }
 
 /** Counters a benchmark or the admin API reads. */
@@ -64,6 +67,7 @@ export class PartitionProcessor {
       clock: o.clock,
       logger: o.logger,
       ...(o.console === undefined ? {} : { console: o.console }),
+      ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
     });
     this.timers = new TimerService({
       store: o.store,
@@ -190,6 +194,8 @@ export class PartitionProcessor {
         if (won && !this.leader) {
           this.leader = true;
           this.timers.start();
+          this.shippedUpTo = 0;
+          this.shipOutbox();
         } else if (!won && this.leader) {
           this.leader = false;
           this.invoker.stop();
@@ -203,7 +209,13 @@ export class PartitionProcessor {
           this.invoker.invoke(a.invocationId, a.attemptEpoch);
           break;
         case "ack":
-          this.invoker.ack(a.invocationId, a.attemptEpoch, a.index);
+          this.invoker.ack(a.invocationId, a.attemptEpoch, a.commandIndex, a.entry, a.position);
+          break;
+        case "notify":
+          this.invoker.notify(a.invocationId, a.attemptEpoch, a.entry, a.position);
+          break;
+        case "ship_outbox":
+          this.shipOutbox();
           break;
         case "abort":
           this.invoker.abort(a.invocationId);
@@ -217,6 +229,93 @@ export class PartitionProcessor {
           break;
       }
     }
+  }
+
+  private shipping = false;
+  private shipAgain = false;
+  private shippedUpTo = 0;
+
+  /**
+   * Ships outbox messages, in seq order, to their partitions' logs with dedup info
+   * (producer = this partition, seq), then proposes truncate_outbox. After a crash the new
+   * leader ships what is left again; the targets drop what they applied before.
+   */
+  private shipOutbox(): void {
+    if (!this.leader) return;
+    if (this.shipping) {
+      this.shipAgain = true;
+      return;
+    }
+    this.shipping = true;
+    this.shipAgain = false;
+    const rows = this.o.store.listOutbox(this.shippedUpTo, 1000);
+    if (rows.length === 0) {
+      this.shipping = false;
+      return;
+    }
+    const byPartition = new Map<number, ProposedRecord[]>();
+    const at = this.o.clock.now();
+    for (const { seq, message } of rows) {
+      const body = this.resolveMessage(message);
+      const target = partitionOf(body.invocationId, this.o.log.partitions);
+      let list = byPartition.get(target);
+      if (list === undefined) byPartition.set(target, (list = []));
+      list.push({ header: { at, dedup: { producer: `p${this.partition}`, seq } }, body });
+    }
+    const last = rows[rows.length - 1]!.seq;
+    Promise.all([...byPartition].map(([p, records]) => this.o.log.append(p, records)))
+      .then(() => {
+        this.shippedUpTo = Math.max(this.shippedUpTo, last);
+        return this.propose({ type: "truncate_outbox", upToSeq: last });
+      })
+      .then(
+        () => {
+          this.shipping = false;
+          this.shipOutbox();
+        },
+        (e: unknown) => {
+          this.shipping = false;
+          if (!this.leader) return;
+          this.o.logger.warn({ partition: this.partition, err: e }, "shipping the outbox failed; retrying");
+          this.o.clock.setTimeout(() => this.shipOutbox(), 1000);
+        },
+      );
+  }
+
+  /** Adds what only the registry knows to an invoke from a handler (or answers 404 to its caller). */
+  private resolveMessage(m: OutboxMessage): Extract<RecordBody, { invocationId: string }> {
+    if (m.type !== "invoke") return m;
+    const { fromHandler: _f, ...invoke } = m;
+    const h = this.o.handlers.get(`${m.target.service}/${m.target.handler}`);
+    if (h === undefined) {
+      if (m.caller === undefined) {
+        // A send to nothing: it becomes an invocation that fails its attempts and pauses, visible to operators.
+        return {
+          ...invoke,
+          handlerKind: "service",
+          retry: {
+            initialIntervalMs: 50,
+            factor: 2,
+            maxIntervalMs: 60_000,
+            maxAttempts: 1,
+            onMaxAttempts: "pause",
+          },
+          retentionMs: 0,
+        };
+      }
+      return {
+        type: "invocation_response",
+        invocationId: m.caller.invocationId,
+        commandIndex: m.caller.commandIndex,
+        result: { err: { code: 404, message: `unknown handler ${m.target.service}/${m.target.handler}` } },
+      };
+    }
+    return {
+      ...invoke,
+      handlerKind: h.kind,
+      retry: h.retryPolicy,
+      retentionMs: h.idempotencyRetentionMs,
+    };
   }
 
   private wakeWaiters(): void {

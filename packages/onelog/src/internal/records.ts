@@ -6,7 +6,7 @@
  * in the encoded bytes: it is the record's position in the log, assigned by the log.
  */
 import { Packr } from "msgpackr";
-import type { JournalEntry, Result } from "@onelog/sdk/internal";
+import type { CommandEntry, Result } from "@onelog/sdk/internal";
 
 /** Where an invocation goes: a service and handler, and the key for objects and workflows. */
 export interface Target {
@@ -41,28 +41,40 @@ export interface RecordHeader {
   readonly dedup?: Dedup;
 }
 
-/** A new invocation, from the ingress (or, later, from another invocation's outbox). */
+/** How the target handler runs; decides locking (exclusive and workflow take the key's lock). */
+export type HandlerKind = "service" | "exclusive" | "shared" | "workflow";
+
+/** Who waits for an invocation's result durably: command `commandIndex` of another invocation. */
+export interface Caller {
+  readonly invocationId: string;
+  readonly commandIndex: number;
+}
+
+/** A new invocation, from the ingress or from another invocation (through the outbox). */
 export interface InvokeBody {
   readonly type: "invoke";
   readonly invocationId: string;
   readonly target: Target;
+  readonly handlerKind: HandlerKind;
   readonly argument: Uint8Array;
   readonly headers: Readonly<Record<string, string>>;
   readonly idempotencyKey?: string;
   /** Run no earlier than this time (a delayed send). */
   readonly executeAt?: number;
   readonly retry: RetryPolicy;
-  /** How long a completed invocation's status and output are kept (idempotency retention). */
+  /** How long a completed invocation's status and output are kept (idempotency/workflow retention). */
   readonly retentionMs: number;
+  /** The invocation whose call this is; it gets the result as a completion. */
+  readonly caller?: Caller;
 }
 
-/** A journal entry from an attempt, carrying the attempt's epoch (the conditional append). */
+/** A command from an attempt, carrying the attempt's epoch (the conditional append). */
 export interface EntryEffectBody {
   readonly type: "entry";
   readonly invocationId: string;
   readonly attemptEpoch: number;
-  readonly index: number;
-  readonly entry: JournalEntry;
+  readonly commandIndex: number;
+  readonly entry: CommandEntry;
 }
 
 /** An attempt ended the invocation with an output or a terminal failure. */
@@ -83,13 +95,27 @@ export interface AttemptFailedBody {
   readonly retryAfterMs?: number;
 }
 
-/** What a durable timer does when it fires. */
-export type TimerKind = "retry" | "delayed_invoke" | "cleanup";
+/**
+ * An attempt waits only for these commands: stop it, re-invoke when one completes. If the
+ * journal grew past `knownLength` (a notification the attempt did not see), it is re-invoked
+ * at once instead.
+ */
+export interface SuspendBody {
+  readonly type: "suspend";
+  readonly invocationId: string;
+  readonly attemptEpoch: number;
+  readonly waitingOn: readonly number[];
+  readonly knownLength: number;
+}
 
-/** A timer is identified by its kind and invocation; at most one of each exists at a time. */
+/** What a durable timer does when it fires. */
+export type TimerKind = "retry" | "delayed_invoke" | "cleanup" | "sleep";
+
+/** A timer is identified by its kind, invocation and (sleeps) command. */
 export interface TimerKey {
   readonly kind: TimerKind;
   readonly invocationId: string;
+  readonly commandIndex?: number;
 }
 
 export interface TimerFiredBody {
@@ -103,10 +129,31 @@ export interface AnnounceLeaderBody {
   readonly leaderEpoch: number;
 }
 
-/** Operator actions on an invocation. */
-export interface ResumeBody {
-  readonly type: "resume";
+/** Operator and handler requests on an invocation. */
+export interface InvocationOpBody {
+  readonly type: "resume" | "pause" | "cancel" | "kill" | "purge";
   readonly invocationId: string;
+}
+
+/** Completes command `commandIndex` of an invocation (a call's response, an awakeable). */
+export interface CompleteCommandBody {
+  readonly type: "invocation_response" | "resolve_awakeable";
+  readonly invocationId: string;
+  readonly commandIndex: number;
+  readonly result: Result;
+}
+
+/** `caller` wants the result of `invocationId` (ctx.attach). */
+export interface AttachRequestBody {
+  readonly type: "attach_request";
+  readonly invocationId: string;
+  readonly caller: Caller;
+}
+
+/** The leader shipped the outbox up to `upToSeq`: those rows can go. */
+export interface TruncateOutboxBody {
+  readonly type: "truncate_outbox";
+  readonly upToSeq: number;
 }
 
 export type RecordBody =
@@ -114,9 +161,24 @@ export type RecordBody =
   | EntryEffectBody
   | EndEffectBody
   | AttemptFailedBody
+  | SuspendBody
   | TimerFiredBody
   | AnnounceLeaderBody
-  | ResumeBody;
+  | InvocationOpBody
+  | CompleteCommandBody
+  | AttachRequestBody
+  | TruncateOutboxBody;
+
+/**
+ * A message for another partition, written by apply in the same transaction as its cause and
+ * shipped by the leader. Invokes from handlers lack what only the registry knows (handler kind,
+ * retry policy, retention); the shipper adds it.
+ */
+export type OutboxMessage =
+  | (Omit<InvokeBody, "handlerKind" | "retry" | "retentionMs"> & { readonly fromHandler: true })
+  | CompleteCommandBody
+  | AttachRequestBody
+  | InvocationOpBody;
 
 /** A record as proposed: header and body, without the LSN. */
 export interface ProposedRecord {

@@ -4,7 +4,7 @@
  */
 import { join, resolve } from "node:path";
 import { pino } from "pino";
-import type { ServiceDefinition } from "@onelog/sdk";
+import type { AnyDefinition } from "@onelog/sdk";
 import { Admin } from "./admin.js";
 import { systemClock } from "./clock.js";
 import { openDataDir } from "./data-dir.js";
@@ -17,7 +17,7 @@ import { SqliteStoreDb } from "./store/sqlite-store.js";
 /** Options of {@link start}. */
 export interface StartOptions {
   /** The services this process serves. */
-  readonly services: readonly ServiceDefinition<string, any>[];
+  readonly services: readonly AnyDefinition[];
   /** Where the log and state live. Default `./.onelog`; created on first start, reused after. */
   readonly dataDir?: string;
   /** Ingress port. Default 8080; 0 picks a free one. */
@@ -30,6 +30,12 @@ export interface StartOptions {
   readonly partitions?: number;
   /** Largest request body the ingress accepts. Default 10 MiB. */
   readonly maxRequestBytes?: number;
+  /**
+   * Suspend every attempt at every await that waits for a completion, and resume it by replay
+   * (a test mode that proves handlers replay deterministically). Default: env
+   * ONELOG_SUSPEND_ALWAYS=1.
+   */
+  readonly suspendAlways?: boolean;
   /** How often applied log records are trimmed after a store checkpoint. Default 60 s. */
   readonly compactIntervalMs?: number;
   /** A pino-compatible logger. Default: pino at level `info` (env ONELOG_LOG_LEVEL). */
@@ -77,6 +83,7 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
       clock: systemClock,
       logger,
       services: options.services,
+      suspendAlways: options.suspendAlways ?? process.env.ONELOG_SUSPEND_ALWAYS === "1",
     });
     cleanups.push(() => engine.stop());
     const host = options.host ?? "127.0.0.1";

@@ -2,7 +2,13 @@
  * Service definitions: what `service()` returns and the engine registers. Names and shapes follow
  * the Restate TypeScript SDK 1.x so that programs move over by changing their import.
  */
-import type { Context } from "./context.js";
+import type {
+  Context,
+  ObjectContext,
+  ObjectSharedContext,
+  WorkflowContext,
+  WorkflowSharedContext,
+} from "./context.js";
 import { durationMs, type Duration } from "./duration.js";
 import { serde as serdes, type Serde } from "./serde.js";
 
@@ -47,10 +53,36 @@ export interface HandlerOptions<I = unknown, O = unknown> extends ServiceOptions
 
 /** A service handler: takes the context and the deserialized input. */
 export type ServiceHandler<I = any, O = any> = (ctx: Context, input: I) => Promise<O>;
+/** An exclusive object handler: one at a time per key, may write state. */
+export type ObjectHandler<I = any, O = any> = (ctx: ObjectContext, input: I) => Promise<O>;
+/** A shared object handler: runs concurrently, reads state only. */
+export type ObjectSharedHandler<I = any, O = any> = (ctx: ObjectSharedContext, input: I) => Promise<O>;
+/** The `run` handler of a workflow: once per workflow id. */
+export type WorkflowHandler<I = any, O = any> = (ctx: WorkflowContext, input: I) => Promise<O>;
+/** A shared workflow handler: reads state, resolves durable promises. */
+export type WorkflowSharedHandler<I = any, O = any> = (ctx: WorkflowSharedContext, input: I) => Promise<O>;
 
 const HANDLER_OPTIONS = Symbol.for("onelog.handlerOptions");
+const HANDLER_KIND = Symbol.for("onelog.handlerKind");
 
-type WithOptions = { [HANDLER_OPTIONS]?: HandlerOptions<any, any> };
+/** How a handler runs: plain service, exclusive (holds its key's lock), shared, or a workflow's run. */
+export type HandlerKind = "service" | "exclusive" | "shared" | "workflow";
+
+type WithOptions = { [HANDLER_OPTIONS]?: HandlerOptions<any, any>; [HANDLER_KIND]?: HandlerKind };
+
+function wrap<F extends (...args: any[]) => Promise<unknown>>(
+  kind: HandlerKind | undefined,
+  optionsOrFn: HandlerOptions<any, any> | F,
+  maybeFn: F | undefined,
+): F {
+  const fn = typeof optionsOrFn === "function" ? optionsOrFn : maybeFn;
+  if (typeof fn !== "function") throw new TypeError("a handler wrapper needs a function");
+  const options = typeof optionsOrFn === "function" ? {} : optionsOrFn;
+  const wrapped = ((...args: unknown[]) => fn(...args)) as unknown as F & WithOptions;
+  wrapped[HANDLER_OPTIONS] = options;
+  if (kind !== undefined) wrapped[HANDLER_KIND] = kind;
+  return wrapped;
+}
 
 /**
  * Handler wrappers that attach options, as in the Restate SDK.
@@ -63,9 +95,39 @@ type WithOptions = { [HANDLER_OPTIONS]?: HandlerOptions<any, any> };
 export const handlers = {
   /** A service handler with options. */
   handler<I, O>(options: HandlerOptions<I, O>, fn: ServiceHandler<I, O>): ServiceHandler<I, O> {
-    const wrapped: ServiceHandler<I, O> & WithOptions = (ctx, input) => fn(ctx, input);
-    wrapped[HANDLER_OPTIONS] = options;
-    return wrapped;
+    return wrap(undefined, options, fn);
+  },
+  object: {
+    /** An exclusive object handler (the default for object handlers), with options. */
+    exclusive<I, O>(
+      optionsOrFn: HandlerOptions<I, O> | ObjectHandler<I, O>,
+      fn?: ObjectHandler<I, O>,
+    ): ObjectHandler<I, O> {
+      return wrap("exclusive", optionsOrFn, fn);
+    },
+    /** A shared object handler: concurrent with other handlers of the key; reads state only. */
+    shared<I, O>(
+      optionsOrFn: HandlerOptions<I, O> | ObjectSharedHandler<I, O>,
+      fn?: ObjectSharedHandler<I, O>,
+    ): ObjectSharedHandler<I, O> {
+      return wrap("shared", optionsOrFn, fn);
+    },
+  },
+  workflow: {
+    /** The workflow's `run` handler, with options. */
+    workflow<I, O>(
+      optionsOrFn: HandlerOptions<I, O> | WorkflowHandler<I, O>,
+      fn?: WorkflowHandler<I, O>,
+    ): WorkflowHandler<I, O> {
+      return wrap("workflow", optionsOrFn, fn);
+    },
+    /** A shared workflow handler: reads state and resolves durable promises. */
+    shared<I, O>(
+      optionsOrFn: HandlerOptions<I, O> | WorkflowSharedHandler<I, O>,
+      fn?: WorkflowSharedHandler<I, O>,
+    ): WorkflowSharedHandler<I, O> {
+      return wrap("shared", optionsOrFn, fn);
+    },
   },
 } as const;
 
@@ -112,6 +174,91 @@ export function service<P extends string, M extends Record<string, ServiceHandle
   };
 }
 
+/** What `object()` returns. */
+export interface VirtualObjectDefinition<P extends string = string, M = Record<string, ObjectHandler>> {
+  readonly name: P;
+  readonly kind: "object";
+  readonly handlers: M;
+  readonly options: ServiceOptions;
+  readonly description?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** What `workflow()` returns. */
+export interface WorkflowDefinition<P extends string = string, M = Record<string, WorkflowHandler>> {
+  readonly name: P;
+  readonly kind: "workflow";
+  readonly handlers: M;
+  readonly options: ServiceOptions & {
+    /** How long a finished workflow keeps its state, promises and output. Default 24 h. */
+    readonly workflowRetention?: Duration;
+  };
+  readonly description?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** Any definition `start({ services })` takes. */
+export type AnyDefinition =
+  ServiceDefinition<string, any> | VirtualObjectDefinition<string, any> | WorkflowDefinition<string, any>;
+
+/**
+ * Defines a virtual object: handlers keyed by a string, with durable state per key. Exclusive
+ * handlers (the default) of one key run one at a time, in arrival order; shared handlers
+ * (`handlers.object.shared`) run concurrently and only read state.
+ *
+ * @example
+ * const counter = object({ name: "Counter", handlers: {
+ *   add: async (ctx: ObjectContext, n: number) => {
+ *     const v = ((await ctx.get<number>("count")) ?? 0) + n;
+ *     ctx.set("count", v);
+ *     return v;
+ *   },
+ * }});
+ */
+export function object<
+  P extends string,
+  M extends Record<string, ObjectHandler | ObjectSharedHandler>,
+>(definition: {
+  readonly name: P;
+  readonly handlers: M;
+  readonly options?: ServiceOptions;
+  readonly description?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}): VirtualObjectDefinition<P, M> {
+  const d = service(definition as any) as unknown as Omit<VirtualObjectDefinition<P, M>, "kind">;
+  return { ...d, kind: "object" };
+}
+
+/**
+ * Defines a workflow: `run` executes once per workflow id; the other handlers are shared and
+ * can read state and resolve durable promises (`ctx.promise(name)`).
+ *
+ * @example
+ * const signup = workflow({ name: "Signup", handlers: {
+ *   run: async (ctx: WorkflowContext, email: string) => {
+ *     await ctx.run("send mail", () => sendMail(email));
+ *     return ctx.promise<string>("clicked");
+ *   },
+ *   click: async (ctx: WorkflowSharedContext, secret: string) => ctx.promise<string>("clicked").resolve(secret),
+ * }});
+ */
+export function workflow<
+  P extends string,
+  M extends Record<string, WorkflowHandler | WorkflowSharedHandler>,
+>(definition: {
+  readonly name: P;
+  readonly handlers: M;
+  readonly options?: WorkflowDefinition["options"];
+  readonly description?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}): WorkflowDefinition<P, M> {
+  if (typeof (definition.handlers as Record<string, unknown>).run !== "function") {
+    throw new TypeError(`workflow ${definition.name}: it needs a 'run' handler`);
+  }
+  const d = service(definition as any) as unknown as Omit<WorkflowDefinition<P, M>, "kind">;
+  return { ...d, kind: "workflow" };
+}
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
 function checkName(what: string, name: string): void {
@@ -126,8 +273,9 @@ function checkName(what: string, name: string): void {
 export interface ResolvedHandler {
   readonly service: string;
   readonly name: string;
-  readonly kind: "service";
-  readonly fn: ServiceHandler;
+  readonly serviceKind: "service" | "object" | "workflow";
+  readonly kind: HandlerKind;
+  readonly fn: (ctx: any, input: any) => Promise<unknown>;
   readonly input: Serde<unknown>;
   readonly output: Serde<unknown>;
   readonly ingressPrivate: boolean;
@@ -151,16 +299,27 @@ export const DEFAULTS = {
   maxAttempts: 100,
   onMaxAttempts: "pause",
   idempotencyRetentionMs: 24 * 3_600_000,
+  workflowRetentionMs: 24 * 3_600_000,
   journalRetentionMs: 0,
   inactivityTimeoutMs: 60_000,
 } as const;
 
 /** Resolves every handler of a definition with its service's options and the defaults. */
-export function resolveHandlers(
-  def: ServiceDefinition<string, Record<string, ServiceHandler>>,
-): ResolvedHandler[] {
-  return Object.entries(def.handlers).map(([name, fn]) => {
+export function resolveHandlers(def: AnyDefinition): ResolvedHandler[] {
+  const entries = Object.entries(def.handlers as Record<string, (ctx: any, input: any) => Promise<unknown>>);
+  return entries.map(([name, fn]) => {
     const own = (fn as WithOptions)[HANDLER_OPTIONS] ?? {};
+    const declared = (fn as WithOptions)[HANDLER_KIND];
+    const kind: HandlerKind =
+      def.kind === "service"
+        ? "service"
+        : def.kind === "object"
+          ? declared === "shared"
+            ? "shared"
+            : "exclusive"
+          : name === "run"
+            ? "workflow"
+            : "shared";
     const pick = <K extends keyof ServiceOptions>(k: K): ServiceOptions[K] => own[k] ?? def.options[k];
     const rp = { ...def.options.retryPolicy, ...own.retryPolicy };
     const maxAttempts = rp.maxAttempts === undefined ? DEFAULTS.maxAttempts : rp.maxAttempts;
@@ -168,7 +327,8 @@ export function resolveHandlers(
     return {
       service: def.name,
       name,
-      kind: "service",
+      serviceKind: def.kind,
+      kind,
       fn,
       input: own.input ?? serdes.json,
       output: own.output ?? serdes.json,
@@ -180,7 +340,10 @@ export function resolveHandlers(
         maxAttempts: maxAttempts === null || maxAttempts === Infinity ? null : maxAttempts,
         onMaxAttempts: rp.onMaxAttempts ?? DEFAULTS.onMaxAttempts,
       },
-      idempotencyRetentionMs: ms(pick("idempotencyRetention"), DEFAULTS.idempotencyRetentionMs),
+      idempotencyRetentionMs:
+        def.kind === "workflow" && kind === "workflow"
+          ? ms((def.options as WorkflowDefinition["options"]).workflowRetention, DEFAULTS.workflowRetentionMs)
+          : ms(pick("idempotencyRetention"), DEFAULTS.idempotencyRetentionMs),
       journalRetentionMs: ms(pick("journalRetention"), DEFAULTS.journalRetentionMs),
       inactivityTimeoutMs: ms(pick("inactivityTimeout"), DEFAULTS.inactivityTimeoutMs),
     };

@@ -1,9 +1,20 @@
 // Engine-facing entry point (`@onelog/sdk/internal`): the journal types and the attempt runner.
 // Not for handler code; it may change between minor versions.
-export type { Failure, InputEntry, JournalEntry, Result, RunEntry } from "./journal.js";
-export { describeEntry } from "./journal.js";
-export type { AttemptIO, AttemptOutcome } from "./attempt.js";
-export { runAttempt } from "./attempt.js";
-export type { ResolvedHandler } from "./definitions.js";
+export type {
+  CallEntry,
+  CallTarget,
+  CommandEntry,
+  CompletionEntry,
+  Failure,
+  InputEntry,
+  JournalEntry,
+  NotificationEntry,
+  Result,
+  RunEntry,
+} from "./journal.js";
+export { awaitsCompletion, awakeableId, describeEntry, isNotification, parseAwakeableId } from "./journal.js";
+export type { Applied, AttemptHandle, AttemptIO, AttemptOutcome, EagerState } from "./attempt.js";
+export { runAttempt, startAttempt } from "./attempt.js";
+export type { AnyDefinition, HandlerKind, ResolvedHandler } from "./definitions.js";
 export { DEFAULTS, resolveHandlers } from "./definitions.js";
 export { durationMs } from "./duration.js";

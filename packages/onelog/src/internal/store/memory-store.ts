@@ -4,19 +4,33 @@
  * Invariants:
  * 1. A transaction that throws leaves no trace (every write inside it is undone).
  * 2. Reads inside a transaction see its own writes.
+ * 3. Stored values are never mutated in place (copy on write), so a snapshot can share them.
  */
 import type { JournalEntry } from "@onelog/sdk/internal";
-import type { TimerKey } from "../records.js";
-import type { InvocationStatus, PartitionStore, TimerRow } from "./store.js";
+import type { OutboxMessage, TimerKey } from "../records.js";
+import type { InvocationStatus, PartitionStore, PromiseRow, TimerRow } from "./store.js";
 
-const timerId = (k: TimerKey): string => `${k.kind}:${k.invocationId}`;
+const timerId = (k: TimerKey): string => `${k.kind}:${k.invocationId}:${k.commandIndex ?? ""}`;
+const keyId = (service: string, key: string): string => `${service}\0${key}`;
+
+interface Counters {
+  appliedLsn: number;
+  leaderEpoch: number;
+  outboxSeq: number;
+}
 
 export class MemoryStore implements PartitionStore {
-  private readonly status = new Map<string, InvocationStatus>();
-  private readonly journal = new Map<string, JournalEntry[]>();
-  private readonly timers = new Map<string, TimerRow>();
-  private appliedLsn = 0;
-  private leaderEpoch = 0;
+  private status = new Map<string, InvocationStatus>();
+  private journal = new Map<string, JournalEntry[]>();
+  private timers = new Map<string, TimerRow>();
+  /** service\0key → (name → value) */
+  private state = new Map<string, Map<string, Uint8Array>>();
+  private locks = new Map<string, string>();
+  private inbox = new Map<string, string[]>();
+  private outbox = new Map<number, OutboxMessage>();
+  private dedup = new Map<string, number>();
+  private promises = new Map<string, Map<string, PromiseRow>>();
+  private counters: Counters = { appliedLsn: 0, leaderEpoch: 0, outboxSeq: 0 };
   private undo: (() => void)[] | undefined;
 
   constructor(readonly partition: number) {}
@@ -29,9 +43,9 @@ export class MemoryStore implements PartitionStore {
       this.undo = undefined;
       return r;
     } catch (e) {
-      const undo = this.undo;
+      const undo = this.undo!;
       this.undo = undefined;
-      for (let i = undo!.length - 1; i >= 0; i--) undo![i]!();
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
       throw e;
     }
   }
@@ -45,6 +59,12 @@ export class MemoryStore implements PartitionStore {
       if (had) map.set(key, old as V);
       else map.delete(key);
     });
+  }
+
+  private counter<K extends keyof Counters>(k: K, v: number): void {
+    const old = this.counters[k];
+    this.counters = { ...this.counters, [k]: v };
+    this.undo?.push(() => (this.counters = { ...this.counters, [k]: old }));
   }
 
   getStatus(id: string): InvocationStatus | undefined {
@@ -91,21 +111,96 @@ export class MemoryStore implements PartitionStore {
       .slice(0, limit);
   }
 
+  getState(service: string, key: string, name: string): Uint8Array | undefined {
+    return this.state.get(keyId(service, key))?.get(name);
+  }
+  putState(service: string, key: string, name: string, value: Uint8Array): void {
+    const m = new Map(this.state.get(keyId(service, key)));
+    m.set(name, value);
+    this.set(this.state, keyId(service, key), m);
+  }
+  deleteState(service: string, key: string, name: string): void {
+    const m = new Map(this.state.get(keyId(service, key)));
+    m.delete(name);
+    this.set(this.state, keyId(service, key), m.size === 0 ? undefined : m);
+  }
+  listState(service: string, key: string): [string, Uint8Array][] {
+    return [...(this.state.get(keyId(service, key)) ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+  clearState(service: string, key: string): void {
+    this.set(this.state, keyId(service, key), undefined);
+  }
+
+  getLock(service: string, key: string): string | undefined {
+    return this.locks.get(keyId(service, key));
+  }
+  setLock(service: string, key: string, invocationId: string): void {
+    this.set(this.locks, keyId(service, key), invocationId);
+  }
+  deleteLock(service: string, key: string): void {
+    this.set(this.locks, keyId(service, key), undefined);
+  }
+  pushInbox(service: string, key: string, invocationId: string): void {
+    this.set(this.inbox, keyId(service, key), [...(this.inbox.get(keyId(service, key)) ?? []), invocationId]);
+  }
+  popInbox(service: string, key: string): string | undefined {
+    const q = this.inbox.get(keyId(service, key)) ?? [];
+    if (q.length === 0) return undefined;
+    this.set(this.inbox, keyId(service, key), q.length === 1 ? undefined : q.slice(1));
+    return q[0];
+  }
+  removeFromInbox(service: string, key: string, invocationId: string): void {
+    const q = (this.inbox.get(keyId(service, key)) ?? []).filter((x) => x !== invocationId);
+    this.set(this.inbox, keyId(service, key), q.length === 0 ? undefined : q);
+  }
+
+  pushOutbox(message: OutboxMessage): number {
+    const seq = this.counters.outboxSeq + 1;
+    this.counter("outboxSeq", seq);
+    this.set(this.outbox, seq, message);
+    return seq;
+  }
+  listOutbox(afterSeq: number, limit: number): { seq: number; message: OutboxMessage }[] {
+    return [...this.outbox]
+      .filter(([seq]) => seq > afterSeq)
+      .sort(([a], [b]) => a - b)
+      .slice(0, limit)
+      .map(([seq, message]) => ({ seq, message }));
+  }
+  deleteOutboxUpTo(seq: number): void {
+    for (const s of [...this.outbox.keys()]) if (s <= seq) this.set(this.outbox, s, undefined);
+  }
+
+  getDedup(producer: string): number | undefined {
+    return this.dedup.get(producer);
+  }
+  setDedup(producer: string, seq: number): void {
+    this.set(this.dedup, producer, seq);
+  }
+
+  getPromise(service: string, key: string, name: string): PromiseRow | undefined {
+    return this.promises.get(keyId(service, key))?.get(name);
+  }
+  putPromise(service: string, key: string, name: string, row: PromiseRow): void {
+    const m = new Map(this.promises.get(keyId(service, key)));
+    m.set(name, row);
+    this.set(this.promises, keyId(service, key), m);
+  }
+  clearPromises(service: string, key: string): void {
+    this.set(this.promises, keyId(service, key), undefined);
+  }
+
   getAppliedLsn(): number {
-    return this.appliedLsn;
+    return this.counters.appliedLsn;
   }
   setAppliedLsn(lsn: number): void {
-    const old = this.appliedLsn;
-    this.appliedLsn = lsn;
-    this.undo?.push(() => (this.appliedLsn = old));
+    this.counter("appliedLsn", lsn);
   }
   getLeaderEpoch(): number {
-    return this.leaderEpoch;
+    return this.counters.leaderEpoch;
   }
   setLeaderEpoch(epoch: number): void {
-    const old = this.leaderEpoch;
-    this.leaderEpoch = epoch;
-    this.undo?.push(() => (this.leaderEpoch = old));
+    this.counter("leaderEpoch", epoch);
   }
 
   /**
@@ -115,24 +210,36 @@ export class MemoryStore implements PartitionStore {
   snapshot(): MemoryStore {
     if (this.undo !== undefined) throw new Error("snapshot inside a transaction");
     const copy = new MemoryStore(this.partition);
-    for (const [k, v] of this.status) copy.status.set(k, v);
-    for (const [k, v] of this.journal) copy.journal.set(k, v);
-    for (const [k, v] of this.timers) copy.timers.set(k, v);
-    copy.appliedLsn = this.appliedLsn;
-    copy.leaderEpoch = this.leaderEpoch;
+    copy.status = new Map(this.status);
+    copy.journal = new Map(this.journal);
+    copy.timers = new Map(this.timers);
+    copy.state = new Map(this.state);
+    copy.locks = new Map(this.locks);
+    copy.inbox = new Map(this.inbox);
+    copy.outbox = new Map(this.outbox);
+    copy.dedup = new Map(this.dedup);
+    copy.promises = new Map(this.promises);
+    copy.counters = { ...this.counters };
     return copy;
   }
 
   /** A canonical dump of every table, for comparing two stores (the simulator's replay check). */
   dump(): unknown {
-    const sorted = <V>(m: Map<string, V>) =>
-      [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const sorted = <K, V>(m: Map<K, V>): unknown[] =>
+      [...m.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => [k, v instanceof Map ? sorted(v) : v]);
     return {
       status: sorted(this.status),
       journal: sorted(this.journal),
       timers: sorted(this.timers),
-      appliedLsn: this.appliedLsn,
-      leaderEpoch: this.leaderEpoch,
+      state: sorted(this.state),
+      locks: sorted(this.locks),
+      inbox: sorted(this.inbox),
+      outbox: sorted(this.outbox),
+      dedup: sorted(this.dedup),
+      promises: sorted(this.promises),
+      ...this.counters,
     };
   }
 }

@@ -15,15 +15,37 @@
 import Database from "better-sqlite3";
 import { Packr } from "msgpackr";
 import type { JournalEntry } from "@onelog/sdk/internal";
-import type { TimerKey } from "../records.js";
-import type { InvocationStatus, PartitionStore, TimerRow } from "./store.js";
+import type { OutboxMessage, TimerKey } from "../records.js";
+import type { InvocationStatus, PartitionStore, PromiseRow, TimerRow } from "./store.js";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS partition_meta (
-  partition INTEGER PRIMARY KEY, applied_lsn INTEGER NOT NULL, leader_epoch INTEGER NOT NULL
+  partition INTEGER PRIMARY KEY, applied_lsn INTEGER NOT NULL, leader_epoch INTEGER NOT NULL,
+  outbox_seq INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS state (
+  service TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL, value BLOB NOT NULL,
+  PRIMARY KEY (service, key, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS locks (
+  service TEXT NOT NULL, key TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (service, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inbox (
+  service TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
+  PRIMARY KEY (service, key, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+  partition INTEGER NOT NULL, seq INTEGER NOT NULL, message BLOB NOT NULL, PRIMARY KEY (partition, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dedup (
+  partition INTEGER NOT NULL, producer TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (partition, producer)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS promises (
+  service TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (service, key, name)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS invocation_status (
   partition INTEGER NOT NULL, id TEXT PRIMARY KEY, state TEXT NOT NULL,
   service TEXT NOT NULL, handler TEXT NOT NULL, key TEXT, created_at INTEGER NOT NULL,
@@ -35,7 +57,8 @@ CREATE TABLE IF NOT EXISTS journal (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS timers (
   partition INTEGER NOT NULL, due_at INTEGER NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,
-  PRIMARY KEY (partition, kind, id)
+  command INTEGER NOT NULL DEFAULT -1,
+  PRIMARY KEY (partition, kind, id, command)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS timers_due ON timers (partition, due_at);
 `;
@@ -79,15 +102,18 @@ export class SqlitePartitionStore implements PartitionStore {
   private readonly q;
   private appliedLsn: number;
   private leaderEpoch: number;
+  private outboxSeq: number;
 
   constructor(
     private readonly db: Database.Database,
     readonly partition: number,
   ) {
     this.q = {
-      getMeta: db.prepare("SELECT applied_lsn, leader_epoch FROM partition_meta WHERE partition = ?"),
+      getMeta: db.prepare(
+        "SELECT applied_lsn, leader_epoch, outbox_seq FROM partition_meta WHERE partition = ?",
+      ),
       putMeta: db.prepare(
-        "INSERT INTO partition_meta (partition, applied_lsn, leader_epoch) VALUES (?, ?, ?) ON CONFLICT(partition) DO UPDATE SET applied_lsn = excluded.applied_lsn, leader_epoch = excluded.leader_epoch",
+        "INSERT INTO partition_meta (partition, applied_lsn, leader_epoch, outbox_seq) VALUES (?, ?, ?, ?) ON CONFLICT(partition) DO UPDATE SET applied_lsn = excluded.applied_lsn, leader_epoch = excluded.leader_epoch, outbox_seq = excluded.outbox_seq",
       ),
       getStatus: db.prepare("SELECT data FROM invocation_status WHERE id = ?").pluck(),
       putStatus: db.prepare(
@@ -102,28 +128,61 @@ export class SqlitePartitionStore implements PartitionStore {
       getJournal: db.prepare("SELECT entry FROM journal WHERE id = ? ORDER BY idx").pluck(),
       appendJournal: db.prepare("INSERT INTO journal (id, idx, entry) VALUES (?, ?, ?)"),
       deleteJournal: db.prepare("DELETE FROM journal WHERE id = ?"),
-      putTimer: db.prepare("INSERT OR REPLACE INTO timers (partition, due_at, kind, id) VALUES (?, ?, ?, ?)"),
-      deleteTimer: db.prepare("DELETE FROM timers WHERE partition = ? AND kind = ? AND id = ?"),
-      listTimers: db.prepare(
-        "SELECT due_at, kind, id FROM timers WHERE partition = ? AND due_at <= ? ORDER BY due_at, kind, id LIMIT ?",
+      putTimer: db.prepare(
+        "INSERT OR REPLACE INTO timers (partition, due_at, kind, id, command) VALUES (?, ?, ?, ?, ?)",
       ),
+      deleteTimer: db.prepare(
+        "DELETE FROM timers WHERE partition = ? AND kind = ? AND id = ? AND command = ?",
+      ),
+      listTimers: db.prepare(
+        "SELECT due_at, kind, id, command FROM timers WHERE partition = ? AND due_at <= ? ORDER BY due_at, kind, id, command LIMIT ?",
+      ),
+      getState: db.prepare("SELECT value FROM state WHERE service = ? AND key = ? AND name = ?").pluck(),
+      putState: db.prepare("INSERT OR REPLACE INTO state (service, key, name, value) VALUES (?, ?, ?, ?)"),
+      deleteState: db.prepare("DELETE FROM state WHERE service = ? AND key = ? AND name = ?"),
+      listState: db
+        .prepare("SELECT name, value FROM state WHERE service = ? AND key = ? ORDER BY name")
+        .raw(),
+      clearState: db.prepare("DELETE FROM state WHERE service = ? AND key = ?"),
+      getLock: db.prepare("SELECT id FROM locks WHERE service = ? AND key = ?").pluck(),
+      setLock: db.prepare("INSERT OR REPLACE INTO locks (service, key, id) VALUES (?, ?, ?)"),
+      deleteLock: db.prepare("DELETE FROM locks WHERE service = ? AND key = ?"),
+      inboxTail: db.prepare("SELECT max(seq) FROM inbox WHERE service = ? AND key = ?").pluck(),
+      pushInbox: db.prepare("INSERT INTO inbox (service, key, seq, id) VALUES (?, ?, ?, ?)"),
+      inboxHead: db.prepare("SELECT seq, id FROM inbox WHERE service = ? AND key = ? ORDER BY seq LIMIT 1"),
+      deleteInbox: db.prepare("DELETE FROM inbox WHERE service = ? AND key = ? AND seq = ?"),
+      removeFromInbox: db.prepare("DELETE FROM inbox WHERE service = ? AND key = ? AND id = ?"),
+      pushOutbox: db.prepare("INSERT INTO outbox (partition, seq, message) VALUES (?, ?, ?)"),
+      listOutbox: db.prepare(
+        "SELECT seq, message FROM outbox WHERE partition = ? AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+      deleteOutbox: db.prepare("DELETE FROM outbox WHERE partition = ? AND seq <= ?"),
+      getDedup: db.prepare("SELECT seq FROM dedup WHERE partition = ? AND producer = ?").pluck(),
+      setDedup: db.prepare("INSERT OR REPLACE INTO dedup (partition, producer, seq) VALUES (?, ?, ?)"),
+      getPromise: db.prepare("SELECT data FROM promises WHERE service = ? AND key = ? AND name = ?").pluck(),
+      putPromise: db.prepare(
+        "INSERT OR REPLACE INTO promises (service, key, name, data) VALUES (?, ?, ?, ?)",
+      ),
+      clearPromises: db.prepare("DELETE FROM promises WHERE service = ? AND key = ?"),
     };
-    const meta = this.q.getMeta.get(partition) as { applied_lsn: number; leader_epoch: number } | undefined;
+    const meta = this.q.getMeta.get(partition) as
+      { applied_lsn: number; leader_epoch: number; outbox_seq: number } | undefined;
     this.appliedLsn = meta?.applied_lsn ?? 0;
     this.leaderEpoch = meta?.leader_epoch ?? 0;
+    this.outboxSeq = meta?.outbox_seq ?? 0;
   }
 
   transaction<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
-    const before = [this.appliedLsn, this.leaderEpoch] as const;
+    const before = [this.appliedLsn, this.leaderEpoch, this.outboxSeq] as const;
     try {
       return this.db.transaction(() => {
         const r = fn();
-        this.q.putMeta.run(this.partition, this.appliedLsn, this.leaderEpoch);
+        this.q.putMeta.run(this.partition, this.appliedLsn, this.leaderEpoch, this.outboxSeq);
         return r;
       })();
     } catch (e) {
-      [this.appliedLsn, this.leaderEpoch] = before;
+      [this.appliedLsn, this.leaderEpoch, this.outboxSeq] = before;
       throw e;
     }
   }
@@ -163,18 +222,104 @@ export class SqlitePartitionStore implements PartitionStore {
   }
 
   putTimer(row: TimerRow): void {
-    this.q.putTimer.run(this.partition, row.dueAt, row.key.kind, row.key.invocationId);
+    this.q.putTimer.run(
+      this.partition,
+      row.dueAt,
+      row.key.kind,
+      row.key.invocationId,
+      row.key.commandIndex ?? -1,
+    );
   }
   deleteTimer(key: TimerKey): boolean {
-    return this.q.deleteTimer.run(this.partition, key.kind, key.invocationId).changes > 0;
+    return (
+      this.q.deleteTimer.run(this.partition, key.kind, key.invocationId, key.commandIndex ?? -1).changes > 0
+    );
   }
   listTimers(untilMs: number, limit: number): TimerRow[] {
     const rows = this.q.listTimers.all(this.partition, untilMs, limit) as {
       due_at: number;
       kind: TimerKey["kind"];
       id: string;
+      command: number;
     }[];
-    return rows.map((r) => ({ dueAt: r.due_at, key: { kind: r.kind, invocationId: r.id } }));
+    return rows.map((r) => ({
+      dueAt: r.due_at,
+      key: { kind: r.kind, invocationId: r.id, ...(r.command < 0 ? {} : { commandIndex: r.command }) },
+    }));
+  }
+
+  getState(service: string, key: string, name: string): Uint8Array | undefined {
+    return this.q.getState.get(service, key, name) as Buffer | undefined;
+  }
+  putState(service: string, key: string, name: string, value: Uint8Array): void {
+    this.q.putState.run(service, key, name, value);
+  }
+  deleteState(service: string, key: string, name: string): void {
+    this.q.deleteState.run(service, key, name);
+  }
+  listState(service: string, key: string): [string, Uint8Array][] {
+    return this.q.listState.all(service, key) as [string, Uint8Array][];
+  }
+  clearState(service: string, key: string): void {
+    this.q.clearState.run(service, key);
+  }
+
+  getLock(service: string, key: string): string | undefined {
+    return this.q.getLock.get(service, key) as string | undefined;
+  }
+  setLock(service: string, key: string, invocationId: string): void {
+    this.q.setLock.run(service, key, invocationId);
+  }
+  deleteLock(service: string, key: string): void {
+    this.q.deleteLock.run(service, key);
+  }
+  pushInbox(service: string, key: string, invocationId: string): void {
+    const tail = (this.q.inboxTail.get(service, key) as number | null) ?? 0;
+    this.q.pushInbox.run(service, key, tail + 1, invocationId);
+  }
+  popInbox(service: string, key: string): string | undefined {
+    const head = this.q.inboxHead.get(service, key) as { seq: number; id: string } | undefined;
+    if (head === undefined) return undefined;
+    this.q.deleteInbox.run(service, key, head.seq);
+    return head.id;
+  }
+  removeFromInbox(service: string, key: string, invocationId: string): void {
+    this.q.removeFromInbox.run(service, key, invocationId);
+  }
+
+  pushOutbox(message: OutboxMessage): number {
+    const seq = ++this.outboxSeq;
+    this.q.pushOutbox.run(this.partition, seq, packr.pack(message));
+    return seq;
+  }
+  listOutbox(afterSeq: number, limit: number): { seq: number; message: OutboxMessage }[] {
+    return (this.q.listOutbox.all(this.partition, afterSeq, limit) as { seq: number; message: Buffer }[]).map(
+      (r) => ({
+        seq: r.seq,
+        message: packr.unpack(r.message) as OutboxMessage,
+      }),
+    );
+  }
+  deleteOutboxUpTo(seq: number): void {
+    this.q.deleteOutbox.run(this.partition, seq);
+  }
+
+  getDedup(producer: string): number | undefined {
+    return this.q.getDedup.get(this.partition, producer) as number | undefined;
+  }
+  setDedup(producer: string, seq: number): void {
+    this.q.setDedup.run(this.partition, producer, seq);
+  }
+
+  getPromise(service: string, key: string, name: string): PromiseRow | undefined {
+    const data = this.q.getPromise.get(service, key, name) as Buffer | undefined;
+    return data === undefined ? undefined : (packr.unpack(data) as PromiseRow);
+  }
+  putPromise(service: string, key: string, name: string, row: PromiseRow): void {
+    this.q.putPromise.run(service, key, name, packr.pack(row));
+  }
+  clearPromises(service: string, key: string): void {
+    this.q.clearPromises.run(service, key);
   }
 
   getAppliedLsn(): number {

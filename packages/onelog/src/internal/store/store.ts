@@ -4,15 +4,17 @@
  * the ingress) only read. Methods are synchronous: apply is a pure function over them.
  */
 import type { JournalEntry, Result } from "@onelog/sdk/internal";
-import type { RetryPolicy, Target, TimerKey } from "../records.js";
+import type { Caller, HandlerKind, OutboxMessage, RetryPolicy, Target, TimerKey } from "../records.js";
 
 /** Where an invocation is in its life. */
-export type InvocationState = "scheduled" | "invoked" | "backing-off" | "paused" | "completed";
+export type InvocationState =
+  "scheduled" | "inboxed" | "invoked" | "suspended" | "backing-off" | "paused" | "completed";
 
 /** One row of the invocation status table. */
 export interface InvocationStatus {
   readonly invocationId: string;
   readonly target: Target;
+  readonly handlerKind: HandlerKind;
   readonly state: InvocationState;
   /** Bumped for every attempt; effects carrying another epoch are dropped. */
   readonly attemptEpoch: number;
@@ -20,6 +22,16 @@ export interface InvocationStatus {
   readonly retryCount: number;
   /** Entries in the journal, the input included. */
   readonly journalLength: number;
+  /** Commands in the journal, the input included. */
+  readonly commandCount: number;
+  /** Commands that have a completion in the journal (so a second one is dropped). */
+  readonly completed?: readonly number[];
+  /** Completions that arrived before their command (an awakeable id given out early). */
+  readonly early?: readonly { readonly commandIndex: number; readonly result: Result }[];
+  /** When suspended: the commands whose completion resumes it. */
+  readonly waitingOn?: readonly number[];
+  /** Invocations waiting for this one's result (callers, attachers). */
+  readonly sinks?: readonly Caller[];
   readonly idempotencyKey?: string;
   readonly retry: RetryPolicy;
   readonly retentionMs: number;
@@ -31,6 +43,12 @@ export interface InvocationStatus {
   readonly nextRetryAt?: number;
   readonly result?: Result;
   readonly completedAt?: number;
+}
+
+/** A workflow's durable promise. */
+export interface PromiseRow {
+  readonly result?: Result;
+  readonly waiters: readonly Caller[];
 }
 
 /** A durable timer row. */
@@ -59,6 +77,39 @@ export interface PartitionStore {
   deleteTimer(key: TimerKey): boolean;
   /** Timers due at or before `untilMs`, earliest first, at most `limit`. */
   listTimers(untilMs: number, limit: number): TimerRow[];
+
+  /** The state of one object key or workflow instance. */
+  getState(service: string, key: string, name: string): Uint8Array | undefined;
+  putState(service: string, key: string, name: string, value: Uint8Array): void;
+  deleteState(service: string, key: string, name: string): void;
+  /** Every entry of a key's state, by name. */
+  listState(service: string, key: string): [string, Uint8Array][];
+  clearState(service: string, key: string): void;
+
+  /** The invocation holding a key's lock (running an exclusive handler), if any. */
+  getLock(service: string, key: string): string | undefined;
+  setLock(service: string, key: string, invocationId: string): void;
+  deleteLock(service: string, key: string): void;
+  /** Appends to a key's inbox (FIFO of exclusive invocations waiting for the lock). */
+  pushInbox(service: string, key: string, invocationId: string): void;
+  /** Removes and returns the oldest invocation in a key's inbox. */
+  popInbox(service: string, key: string): string | undefined;
+  /** Removes one invocation from a key's inbox (cancelled or killed while waiting). */
+  removeFromInbox(service: string, key: string, invocationId: string): void;
+
+  /** Adds a message to the outbox; returns its sequence number. */
+  pushOutbox(message: OutboxMessage): number;
+  /** Messages with seq > afterSeq, oldest first, at most `limit`. */
+  listOutbox(afterSeq: number, limit: number): { seq: number; message: OutboxMessage }[];
+  deleteOutboxUpTo(seq: number): void;
+
+  /** The highest sequence applied from a producer (dedup of shipped messages). */
+  getDedup(producer: string): number | undefined;
+  setDedup(producer: string, seq: number): void;
+
+  getPromise(service: string, key: string, name: string): PromiseRow | undefined;
+  putPromise(service: string, key: string, name: string, row: PromiseRow): void;
+  clearPromises(service: string, key: string): void;
 
   getAppliedLsn(): number;
   setAppliedLsn(lsn: number): void;

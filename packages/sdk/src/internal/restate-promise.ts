@@ -1,0 +1,243 @@
+/**
+ * RestatePromise: the promise type of journaled operations (steps, calls, sleeps, awakeables,
+ * durable promises), with the Restate SDK's combinators.
+ *
+ * Why not plain Promise.race: a future completes at a position in the journal (the journal index
+ * of the entry that completed it). On the first attempt completions arrive in journal order, but
+ * on a replay several may already be complete when a combinator is built, and plain promises
+ * would then pick by array order. These combinators pick by journal position instead, so the
+ * first attempt and every replay take the same branch.
+ *
+ * Invariants:
+ * 1. A future settles once; its position is the journal index of the entry that settled it.
+ * 2. A combinator's outcome depends only on its children's outcomes and positions.
+ */
+import type { Duration } from "./duration.js";
+import { durationMs } from "./duration.js";
+import { TerminalError, TimeoutError, isTerminalError } from "./errors.js";
+
+type Settled<T> =
+  | { readonly ok: true; readonly value: T; readonly position: number }
+  | { readonly ok: false; readonly error: unknown; readonly position: number };
+
+/** A journaled future: settled by the state machine at a journal position. */
+export class Future<T> {
+  private outcome: Settled<T> | undefined;
+  private listeners: ((s: Settled<T>) => void)[] = [];
+  readonly promise: Promise<T>;
+  private resolvePromise!: (v: T) => void;
+  private rejectPromise!: (e: unknown) => void;
+
+  constructor() {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolvePromise = resolve;
+      this.rejectPromise = reject;
+    });
+    // A future nobody awaits must not crash the process when it fails (cancellation).
+    this.promise.catch(() => {});
+  }
+
+  get settled(): Settled<T> | undefined {
+    return this.outcome;
+  }
+
+  resolve(value: T, position: number): void {
+    this.settle({ ok: true, value, position });
+  }
+
+  reject(error: unknown, position: number): void {
+    this.settle({ ok: false, error, position });
+  }
+
+  settle(s: Settled<T>): void {
+    if (this.outcome !== undefined) return; // 1
+    this.outcome = s;
+    if (s.ok) this.resolvePromise(s.value);
+    else this.rejectPromise(s.error);
+    const ls = this.listeners;
+    this.listeners = [];
+    for (const l of ls) l(s);
+  }
+
+  onSettled(l: (s: Settled<T>) => void): void {
+    if (this.outcome !== undefined) l(this.outcome);
+    else this.listeners.push(l);
+  }
+}
+
+/** Makes a journaled sleep; given by the state machine so `orTimeout` is journaled. */
+export type SleepFactory = (ms: number) => RestatePromise<void>;
+
+/** A journaled future. Await it like a promise. */
+export interface RestatePromise<T> extends PromiseLike<T> {
+  /**
+   * Fails with a {@link TimeoutError} if this has not completed within `duration`; a journaled
+   * sleep races it, so a replay decides the same way.
+   */
+  orTimeout(duration: Duration): RestatePromise<T>;
+  /** Maps the value, or the terminal failure, into a new value. */
+  map<U>(mapper: (value?: T, failure?: TerminalError) => U): RestatePromise<U>;
+  catch<U = never>(onRejected?: ((reason: any) => U | PromiseLike<U>) | null): Promise<T | U>;
+  finally(onFinally?: (() => void) | null): Promise<T>;
+}
+
+export class RestatePromiseImpl<T> implements RestatePromise<T> {
+  readonly [Symbol.toStringTag] = "RestatePromise";
+
+  constructor(
+    readonly future: Future<T>,
+    readonly sleep: SleepFactory,
+  ) {}
+
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.future.promise.then(onfulfilled, onrejected);
+  }
+
+  catch<U = never>(onRejected?: ((reason: any) => U | PromiseLike<U>) | null): Promise<T | U> {
+    return this.future.promise.catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.future.promise.finally(onFinally);
+  }
+
+  orTimeout(duration: Duration): RestatePromise<T> {
+    const ms = durationMs(duration);
+    const timeout = this.sleep(ms).map(() => {
+      throw new TimeoutError(`timed out after ${ms} ms`);
+    });
+    return combine("race", [this, timeout as RestatePromise<never>], this.sleep);
+  }
+
+  map<U>(mapper: (value?: T, failure?: TerminalError) => U): RestatePromise<U> {
+    const out = new Future<U>();
+    this.future.onSettled((s) => {
+      try {
+        if (s.ok) out.resolve(mapper(s.value, undefined), s.position);
+        else if (isTerminalError(s.error)) out.resolve(mapper(undefined, s.error), s.position);
+        else out.reject(s.error, s.position);
+      } catch (e) {
+        out.reject(e, s.position);
+      }
+    });
+    return new RestatePromiseImpl(out, this.sleep);
+  }
+}
+
+type Kind = "all" | "race" | "any" | "allSettled";
+
+/** Builds a combinator over journaled futures (invariant 2). */
+function combine(kind: Kind, children: readonly PromiseLike<unknown>[], sleep: SleepFactory): any {
+  const futures = children.map((c) => {
+    if (!(c instanceof RestatePromiseImpl)) {
+      throw new TypeError(
+        `RestatePromise.${kind} takes journaled futures (ctx.run, ctx.sleep, calls, awakeables, …)`,
+      );
+    }
+    return c.future as Future<unknown>;
+  });
+  const out = new Future<unknown>();
+  const results: Settled<unknown>[] = [];
+  const decide = () => {
+    if (out.settled !== undefined) return;
+    // Consider completions in journal order, whatever order JS saw them in.
+    const done = futures
+      .map((f, i) => ({ i, s: f.settled }))
+      .filter((x): x is { i: number; s: Settled<unknown> } => x.s !== undefined)
+      .sort((a, b) => a.s.position - b.s.position);
+    switch (kind) {
+      case "race": {
+        const first = done[0];
+        if (first !== undefined) out.settle(first.s);
+        return;
+      }
+      case "any": {
+        const win = done.find((d) => d.s.ok);
+        if (win !== undefined) out.settle(win.s);
+        else if (done.length === futures.length) {
+          const last = done[done.length - 1]?.s.position ?? 0;
+          out.reject(
+            new AggregateError(
+              done.map((d) => (d.s.ok ? undefined : d.s.error)),
+              "All promises were rejected",
+            ),
+            last,
+          );
+        }
+        return;
+      }
+      case "all": {
+        const failed = done.find((d) => !d.s.ok);
+        if (failed !== undefined) out.settle(failed.s);
+        else if (done.length === futures.length) {
+          const pos = done[done.length - 1]?.s.position ?? 0;
+          out.resolve(
+            futures.map((f) => (f.settled as { value: unknown }).value),
+            pos,
+          );
+        }
+        return;
+      }
+      case "allSettled": {
+        if (done.length === futures.length) {
+          const pos = done[done.length - 1]?.s.position ?? 0;
+          out.resolve(
+            futures.map((f) => {
+              const s = f.settled!;
+              return s.ok ? { status: "fulfilled", value: s.value } : { status: "rejected", reason: s.error };
+            }),
+            pos,
+          );
+        }
+        return;
+      }
+    }
+  };
+  void results;
+  if (futures.length === 0) {
+    if (kind === "race") return new RestatePromiseImpl(out, sleep); // never settles, like Promise.race([])
+    if (kind === "any") out.reject(new AggregateError([], "All promises were rejected"), 0);
+    else out.resolve([], 0);
+    return new RestatePromiseImpl(out, sleep);
+  }
+  decide();
+  for (const f of futures) f.onSettled(decide);
+  return new RestatePromiseImpl(out, sleep);
+}
+
+type Values<T extends readonly unknown[]> = { -readonly [P in keyof T]: Awaited<T[P]> };
+
+function sleepOf(promises: readonly PromiseLike<unknown>[]): SleepFactory {
+  for (const p of promises) if (p instanceof RestatePromiseImpl) return p.sleep;
+  return () => {
+    throw new TerminalError("orTimeout needs a journaled future in the combinator");
+  };
+}
+
+/**
+ * Combinators over journaled futures, as in the Restate SDK. They decide by the order in which
+ * the futures completed in the journal, so a replay takes the same branch as the first attempt.
+ *
+ * @example
+ * const [a, b] = await RestatePromise.all([ctx.run("a", fa), ctx.run("b", fb)]);
+ * const first = await RestatePromise.race([ctx.awakeable<string>().promise, ctx.sleep({ minutes: 5 })]);
+ */
+export const RestatePromise = {
+  all<const T extends readonly PromiseLike<unknown>[]>(promises: T): RestatePromise<Values<T>> {
+    return combine("all", promises, sleepOf(promises));
+  },
+  race<const T extends readonly PromiseLike<unknown>[]>(promises: T): RestatePromise<Awaited<T[number]>> {
+    return combine("race", promises, sleepOf(promises));
+  },
+  any<const T extends readonly PromiseLike<unknown>[]>(promises: T): RestatePromise<Awaited<T[number]>> {
+    return combine("any", promises, sleepOf(promises));
+  },
+  allSettled<const T extends readonly PromiseLike<unknown>[]>(
+    promises: T,
+  ): RestatePromise<{ -readonly [P in keyof T]: PromiseSettledResult<Awaited<T[P]>> }> {
+    return combine("allSettled", promises, sleepOf(promises));
+  },
+} as const;
