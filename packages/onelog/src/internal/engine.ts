@@ -14,7 +14,7 @@ import { parseAwakeableId } from "@onelog/sdk/internal";
 import { newInvocationId, partitionOf, workflowRunId } from "./ids.js";
 import type { Log } from "./log/log.js";
 import type { Logger } from "./logger.js";
-import { PartitionProcessor } from "./processor.js";
+import { PartitionProcessor, type ProcessorOptions } from "./processor.js";
 import type { InvokeBody, Target } from "./records.js";
 import type { InvocationStatus, PartitionStore } from "./store/store.js";
 
@@ -28,6 +28,8 @@ export interface EngineOptions {
   readonly console?: Console;
   /** Suspend at every await that waits for a completion (test mode; env ONELOG_SUSPEND_ALWAYS=1). */
   readonly suspendAlways?: boolean;
+  /** Fault injection for the simulator. */
+  readonly faults?: ProcessorOptions["faults"];
 }
 
 /** A request to start an invocation. */
@@ -91,6 +93,7 @@ export class Engine {
           onCompleted: (id, result) => this.completed(id, result),
           ...(o.console === undefined ? {} : { console: o.console }),
           ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
+          ...(o.faults === undefined ? {} : { faults: o.faults }),
         }),
       );
     }

@@ -36,6 +36,11 @@ export interface ProcessorOptions {
   readonly console?: Console;
   /** Suspend at every await that waits for a completion (test mode). */
   readonly suspendAlways?: boolean;
+  /**
+   * Fault injection for the simulator: deliver a shipment a second time after the returned
+   * delay in ms (as a zombie leader or a retried append would); undefined delivers it once.
+   */
+  readonly faults?: { readonly duplicateShipment?: () => number | undefined };
 }
 
 /** Counters a benchmark or the admin API reads. */
@@ -263,6 +268,12 @@ export class PartitionProcessor {
       list.push({ header: { at, dedup: { producer: `p${this.partition}`, seq } }, body });
     }
     const last = rows[rows.length - 1]!.seq;
+    const again = this.o.faults?.duplicateShipment?.();
+    if (again !== undefined) {
+      this.o.clock.setTimeout(() => {
+        for (const [p, records] of byPartition) this.o.log.append(p, records).catch(() => {});
+      }, again);
+    }
     Promise.all([...byPartition].map(([p, records]) => this.o.log.append(p, records)))
       .then(() => {
         this.shippedUpTo = Math.max(this.shippedUpTo, last);
