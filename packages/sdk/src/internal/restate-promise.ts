@@ -131,7 +131,12 @@ type Kind = "all" | "race" | "any" | "allSettled";
 
 /** Builds a combinator over journaled futures (invariant 2). */
 function combine(kind: Kind, children: readonly PromiseLike<unknown>[], sleep: SleepFactory): any {
-  const futures = children.map((c) => {
+  const futures = children.map((child) => {
+    // A durable promise combines as its get().
+    const c =
+      !(child instanceof RestatePromiseImpl) && typeof (child as { get?: unknown }).get === "function"
+        ? (child as unknown as { get(): PromiseLike<unknown> }).get()
+        : child;
     if (!(c instanceof RestatePromiseImpl)) {
       throw new TypeError(
         `RestatePromise.${kind} takes journaled futures (ctx.run, ctx.sleep, calls, awakeables, …)`,
