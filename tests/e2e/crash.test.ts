@@ -1,14 +1,11 @@
 // Proves that SIGKILL mid-load loses no acknowledged output and runs no acknowledged step again: a driver keeps 16 idempotent calls in flight against onelog in a child process (tests/e2e/crash-server.ts), kills and restarts it on the same data dir several times, retries what was not acknowledged, then checks every output and the side-effect file the steps append to.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { Children, REPO, errorLines, kill, prng, seedFrom, sleep, type Child } from "./harness.js";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The child's script; overridable so the assertions can be checked against a broken server. */
 const SERVER = process.env.ONELOG_CRASH_SERVER ?? path.join(REPO, "tests/e2e/crash-server.ts");
 const KEYS = 300;
@@ -22,92 +19,21 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const MAX_TRIES_PER_KEY = 40;
 const LOAD_DEADLINE_MS = 100_000;
 const READY_TIMEOUT_MS = 30_000;
-const SEED = Number(process.env.ONELOG_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
-
-/** mulberry32: a small seeded PRNG, so the kill schedule of a failing run can be replayed. */
-function prng(seed: number): (lo: number, hi: number) => number {
-  let a = seed >>> 0;
-  return (lo, hi) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const r = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    return lo + Math.floor(r * (hi - lo + 1));
-  };
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-// ---------------------------------------------------------------------------------------------
-// The child process
-
-interface Child {
-  readonly proc: ChildProcess;
-  readonly url: string;
-  /** Which process lifetime this is: 0 for the first start, +1 per restart. */
-  readonly life: number;
-  readonly exited: Promise<void>;
-}
+const SEED = seedFrom("ONELOG_CRASH_SEED");
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-crash-"));
 const dataDir = path.join(workDir, "data");
 const sideEffectFile = path.join(workDir, "side-effects.txt");
-const spawned = new Set<ChildProcess>();
-/** Every stderr line of every child, tagged with its lifetime. */
-const childStderr: { life: number; line: string }[] = [];
-
-after(async () => {
-  for (const proc of spawned) {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill("SIGKILL");
-      await new Promise((r) => proc.once("exit", r));
-    }
-  }
-  fs.rmSync(workDir, { recursive: true, force: true });
+const children = new Children({
+  script: SERVER,
+  env: { DATA_DIR: dataDir, SIDE_EFFECT_FILE: sideEffectFile },
+  readyTimeoutMs: READY_TIMEOUT_MS,
 });
 
-async function startChild(life: number): Promise<Child> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATA_DIR: dataDir,
-    SIDE_EFFECT_FILE: sideEffectFile,
-    PORT: "0", // a new port per lifetime, so no pooled connection outlives its process
-  };
-  delete env.NODE_TEST_CONTEXT;
-  const proc = spawn(process.execPath, ["--conditions=onelog-source", "--import", "tsx", SERVER], {
-    cwd: REPO,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  spawned.add(proc);
-  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
-  createInterface({ input: proc.stderr }).on("line", (line) => childStderr.push({ life, line }));
-  const lines = createInterface({ input: proc.stdout });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`child ${life} not READY after ${READY_TIMEOUT_MS} ms`)),
-      READY_TIMEOUT_MS,
-    );
-    lines.on("line", (line) => {
-      const m = /^READY (\S+)$/.exec(line);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      const err = childStderr.filter((l) => l.life === life).map((l) => l.line);
-      reject(
-        new Error(
-          `child ${life} exited (${proc.exitCode ?? proc.signalCode}) before READY:\n${err.join("\n")}`,
-        ),
-      );
-    });
-  });
-  return { proc, url, life, exited };
-}
+after(async () => {
+  await children.killAll();
+  fs.rmSync(workDir, { recursive: true, force: true });
+});
 
 // ---------------------------------------------------------------------------------------------
 // The side-effect file
@@ -198,16 +124,15 @@ void test(
     let restarting = false;
     let requests = 0;
 
-    let current: Promise<Child> = startChild(0);
+    let current: Promise<Child> = children.start(0);
     current.catch(() => {});
 
     /** SIGKILLs the current child (waiting for it to be gone), then starts the next lifetime. */
     async function killAndRestart(): Promise<Child> {
       const old = await current;
-      old.proc.kill("SIGKILL");
-      await old.exited;
+      await kill(old);
       boundaries.push(readLines().length);
-      return startChild(old.life + 1);
+      return children.start(old.life + 1);
     }
 
     function maybeCrash(): void {
@@ -285,8 +210,7 @@ void test(
           again.set(key, await call(finalChild.url, key));
       }),
     );
-    finalChild.proc.kill("SIGKILL");
-    await finalChild.exited;
+    await kill(finalChild);
     const lines = readLines();
 
     const violations: string[] = [];
@@ -359,10 +283,8 @@ void test(
       if (effects.at(-1)!.life < seconds[0]!.life) resumedBetweenSteps++;
     }
 
-    const errors = childStderr.filter((l) =>
-      /"level":"error"|InvariantError|partition processor stopped/.test(l.line),
-    );
-    const warnings = childStderr.filter((l) => !errors.includes(l));
+    const errors = errorLines(children.stderr);
+    const warnings = children.stderr.filter((l) => !errors.includes(l));
     const totalTries = [...tries.values()].reduce((s, n) => s + n, 0);
     t.diagnostic(`seed ${SEED} (set ONELOG_CRASH_SEED to replay the kill schedule)`);
     t.diagnostic(
