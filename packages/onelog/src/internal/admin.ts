@@ -30,9 +30,41 @@ export class Admin {
         res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length });
         res.end(bytes);
       };
-      const path = new URL(req.url ?? "/", "http://admin").pathname;
-      if (req.method !== "GET")
+      const url = new URL(req.url ?? "/", "http://admin");
+      const path = url.pathname;
+      const op = /^\/invocations\/([^/]+)\/(cancel|kill|purge|pause|resume)$/.exec(path);
+      const del = /^\/invocations\/([^/]+)$/.exec(path);
+      if (op !== null || (req.method === "DELETE" && del !== null)) {
+        if (op !== null && req.method !== "PATCH" && req.method !== "POST") {
+          res.setHeader("allow", "PATCH, POST");
+          return send(405, { code: "OL1007", message: `use PATCH for /invocations/{id}/${op[2]}` });
+        }
+        const id = decodeURIComponent((op ?? del)![1]!);
+        const mode = op?.[2] ?? url.searchParams.get("mode") ?? "cancel";
+        if (
+          mode !== "cancel" &&
+          mode !== "kill" &&
+          mode !== "purge" &&
+          mode !== "pause" &&
+          mode !== "resume"
+        ) {
+          return send(400, { code: "OL1012", message: `mode must be cancel, kill or purge, not ${mode}` });
+        }
+        if (!isInvocationId(id)) {
+          return send(400, { code: "OL1013", message: `${JSON.stringify(id)} is not an invocation id` });
+        }
+        if (this.o.engine.statusOf(id) === undefined) {
+          return send(404, { code: "OL1008", message: `invocation ${id} not found` });
+        }
+        this.o.engine.operate(mode, id).then(
+          () => send(202, { invocationId: id, operation: mode }),
+          (e: unknown) => send(503, { code: "OL1011", message: String(e) }),
+        );
+        return;
+      }
+      if (req.method !== "GET") {
         return send(405, { code: "OL1007", message: "the admin endpoint takes GET here" });
+      }
       if (path === "/health") {
         const partitions = this.o.engine.processors.map((p) => ({
           partition: p.partition,

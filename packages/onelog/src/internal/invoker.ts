@@ -230,7 +230,7 @@ export class InProcessInvoker {
     let size = 0;
     const all = this.o.store.listState(service, key);
     for (const [name, value] of all) {
-      size += name.length + value.length;
+      size += Buffer.byteLength(name) + value.length;
       if (size > EAGER_STATE_MAX_BYTES) return { values, complete: false };
       values.set(name, value);
     }

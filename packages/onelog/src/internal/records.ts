@@ -194,7 +194,7 @@ export interface LogRecord extends ProposedRecord {
 // Records are msgpack maps with record structures off, so the bytes are self-describing and
 // stable across processes and versions. Measured (docs/architecture.md): an invoke of a small
 // JSON argument with a few headers is ~340 bytes, an entry effect ~200, an end ~160; field
-// names are about half of that. A positional encoding would halve it (see docs/benchmarks.md).
+// names are about half of that; a positional encoding would halve it.
 const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
 
 /** Encodes a proposed record (header + body) into bytes for the log. */
