@@ -23,7 +23,15 @@ if (files.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  ["--conditions=onelog-source", "--import", "tsx", "--test", "--test-concurrency=2", ...files],
+  [
+    "--conditions=onelog-source",
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=2",
+    "--test-timeout=180000",
+    ...files,
+  ],
   { stdio: "inherit" },
 );
 process.exit(r.status ?? 1);

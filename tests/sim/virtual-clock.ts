@@ -35,6 +35,7 @@ export class VirtualClock {
       clearTimeout: (h) => {
         if (h !== undefined) (h as Timer).cancelled = true;
       },
+      defer: (fn) => void this.schedule(owner, 0, fn),
     };
   }
 

@@ -1,9 +1,10 @@
-// Proves apply(store, record) -> actions is the state machine apply.ts documents (invariants 1–5), by golden tests: given this MemoryStore and this record, exactly these actions and these rows.
+// Proves apply(store, record) -> actions follows apply.ts's invariants for an invocation's life (invoke, entries and acks, end, retries, timers, leadership, dedup, outbox truncation, pause/resume/purge, determinism), by golden tests: given this MemoryStore and this record, exactly these actions and these rows.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { JournalEntry, Result } from "@onelog/sdk/internal";
+import type { CommandEntry, JournalEntry, Result } from "@onelog/sdk/internal";
 import { apply, backoffMs, type Action } from "../../packages/onelog/src/internal/apply.js";
 import type {
+  Caller,
   InvokeBody,
   RecordBody,
   RecordHeader,
@@ -19,7 +20,10 @@ import { InvariantError, type InvocationStatus } from "../../packages/onelog/src
 const T0 = 1_700_000_000_000;
 const ID = "inv_00000000000000000000000000000000000000a1";
 const ID2 = "inv_00000000000000000000000000000000000000b2";
+const ID3 = "inv_00000000000000000000000000000000000000c3";
+const CALLER = "inv_00000000000000000000000000000000000000f9";
 const TARGET: Target = { service: "Greeter", handler: "greet" };
+const OBJ: Target = { service: "Counter", handler: "add", key: "k1" };
 const POLICY: RetryPolicy = {
   initialIntervalMs: 50,
   factor: 2,
@@ -28,6 +32,7 @@ const POLICY: RetryPolicy = {
   onMaxAttempts: "pause",
 };
 const RETENTION = 86_400_000;
+const FOREVER = Number.MAX_SAFE_INTEGER;
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 const ARG = enc("Ada");
 
@@ -46,6 +51,7 @@ function invoke(overrides: Partial<InvokeBody> = {}): InvokeBody {
     type: "invoke",
     invocationId: ID,
     target: TARGET,
+    handlerKind: "service",
     argument: ARG,
     headers: { "content-type": "application/json" },
     retry: POLICY,
@@ -54,22 +60,36 @@ function invoke(overrides: Partial<InvokeBody> = {}): InvokeBody {
   };
 }
 
+/** An entry effect: command `commandIndex` of attempt `epoch` (default 1) of `id` (default ID). */
+function entry(commandIndex: number, e: CommandEntry, epoch = 1, id = ID): RecordBody {
+  return { type: "entry", invocationId: id, attemptEpoch: epoch, commandIndex, entry: e };
+}
+
+const end = (result: Result, epoch = 1, id = ID): RecordBody => ({
+  type: "end",
+  invocationId: id,
+  attemptEpoch: epoch,
+  result,
+});
+
 const INPUT: JournalEntry = { type: "input", argument: ARG, headers: { "content-type": "application/json" } };
-const runEntry = (name: string, value: unknown): JournalEntry => ({
+const runEntry = (name: string, value: unknown): CommandEntry => ({
   type: "run",
   name,
   result: { ok: enc(value) },
 });
 
-/** The status row of a fresh invocation after its first invoke. */
+/** The status row of a fresh service invocation after its first invoke. */
 function invokedRow(overrides: Partial<InvocationStatus> = {}): InvocationStatus {
   return {
     invocationId: ID,
     target: TARGET,
+    handlerKind: "service",
     state: "invoked",
     attemptEpoch: 1,
     retryCount: 0,
     journalLength: 1,
+    commandCount: 1,
     retry: POLICY,
     retentionMs: RETENTION,
     createdAt: T0,
@@ -100,22 +120,29 @@ const failed = (epoch: number, message = "Error: boom", retryAfterMs?: number): 
   ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
 });
 
+const retryFired: RecordBody = { type: "timer_fired", timer: { kind: "retry", invocationId: ID } };
+
 // ---------------------------------------------------------------------------------------------
 
 describe("apply: invoke", () => {
-  it("starts the invocation: status invoked with epoch 1, the input as entry 0, one invoke action", () => {
+  it("starts the invocation: status invoked with epoch 1 and the handler kind, the input as command 0, one invoke action", () => {
     const store = new MemoryStore(0);
     const actions = step(store, invoke());
     assert.deepEqual(actions, [{ type: "invoke", invocationId: ID, attemptEpoch: 1 }]);
     assert.deepEqual(store.getStatus(ID), invokedRow());
     assert.deepEqual(store.getJournal(ID), [INPUT]);
     assert.deepEqual(store.listInvoked(), [ID]);
-    assert.deepEqual(store.listTimers(Number.MAX_SAFE_INTEGER, 100), []);
+    assert.deepEqual(store.listTimers(FOREVER, 100), []);
+    assert.deepEqual(store.listOutbox(0, 100), []);
   });
 
-  it("keeps the idempotency key on the status row", () => {
-    const store = started({ idempotencyKey: "k1" });
-    assert.deepEqual(store.getStatus(ID), invokedRow({ idempotencyKey: "k1" }));
+  it("keeps the idempotency key, the handler kind and the caller (as a sink) on the status row", () => {
+    const caller: Caller = { invocationId: CALLER, commandIndex: 3 };
+    const store = started({ idempotencyKey: "k1", handlerKind: "shared", target: OBJ, caller });
+    assert.deepEqual(
+      store.getStatus(ID),
+      invokedRow({ idempotencyKey: "k1", handlerKind: "shared", target: OBJ, sinks: [caller] }),
+    );
   });
 
   it("with executeAt in the future: scheduled, a delayed_invoke timer row, schedule_timer, no invoke", () => {
@@ -126,14 +153,14 @@ describe("apply: invoke", () => {
     assert.deepEqual(actions, [{ type: "schedule_timer", dueAt: executeAt, timer }]);
     assert.deepEqual(store.getStatus(ID), invokedRow({ state: "scheduled", attemptEpoch: 0 }));
     assert.deepEqual(store.getJournal(ID), [INPUT]);
-    assert.deepEqual(store.listTimers(Number.MAX_SAFE_INTEGER, 100), [{ dueAt: executeAt, key: timer }]);
+    assert.deepEqual(store.listTimers(FOREVER, 100), [{ dueAt: executeAt, key: timer }]);
     assert.deepEqual(store.listInvoked(), []);
 
     // The timer fires: the first attempt starts with epoch 1.
     const fired = step(store, { type: "timer_fired", timer }, { at: executeAt + 3 });
     assert.deepEqual(fired, [{ type: "invoke", invocationId: ID, attemptEpoch: 1 }]);
     assert.deepEqual(store.getStatus(ID), invokedRow({ modifiedAt: executeAt + 3 }));
-    assert.deepEqual(store.listTimers(Number.MAX_SAFE_INTEGER, 100), []);
+    assert.deepEqual(store.listTimers(FOREVER, 100), []);
   });
 
   it("with executeAt not after the record's time: invoked at once", () => {
@@ -146,7 +173,7 @@ describe("apply: invoke", () => {
 
   it("a duplicate (same id) while the first runs: no actions, nothing changes", () => {
     const store = started({ idempotencyKey: "k1" });
-    step(store, { type: "entry", invocationId: ID, attemptEpoch: 1, index: 1, entry: runEntry("a", 1) });
+    step(store, entry(1, runEntry("a", 1)));
     const before = tables(store);
     const actions = step(store, invoke({ idempotencyKey: "k1", argument: enc("Someone else") }), {
       at: T0 + 10,
@@ -155,44 +182,86 @@ describe("apply: invoke", () => {
     assert.deepEqual(tables(store), before);
   });
 
+  it("a duplicate with a caller while the first runs: the caller becomes a sink and gets the result at the end", () => {
+    const store = started({ idempotencyKey: "k1" });
+    const caller: Caller = { invocationId: CALLER, commandIndex: 2 };
+    assert.deepEqual(step(store, invoke({ idempotencyKey: "k1", caller })), []);
+    assert.deepEqual(store.getStatus(ID)?.sinks, [caller]);
+    assert.deepEqual(store.getJournal(ID), [INPUT]);
+    const result: Result = { ok: enc("hello Ada") };
+    assert.deepEqual(step(store, end(result)), [
+      { type: "completed", invocationId: ID, result },
+      { type: "ship_outbox" },
+      { type: "schedule_timer", dueAt: T0 + RETENTION, timer: { kind: "cleanup", invocationId: ID } },
+    ]);
+    assert.deepEqual(store.listOutbox(0, 100), [
+      { seq: 1, message: { type: "invocation_response", invocationId: CALLER, commandIndex: 2, result } },
+    ]);
+  });
+
   it("a duplicate after completion (key retained): completed with the stored result, nothing changes", () => {
     const store = started({ idempotencyKey: "k1" });
     const result: Result = { ok: enc("hello Ada") };
-    step(store, { type: "end", invocationId: ID, attemptEpoch: 1, result });
+    step(store, end(result));
     const before = tables(store);
     const actions = step(store, invoke({ idempotencyKey: "k1" }), { at: T0 + 10 });
     assert.deepEqual(actions, [{ type: "completed", invocationId: ID, result }]);
     assert.deepEqual(tables(store), before);
   });
+
+  it("a duplicate with a caller after completion: the caller is answered through the outbox", () => {
+    const store = started({ idempotencyKey: "k1" });
+    const result: Result = { ok: enc("hello Ada") };
+    step(store, end(result));
+    const caller: Caller = { invocationId: CALLER, commandIndex: 4 };
+    assert.deepEqual(step(store, invoke({ idempotencyKey: "k1", caller })), [
+      { type: "completed", invocationId: ID, result },
+      { type: "ship_outbox" },
+    ]);
+    assert.deepEqual(store.listOutbox(0, 100), [
+      { seq: 1, message: { type: "invocation_response", invocationId: CALLER, commandIndex: 4, result } },
+    ]);
+  });
 });
 
 describe("apply: journal entries (the conditional append)", () => {
-  it("an entry with the current epoch at index == journal length is appended and acked", () => {
+  it("command 1 of the current epoch is appended at position 1 and acked with {commandIndex, entry, position}", () => {
     const store = started();
-    const entry = runEntry("compose", "hello Ada");
-    const actions = step(
-      store,
-      { type: "entry", invocationId: ID, attemptEpoch: 1, index: 1, entry },
-      { at: T0 + 7 },
+    const e = runEntry("compose", "hello Ada");
+    const actions = step(store, entry(1, e), { at: T0 + 7 });
+    assert.deepEqual(actions, [
+      { type: "ack", invocationId: ID, attemptEpoch: 1, commandIndex: 1, entry: e, position: 1 },
+    ]);
+    assert.deepEqual(store.getJournal(ID), [INPUT, e]);
+    assert.deepEqual(
+      store.getStatus(ID),
+      invokedRow({ journalLength: 2, commandCount: 2, modifiedAt: T0 + 7 }),
     );
-    assert.deepEqual(actions, [{ type: "ack", invocationId: ID, attemptEpoch: 1, index: 1 }]);
-    assert.deepEqual(store.getJournal(ID), [INPUT, entry]);
-    assert.deepEqual(store.getStatus(ID), invokedRow({ journalLength: 2, modifiedAt: T0 + 7 }));
+  });
+
+  it("command and journal position differ once a notification sits in between", () => {
+    const store = started();
+    step(store, entry(1, { type: "awakeable" }));
+    step(store, {
+      type: "resolve_awakeable",
+      invocationId: ID,
+      commandIndex: 1,
+      result: { ok: enc("x") },
+    });
+    const e = runEntry("after", 2);
+    assert.deepEqual(step(store, entry(2, e)), [
+      { type: "ack", invocationId: ID, attemptEpoch: 1, commandIndex: 2, entry: e, position: 3 },
+    ]);
+    assert.equal(store.getStatus(ID)?.commandCount, 3);
+    assert.equal(store.getStatus(ID)?.journalLength, 4);
   });
 
   it("an entry with a stale epoch is dropped: no actions, no change", () => {
     const store = started();
     step(store, failed(1));
-    step(store, { type: "timer_fired", timer: { kind: "retry", invocationId: ID } }); // epoch 2 now
+    step(store, retryFired); // epoch 2 now
     const before = tables(store);
-    const actions = step(store, {
-      type: "entry",
-      invocationId: ID,
-      attemptEpoch: 1,
-      index: 1,
-      entry: runEntry("a", 1),
-    });
-    assert.deepEqual(actions, []);
+    assert.deepEqual(step(store, entry(1, runEntry("a", 1), 1)), []);
     assert.deepEqual(tables(store), before);
   });
 
@@ -200,29 +269,31 @@ describe("apply: journal entries (the conditional append)", () => {
     const store = started();
     step(store, failed(1));
     const before = tables(store);
-    assert.deepEqual(
-      step(store, { type: "entry", invocationId: ID, attemptEpoch: 1, index: 1, entry: runEntry("a", 1) }),
-      [],
-    );
-    assert.deepEqual(
-      step(store, { type: "entry", invocationId: ID2, attemptEpoch: 1, index: 1, entry: runEntry("a", 1) }),
-      [],
-    );
+    assert.deepEqual(step(store, entry(1, runEntry("a", 1))), []);
+    assert.deepEqual(step(store, entry(1, runEntry("a", 1), 1, ID2)), []);
     assert.deepEqual(tables(store), before);
   });
 
-  it("an index gap (or a reused index) throws InvariantError and the transaction leaves no trace", () => {
+  it("a command index gap (or a reused index) throws InvariantError and the transaction leaves no trace", () => {
     const store = started();
     const before = store.dump();
     assert.throws(
-      () =>
-        step(store, { type: "entry", invocationId: ID, attemptEpoch: 1, index: 2, entry: runEntry("a", 1) }),
-      (e: unknown) => e instanceof InvariantError && /entry index 2 but journal length is 1/.test(e.message),
+      () => step(store, entry(2, runEntry("a", 1))),
+      (e: unknown) =>
+        e instanceof InvariantError &&
+        /command 2 but the journal has 1/.test(e.message) &&
+        e.message.includes(ID),
     );
+    assert.throws(() => step(store, entry(0, runEntry("a", 1))), InvariantError);
+    assert.deepEqual(store.dump(), before);
+  });
+
+  it("an input entry proposed as a command throws InvariantError and leaves no trace", () => {
+    const store = started();
+    const before = store.dump();
     assert.throws(
-      () =>
-        step(store, { type: "entry", invocationId: ID, attemptEpoch: 1, index: 0, entry: runEntry("a", 1) }),
-      InvariantError,
+      () => step(store, entry(1, { type: "input", argument: ARG, headers: {} })),
+      (e: unknown) => e instanceof InvariantError && /input entry proposed as command 1/.test(e.message),
     );
     assert.deepEqual(store.dump(), before);
   });
@@ -233,9 +304,9 @@ describe("apply: end", () => {
 
   it("with an idempotency key: completed action, journal deleted, status kept with a cleanup timer", () => {
     const store = started({ idempotencyKey: "k1" });
-    step(store, { type: "entry", invocationId: ID, attemptEpoch: 1, index: 1, entry: runEntry("a", 1) });
+    step(store, entry(1, runEntry("a", 1)));
     const at = T0 + 100;
-    const actions = step(store, { type: "end", invocationId: ID, attemptEpoch: 1, result }, { at });
+    const actions = step(store, end(result), { at });
     const timer = { kind: "cleanup", invocationId: ID } as const;
     assert.deepEqual(actions, [
       { type: "completed", invocationId: ID, result },
@@ -251,36 +322,47 @@ describe("apply: end", () => {
         completedAt: at,
         modifiedAt: at,
         journalLength: 0,
+        commandCount: 2,
       }),
     );
-    assert.deepEqual(store.listTimers(Number.MAX_SAFE_INTEGER, 100), [{ dueAt: at + RETENTION, key: timer }]);
+    assert.deepEqual(store.listTimers(FOREVER, 100), [{ dueAt: at + RETENTION, key: timer }]);
     assert.deepEqual(store.listInvoked(), []);
   });
 
   it("without an idempotency key: completed action, journal and status deleted, no timer", () => {
     const store = started();
-    const actions = step(store, { type: "end", invocationId: ID, attemptEpoch: 1, result });
+    const actions = step(store, end(result));
     assert.deepEqual(actions, [{ type: "completed", invocationId: ID, result }]);
     assert.equal(store.getStatus(ID), undefined);
     assert.deepEqual(store.getJournal(ID), []);
-    assert.deepEqual(store.listTimers(Number.MAX_SAFE_INTEGER, 100), []);
+    assert.deepEqual(store.listTimers(FOREVER, 100), []);
+  });
+
+  it("with a caller: the caller's command is completed through the outbox", () => {
+    const caller: Caller = { invocationId: CALLER, commandIndex: 5 };
+    const store = started({ caller });
+    assert.deepEqual(step(store, end(result)), [
+      { type: "completed", invocationId: ID, result },
+      { type: "ship_outbox" },
+    ]);
+    assert.deepEqual(store.listOutbox(0, 100), [
+      { seq: 1, message: { type: "invocation_response", invocationId: CALLER, commandIndex: 5, result } },
+    ]);
   });
 
   it("with an idempotency key but zero retention: deleted like one without a key", () => {
     const store = started({ idempotencyKey: "k1", retentionMs: 0 });
     const err: Result = { err: { code: 422, message: "no" } };
-    assert.deepEqual(step(store, { type: "end", invocationId: ID, attemptEpoch: 1, result: err }), [
-      { type: "completed", invocationId: ID, result: err },
-    ]);
+    assert.deepEqual(step(store, end(err)), [{ type: "completed", invocationId: ID, result: err }]);
     assert.equal(store.getStatus(ID), undefined);
   });
 
   it("an end from a stale epoch is dropped", () => {
     const store = started();
     step(store, failed(1));
-    step(store, { type: "timer_fired", timer: { kind: "retry", invocationId: ID } });
+    step(store, retryFired);
     const before = tables(store);
-    assert.deepEqual(step(store, { type: "end", invocationId: ID, attemptEpoch: 1, result }), []);
+    assert.deepEqual(step(store, end(result, 1)), []);
     assert.deepEqual(tables(store), before);
   });
 });
@@ -302,7 +384,7 @@ describe("apply: attempt_failed and retries", () => {
         modifiedAt: at,
       }),
     );
-    assert.deepEqual(store.listTimers(Number.MAX_SAFE_INTEGER, 100), [{ dueAt: at + 50, key: timer }]);
+    assert.deepEqual(store.listTimers(FOREVER, 100), [{ dueAt: at + 50, key: timer }]);
     assert.deepEqual(store.listInvoked(), []);
   });
 
@@ -317,11 +399,7 @@ describe("apply: attempt_failed and retries", () => {
       assert.equal(a?.type, "schedule_timer");
       waits.push((a as { dueAt: number }).dueAt - at);
       assert.equal(store.getStatus(ID)?.retryCount, epoch);
-      const fired = step(
-        store,
-        { type: "timer_fired", timer: { kind: "retry", invocationId: ID } },
-        { at: at + 1 },
-      );
+      const fired = step(store, retryFired, { at: at + 1 });
       assert.deepEqual(fired, [{ type: "invoke", invocationId: ID, attemptEpoch: epoch + 1 }]);
     }
     assert.deepEqual(waits, [50, 100, 200, 400, 500, 500, 500]);
@@ -340,7 +418,7 @@ describe("apply: attempt_failed and retries", () => {
       timer: { kind: "retry", invocationId: ID },
     });
     assert.equal(store.getStatus(ID)?.nextRetryAt, T0 + 7_001);
-    step(store, { type: "timer_fired", timer: { kind: "retry", invocationId: ID } }, { at: T0 + 7_001 });
+    step(store, retryFired, { at: T0 + 7_001 });
     const [second] = step(store, failed(2), { at: T0 + 8_000 });
     assert.deepEqual(second, {
       type: "schedule_timer",
@@ -352,7 +430,7 @@ describe("apply: attempt_failed and retries", () => {
   it("attempts used up with onMaxAttempts pause: paused, no actions, no timer", () => {
     const store = started({ retry: { ...POLICY, maxAttempts: 2 } });
     step(store, failed(1, "Error: one"));
-    step(store, { type: "timer_fired", timer: { kind: "retry", invocationId: ID } });
+    step(store, retryFired);
     const at = T0 + 500;
     const actions = step(store, failed(2, "Error: two"), { at });
     assert.deepEqual(actions, []);
@@ -367,7 +445,7 @@ describe("apply: attempt_failed and retries", () => {
         modifiedAt: at,
       }),
     );
-    assert.deepEqual(store.listTimers(Number.MAX_SAFE_INTEGER, 100), []);
+    assert.deepEqual(store.listTimers(FOREVER, 100), []);
     assert.deepEqual(store.getJournal(ID), [INPUT]);
   });
 
@@ -397,7 +475,7 @@ describe("apply: attempt_failed and retries", () => {
     const store = started({ retry: { ...POLICY, maxAttempts: null, maxIntervalMs: 100 } });
     for (let epoch = 1; epoch <= 150; epoch++) {
       assert.equal(step(store, failed(epoch))[0]?.type, "schedule_timer");
-      step(store, { type: "timer_fired", timer: { kind: "retry", invocationId: ID } });
+      step(store, retryFired);
     }
     assert.equal(store.getStatus(ID)?.state, "invoked");
     assert.equal(store.getStatus(ID)?.retryCount, 150);
@@ -415,14 +493,10 @@ describe("apply: attempt_failed and retries", () => {
 describe("apply: timers", () => {
   it("a retry timer fires: invoked with epoch + 1, nextRetryAt gone, one invoke action, journal kept", () => {
     const store = started();
-    const entry = runEntry("a", 1);
-    step(store, { type: "entry", invocationId: ID, attemptEpoch: 1, index: 1, entry });
+    const e = runEntry("a", 1);
+    step(store, entry(1, e));
     step(store, failed(1, "Error: boom"), { at: T0 + 10 });
-    const actions = step(
-      store,
-      { type: "timer_fired", timer: { kind: "retry", invocationId: ID } },
-      { at: T0 + 60 },
-    );
+    const actions = step(store, retryFired, { at: T0 + 60 });
     assert.deepEqual(actions, [{ type: "invoke", invocationId: ID, attemptEpoch: 2 }]);
     assert.deepEqual(
       store.getStatus(ID),
@@ -430,33 +504,37 @@ describe("apply: timers", () => {
         attemptEpoch: 2,
         retryCount: 1,
         journalLength: 2,
+        commandCount: 2,
         lastFailure: "Error: boom",
         modifiedAt: T0 + 60,
       }),
     );
-    assert.deepEqual(store.getJournal(ID), [INPUT, entry]);
-    assert.deepEqual(store.listTimers(Number.MAX_SAFE_INTEGER, 100), []);
+    assert.deepEqual(store.getJournal(ID), [INPUT, e]);
+    assert.deepEqual(store.listTimers(FOREVER, 100), []);
   });
 
   it("a duplicate fire, or a fire without a timer row, is dropped", () => {
     const store = started();
     step(store, failed(1));
-    const timer = { kind: "retry", invocationId: ID } as const;
-    step(store, { type: "timer_fired", timer });
+    step(store, retryFired);
     const before = tables(store);
-    assert.deepEqual(step(store, { type: "timer_fired", timer }), []);
+    assert.deepEqual(step(store, retryFired), []);
     assert.deepEqual(
       step(store, { type: "timer_fired", timer: { kind: "delayed_invoke", invocationId: ID } }),
       [],
     );
     assert.deepEqual(step(store, { type: "timer_fired", timer: { kind: "retry", invocationId: ID2 } }), []);
+    assert.deepEqual(
+      step(store, { type: "timer_fired", timer: { kind: "sleep", invocationId: ID, commandIndex: 1 } }),
+      [],
+    );
     assert.deepEqual(tables(store), before);
     assert.equal(store.getStatus(ID)?.attemptEpoch, 2);
   });
 
   it("the cleanup timer removes the completed status; the id can then be invoked afresh", () => {
     const store = started({ idempotencyKey: "k1" });
-    step(store, { type: "end", invocationId: ID, attemptEpoch: 1, result: { ok: enc(1) } });
+    step(store, end({ ok: enc(1) }));
     const actions = step(
       store,
       { type: "timer_fired", timer: { kind: "cleanup", invocationId: ID } },
@@ -464,7 +542,7 @@ describe("apply: timers", () => {
     );
     assert.deepEqual(actions, []);
     assert.equal(store.getStatus(ID), undefined);
-    assert.deepEqual(store.listTimers(Number.MAX_SAFE_INTEGER, 100), []);
+    assert.deepEqual(store.listTimers(FOREVER, 100), []);
     assert.deepEqual(step(store, invoke({ idempotencyKey: "k1" })), [
       { type: "invoke", invocationId: ID, attemptEpoch: 1 },
     ]);
@@ -476,7 +554,6 @@ describe("apply: leadership", () => {
     const store = new MemoryStore(0);
     step(store, invoke());
     step(store, invoke({ invocationId: ID2 }), { at: T0 + 1 });
-    const ID3 = "inv_00000000000000000000000000000000000000c3";
     step(store, invoke({ invocationId: ID3 }), { at: T0 + 2 });
     step(store, { ...failed(1), invocationId: ID3 } as RecordBody); // ID3 backs off: not re-invoked
     const actions = step(store, { type: "announce_leader", leaderEpoch: 1 }, { at: T0 + 50 });
@@ -490,10 +567,7 @@ describe("apply: leadership", () => {
     assert.equal(store.getStatus(ID3)?.state, "backing-off");
     assert.equal(store.getStatus(ID3)?.attemptEpoch, 1);
     // The old attempt is now a zombie: its entry is dropped.
-    assert.deepEqual(
-      step(store, { type: "entry", invocationId: ID, attemptEpoch: 1, index: 1, entry: runEntry("a", 1) }),
-      [],
-    );
+    assert.deepEqual(step(store, entry(1, runEntry("a", 1), 1)), []);
   });
 
   it("an announce_leader not newer than the store's epoch is dropped", () => {
@@ -509,13 +583,13 @@ describe("apply: leadership", () => {
     const store = started();
     step(store, { type: "announce_leader", leaderEpoch: 2 }); // attempt epoch 2 now
     const before = tables(store);
-    const entry = runEntry("a", 1);
-    const body: RecordBody = { type: "entry", invocationId: ID, attemptEpoch: 2, index: 1, entry };
+    const e = runEntry("a", 1);
+    const body = entry(1, e, 2);
     assert.deepEqual(step(store, body, { leaderEpoch: 1 }), []);
     assert.deepEqual(step(store, invoke({ invocationId: ID2 }), { leaderEpoch: 1 }), []);
     assert.deepEqual(tables(store), before);
     assert.deepEqual(step(store, body, { leaderEpoch: 2 }), [
-      { type: "ack", invocationId: ID, attemptEpoch: 2, index: 1 },
+      { type: "ack", invocationId: ID, attemptEpoch: 2, commandIndex: 1, entry: e, position: 1 },
     ]);
     assert.deepEqual(step(store, invoke({ invocationId: ID2 })), [
       { type: "invoke", invocationId: ID2, attemptEpoch: 1 },
@@ -523,7 +597,128 @@ describe("apply: leadership", () => {
   });
 });
 
-describe("apply: resume", () => {
+describe("apply: dedup of shipped and retried records", () => {
+  it("a record whose (producer, seq) was applied before is dropped; a newer seq and other producers apply", () => {
+    const store = new MemoryStore(0);
+    const p1 = { producer: "partition-3", seq: 7 };
+    assert.deepEqual(step(store, invoke(), { dedup: p1 }), [
+      { type: "invoke", invocationId: ID, attemptEpoch: 1 },
+    ]);
+    const before = tables(store);
+    // The same message shipped again, and an older one, change nothing (invariant 1).
+    assert.deepEqual(step(store, invoke(), { dedup: p1 }), []);
+    assert.deepEqual(step(store, invoke({ invocationId: ID2 }), { dedup: { ...p1, seq: 6 } }), []);
+    assert.deepEqual(tables(store), before);
+    assert.equal(store.getStatus(ID2), undefined);
+    // A newer seq of the same producer, and another producer's seq 1, apply.
+    assert.deepEqual(step(store, invoke({ invocationId: ID2 }), { dedup: { ...p1, seq: 8 } }), [
+      { type: "invoke", invocationId: ID2, attemptEpoch: 1 },
+    ]);
+    assert.deepEqual(
+      step(store, invoke({ invocationId: ID3 }), { dedup: { producer: "ingress-a", seq: 1 } }),
+      [{ type: "invoke", invocationId: ID3, attemptEpoch: 1 }],
+    );
+    assert.equal(store.getDedup("partition-3"), 8);
+    assert.equal(store.getDedup("ingress-a"), 1);
+  });
+
+  it("a shipped completion delivered twice completes its command once", () => {
+    const store = started();
+    step(store, entry(1, { type: "awakeable" }));
+    const body: RecordBody = {
+      type: "resolve_awakeable",
+      invocationId: ID,
+      commandIndex: 1,
+      result: { ok: enc(1) },
+    };
+    const dedup = { producer: "partition-9", seq: 1 };
+    assert.equal(step(store, body, { dedup }).length, 1);
+    const before = tables(store);
+    assert.deepEqual(step(store, body, { dedup }), []);
+    assert.deepEqual(tables(store), before);
+  });
+});
+
+describe("apply: truncate_outbox", () => {
+  it("deletes the outbox rows up to the shipped seq and keeps the later ones", () => {
+    const store = started();
+    const send = (n: number): CommandEntry => ({
+      type: "send",
+      target: { service: "Mailer", handler: "send" },
+      argument: enc(n),
+      headers: {},
+    });
+    for (let k = 1; k <= 3; k++) step(store, entry(k, send(k)));
+    assert.deepEqual(
+      store.listOutbox(0, 100).map((r) => r.seq),
+      [1, 2, 3],
+    );
+    assert.deepEqual(step(store, { type: "truncate_outbox", upToSeq: 2 }), []);
+    assert.deepEqual(
+      store.listOutbox(0, 100).map((r) => r.seq),
+      [3],
+    );
+    // Truncating again up to the same or a lower seq changes nothing; new rows get new seqs.
+    step(store, { type: "truncate_outbox", upToSeq: 1 });
+    step(store, entry(4, send(4)));
+    assert.deepEqual(
+      store.listOutbox(0, 100).map((r) => r.seq),
+      [3, 4],
+    );
+  });
+});
+
+describe("apply: pause and resume", () => {
+  it("pausing an invoked invocation: paused, abort action; the running attempt's effects are dropped", () => {
+    const store = started();
+    const actions = step(store, { type: "pause", invocationId: ID }, { at: T0 + 5 });
+    assert.deepEqual(actions, [{ type: "abort", invocationId: ID }]);
+    assert.deepEqual(store.getStatus(ID), invokedRow({ state: "paused", modifiedAt: T0 + 5 }));
+    const before = tables(store);
+    assert.deepEqual(step(store, entry(1, runEntry("a", 1))), []);
+    assert.deepEqual(step(store, end({ ok: enc(1) })), []);
+    assert.deepEqual(tables(store), before);
+  });
+
+  it("pausing a backing-off invocation deletes its retry timer, so it stays paused", () => {
+    const store = started();
+    step(store, failed(1));
+    assert.deepEqual(step(store, { type: "pause", invocationId: ID }), [{ type: "abort", invocationId: ID }]);
+    assert.equal(store.getStatus(ID)?.state, "paused");
+    assert.deepEqual(store.listTimers(FOREVER, 100), []);
+    assert.deepEqual(step(store, retryFired), []);
+    assert.equal(store.getStatus(ID)?.state, "paused");
+  });
+
+  it("pausing a suspended invocation: a completion it waits for no longer wakes it; resume does", () => {
+    const store = started();
+    step(store, entry(1, { type: "awakeable" }));
+    step(store, { type: "suspend", invocationId: ID, attemptEpoch: 1, waitingOn: [1], knownLength: 2 });
+    assert.deepEqual(step(store, { type: "pause", invocationId: ID }), [{ type: "abort", invocationId: ID }]);
+    const completion: RecordBody = {
+      type: "resolve_awakeable",
+      invocationId: ID,
+      commandIndex: 1,
+      result: { ok: enc(1) },
+    };
+    assert.deepEqual(step(store, completion), []);
+    assert.equal(store.getStatus(ID)?.state, "paused");
+    assert.equal(store.getJournal(ID).length, 3);
+    assert.deepEqual(step(store, { type: "resume", invocationId: ID }), [
+      { type: "invoke", invocationId: ID, attemptEpoch: 2 },
+    ]);
+  });
+
+  it("pausing what is scheduled, inboxed, completed or unknown changes nothing", () => {
+    const store = new MemoryStore(0);
+    step(store, invoke({ executeAt: T0 + 1_000 }));
+    step(store, invoke({ invocationId: ID2, idempotencyKey: "k" }));
+    step(store, end({ ok: enc(1) }, 1, ID2));
+    const before = tables(store);
+    for (const id of [ID, ID2, ID3]) assert.deepEqual(step(store, { type: "pause", invocationId: id }), []);
+    assert.deepEqual(tables(store), before);
+  });
+
   it("resuming a paused invocation starts an attempt with epoch + 1 and retryCount 0", () => {
     const store = started({ retry: { ...POLICY, maxAttempts: 1 } });
     step(store, failed(1, "Error: boom"));
@@ -551,71 +746,142 @@ describe("apply: resume", () => {
   });
 });
 
+describe("apply: purge", () => {
+  it("purges a completed invocation: status and cleanup timer gone, no actions", () => {
+    const store = started({ idempotencyKey: "k1" });
+    step(store, end({ ok: enc(1) }));
+    assert.deepEqual(step(store, { type: "purge", invocationId: ID }), []);
+    assert.equal(store.getStatus(ID), undefined);
+    assert.deepEqual(store.listTimers(FOREVER, 100), []);
+    // A later cleanup fire (already deleted) and a duplicate purge change nothing.
+    const before = tables(store);
+    assert.deepEqual(step(store, { type: "timer_fired", timer: { kind: "cleanup", invocationId: ID } }), []);
+    assert.deepEqual(step(store, { type: "purge", invocationId: ID }), []);
+    assert.deepEqual(tables(store), before);
+  });
+
+  it("refuses to purge an invocation that is not completed", () => {
+    const store = started();
+    step(store, entry(1, runEntry("a", 1)));
+    const before = tables(store);
+    assert.deepEqual(step(store, { type: "purge", invocationId: ID }), []);
+    assert.deepEqual(tables(store), before);
+  });
+});
+
 describe("apply: determinism", () => {
+  const awk = { type: "awakeable" } as const;
+  const records: { header: RecordHeader; body: RecordBody }[] = [
+    { header: { at: T0 }, body: { type: "announce_leader", leaderEpoch: 1 } },
+    { header: { at: T0 + 1 }, body: invoke({ idempotencyKey: "k1" }) },
+    {
+      header: { at: T0 + 2 },
+      body: invoke({ invocationId: ID2, target: OBJ, handlerKind: "exclusive" }),
+    },
+    {
+      header: { at: T0 + 2 },
+      body: invoke({ invocationId: ID3, target: OBJ, handlerKind: "exclusive", executeAt: T0 + 500 }),
+    },
+    { header: { at: T0 + 3, leaderEpoch: 1 }, body: entry(1, runEntry("a", 1)) },
+    {
+      header: { at: T0 + 3, leaderEpoch: 1 },
+      body: entry(1, { type: "set_state", key: "count", value: enc(1) }, 1, ID2),
+    },
+    {
+      header: { at: T0 + 3, leaderEpoch: 1 },
+      body: entry(
+        2,
+        { type: "call", target: { service: "Mailer", handler: "send" }, argument: ARG, headers: {} },
+        1,
+        ID2,
+      ),
+    },
+    { header: { at: T0 + 4, leaderEpoch: 1 }, body: failed(1, "Error: flaky") },
+    { header: { at: T0 + 54, leaderEpoch: 1 }, body: retryFired },
+    { header: { at: T0 + 60, leaderEpoch: 1 }, body: entry(2, runEntry("zombie", 0), 1) },
+    { header: { at: T0 + 61, leaderEpoch: 1 }, body: entry(2, { type: "sleep", wakeUpAt: T0 + 300 }, 2) },
+    { header: { at: T0 + 62, leaderEpoch: 1 }, body: entry(3, awk, 2) },
+    {
+      header: { at: T0 + 63, leaderEpoch: 1 },
+      body: { type: "suspend", invocationId: ID, attemptEpoch: 2, waitingOn: [2, 3], knownLength: 4 },
+    },
+    { header: { at: T0 + 70 }, body: { type: "announce_leader", leaderEpoch: 2 } },
+    { header: { at: T0 + 71, leaderEpoch: 1 }, body: end({ ok: enc("old leader") }, 2) },
+    {
+      header: { at: T0 + 80, dedup: { producer: "partition-1", seq: 1 } },
+      body: { type: "invocation_response", invocationId: ID2, commandIndex: 2, result: { ok: enc("sent") } },
+    },
+    {
+      header: { at: T0 + 81, dedup: { producer: "partition-1", seq: 1 } },
+      body: { type: "invocation_response", invocationId: ID2, commandIndex: 2, result: { ok: enc("dup") } },
+    },
+    { header: { at: T0 + 90, leaderEpoch: 2 }, body: end({ ok: enc(1) }, 2, ID2) },
+    { header: { at: T0 + 91, leaderEpoch: 2 }, body: { type: "truncate_outbox", upToSeq: 1 } },
+    {
+      header: { at: T0 + 300, leaderEpoch: 2 },
+      body: { type: "timer_fired", timer: { kind: "sleep", invocationId: ID, commandIndex: 2 } },
+    },
+    { header: { at: T0 + 301, leaderEpoch: 2 }, body: entry(4, runEntry("b", 2), 3) },
+    { header: { at: T0 + 400, leaderEpoch: 2 }, body: end({ ok: enc("done") }, 3) },
+    {
+      header: { at: T0 + 500, leaderEpoch: 2 },
+      body: { type: "timer_fired", timer: { kind: "delayed_invoke", invocationId: ID3 } },
+    },
+    {
+      header: { at: T0 + 501, leaderEpoch: 2 },
+      body: { type: "attempt_failed", invocationId: ID3, attemptEpoch: 1, message: "x", retryAfterMs: 5 },
+    },
+  ];
+
+  /** Applies every record into a fresh store, one transaction per record or one for all. */
+  const replay = (batched: boolean) => {
+    const store = new MemoryStore(0);
+    const applyAll = () =>
+      records.map((r, i) => {
+        const a = apply(store, { lsn: i + 1, ...r });
+        store.setAppliedLsn(i + 1);
+        return a;
+      });
+    const actions = batched
+      ? store.transaction(applyAll)
+      : records.map((r, i) =>
+          store.transaction(() => {
+            const a = apply(store, { lsn: i + 1, ...r });
+            store.setAppliedLsn(i + 1);
+            return a;
+          }),
+        );
+    return { actions, dump: store.dump(), store };
+  };
+
   it("replaying the same records into a fresh store yields the same actions and an identical dump()", () => {
-    const records: { header: RecordHeader; body: RecordBody }[] = [
-      { header: { at: T0 }, body: { type: "announce_leader", leaderEpoch: 1 } },
-      { header: { at: T0 + 1 }, body: invoke({ idempotencyKey: "k1" }) },
-      { header: { at: T0 + 2 }, body: invoke({ invocationId: ID2, executeAt: T0 + 500 }) },
-      {
-        header: { at: T0 + 3, leaderEpoch: 1 },
-        body: { type: "entry", invocationId: ID, attemptEpoch: 1, index: 1, entry: runEntry("a", 1) },
-      },
-      { header: { at: T0 + 4, leaderEpoch: 1 }, body: failed(1, "Error: flaky") },
-      {
-        header: { at: T0 + 54, leaderEpoch: 1 },
-        body: { type: "timer_fired", timer: { kind: "retry", invocationId: ID } },
-      },
-      {
-        header: { at: T0 + 60, leaderEpoch: 1 },
-        body: { type: "entry", invocationId: ID, attemptEpoch: 1, index: 2, entry: runEntry("zombie", 0) },
-      },
-      { header: { at: T0 + 70 }, body: { type: "announce_leader", leaderEpoch: 2 } },
-      {
-        header: { at: T0 + 80, leaderEpoch: 1 },
-        body: { type: "end", invocationId: ID, attemptEpoch: 3, result: { ok: enc("old leader") } },
-      },
-      {
-        header: { at: T0 + 90, leaderEpoch: 2 },
-        body: { type: "entry", invocationId: ID, attemptEpoch: 3, index: 2, entry: runEntry("b", 2) },
-      },
-      {
-        header: { at: T0 + 100, leaderEpoch: 2 },
-        body: { type: "end", invocationId: ID, attemptEpoch: 3, result: { ok: enc("done") } },
-      },
-      {
-        header: { at: T0 + 500, leaderEpoch: 2 },
-        body: { type: "timer_fired", timer: { kind: "delayed_invoke", invocationId: ID2 } },
-      },
-      {
-        header: { at: T0 + 501, leaderEpoch: 2 },
-        body: { type: "attempt_failed", invocationId: ID2, attemptEpoch: 1, message: "x", retryAfterMs: 5 },
-      },
-    ];
-    const run = () => {
-      const store = new MemoryStore(0);
-      const actions = store.transaction(() =>
-        records.map((r, i) => {
-          const a = apply(store, { lsn: i + 1, ...r });
-          store.setAppliedLsn(i + 1);
-          return a;
-        }),
-      );
-      return { actions, dump: store.dump() };
-    };
-    const first = run();
-    const second = run();
+    const first = replay(false);
+    const second = replay(false);
+    const batched = replay(true);
     assert.deepEqual(second.dump, first.dump);
     assert.deepEqual(second.actions, first.actions);
-    // The replay did real work: ID completed with the new leader's result, ID2 is backing off.
-    const status = (first.dump as { status: [string, InvocationStatus][] }).status;
+    assert.deepEqual(batched.dump, first.dump);
+    assert.deepEqual(batched.actions, first.actions);
+  });
+
+  it("the replayed log did real work: completions, a lock passed on, state, a retained output, a backoff", () => {
+    const { store, actions } = replay(false);
+    const s1 = store.getStatus(ID);
+    assert.equal(s1?.state, "completed");
+    assert.deepEqual(s1?.result, { ok: enc("done") });
+    assert.equal(store.getStatus(ID2), undefined);
+    assert.equal(store.getStatus(ID3)?.state, "backing-off");
+    assert.equal(store.getLock("Counter", "k1"), ID3);
+    assert.deepEqual(store.getState("Counter", "k1", "count"), enc(1));
+    // The sleep's completion re-invoked the suspended invocation with epoch 3.
+    assert.deepEqual(actions[19], [{ type: "invoke", invocationId: ID, attemptEpoch: 3 }]);
+    // The duplicated response (same dedup) was dropped; the old leader's end too.
+    assert.deepEqual(actions[16], []);
+    assert.deepEqual(actions[14], []);
+    // The call's invoke message (outbox seq 1) was shipped and truncated.
     assert.deepEqual(
-      status.map(([id, s]) => [id, s.state]),
-      [
-        [ID, "completed"],
-        [ID2, "backing-off"],
-      ],
+      store.listOutbox(0, 100).map((r) => r.seq),
+      [],
     );
-    assert.deepEqual(status[0]?.[1].result, { ok: enc("done") });
   });
 });

@@ -5,7 +5,7 @@
  * (also `DELETE /invocations/{id}?mode=cancel|kill|purge`, Restate's older form). The full admin API
  * (DESIGN.md §5) grows here.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Engine } from "./engine.js";
 import { isInvocationId } from "./ids.js";
@@ -25,6 +25,33 @@ export class Admin {
 
   async listen(): Promise<string> {
     const server = createServer((req, res) => {
+      try {
+        this.route(req, res);
+      } catch (e) {
+        if (res.headersSent) res.destroy();
+        else {
+          const bytes = Buffer.from(
+            JSON.stringify({ code: "OL1000", message: `internal error: ${String(e)}` }),
+          );
+          res.writeHead(500, { "content-type": "application/json", "content-length": bytes.length });
+          res.end(bytes);
+        }
+      }
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.o.port, this.o.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    return `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    {
       const send = (status: number, body: unknown) => {
         const bytes = Buffer.from(JSON.stringify(body));
         res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length });
@@ -89,7 +116,11 @@ export class Admin {
       }
       const m = /^\/invocations\/([^/]+)$/.exec(path);
       if (m !== null) {
-        const status = this.o.engine.statusOf(decodeURIComponent(m[1]!));
+        const id = decodeURIComponent(m[1]!);
+        if (!isInvocationId(id)) {
+          return send(400, { code: "OL1013", message: `${JSON.stringify(id)} is not an invocation id` });
+        }
+        const status = this.o.engine.statusOf(id);
         if (status === undefined) return send(404, { code: "OL1008", message: "invocation not found" });
         const { result, ...rest } = status;
         return send(200, {
@@ -102,17 +133,7 @@ export class Admin {
         });
       }
       send(404, { code: "OL1012", message: `no such path: ${path}` });
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.o.port, this.o.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    const addr = server.address() as AddressInfo;
-    return `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    }
   }
 
   async close(): Promise<void> {

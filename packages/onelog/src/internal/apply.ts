@@ -22,13 +22,7 @@
  * 8. Messages to other partitions are written to the outbox in the same transaction as their
  *    cause; the leader ships them (actions `ship_outbox`).
  */
-import type {
-  CommandEntry,
-  CompletionEntry,
-  JournalEntry,
-  NotificationEntry,
-  Result,
-} from "@onelog/sdk/internal";
+import type { CommandEntry, JournalEntry, NotificationEntry, Result } from "@onelog/sdk/internal";
 import { parseAwakeableId } from "@onelog/sdk/internal";
 import { derivedInvocationId } from "./ids.js";
 import type {
@@ -308,6 +302,10 @@ class Applier {
         return e;
       case "sleep":
         this.timer(e.wakeUpAt, { kind: "sleep", invocationId: s.invocationId, commandIndex });
+        this.after.push(() => {
+          const st = this.store.getStatus(s.invocationId)!;
+          this.store.putStatus({ ...st, sleeps: [...(st.sleeps ?? []), commandIndex] });
+        });
         return e;
       case "call":
       case "send": {
@@ -403,8 +401,7 @@ class Applier {
       this.actions.push({ type: "notify", invocationId, attemptEpoch: s.attemptEpoch, entry, position });
     } else if (
       s.state === "suspended" &&
-      (entry.type === "cancel_signal" ||
-        (s.waitingOn ?? []).includes((entry as CompletionEntry).commandIndex))
+      (entry.type === "cancel_signal" || (s.waitingOn ?? []).includes(entry.commandIndex))
     ) {
       this.startAttempt(next);
     }
@@ -423,6 +420,9 @@ class Applier {
    */
   private complete(s: InvocationStatus, result: Result): void {
     this.store.deleteJournal(s.invocationId);
+    // Its sleeps will not be awaited any more; a later invocation with the same id must not see them.
+    for (const c of s.sleeps ?? [])
+      this.store.deleteTimer({ kind: "sleep", invocationId: s.invocationId, commandIndex: c });
     this.actions.push({ type: "completed", invocationId: s.invocationId, result });
     for (const sink of s.sinks ?? []) this.respond(sink, result);
     if (locks(s) && this.store.getLock(s.target.service, s.target.key!) === s.invocationId) {
@@ -435,7 +435,7 @@ class Applier {
     }
     const retained = (s.idempotencyKey !== undefined || s.handlerKind === "workflow") && s.retentionMs > 0;
     if (retained) {
-      const { nextRetryAt: _r, waitingOn: _w, early: _e, completed: _c, sinks: _s, ...rest } = s;
+      const { nextRetryAt: _r, waitingOn: _w, early: _e, completed: _c, sinks: _s, sleeps: _z, ...rest } = s;
       this.store.putStatus({
         ...rest,
         state: "completed",
@@ -506,9 +506,12 @@ class Applier {
       case "delayed_invoke":
         if (s.state === "scheduled") this.enqueue(s);
         return;
-      case "sleep":
+      case "sleep": {
+        const left = (s.sleeps ?? []).filter((c) => c !== b.timer.commandIndex);
+        this.store.putStatus(left.length === 0 ? withoutSleeps(s) : { ...s, sleeps: left });
         this.completion(s.invocationId, b.timer.commandIndex ?? -1, { ok: EMPTY });
         return;
+      }
       case "cleanup":
         if (s.state === "completed") this.purge(s);
         return;
@@ -627,6 +630,11 @@ class Applier {
       this.store.putStatus({ ...s, sinks: [...(s.sinks ?? []), b.caller] });
     }
   }
+}
+
+function withoutSleeps(s: InvocationStatus): InvocationStatus {
+  const { sleeps: _z, ...rest } = s;
+  return rest;
 }
 
 /** The wait before retry number `retryCount` (1-based), by the invocation's policy. */

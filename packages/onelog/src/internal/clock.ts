@@ -6,6 +6,8 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Runs `fn` in a later turn of the event loop, after every pending microtask. */
+  defer(fn: () => void): void;
 }
 
 /** The process's real clock. Timers are unref'd so they never keep a stopped engine alive. */
@@ -17,4 +19,5 @@ export const systemClock: Clock = {
     return t;
   },
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  defer: (fn) => void setImmediate(fn),
 };

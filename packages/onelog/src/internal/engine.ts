@@ -11,7 +11,7 @@ import { resolveHandlers, type ResolvedHandler, type Result } from "@onelog/sdk/
 import type { AnyDefinition } from "@onelog/sdk";
 import type { Clock } from "./clock.js";
 import { parseAwakeableId } from "@onelog/sdk/internal";
-import { newInvocationId, partitionOf, workflowRunId } from "./ids.js";
+import { isInvocationId, newInvocationId, partitionOf, workflowRunId } from "./ids.js";
 import type { Log } from "./log/log.js";
 import type { Logger } from "./logger.js";
 import { PartitionProcessor, type ProcessorOptions } from "./processor.js";
@@ -66,7 +66,7 @@ export class Engine {
     this.partitions = o.log.partitions;
     const services = new Map<string, RegisteredService>();
     const handlers = new Map<string, ResolvedHandler>();
-    for (const def of o.services as readonly AnyDefinition[]) {
+    for (const def of o.services) {
       if (services.has(def.name)) throw new TypeError(`service ${def.name} is registered twice`);
       const resolved = resolveHandlers(def);
       services.set(def.name, {
@@ -196,6 +196,7 @@ export class Engine {
 
   /** The status row of an invocation, read from its partition's store. */
   statusOf(invocationId: string): InvocationStatus | undefined {
+    if (!isInvocationId(invocationId)) return undefined;
     return this.stores[partitionOf(invocationId, this.partitions)]!.getStatus(invocationId);
   }
 

@@ -226,7 +226,7 @@ export class Ingress {
     } else if (rest.length === 4 || rest.length === 5) {
       const parts = rest.slice(0, -2);
       const target = this.targetOf(parts, `/${parts.join("/")}`);
-      id = newInvocationId(target, rest[rest.length - 2]!);
+      id = newInvocationId(target, rest[rest.length - 2]);
     } else {
       throw new IngressError("OL1012", "expected /restate/invocation/{id}/" + what);
     }

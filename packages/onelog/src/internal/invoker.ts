@@ -256,6 +256,7 @@ export class InProcessInvoker {
       ...(key === undefined ? {} : { key, state: this.eagerState(service, key) }),
       now: () => this.o.clock.now(),
       sleep: (ms) => new Promise((resolve) => this.o.clock.setTimeout(resolve, ms)),
+      nextTurn: () => new Promise((resolve) => this.o.clock.defer(resolve)),
       console: this.o.console ?? console,
       onActivity: () => this.activity(id, attempt),
       propose: (commandIndex, entry) => {

@@ -12,8 +12,12 @@
  *    whatever the handler does with it.
  * 3. A non-terminal error from a step without retry options fails the attempt even if the
  *    handler catches it: nothing was journaled for that command.
- * 4. Every future settles at the journal position of the entry that settled it, and futures
- *    settle in journal order, on the first attempt and on every replay.
+ * 4. Journal events (acknowledgements of commands, notifications) are delivered one at a time in
+ *    journal order, each followed by a full drain of the handler's microtasks, on the first
+ *    attempt and on every replay; every future settles at the journal position of the entry
+ *    that settled it. So concurrent branches of a handler interleave the same way each time.
+ *    (Only results known when a command is issued, such as eagerly known state, settle at once,
+ *    in both modes.)
  * 5. A cancellation rejects, with CancelledError, the pending futures of commands applied
  *    before it; if there are none, the next completable command applied after it.
  * 6. The handler's return, terminal error or retryable error becomes exactly one outcome, and
@@ -46,6 +50,7 @@ import {
 } from "./errors.js";
 import {
   awakeableId,
+  parseAwakeableId,
   describeEntry,
   isNotification,
   type CallTarget,
@@ -87,6 +92,8 @@ export interface AttemptIO {
   now(): number;
   /** A non-durable wait, for retries of a step inside one attempt. */
   sleep(ms: number): Promise<void>;
+  /** Resolves in a later turn of the event loop, after every pending microtask (default setImmediate). */
+  nextTurn?(): Promise<void>;
   /** Where `ctx.console` writes when not replaying. */
   readonly console: Console;
   /** Called whenever the attempt made progress (for the inactivity timer). */
@@ -201,10 +208,22 @@ interface Pending {
 class AttemptStateMachine {
   private readonly label: string;
   private readonly journal: readonly JournalEntry[];
-  /** Next journal index to replay. */
-  private pos = 1;
+  /** The next journal position whose event is delivered (invariant 4). */
+  private nextPosition = 1;
   /** Commands in the journal (the input included). */
   private readonly replayCommands: number;
+  /** Journal position → command index, for journaled commands. */
+  private readonly commandAt = new Map<number, number>();
+  /** Journal position of each journaled command. */
+  private readonly positionOf: number[] = [];
+  /** Issued commands whose acknowledgement has not been delivered, by command index. */
+  private readonly issued = new Map<number, { applied: Future<Applied>; live: boolean }>();
+  /** Live events beyond the journal this attempt started from, by position. */
+  private readonly live = new Map<
+    number,
+    { kind: "ack"; commandIndex: number; entry: CommandEntry } | { kind: "notify"; entry: NotificationEntry }
+  >();
+  private pumping = false;
   /** The index the next command gets (the input is command 0). */
   private nextCommand = 1;
   /** Commands issued but not yet handed to the engine, by index (invariant 1). */
@@ -230,7 +249,12 @@ class AttemptStateMachine {
     this.label = `handler ${handler.service}/${handler.name}`;
     this.journal = io.journal;
     let commands = 0;
-    for (const e of io.journal) if (!isNotification(e)) commands++;
+    io.journal.forEach((e, position) => {
+      if (isNotification(e)) return;
+      this.commandAt.set(position, commands);
+      this.positionOf.push(position);
+      commands++;
+    });
     this.replayCommands = commands;
     this.nextToPropose = commands;
     this.state = new Map(io.state?.values ?? []);
@@ -240,7 +264,7 @@ class AttemptStateMachine {
 
   /** True while commands are still matched against journaled entries. */
   get replaying(): boolean {
-    return this.nextCommand < this.replayCommands;
+    return this.nextCommand < this.replayCommands || this.nextPosition < this.journal.length;
   }
 
   async runHandler(): Promise<AttemptOutcome> {
@@ -248,7 +272,7 @@ class AttemptStateMachine {
     if (input === undefined || input.type !== "input") {
       return { type: "failed", message: `invocation ${this.io.invocationId}: journal has no input entry` };
     }
-    this.drainReplay();
+    this.wake();
     let argument: unknown;
     try {
       argument = this.handler.input.deserialize(input.argument);
@@ -299,19 +323,64 @@ class AttemptStateMachine {
     if (this.fatal !== undefined) throw this.fatalError;
   }
 
-  /** Delivers journaled notifications up to the next journaled command (invariant 4). */
-  private drainReplay(): void {
-    while (this.pos < this.journal.length) {
-      const e = this.journal[this.pos]!;
-      if (!isNotification(e)) return;
-      this.deliver(e, this.pos, false);
-      this.pos++;
-    }
+  /** A live event: a command acknowledged at `position`, or a notification appended there. */
+  deliver(entry: NotificationEntry, position: number, live: boolean): void {
+    if (!live) return this.settleNotification(entry, position);
+    this.io.onActivity?.();
+    if (position < this.journal.length) return; // already in the journal this attempt started from
+    this.live.set(position, { kind: "notify", entry });
+    this.wake();
   }
 
-  /** Settles what a notification completes (live or replayed). */
-  deliver(entry: NotificationEntry, position: number, live: boolean): void {
-    if (live) this.io.onActivity?.();
+  /** The event at a journal position, if it can be delivered now. */
+  private eventAt(
+    position: number,
+  ):
+    | { kind: "ack"; commandIndex: number; entry: CommandEntry }
+    | { kind: "notify"; entry: NotificationEntry }
+    | undefined {
+    if (position < this.journal.length) {
+      const e = this.journal[position]!;
+      if (isNotification(e)) return { kind: "notify", entry: e };
+      const commandIndex = this.commandAt.get(position)!;
+      // A journaled command is delivered once the handler issued it again.
+      return this.issued.has(commandIndex) ? { kind: "ack", commandIndex, entry: e } : undefined;
+    }
+    return this.live.get(position);
+  }
+
+  private wake(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    void this.pump();
+  }
+
+  /** Delivers events in position order, each followed by a drain of microtasks (invariant 4). */
+  private async pump(): Promise<void> {
+    for (;;) {
+      const position = this.nextPosition;
+      const ev = this.eventAt(position);
+      if (ev === undefined) break;
+      this.nextPosition++;
+      this.live.delete(position);
+      if (ev.kind === "notify") {
+        this.settleNotification(ev.entry, position);
+      } else {
+        const i = this.issued.get(ev.commandIndex)!;
+        this.issued.delete(ev.commandIndex);
+        if (i.live) this.busy--;
+        this.markApplied(ev.commandIndex, position);
+        i.applied.resolve({ entry: ev.entry, position }, position);
+      }
+      await (this.io.nextTurn?.() ?? new Promise<void>((resolve) => setImmediate(resolve)));
+    }
+    this.pumping = false;
+    if (this.eventAt(this.nextPosition) !== undefined) this.wake();
+    else this.io.onActivity?.();
+  }
+
+  /** Settles what a notification completes. */
+  private settleNotification(entry: NotificationEntry, position: number): void {
     if (entry.type === "cancel_signal") {
       // Invariant 5.
       let rejected = 0;
@@ -346,7 +415,9 @@ class AttemptStateMachine {
   }
 
   waitingOn(): number[] | undefined {
-    if (this.fatal !== undefined || this.busy > 0 || this.replaying || this.queued.size > 0) return undefined;
+    if (this.fatal !== undefined || this.busy > 0 || this.replaying || this.queued.size > 0 || this.pumping) {
+      return undefined;
+    }
     const out: number[] = [];
     for (const [idx, p] of this.pending)
       if (this.applied.has(idx) && p.future.settled === undefined) out.push(idx);
@@ -375,19 +446,15 @@ class AttemptStateMachine {
       this.pending.set(index, { future: completion, decode: completable });
     }
     if (index < this.replayCommands) {
-      this.drainReplay();
-      const journaled = this.journal[this.pos] as CommandEntry;
-      const position = this.pos;
+      const journaled = this.journal[this.positionOf[index]!] as CommandEntry;
       if (entry !== undefined && !sameCommand(journaled, entry)) {
         this.mismatch(
           `journal mismatch at command ${index}: expected ${describeEntry(journaled)}, got ${describeEntry(entry)}`,
         );
         this.throwIfFatal();
       }
-      this.pos++;
-      this.markApplied(index, position);
-      applied.resolve({ entry: journaled, position }, position);
-      this.drainReplay();
+      this.issued.set(index, { applied, live: false });
+      this.wake();
       return { index, applied, completion, replayed: true };
     }
     this.io.onActivity?.();
@@ -408,15 +475,17 @@ class AttemptStateMachine {
       this.queued.delete(idx);
       this.busy++;
       const target = q.applied;
+      this.issued.set(idx, { applied: target, live: true });
       this.io.propose(idx, q.entry).then(
         (a) => {
-          this.busy--;
+          // Delivered in journal order by the pump (invariant 4).
           this.io.onActivity?.();
-          this.markApplied(idx, a.position);
-          target.resolve(a, a.position);
+          this.live.set(a.position, { kind: "ack", commandIndex: idx, entry: a.entry });
+          this.wake();
         },
         (e: unknown) => {
           this.busy--;
+          this.issued.delete(idx);
           target.reject(e, Number.MAX_SAFE_INTEGER);
         },
       );
@@ -618,6 +687,9 @@ class AttemptStateMachine {
   }
 
   completeAwakeable(id: string, result: Result): void {
+    if (parseAwakeableId(id) === undefined) {
+      throw new TerminalError(`${JSON.stringify(id)} is not an awakeable id`, { errorCode: 400 });
+    }
     this.issue({ type: "complete_awakeable", awakeableId: id, result });
   }
 
@@ -691,7 +763,8 @@ class AttemptStateMachine {
         {},
         {
           get: (_t, method) => {
-            if (typeof method !== "string") return undefined;
+            // Not a thenable: `return ctx.serviceClient(x)` must not be awaited as a call to `then`.
+            if (typeof method !== "string" || method === "then") return undefined;
             return (input?: unknown, opts?: unknown) => {
               const o = callOptionsOf(opts) ?? {};
               const inSerde = (o.input ?? serdes.json) as Serde<unknown>;
@@ -715,7 +788,7 @@ class AttemptStateMachine {
         {},
         {
           get: (_t, method) => {
-            if (typeof method !== "string") return undefined;
+            if (typeof method !== "string" || method === "then") return undefined;
             return (input?: unknown, opts?: unknown) => {
               const o = { ...sendOptionsOf(defaults), ...sendOptionsOf(opts) };
               const inSerde = (o.input ?? serdes.json) as Serde<unknown>;
@@ -734,7 +807,7 @@ class AttemptStateMachine {
         },
       );
     const ctx: Context & Record<string, unknown> = {
-      run: ((
+      run: (
         nameOrAction: string | RunAction<unknown>,
         action?: RunAction<unknown>,
         options?: RunOptions<unknown>,
@@ -742,7 +815,7 @@ class AttemptStateMachine {
         if (typeof nameOrAction === "function") return this.run("", nameOrAction, undefined);
         if (action === undefined) throw new TypeError("ctx.run needs an action");
         return this.run(nameOrAction, action, options);
-      }) as Context["run"],
+      },
       sleep: (duration: Duration) => this.sleep(durationMs(duration)),
       rand: new SeededRand(io.invocationId),
       date,
@@ -790,7 +863,7 @@ class AttemptStateMachine {
       attach: <T>(invocationId: string, serde?: Serde<T>) =>
         this.attach(invocationId, (serde ?? serdes.json) as Serde<T>),
       cancel: (invocationId: string) => this.cancel(invocationId),
-    } as unknown as Context & Record<string, unknown>;
+    };
     if (keyed) {
       ctx.key = io.key ?? "";
       ctx.get = <T>(name: string, serde?: Serde<T>) =>

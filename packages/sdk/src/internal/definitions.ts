@@ -342,7 +342,7 @@ export function resolveHandlers(def: AnyDefinition): ResolvedHandler[] {
       },
       idempotencyRetentionMs:
         def.kind === "workflow" && kind === "workflow"
-          ? ms((def.options as WorkflowDefinition["options"]).workflowRetention, DEFAULTS.workflowRetentionMs)
+          ? ms(def.options.workflowRetention, DEFAULTS.workflowRetentionMs)
           : ms(pick("idempotencyRetention"), DEFAULTS.idempotencyRetentionMs),
       journalRetentionMs: ms(pick("journalRetention"), DEFAULTS.journalRetentionMs),
       inactivityTimeoutMs: ms(pick("inactivityTimeout"), DEFAULTS.inactivityTimeoutMs),

@@ -109,7 +109,7 @@ export class RestatePromiseImpl<T> implements RestatePromise<T> {
     const timeout = this.sleep(ms).map(() => {
       throw new TimeoutError(`timed out after ${ms} ms`);
     });
-    return combine("race", [this, timeout as RestatePromise<never>], this.sleep);
+    return combine("race", [this, timeout], this.sleep);
   }
 
   map<U>(mapper: (value?: T, failure?: TerminalError) => U): RestatePromise<U> {
@@ -166,7 +166,7 @@ function combine(kind: Kind, children: readonly PromiseLike<unknown>[], sleep: S
           const last = done[done.length - 1]?.s.position ?? 0;
           out.reject(
             new AggregateError(
-              done.map((d) => (d.s.ok ? undefined : d.s.error)),
+              futures.map((f) => (f.settled!.ok ? undefined : (f.settled as { error: unknown }).error)),
               "All promises were rejected",
             ),
             last,

@@ -28,6 +28,8 @@ export interface InvocationStatus {
   readonly completed?: readonly number[];
   /** Completions that arrived before their command (an awakeable id given out early). */
   readonly early?: readonly { readonly commandIndex: number; readonly result: Result }[];
+  /** Sleep commands whose timer has not fired (deleted with the invocation). */
+  readonly sleeps?: readonly number[];
   /** When suspended: the commands whose completion resumes it. */
   readonly waitingOn?: readonly number[];
   /** Invocations waiting for this one's result (callers, attachers). */
