@@ -110,6 +110,7 @@ export class Admin {
             appliedLsn: p.appliedLsn,
             batches: p.stats.batches,
             records: p.stats.records,
+            storeErrors: p.storeErrors,
             runningAttempts: p.runningAttempts,
           })),
         });

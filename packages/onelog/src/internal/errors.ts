@@ -18,6 +18,8 @@ export const IngressErrors = {
   OL1012: { status: 404, title: "no such path" },
   OL1013: { status: 400, title: "bad invocation id" },
   OL1014: { status: 400, title: "bad awakeable id" },
+  OL1015: { status: 413, title: "journal entry too large" },
+  OL1016: { status: 503, title: "too many requests in flight" },
 } as const;
 
 export type IngressErrorCode = keyof typeof IngressErrors;

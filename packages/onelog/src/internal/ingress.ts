@@ -30,6 +30,8 @@ export interface IngressOptions {
   readonly host: string;
   /** Largest request body accepted; larger ones get 413. Default 10 MiB. */
   readonly maxRequestBytes?: number;
+  /** Requests handled at once; beyond, 503 with Retry-After. Default 10,000. */
+  readonly maxInflightRequests?: number;
 }
 
 const HOP_BY_HOP = new Set([
@@ -71,6 +73,7 @@ export function parseDelayMs(text: string): number {
 export class Ingress {
   private server: Server | undefined;
   private readonly maxRequestBytes: number;
+  private inflight = 0;
 
   constructor(private readonly o: IngressOptions) {
     this.maxRequestBytes = o.maxRequestBytes ?? 10 * 1024 * 1024;
@@ -78,7 +81,18 @@ export class Ingress {
 
   /** Listens; resolves with the URL once bound. */
   async listen(): Promise<string> {
+    const limit = this.o.maxInflightRequests ?? 10_000;
     const server = createServer((req, res) => {
+      if (this.inflight >= limit) {
+        req.resume();
+        this.fail(
+          res,
+          new IngressError("OL1016", `more than ${limit} requests are in flight; retry shortly`),
+        );
+        return;
+      }
+      this.inflight++;
+      res.once("close", () => this.inflight--);
       this.handle(req, res).catch((e: unknown) => this.fail(res, e));
     });
     server.keepAliveTimeout = 65_000;

@@ -13,6 +13,7 @@
  * 4. A command whose append failed ends its attempt: a later command would leave a gap.
  */
 import {
+  describeEntry,
   startAttempt,
   type Applied,
   type AttemptHandle,
@@ -30,6 +31,35 @@ import type { PartitionStore } from "./store/store.js";
 /** State sent with an invocation is eager up to this many bytes; beyond, `ctx.get` reads lazily. */
 export const EAGER_STATE_MAX_BYTES = 256 * 1024;
 
+/**
+ * The largest journal entry (a step's result, a state value, a call's argument, an output).
+ * A larger one fails its invocation with a terminal 413 instead of filling memory and the log.
+ */
+export const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
+
+/** Attempts running at once per partition; more wait in a FIFO of ids (bounded memory). */
+export const MAX_RUNNING_ATTEMPTS = 2_000;
+
+/** The payload bytes of an entry (the parts that can be large). */
+function entryBytes(entry: CommandEntry): number {
+  const e = entry as {
+    result?: { ok?: Uint8Array } | null;
+    value?: Uint8Array | null;
+    argument?: Uint8Array;
+    outcome?: { ok?: Uint8Array };
+  };
+  return (e.result?.ok?.length ?? 0) + (e.value?.length ?? 0) + (e.argument?.length ?? 0);
+}
+
+/** Thrown into a handler whose command was refused before it reached the log. */
+export class EntryTooLargeError extends Error {
+  readonly code = "OL1015";
+  constructor(what: string, bytes: number) {
+    super(`${what} is ${bytes} bytes; the limit of a journal entry is ${MAX_ENTRY_BYTES} bytes`);
+    this.name = "EntryTooLargeError";
+  }
+}
+
 export interface InvokerOptions {
   readonly handlers: ReadonlyMap<string, ResolvedHandler>;
   /** Reads the journal, status and state; only read, never written. */
@@ -42,6 +72,8 @@ export interface InvokerOptions {
   readonly console?: Console;
   /** Suspend at every await that waits for a completion (a test mode: inactivity timeout 0). */
   readonly suspendAlways?: boolean;
+  /** Attempts running at once (default MAX_RUNNING_ATTEMPTS). */
+  readonly maxRunning?: number;
 }
 
 interface Attempt {
@@ -66,6 +98,8 @@ export class AttemptAbortedError extends Error {
 
 export class InProcessInvoker {
   private readonly attempts = new Map<string, Attempt>();
+  /** Invocations waiting for a free slot (MAX_RUNNING_ATTEMPTS), in arrival order. */
+  private readonly waiting = new Map<string, number>();
   private stopped = false;
 
   constructor(private readonly o: InvokerOptions) {}
@@ -78,6 +112,10 @@ export class InProcessInvoker {
   /** Starts an attempt with this epoch; the processor calls it for each invoke action. */
   invoke(invocationId: string, epoch: number): void {
     this.abort(invocationId); // 1
+    if (this.attempts.size >= (this.o.maxRunning ?? MAX_RUNNING_ATTEMPTS)) {
+      this.waiting.set(invocationId, epoch);
+      return;
+    }
     const attempt: Attempt = {
       epoch,
       aborted: false,
@@ -118,24 +156,47 @@ export class InProcessInvoker {
 
   /** Aborts the running attempt of an invocation, if any (2). */
   abort(invocationId: string): void {
+    this.waiting.delete(invocationId);
     const a = this.attempts.get(invocationId);
     if (a === undefined) return;
     this.attempts.delete(invocationId);
+    this.startWaiting();
     a.aborted = true;
     if (a.inactivity !== undefined) this.o.clock.clearTimeout(a.inactivity);
     for (const p of a.acks.values()) p.reject(new AttemptAbortedError(invocationId, a.epoch));
     a.acks.clear();
   }
 
+  /** Starts waiting invocations while there is room. */
+  private startWaiting(): void {
+    while (
+      !this.stopped &&
+      this.waiting.size > 0 &&
+      this.attempts.size < (this.o.maxRunning ?? MAX_RUNNING_ATTEMPTS)
+    ) {
+      const [id, epoch] = this.waiting.entries().next().value as [string, number];
+      this.waiting.delete(id);
+      this.invoke(id, epoch);
+    }
+  }
+
   /** Aborts every attempt (shutdown, lost leadership). */
   stop(): void {
+    this.waiting.clear();
     this.stopped = true;
     for (const id of [...this.attempts.keys()]) this.abort(id);
   }
 
   private async run(id: string, attempt: Attempt): Promise<void> {
-    const outcome = await this.execute(id, attempt);
+    let outcome = await this.execute(id, attempt);
     if (attempt.aborted) return; // 2
+    if (outcome.type === "end" && "ok" in outcome.result && outcome.result.ok.length > MAX_ENTRY_BYTES) {
+      const error = new EntryTooLargeError("the output", outcome.result.ok.length);
+      outcome = {
+        type: "end",
+        result: { err: { code: 413, message: `${error.name} [${error.code}]: ${error.message}` } },
+      };
+    }
     this.abort(id);
     if (outcome.type === "failed") {
       this.o.logger.warn(
@@ -261,6 +322,21 @@ export class InProcessInvoker {
       onActivity: () => this.activity(id, attempt),
       propose: (commandIndex, entry) => {
         if (attempt.aborted) return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
+        const bytes = entryBytes(entry);
+        if (bytes > MAX_ENTRY_BYTES) {
+          // Refused before the log: this attempt can propose nothing more (4); retrying would
+          // produce the same entry, so the invocation fails for good.
+          const error = new EntryTooLargeError(describeEntry(entry), bytes);
+          this.abort(id);
+          this.proposeOutcome(
+            this.outcomeRecord(id, attempt.epoch, {
+              type: "end",
+              result: { err: { code: 413, message: `${error.name} [${error.code}]: ${error.message}` } },
+            }),
+            0,
+          );
+          return Promise.reject(error);
+        }
         return new Promise<Applied>((resolve, reject) => {
           attempt.acks.set(commandIndex, { resolve, reject });
           this.o

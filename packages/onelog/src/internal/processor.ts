@@ -154,7 +154,8 @@ export class PartitionProcessor {
     try {
       for await (const batch of this.o.log.read(this.partition, this.applied + 1, this.abort.signal)) {
         if (batch.length === 0) continue;
-        const actions = this.applyBatch(batch);
+        const actions = await this.applyBatchRetrying(batch);
+        if (actions === undefined) return; // stopped while waiting for the store
         this.applied = batch[batch.length - 1]!.lsn;
         this.stats.batches++;
         this.stats.records += batch.length;
@@ -172,6 +173,36 @@ export class PartitionProcessor {
       this.o.onFailed?.(e);
     }
   }
+
+  /**
+   * Applies a batch; if the store cannot commit for a reason that may pass (disk full, I/O,
+   * busy), the transaction rolled back, so it waits and tries the same batch again. Broken
+   * invariants are not retried (invariant 3).
+   */
+  private async applyBatchRetrying(batch: readonly LogRecord[]): Promise<Action[] | undefined> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return this.applyBatch(batch);
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        const transient =
+          typeof code === "string" &&
+          (code === "SQLITE_FULL" || code.startsWith("SQLITE_IOERR") || code === "SQLITE_BUSY");
+        if (!transient) throw e;
+        this.storeErrors++;
+        const delay = Math.min(50 * 2 ** failures, 5_000);
+        this.o.logger.error(
+          { partition: this.partition, err: e, retryInMs: delay },
+          "the store cannot commit (disk full?); retrying the batch",
+        );
+        await new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, delay));
+        if (this.abort.signal.aborted) return undefined;
+      }
+    }
+  }
+
+  /** Times the store could not commit a batch (disk full, I/O), for the admin stats. */
+  storeErrors = 0;
 
   /** Invariant 1 and 3: the batch's changes and its last LSN in one transaction. */
   private applyBatch(batch: readonly LogRecord[]): Action[] {

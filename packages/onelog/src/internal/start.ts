@@ -30,6 +30,8 @@ export interface StartOptions {
   readonly partitions?: number;
   /** Largest request body the ingress accepts. Default 10 MiB. */
   readonly maxRequestBytes?: number;
+  /** Ingress requests handled at once; beyond, 503 with Retry-After. Default 10,000. */
+  readonly maxInflightRequests?: number;
   /**
    * Suspend every attempt at every await that waits for a completion, and resume it by replay
    * (a test mode that proves handlers replay deterministically). Default: env
@@ -93,6 +95,9 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
       host,
       port: options.ingressPort ?? 8080,
       ...(options.maxRequestBytes === undefined ? {} : { maxRequestBytes: options.maxRequestBytes }),
+      ...(options.maxInflightRequests === undefined
+        ? {}
+        : { maxInflightRequests: options.maxInflightRequests }),
     });
     const ingressUrl = await ingress.listen();
     cleanups.push(() => ingress.close());
@@ -104,7 +109,7 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
     }
     // The store is the materialized log: once a checkpoint made its commits durable, the log
     // records it applied can go (DESIGN.md §2.11).
-    const compact = () => {
+    const compact = async () => {
       const applied = engine.processors.map((p) => p.appliedLsn);
       stores.checkpoint();
       return Promise.all(applied.map((lsn, p) => log.trim(p, lsn)));
