@@ -14,7 +14,8 @@
  *   I7 money is conserved: transfers between Acct objects (cross-partition calls with sleeps in
  *      between) leave every balance at the sum of its completed deltas, and the total at zero.
  *
- * Outbox shipments are sometimes delivered twice, as by a zombie leader.
+ * Outbox shipments are sometimes delivered twice, as by a zombie leader; acks and notifications
+ * reach the invoker late and reordered.
  * Half the seeds also run in suspend-always mode (every await that waits for a completion
  * suspends the attempt and resumes it by replay).
  *
@@ -202,7 +203,11 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       console: silentConsole,
       suspendAlways,
       // Some shipments arrive twice (a zombie leader, a retried append): dedup must drop them.
-      faults: { duplicateShipment: () => (rnd.chance(0.2) ? rnd.int(0, 300) : undefined) },
+      faults: {
+        duplicateShipment: () => (rnd.chance(0.2) ? rnd.int(0, 300) : undefined),
+        // Acks and notifications reach the invoker late and out of order.
+        delayInvokerTraffic: () => (rnd.chance(0.3) ? rnd.int(0, 40) : undefined),
+      },
     }).catch((e: unknown) => {
       if (!proc.dead) violate(`I5: engine failed to start: ${String(e)}`);
       return undefined;

@@ -40,7 +40,11 @@ export interface ProcessorOptions {
    * Fault injection for the simulator: deliver a shipment a second time after the returned
    * delay in ms (as a zombie leader or a retried append would); undefined delivers it once.
    */
-  readonly faults?: { readonly duplicateShipment?: () => number | undefined };
+  readonly faults?: {
+    readonly duplicateShipment?: () => number | undefined;
+    /** Deliver an ack or notification to the invoker this many ms late (reorders invoker traffic). */
+    readonly delayInvokerTraffic?: () => number | undefined;
+  };
 }
 
 /** Counters a benchmark or the admin API reads. */
@@ -245,10 +249,12 @@ export class PartitionProcessor {
           this.invoker.invoke(a.invocationId, a.attemptEpoch);
           break;
         case "ack":
-          this.invoker.ack(a.invocationId, a.attemptEpoch, a.commandIndex, a.entry, a.position);
+          this.toInvoker(() =>
+            this.invoker.ack(a.invocationId, a.attemptEpoch, a.commandIndex, a.entry, a.position),
+          );
           break;
         case "notify":
-          this.invoker.notify(a.invocationId, a.attemptEpoch, a.entry, a.position);
+          this.toInvoker(() => this.invoker.notify(a.invocationId, a.attemptEpoch, a.entry, a.position));
           break;
         case "ship_outbox":
           this.shipOutbox();
@@ -358,6 +364,13 @@ export class PartitionProcessor {
       retry: h.retryPolicy,
       retentionMs: h.idempotencyRetentionMs,
     };
+  }
+
+  /** Hands an ack or notification to the invoker, late when the simulator says so. */
+  private toInvoker(deliver: () => void): void {
+    const delay = this.o.faults?.delayInvokerTraffic?.();
+    if (delay === undefined) deliver();
+    else this.o.clock.setTimeout(deliver, delay);
   }
 
   private wakeWaiters(): void {
