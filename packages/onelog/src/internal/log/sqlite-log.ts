@@ -1,20 +1,34 @@
 /**
- * The embedded {@link Log}: every partition in one SQLite database, WAL mode, fsync per commit,
- * with group commit (DESIGN.md §3).
+ * The embedded {@link Log}: every partition in one SQLite database, WAL mode, with group commit
+ * (DESIGN.md §3).
+ *
+ * Durability without blocking the event loop: SQLite runs with `synchronous=OFF`, so a COMMIT
+ * only writes its WAL frames to the page cache; the log then fsyncs the WAL file itself with
+ * `fs.fsync` on libuv's thread pool and resolves the appends of every transaction committed
+ * before that fsync started. While one fsync is in flight the event loop keeps committing new
+ * transactions, which the next fsync covers (pipelined group commit). This is what
+ * `synchronous=FULL` does in WAL mode (sync the WAL before acknowledging a commit), moved off the
+ * main thread. Checkpoints are never automatic: the log runs them itself with
+ * `synchronous=FULL` (WAL fsynced before, database file fsynced after), so the WAL is never reset
+ * over frames whose pages are not durable in the database file.
  *
  * Invariants (besides the ones of {@link Log}, which cite as Log.1 … Log.5):
- * 1. Per partition, the rows on disk are exactly LSNs `trimmedLsn + 1 … tailLsn`, without gaps;
- *    `nextLsn` is `tailLsn + 1` plus the number of pending (not yet committed) records.
+ * 1. Per partition, the durable rows are exactly LSNs `trimmedLsn + 1 … tailLsn`, without gaps;
+ *    committed but not yet fsynced rows are `tailLsn + 1 … committedLsn`; `nextLsn` is
+ *    `committedLsn + 1` plus the number of pending (not yet committed) records. An append
+ *    resolves, and readers see its records, only once they are durable (`tailLsn`).
  * 2. Pending appends are committed in the order they were made, in transactions of at most
  *    `maxBatchRecords` records and `maxBatchBytes` bytes (one append larger than that is committed
  *    alone); an append's records are never split across transactions, so an append is atomic.
- * 3. A failed transaction rejects every append in it and rolls `nextLsn` back to `tailLsn + 1`;
+ * 3. A failed transaction rejects every append in it and rolls `nextLsn` back to `committedLsn + 1`;
  *    nothing committed before is touched, and the next append continues without a gap.
  * 4. `cache` holds the most recently committed records of the partition, consecutive and ending
  *    at `tailLsn`; readers serve from it whatever it holds and read older records from disk.
  * 5. Every body is stored with its CRC32; a read whose CRC does not match fails with LogError "io".
  */
 import Database from "better-sqlite3";
+import { closeSync, fsync, fsyncSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { LogError } from "./log.js";
 import type { Log } from "./log.js";
@@ -58,6 +72,8 @@ interface PendingAppend {
 interface PartitionState {
   readonly index: number;
   tailLsn: number;
+  /** Highest LSN committed to SQLite (durable or not yet). */
+  committedLsn: number;
   nextLsn: number;
   trimmedLsn: number;
   /** Invariant 4: recent committed records, consecutive, the last one at tailLsn. */
@@ -75,6 +91,9 @@ interface StoredRow {
 const DEFAULT_MAX_BATCH_RECORDS = 1024;
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 const DEFAULT_TAIL_CACHE_RECORDS = 2048;
+/** A checkpoint (copying the WAL into the database file) runs after this many commits. */
+const CHECKPOINT_EVERY_COMMITS = 2000;
+
 /** How many records a reader reads from disk (and yields) at most per batch. */
 const READ_BATCH_RECORDS = 512;
 
@@ -107,10 +126,20 @@ export class SqliteLog implements Log {
   #pendingBytes = 0;
   #flushTimer: NodeJS.Immediate | undefined;
   #closed = false;
+  /** The WAL file, fsynced by this log (SQLite runs with synchronous=OFF). */
+  readonly #walFd: number;
+  /** Transactions committed but not yet covered by an fsync, oldest first. */
+  #unsynced: { batch: readonly PendingAppend[]; count: number }[] = [];
+  #syncing = false;
+  #syncWaiters: (() => void)[] = [];
+  /** Set when an fsync failed: nothing after it can be trusted to be durable. */
+  #failed: LogError | undefined;
+  #commitsSinceCheckpoint = 0;
   #stats = { commits: 0, records: 0, maxRecordsPerCommit: 0 };
 
-  private constructor(db: Database.Database, options: SqliteLogOptions) {
+  private constructor(db: Database.Database, options: SqliteLogOptions, walFd: number) {
     this.#db = db;
+    this.#walFd = walFd;
     this.partitions = options.partitions;
     this.#maxBatchRecords = options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
     this.#maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
@@ -155,7 +184,15 @@ export class SqliteLog implements Log {
       const trimmedLsn = trims.get(index) ?? 0;
       // A fully trimmed partition keeps its tail in log_trim, so LSNs never restart (Log.1).
       const tailLsn = Math.max(tails.get(index) ?? 0, trimmedLsn);
-      return { index, tailLsn, nextLsn: tailLsn + 1, trimmedLsn, cache: [], waiters: new Set<() => void>() };
+      return {
+        index,
+        tailLsn,
+        committedLsn: tailLsn,
+        nextLsn: tailLsn + 1,
+        trimmedLsn,
+        cache: [],
+        waiters: new Set<() => void>(),
+      };
     });
   }
 
@@ -193,8 +230,10 @@ export class SqliteLog implements Log {
     try {
       const mode = db.pragma("journal_mode = WAL", { simple: true });
       if (mode !== "wal") throw new Error(`journal_mode is ${String(mode)}, not wal`);
-      // FULL: in WAL mode the WAL is fsynced at every commit, so a resolved append survives power loss.
-      db.pragma("synchronous = FULL");
+      // OFF: commits do not fsync; the log fsyncs the WAL itself, off the event loop, before it
+      // resolves an append (see the header). No automatic checkpoints: the log runs them with FULL.
+      db.pragma("synchronous = OFF");
+      db.pragma("wal_autocheckpoint = 0");
       if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${options.maxPageCount}`);
       db.exec(`
         CREATE TABLE IF NOT EXISTS log (
@@ -226,7 +265,16 @@ export class SqliteLog implements Log {
             "records would land in other partitions; open it with the same count",
         );
       }
-      return new SqliteLog(db, options);
+      // The WAL file exists once the schema is written; its directory entry must be durable too.
+      const walFd = openSync(`${options.path}-wal`, "r+");
+      fsyncSync(walFd);
+      const dirFd = openSync(dirname(options.path), "r");
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+      return new SqliteLog(db, options, walFd);
     } catch (error) {
       db.close();
       if (error instanceof LogError || (error instanceof Error && !isSqliteError(error))) throw error;
@@ -253,6 +301,7 @@ export class SqliteLog implements Log {
     const part = this.#part(partition);
     if (this.#closed)
       return Promise.reject(new LogError("closed", `log closed: append to partition ${partition}`));
+    if (this.#failed !== undefined) return Promise.reject(this.#failed);
     let bodies: Uint8Array[];
     try {
       bodies = records.map((record) => encodeRecord(record));
@@ -317,19 +366,67 @@ export class SqliteLog implements Log {
    * Commits pending appends, ends readers and closes the database. Later appends reject with
    * LogError "closed". Closing twice is harmless.
    */
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.#closed) return;
     if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
     this.#flushTimer = undefined;
     this.#flush();
     this.#closed = true;
+    // Every committed transaction is made durable (and its appends resolved) before closing.
+    while (this.#syncing || this.#unsynced.length > 0) {
+      await new Promise<void>((resolve) => {
+        this.#syncWaiters.push(resolve);
+        this.#startSync();
+      });
+    }
     for (const part of this.#parts) wake(part);
     try {
+      this.#checkpoint();
       this.#db.close();
+      closeSync(this.#walFd);
     } catch (error) {
-      return Promise.reject(toLogError(error, "close"));
+      throw toLogError(error, "close");
     }
-    return Promise.resolve();
+  }
+
+  /**
+   * Copies the WAL into the database file with synchronous=FULL (WAL fsynced first, database file
+   * after), so the WAL can later be reset safely. PASSIVE: it never waits for readers.
+   */
+  #checkpoint(): void {
+    this.#commitsSinceCheckpoint = 0;
+    this.#db.pragma("synchronous = FULL");
+    try {
+      this.#db.pragma("wal_checkpoint(PASSIVE)");
+    } finally {
+      this.#db.pragma("synchronous = OFF");
+    }
+  }
+
+  /** Starts an fsync of the WAL covering every transaction committed so far, unless one runs. */
+  #startSync(): void {
+    if (this.#syncing || this.#unsynced.length === 0) {
+      if (!this.#syncing) for (const w of this.#syncWaiters.splice(0)) w();
+      return;
+    }
+    const covered = this.#unsynced;
+    this.#unsynced = [];
+    this.#syncing = true;
+    fsync(this.#walFd, (error) => {
+      this.#syncing = false;
+      if (error !== null) {
+        // After a failed fsync nothing written since the last good one is known to be durable
+        // (the kernel may have dropped the dirty pages): fail these appends and every later one.
+        this.#failed = new LogError("io", `log fsync failed: ${error.message}`, { cause: error });
+        for (const { batch } of [...covered, ...this.#unsynced])
+          for (const item of batch) item.reject(this.#failed);
+        this.#unsynced = [];
+      } else {
+        for (const c of covered) this.#durable(c.batch, c.count);
+      }
+      for (const w of this.#syncWaiters.splice(0)) w();
+      this.#startSync();
+    });
   }
 
   /**
@@ -361,12 +458,29 @@ export class SqliteLog implements Log {
     try {
       this.#commitBatch(batch);
     } catch (error) {
-      // Invariant 3: nothing is pending now, so every partition continues right after its tail.
-      for (const part of this.#parts) part.nextLsn = part.tailLsn + 1;
+      // Invariant 3: nothing is pending now, so every partition continues right after its last commit.
+      for (const part of this.#parts) part.nextLsn = part.committedLsn + 1;
       const logError = toLogError(error, `append of ${count} records`);
       for (const item of batch) item.reject(logError);
       return;
     }
+    for (const item of batch) {
+      const part = this.#parts[item.partition]!;
+      part.committedLsn = item.firstLsn + item.bodies.length - 1;
+    }
+    this.#unsynced.push({ batch, count });
+    if (++this.#commitsSinceCheckpoint >= CHECKPOINT_EVERY_COMMITS) {
+      try {
+        this.#checkpoint();
+      } catch {
+        // A checkpoint that cannot run now (disk full) runs later; the WAL keeps the records.
+      }
+    }
+    this.#startSync();
+  }
+
+  /** A committed batch is durable: resolve its appends and hand its records to readers. */
+  #durable(batch: readonly PendingAppend[], count: number): void {
     this.#stats.commits += 1;
     this.#stats.records += count;
     this.#stats.maxRecordsPerCommit = Math.max(this.#stats.maxRecordsPerCommit, count);

@@ -11,6 +11,10 @@
  * Invariants:
  * 1. A batch's writes and its applied LSN commit in one transaction.
  * 2. Status rows are msgpack blobs with the columns queries need beside them (state, target).
+ * 3. Status rows are cached in memory and written back once per transaction, at its commit: an
+ *    invocation whose status changes several times in one batch is encoded and written once.
+ *    A transaction that fails drops the cache entries it touched, so the cache never holds what
+ *    the file does not.
  */
 import Database from "better-sqlite3";
 import { Packr } from "msgpackr";
@@ -19,6 +23,9 @@ import type { OutboxMessage, TimerKey } from "../records.js";
 import type { InvocationStatus, PartitionStore, PromiseRow, TimerRow } from "./store.js";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** Status rows kept in memory per partition (invariant 3). */
+const STATUS_CACHE_MAX = 4096;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS partition_meta (
@@ -170,28 +177,64 @@ export class SqlitePartitionStore implements PartitionStore {
     this.appliedLsn = meta?.applied_lsn ?? 0;
     this.leaderEpoch = meta?.leader_epoch ?? 0;
     this.outboxSeq = meta?.outbox_seq ?? 0;
+    this.txn = db.transaction((fn: () => unknown) => {
+      const r = fn();
+      this.flushDirty();
+      this.q.putMeta.run(this.partition, this.appliedLsn, this.leaderEpoch, this.outboxSeq);
+      return r;
+    });
   }
 
   transaction<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
     const before = [this.appliedLsn, this.leaderEpoch, this.outboxSeq] as const;
     try {
-      return this.db.transaction(() => {
-        const r = fn();
-        this.q.putMeta.run(this.partition, this.appliedLsn, this.leaderEpoch, this.outboxSeq);
-        return r;
-      })();
+      return this.txn(fn) as T;
     } catch (e) {
       [this.appliedLsn, this.leaderEpoch, this.outboxSeq] = before;
+      for (const id of this.dirty) this.statusCache.delete(id); // 3
+      this.dirty.clear();
       throw e;
     }
   }
 
+  private readonly txn: (fn: () => unknown) => unknown;
+
+  /** Statuses read or written recently; null = known to be absent (invariant 3). */
+  private readonly statusCache = new Map<string, InvocationStatus | null>();
+  private readonly dirty = new Set<string>();
+
+  /** Writes the statuses changed in this transaction, then keeps the cache bounded. */
+  private flushDirty(): void {
+    for (const id of this.dirty) {
+      const s = this.statusCache.get(id);
+      if (s === null || s === undefined) this.q.deleteStatus.run(id);
+      else this.writeStatus(s);
+    }
+    this.dirty.clear();
+    if (this.statusCache.size > STATUS_CACHE_MAX) {
+      let drop = this.statusCache.size - STATUS_CACHE_MAX / 2;
+      for (const id of this.statusCache.keys()) {
+        if (drop-- <= 0) break;
+        this.statusCache.delete(id);
+      }
+    }
+  }
+
   getStatus(id: string): InvocationStatus | undefined {
+    const cached = this.statusCache.get(id);
+    if (cached !== undefined) return cached ?? undefined;
     const data = this.q.getStatus.get(id) as Buffer | undefined;
-    return data === undefined ? undefined : (packr.unpack(data) as InvocationStatus);
+    const s = data === undefined ? undefined : (packr.unpack(data) as InvocationStatus);
+    if (s !== undefined) this.statusCache.set(id, s);
+    return s;
   }
   putStatus(s: InvocationStatus): void {
+    this.statusCache.set(s.invocationId, s);
+    if (this.db.inTransaction) this.dirty.add(s.invocationId);
+    else this.writeStatus(s);
+  }
+  private writeStatus(s: InvocationStatus): void {
     this.q.putStatus.run(
       this.partition,
       s.invocationId,
@@ -205,9 +248,12 @@ export class SqlitePartitionStore implements PartitionStore {
     );
   }
   deleteStatus(id: string): void {
-    this.q.deleteStatus.run(id);
+    this.statusCache.set(id, null);
+    if (this.db.inTransaction) this.dirty.add(id);
+    else this.q.deleteStatus.run(id);
   }
   listInvoked(): string[] {
+    if (this.db.inTransaction) this.flushDirty();
     return this.q.listInvoked.all(this.partition) as string[];
   }
 
