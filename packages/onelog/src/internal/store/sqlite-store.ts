@@ -189,11 +189,19 @@ export class SqlitePartitionStore implements PartitionStore {
     if (this.db.inTransaction) return fn();
     const before = [this.appliedLsn, this.leaderEpoch, this.outboxSeq] as const;
     try {
-      return this.txn(fn) as T;
+      const r = this.txn(fn) as T;
+      // Committed: the cache now matches the file (3).
+      this.statusTouched.clear();
+      this.journalTouched.clear();
+      this.trimCaches();
+      return r;
     } catch (e) {
       [this.appliedLsn, this.leaderEpoch, this.outboxSeq] = before;
-      for (const id of this.dirty) this.statusCache.delete(id); // 3
+      for (const id of this.statusTouched) this.statusCache.delete(id); // 3
+      this.statusTouched.clear();
       this.dirty.clear();
+      for (const id of this.journalTouched) this.journalCache.delete(id);
+      this.journalTouched.clear();
       throw e;
     }
   }
@@ -202,9 +210,12 @@ export class SqlitePartitionStore implements PartitionStore {
 
   /** Statuses read or written recently; null = known to be absent (invariant 3). */
   private readonly statusCache = new Map<string, InvocationStatus | null>();
+  /** Statuses to write before the commit. */
   private readonly dirty = new Set<string>();
+  /** Statuses changed in the open transaction: dropped from the cache if it rolls back. */
+  private readonly statusTouched = new Set<string>();
 
-  /** Writes the statuses changed in this transaction, then keeps the cache bounded. */
+  /** Writes the statuses changed in this transaction (they stay dirty until it commits). */
   private flushDirty(): void {
     for (const id of this.dirty) {
       const s = this.statusCache.get(id);
@@ -212,11 +223,16 @@ export class SqlitePartitionStore implements PartitionStore {
       else this.writeStatus(s);
     }
     this.dirty.clear();
-    if (this.statusCache.size > STATUS_CACHE_MAX) {
-      let drop = this.statusCache.size - STATUS_CACHE_MAX / 2;
-      for (const id of this.statusCache.keys()) {
+  }
+
+  /** Keeps both caches bounded: the oldest half goes when one is full. */
+  private trimCaches(): void {
+    for (const cache of [this.statusCache, this.journalCache] as Map<string, unknown>[]) {
+      if (cache.size <= STATUS_CACHE_MAX) continue;
+      let drop = cache.size - STATUS_CACHE_MAX / 2;
+      for (const id of cache.keys()) {
         if (drop-- <= 0) break;
-        this.statusCache.delete(id);
+        cache.delete(id);
       }
     }
   }
@@ -231,8 +247,10 @@ export class SqlitePartitionStore implements PartitionStore {
   }
   putStatus(s: InvocationStatus): void {
     this.statusCache.set(s.invocationId, s);
-    if (this.db.inTransaction) this.dirty.add(s.invocationId);
-    else this.writeStatus(s);
+    if (this.db.inTransaction) {
+      this.dirty.add(s.invocationId);
+      this.statusTouched.add(s.invocationId);
+    } else this.writeStatus(s);
   }
   private writeStatus(s: InvocationStatus): void {
     this.q.putStatus.run(
@@ -249,8 +267,10 @@ export class SqlitePartitionStore implements PartitionStore {
   }
   deleteStatus(id: string): void {
     this.statusCache.set(id, null);
-    if (this.db.inTransaction) this.dirty.add(id);
-    else this.q.deleteStatus.run(id);
+    if (this.db.inTransaction) {
+      this.dirty.add(id);
+      this.statusTouched.add(id);
+    } else this.q.deleteStatus.run(id);
   }
   listInvoked(): string[] {
     if (this.db.inTransaction) this.flushDirty();
@@ -258,14 +278,29 @@ export class SqlitePartitionStore implements PartitionStore {
   }
 
   getJournal(id: string): JournalEntry[] {
-    return (this.q.getJournal.all(id) as Buffer[]).map((b) => packr.unpack(b) as JournalEntry);
+    const cached = this.journalCache.get(id);
+    if (cached !== undefined) return [...cached];
+    const journal = (this.q.getJournal.all(id) as Buffer[]).map((b) => packr.unpack(b) as JournalEntry);
+    this.journalCache.set(id, journal);
+    return [...journal];
   }
   appendJournal(id: string, index: number, entry: JournalEntry): void {
     this.q.appendJournal.run(id, index, packr.pack(entry));
+    // Journals are written through: the rows go to the file now, the cache keeps a copy (3).
+    if (this.db.inTransaction) this.journalTouched.add(id);
+    const cached = this.journalCache.get(id);
+    if (cached !== undefined && cached.length === index) cached.push(entry);
+    else if (index === 0) this.journalCache.set(id, [entry]);
+    else this.journalCache.delete(id);
   }
   deleteJournal(id: string): void {
     this.q.deleteJournal.run(id);
+    this.journalCache.delete(id);
   }
+
+  /** Journals of recent invocations, as written (invariant 3); an attempt starts without a read. */
+  private readonly journalCache = new Map<string, JournalEntry[]>();
+  private readonly journalTouched = new Set<string>();
 
   putTimer(row: TimerRow): void {
     this.q.putTimer.run(
