@@ -1,149 +1,463 @@
 /**
- * The admin endpoint (default :9070). This release serves `/health` (200 once every partition
- * has a leader, 503 otherwise), `/stats` (group-commit and apply counters),
- * `GET /invocations/{id}` (the status row), and `PATCH /invocations/{id}/cancel|kill|purge|pause|resume`
- * (also `DELETE /invocations/{id}?mode=cancel|kill|purge`, Restate's older form). The full admin API
- * (DESIGN.md §5) grows here.
+ * The admin endpoint (default 127.0.0.1:9070, DESIGN.md §5). Shapes follow Restate's admin API
+ * where it has the same endpoint; docs/admin.md lists every path.
+ *
+ *   GET    /health                          200 once every partition has a leader, else 503 (no token needed)
+ *   GET    /stats                           group-commit and apply counters
+ *   GET    /metrics                         Prometheus text format
+ *   GET    /services, /services/{name}      services and handlers with their resolved options
+ *   GET    /deployments, /deployments/{id}  the one in-process deployment (embedded mode)
+ *   GET    /invocations?status=&service=&limit=
+ *   GET    /invocations/{id}                the status row and the decoded journal
+ *   PATCH  /invocations/{id}/cancel|kill|purge|pause|resume   (also DELETE /invocations/{id}?mode=)
+ *   GET    /state/{service}/{key}           one key's state
+ *   PATCH  /state/{service}/{key}           { name: value | null, … } through the log
+ *   POST   /query                           { "query": "SELECT …" } → { rows, truncated }
+ *
+ * With a token (start option `adminToken`, env ONELOG_ADMIN_TOKEN), every path but /health needs
+ * `Authorization: Bearer <token>`. Errors are JSON `{ code, message }` like the ingress's.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { isIP } from "node:net";
 import type { Engine } from "./engine.js";
 import { isInvocationId } from "./ids.js";
 import type { Log } from "./log/log.js";
+import { LogError } from "./log/log.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+import { Registry } from "./admin/registry.js";
+import { showBytes, showDeep, showJournal, type ShownValue } from "./admin/values.js";
+import { SqlIntrospection, SqlQueryError } from "./sql.js";
+import type { InvocationState } from "./store/store.js";
 
 export interface AdminOptions {
   readonly engine: Engine;
   readonly log: Log;
   readonly host: string;
   readonly port: number;
+  /** `<dataDir>/store.db`: SQL introspection, journals and state are read from it. */
+  readonly storePath: string;
+  /** `<dataDir>/log.db`: metrics read retained records and sizes from it. */
+  readonly logPath: string;
+  /** When set, every path but /health needs `Authorization: Bearer <token>`. */
+  readonly token?: string;
+  /** Served at /metrics; the admin attaches its sources at listen. */
+  readonly metrics?: Metrics;
+  readonly logger?: Logger;
+  /** When the process started serving (the deployment's `created_at`). Default: now. */
+  readonly startedAt?: number;
 }
+
+/** Thrown by `start()` when the admin endpoint would listen beyond loopback without a token. */
+export class AdminTokenRequiredError extends Error {
+  readonly code = "OL1018";
+  constructor(host: string) {
+    super(
+      `the admin endpoint would listen on ${host}, which is not a loopback address, without a token: ` +
+        "set start({ adminToken }) or ONELOG_ADMIN_TOKEN, or bind it to 127.0.0.1 with adminHost [OL1018]",
+    );
+    this.name = "AdminTokenRequiredError";
+  }
+}
+
+/** True for addresses only this machine can reach: localhost, 127.0.0.0/8, ::1. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h === "::1") return true;
+  const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
+  return isIP(v4) === 4 && v4.startsWith("127.");
+}
+
+const STATES: ReadonlySet<string> = new Set<InvocationState>([
+  "scheduled",
+  "inboxed",
+  "invoked",
+  "suspended",
+  "backing-off",
+  "paused",
+  "completed",
+]);
+const OPERATIONS = new Set(["cancel", "kill", "purge", "pause", "resume"] as const);
+type Operation = "cancel" | "kill" | "purge" | "pause" | "resume";
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** An error answered as `{ code, message }` with its status. */
+class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
 
 export class Admin {
   private server: Server | undefined;
+  private sql: SqlIntrospection | undefined;
+  private registry: Registry | undefined;
 
   constructor(private readonly o: AdminOptions) {}
 
+  /** Opens the SQL connection and listens; resolves with the URL once bound. */
   async listen(): Promise<string> {
+    this.registry = new Registry(this.o.engine.services, this.o.startedAt ?? Date.now());
+    this.sql = SqlIntrospection.open({ storePath: this.o.storePath, registry: this.registry });
+    this.o.metrics?.attach({
+      engine: this.o.engine,
+      log: this.o.log,
+      sql: this.sql,
+      logPath: this.o.logPath,
+      storePath: this.o.storePath,
+    });
     const server = createServer((req, res) => {
-      try {
-        this.route(req, res);
-      } catch (e) {
-        if (res.headersSent) res.destroy();
-        else {
-          const bytes = Buffer.from(
-            JSON.stringify({ code: "OL1000", message: `internal error: ${String(e)}` }),
-          );
-          res.writeHead(500, { "content-type": "application/json", "content-length": bytes.length });
-          res.end(bytes);
-        }
-      }
+      this.handle(req, res).catch((e: unknown) => this.fail(res, e));
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.o.port, this.o.host, () => {
-        server.off("error", reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(this.o.port, this.o.host, () => {
+          server.off("error", reject);
+          resolve();
+        });
       });
-    });
+    } catch (e) {
+      this.server = undefined;
+      this.closeSources();
+      throw e;
+    }
     const addr = server.address() as AddressInfo;
     return `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  }
-
-  private route(req: IncomingMessage, res: ServerResponse): void {
-    {
-      const send = (status: number, body: unknown) => {
-        const bytes = Buffer.from(JSON.stringify(body));
-        res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length });
-        res.end(bytes);
-      };
-      const url = new URL(req.url ?? "/", "http://admin");
-      const path = url.pathname;
-      const op = /^\/invocations\/([^/]+)\/(cancel|kill|purge|pause|resume)$/.exec(path);
-      const del = /^\/invocations\/([^/]+)$/.exec(path);
-      if (op !== null || (req.method === "DELETE" && del !== null)) {
-        if (op !== null && req.method !== "PATCH" && req.method !== "POST") {
-          res.setHeader("allow", "PATCH, POST");
-          return send(405, { code: "OL1007", message: `use PATCH for /invocations/{id}/${op[2]}` });
-        }
-        const id = decodeURIComponent((op ?? del)![1]!);
-        const mode = op?.[2] ?? url.searchParams.get("mode") ?? "cancel";
-        if (
-          mode !== "cancel" &&
-          mode !== "kill" &&
-          mode !== "purge" &&
-          mode !== "pause" &&
-          mode !== "resume"
-        ) {
-          return send(400, { code: "OL1012", message: `mode must be cancel, kill or purge, not ${mode}` });
-        }
-        if (!isInvocationId(id)) {
-          return send(400, { code: "OL1013", message: `${JSON.stringify(id)} is not an invocation id` });
-        }
-        if (this.o.engine.statusOf(id) === undefined) {
-          return send(404, { code: "OL1008", message: `invocation ${id} not found` });
-        }
-        this.o.engine.operate(mode, id).then(
-          () => send(202, { invocationId: id, operation: mode }),
-          (e: unknown) => send(503, { code: "OL1011", message: String(e) }),
-        );
-        return;
-      }
-      if (req.method !== "GET") {
-        return send(405, { code: "OL1007", message: "the admin endpoint takes GET here" });
-      }
-      if (path === "/health") {
-        const partitions = this.o.engine.processors.map((p) => ({
-          partition: p.partition,
-          leader: p.isLeader,
-          appliedLsn: p.appliedLsn,
-          tailLsn: this.o.log.tailLsn(p.partition),
-        }));
-        const ok = partitions.every((p) => p.leader);
-        return send(ok ? 200 : 503, { status: ok ? "ok" : "unavailable", partitions });
-      }
-      if (path === "/stats") {
-        return send(200, {
-          log: this.o.log.stats ?? null,
-          partitions: this.o.engine.processors.map((p) => ({
-            partition: p.partition,
-            appliedLsn: p.appliedLsn,
-            batches: p.stats.batches,
-            records: p.stats.records,
-            storeErrors: p.storeErrors,
-            runningAttempts: p.runningAttempts,
-          })),
-        });
-      }
-      const m = /^\/invocations\/([^/]+)$/.exec(path);
-      if (m !== null) {
-        const id = decodeURIComponent(m[1]!);
-        if (!isInvocationId(id)) {
-          return send(400, { code: "OL1013", message: `${JSON.stringify(id)} is not an invocation id` });
-        }
-        const status = this.o.engine.statusOf(id);
-        if (status === undefined) return send(404, { code: "OL1008", message: "invocation not found" });
-        const { result, ...rest } = status;
-        return send(200, {
-          ...rest,
-          ...(result === undefined
-            ? {}
-            : "ok" in result
-              ? { output: Buffer.from(result.ok).toString("utf8") }
-              : { failure: result.err }),
-        });
-      }
-      send(404, { code: "OL1012", message: `no such path: ${path}` });
-    }
   }
 
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server === undefined) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
+    if (server !== undefined) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
+    this.closeSources();
+  }
+
+  private closeSources(): void {
+    this.o.metrics?.close();
+    this.sql?.close();
+    this.sql = undefined;
+  }
+
+  private send(
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
+    const bytes = Buffer.from(JSON.stringify(body));
+    res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length, ...headers });
+    res.end(bytes);
+  }
+
+  private fail(res: ServerResponse, e: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (e instanceof AdminError) {
+      this.send(res, e.status, { code: e.code, message: e.message });
+    } else if (e instanceof SqlQueryError) {
+      this.send(res, 400, { code: e.code, message: e.message });
+    } else if (e instanceof LogError) {
+      this.send(res, 503, { code: "OL1011", message: e.message });
+    } else {
+      this.o.logger?.error({ err: e }, "admin request failed");
+      this.send(res, 500, { code: "OL1000", message: `internal error: ${String(e)}` });
+    }
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const token = this.o.token;
+    if (token === undefined || token === "") return true;
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
+    return m !== null && timingSafeEqual(digest(m[1]!.trim()), digest(token));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      // Prefixed, not resolved against a base: a target like //x/y stays a path, not a host.
+      url = new URL(`http://admin${req.url ?? "/"}`);
+    } catch {
+      req.resume();
+      return this.send(res, 400, {
+        code: "OL1012",
+        message: `cannot parse the request target ${req.url ?? ""}`,
+      });
+    }
+    const path = url.pathname;
+    const method = req.method ?? "GET";
+    if (path === "/health") {
+      if (method !== "GET") throw this.methodNotAllowed("GET", path);
+      return this.health(res);
+    }
+    if (!this.authorized(req)) {
+      req.resume();
+      return this.send(
+        res,
+        401,
+        {
+          code: "OL1017",
+          message: "the admin endpoint needs Authorization: Bearer <token> (ONELOG_ADMIN_TOKEN)",
+        },
+        { "www-authenticate": 'Bearer realm="onelog admin"' },
+      );
+    }
+    let parts: string[];
+    try {
+      parts = path.split("/").slice(1).map(decodeURIComponent);
+    } catch {
+      throw new AdminError(400, "OL1012", `cannot decode the path ${path}`);
+    }
+    const [first, second, third] = parts;
+
+    if (first === "invocations" && second !== undefined && third !== undefined && parts.length === 3) {
+      if (method !== "PATCH" && method !== "POST") {
+        throw this.methodNotAllowed("PATCH, POST", path);
+      }
+      return this.operate(res, second, third);
+    }
+    if (first === "invocations" && second !== undefined && parts.length === 2 && method === "DELETE") {
+      return this.operate(res, second, url.searchParams.get("mode") ?? "cancel");
+    }
+    if (first === "state" && second !== undefined && third !== undefined && parts.length === 3) {
+      if (method === "GET") return this.getState(res, second, third);
+      if (method === "PATCH") return this.patchState(req, res, second, third);
+      throw this.methodNotAllowed("GET, PATCH", path);
+    }
+    if (path === "/query") {
+      if (method !== "POST") throw this.methodNotAllowed("POST", path);
+      return this.query(req, res);
+    }
+    if (method !== "GET") throw this.methodNotAllowed("GET", path);
+    const registry = this.registry!;
+    if (path === "/stats") return this.stats(res);
+    if (path === "/metrics") {
+      if (this.o.metrics === undefined) throw new AdminError(404, "OL1012", "metrics are not enabled");
+      const { contentType, body } = await this.o.metrics.text();
+      res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    if (path === "/services") return this.send(res, 200, { services: registry.services });
+    if (first === "services" && second !== undefined && parts.length === 2) {
+      const service = registry.service(second);
+      if (service === undefined) throw new AdminError(404, "OL1001", `unknown service ${second}`);
+      return this.send(res, 200, service);
+    }
+    if (path === "/deployments") return this.send(res, 200, { deployments: [registry.deployment] });
+    if (first === "deployments" && second !== undefined && parts.length === 2) {
+      if (second !== registry.deployment.id)
+        throw new AdminError(404, "OL1012", `unknown deployment ${second}`);
+      return this.send(res, 200, registry.deployment);
+    }
+    if (path === "/invocations") return this.listInvocations(res, url.searchParams);
+    if (first === "invocations" && second !== undefined && parts.length === 2) {
+      return this.describeInvocation(res, second);
+    }
+    throw new AdminError(404, "OL1012", `no such path: ${path}`);
+  }
+
+  private methodNotAllowed(allow: string, path: string): AdminError {
+    return new AdminError(405, "OL1007", `${path} takes ${allow}`);
+  }
+
+  private health(res: ServerResponse): void {
+    const partitions = this.o.engine.processors.map((p) => ({
+      partition: p.partition,
+      leader: p.isLeader,
+      appliedLsn: p.appliedLsn,
+      tailLsn: this.o.log.tailLsn(p.partition),
+    }));
+    const ok = partitions.every((p) => p.leader);
+    this.send(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable", partitions });
+  }
+
+  private stats(res: ServerResponse): void {
+    this.send(res, 200, {
+      log: this.o.log.stats ?? null,
+      partitions: this.o.engine.processors.map((p) => ({
+        partition: p.partition,
+        appliedLsn: p.appliedLsn,
+        batches: p.stats.batches,
+        records: p.stats.records,
+        storeErrors: p.storeErrors,
+        runningAttempts: p.runningAttempts,
+      })),
     });
+  }
+
+  private checkedId(id: string): string {
+    if (!isInvocationId(id))
+      throw new AdminError(400, "OL1013", `${JSON.stringify(id)} is not an invocation id`);
+    return id;
+  }
+
+  private async operate(res: ServerResponse, rawId: string, mode: string): Promise<void> {
+    if (!OPERATIONS.has(mode as Operation)) {
+      throw new AdminError(
+        400,
+        "OL1012",
+        `the operation must be cancel, kill, purge, pause or resume, not ${mode}`,
+      );
+    }
+    const id = this.checkedId(rawId);
+    if (this.o.engine.statusOf(id) === undefined)
+      throw new AdminError(404, "OL1008", `invocation ${id} not found`);
+    try {
+      await this.o.engine.operate(mode as Operation, id);
+    } catch (e) {
+      throw new AdminError(503, "OL1011", String(e));
+    }
+    this.send(res, 202, { invocationId: id, operation: mode });
+  }
+
+  private listInvocations(res: ServerResponse, params: URLSearchParams): void {
+    const status = params.get("status") ?? undefined;
+    if (status !== undefined && !STATES.has(status)) {
+      throw new AdminError(400, "OL1012", `status must be one of ${[...STATES].join(", ")}, not ${status}`);
+    }
+    const service = params.get("service") ?? undefined;
+    const limitText = params.get("limit") ?? "100";
+    const limit = Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new AdminError(400, "OL1012", `limit must be an integer from 1 to 10000, not ${limitText}`);
+    }
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (status !== undefined) {
+      where.push("status = ?");
+      args.push(status);
+    }
+    if (service !== undefined) {
+      where.push("target_service_name = ?");
+      args.push(service);
+    }
+    const { rows } = this.sql!.query(
+      `SELECT id, target, status, attempt_epoch, retry_count, idempotency_key, last_failure, created_at, modified_at
+       FROM sys_invocation ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
+       ORDER BY created_at DESC, id LIMIT ${limit}`,
+      args,
+    );
+    this.send(res, 200, { invocations: rows });
+  }
+
+  private describeInvocation(res: ServerResponse, rawId: string): void {
+    const id = this.checkedId(rawId);
+    const status = this.o.engine.statusOf(id);
+    if (status === undefined) throw new AdminError(404, "OL1008", `invocation ${id} not found`);
+    const { result, ...rest } = status;
+    this.send(res, 200, {
+      ...(showDeep(rest) as object),
+      ...(result === undefined
+        ? {}
+        : "ok" in result
+          ? { output: Buffer.from(result.ok).toString("utf8"), outputValue: showBytes(result.ok) }
+          : { failure: result.err }),
+      journal: showJournal(this.sql!.journal(id)),
+    });
+  }
+
+  private keyedService(service: string): void {
+    const s = this.o.engine.services.get(service);
+    if (s === undefined) throw new AdminError(404, "OL1001", `unknown service ${service}`);
+    if (s.kind === "service") {
+      throw new AdminError(400, "OL1003", `${service} is a service: only objects and workflows have state`);
+    }
+  }
+
+  private stateOf(service: string, key: string): Record<string, ShownValue> {
+    return Object.fromEntries(this.sql!.state(service, key).map(([name, value]) => [name, showBytes(value)]));
+  }
+
+  private getState(res: ServerResponse, service: string, key: string): void {
+    this.keyedService(service);
+    this.send(res, 200, { service, key, state: this.stateOf(service, key) });
+  }
+
+  private async patchState(
+    req: IncomingMessage,
+    res: ServerResponse,
+    service: string,
+    key: string,
+  ): Promise<void> {
+    this.keyedService(service);
+    const body = parseJson(await readBody(req));
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw new AdminError(
+        400,
+        "OL1003",
+        'the body must be a JSON object of state names to values, e.g. {"count": 5, "old": null}',
+      );
+    }
+    const changes = Object.entries(body as Record<string, unknown>).map(([name, value]) => {
+      if (name === "") throw new AdminError(400, "OL1003", "a state name cannot be empty");
+      return { name, value: value === null ? null : new Uint8Array(Buffer.from(JSON.stringify(value))) };
+    });
+    if (changes.length === 0) throw new AdminError(400, "OL1003", "the body names no state to change");
+    const result = await this.o.engine.patchState(service, key, changes);
+    if ("err" in result) throw new AdminError(409, "OL1020", result.err.message);
+    this.send(res, 200, { service, key, state: this.stateOf(service, key) });
+  }
+
+  private async query(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = (await readBody(req)).toString("utf8");
+    let sql: string;
+    let params: unknown[] = [];
+    if ((req.headers["content-type"] ?? "").includes("json")) {
+      const body = parseJson(Buffer.from(text)) as { query?: unknown; params?: unknown } | null;
+      if (body === null || typeof body !== "object" || typeof body.query !== "string") {
+        throw new AdminError(400, "OL1003", 'the body must be {"query": "SELECT …"} (params optional)');
+      }
+      if (body.params !== undefined && !Array.isArray(body.params)) {
+        throw new AdminError(400, "OL1003", "params must be an array");
+      }
+      sql = body.query;
+      params = (body.params as unknown[] | undefined) ?? [];
+    } else {
+      sql = text;
+    }
+    const result = this.sql!.query(sql, params);
+    this.send(res, 200, result);
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      throw new AdminError(413, "OL1004", `the body is larger than ${MAX_BODY_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString("utf8"));
+  } catch (e) {
+    throw new AdminError(
+      400,
+      "OL1003",
+      `the body is not JSON: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }

@@ -36,6 +36,7 @@ import type {
   InvokeBody,
   LogRecord,
   OutboxMessage,
+  PatchStateBody,
   RecordHeader,
   SuspendBody,
   TimerFiredBody,
@@ -73,7 +74,9 @@ export type Action =
   /** The outbox has new messages to ship. */
   | { readonly type: "ship_outbox" }
   /** This partition has a new leader with this epoch. */
-  | { readonly type: "leader"; readonly leaderEpoch: number };
+  | { readonly type: "leader"; readonly leaderEpoch: number }
+  /** A state patch was applied (`ok`) or refused (409, the key is locked): answer its request. */
+  | { readonly type: "state_patched"; readonly requestId: string; readonly result: Result };
 
 const CANCELLED: Result = { err: { code: 409, message: "Cancelled" } };
 const KILLED: Result = { err: { code: 409, message: "Killed" } };
@@ -127,6 +130,9 @@ export function apply(store: PartitionStore, record: LogRecord): Action[] {
       break;
     case "truncate_outbox":
       store.deleteOutboxUpTo(body.upToSeq);
+      break;
+    case "patch_state":
+      a.patchState(body);
       break;
   }
   return a.actions;
@@ -618,6 +624,28 @@ class Applier {
 
   completeCommand(b: CompleteCommandBody): void {
     this.completion(b.invocationId, b.commandIndex, b.result);
+  }
+
+  /**
+   * An operator's change to a key's state. Refused while an invocation holds the key's lock
+   * (invariant 6): that handler read the state when its attempt started and may write it back.
+   */
+  patchState(b: PatchStateBody): void {
+    const holder = this.store.getLock(b.service, b.key);
+    if (holder !== undefined) {
+      const message = `${b.service}/${b.key} is locked by invocation ${holder}; patch its state once that invocation is done`;
+      this.actions.push({
+        type: "state_patched",
+        requestId: b.requestId,
+        result: { err: { code: 409, message } },
+      });
+      return;
+    }
+    for (const c of b.changes) {
+      if (c.value === null) this.store.deleteState(b.service, b.key, c.name);
+      else this.store.putState(b.service, b.key, c.name, c.value);
+    }
+    this.actions.push({ type: "state_patched", requestId: b.requestId, result: { ok: EMPTY } });
   }
 
   attachRequest(b: AttachRequestBody): void {

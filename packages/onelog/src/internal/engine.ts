@@ -7,6 +7,7 @@
  * 2. A caller waiting for a result registers before its Invoke is appended, so a completion
  *    can never be missed; a completed invocation that is still retained answers at once.
  */
+import { randomUUID } from "node:crypto";
 import { resolveHandlers, type ResolvedHandler, type Result } from "@onelog/sdk/internal";
 import type { AnyDefinition } from "@onelog/sdk";
 import type { Clock } from "./clock.js";
@@ -14,7 +15,7 @@ import { parseAwakeableId } from "@onelog/sdk/internal";
 import { isInvocationId, newInvocationId, partitionOf, workflowRunId } from "./ids.js";
 import type { Log } from "./log/log.js";
 import type { Logger } from "./logger.js";
-import { PartitionProcessor, type ProcessorOptions } from "./processor.js";
+import { PartitionProcessor, type ProcessorObserver, type ProcessorOptions } from "./processor.js";
 import type { InvokeBody, Target } from "./records.js";
 import type { InvocationStatus, PartitionStore } from "./store/store.js";
 
@@ -30,6 +31,8 @@ export interface EngineOptions {
   readonly suspendAlways?: boolean;
   /** Fault injection for the simulator. */
   readonly faults?: ProcessorOptions["faults"];
+  /** Told the duration of each applied batch (admin metrics). */
+  readonly observer?: ProcessorObserver;
 }
 
 /** A request to start an invocation. */
@@ -94,6 +97,7 @@ export class Engine {
           ...(o.console === undefined ? {} : { console: o.console }),
           ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
           ...(o.faults === undefined ? {} : { faults: o.faults }),
+          ...(o.observer === undefined ? {} : { observer: o.observer }),
         }),
       );
     }
@@ -176,6 +180,33 @@ export class Engine {
   async operate(op: "cancel" | "kill" | "purge" | "pause" | "resume", invocationId: string): Promise<void> {
     const p = this.processorOf(invocationId);
     await p.waitApplied(await p.appendExternal({ type: op, invocationId }));
+  }
+
+  /**
+   * Changes one object key's or workflow's state through its partition's log: each name gets
+   * its value, `null` deletes it. Resolves once applied, with `{ ok }` or, while an invocation
+   * holds the key's lock, a 409 failure and nothing written.
+   *
+   * @example
+   * const r = await engine.patchState("Account", "alice", [{ name: "balance", value: enc(50) }]);
+   * if ("err" in r) console.log(r.err.message); // Account/alice is locked by invocation inv_…
+   */
+  async patchState(
+    service: string,
+    key: string,
+    changes: readonly { readonly name: string; readonly value: Uint8Array | null }[],
+  ): Promise<Result> {
+    // Any invocation id for this key names the key's partition.
+    const p = this.processorOf(newInvocationId({ service, handler: "", key }));
+    const requestId = `patch_${randomUUID()}`;
+    const result = this.waitFor(requestId); // 2
+    try {
+      await p.appendExternal({ type: "patch_state", requestId, service, key, changes });
+    } catch (e) {
+      this.dropWaiter(requestId, result);
+      throw e;
+    }
+    return result.promise;
   }
 
   /** Waits for an existing invocation's result; undefined if no such invocation is known. */

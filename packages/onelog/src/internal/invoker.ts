@@ -27,6 +27,7 @@ import type { Clock } from "./clock.js";
 import type { Logger } from "./logger.js";
 import type { RecordBody } from "./records.js";
 import type { PartitionStore } from "./store/store.js";
+import { startAttemptTrace, type AttemptTrace } from "./tracing.js";
 
 /** State sent with an invocation is eager up to this many bytes; beyond, `ctx.get` reads lazily. */
 export const EAGER_STATE_MAX_BYTES = 256 * 1024;
@@ -86,6 +87,8 @@ interface Attempt {
   lastActivity: number;
   inactivity: unknown;
   timeoutMs: number;
+  /** The attempt's OpenTelemetry span (tracing.ts). */
+  trace?: AttemptTrace;
 }
 
 /** Thrown into a handler whose attempt was aborted (a newer attempt, a pause, a shutdown). */
@@ -162,6 +165,7 @@ export class InProcessInvoker {
     this.attempts.delete(invocationId);
     this.startWaiting();
     a.aborted = true;
+    a.trace?.end("aborted");
     if (a.inactivity !== undefined) this.o.clock.clearTimeout(a.inactivity);
     for (const p of a.acks.values()) p.reject(new AttemptAbortedError(invocationId, a.epoch));
     a.acks.clear();
@@ -197,6 +201,7 @@ export class InProcessInvoker {
         result: { err: { code: 413, message: `${error.name} [${error.code}]: ${error.message}` } },
       };
     }
+    attempt.trace?.end(outcome);
     this.abort(id);
     if (outcome.type === "failed") {
       this.o.logger.warn(
@@ -279,6 +284,7 @@ export class InProcessInvoker {
       return;
     }
     const knownLength = attempt.knownLength;
+    attempt.trace?.end("suspended");
     this.abort(id);
     this.proposeOutcome(
       { type: "suspend", invocationId: id, attemptEpoch: attempt.epoch, waitingOn, knownLength },
@@ -311,7 +317,13 @@ export class InProcessInvoker {
     const journal = this.o.store.getJournal(id);
     attempt.knownLength = journal.length;
     attempt.timeoutMs = this.o.suspendAlways === true ? 0 : handler.inactivityTimeoutMs;
-    const handle = startAttempt(handler, {
+    attempt.trace = startAttemptTrace({
+      invocationId: id,
+      attemptEpoch: attempt.epoch,
+      target: status.target,
+      journal,
+    });
+    const handle = startAttempt(attempt.trace.handler(handler), {
       invocationId: id,
       journal,
       ...(key === undefined ? {} : { key, state: this.eagerState(service, key) }),

@@ -36,6 +36,8 @@ export interface ProcessorOptions {
   readonly console?: Console;
   /** Suspend at every await that waits for a completion (test mode). */
   readonly suspendAlways?: boolean;
+  /** Told how long each applied batch took (the admin's metrics); optional. */
+  readonly observer?: ProcessorObserver;
   /**
    * Fault injection for the simulator: deliver a shipment a second time after the returned
    * delay in ms (as a zombie leader or a retried append would); undefined delivers it once.
@@ -45,6 +47,12 @@ export interface ProcessorOptions {
     /** Deliver an ack or notification to the invoker this many ms late (reorders invoker traffic). */
     readonly delayInvokerTraffic?: () => number | undefined;
   };
+}
+
+/** Measurements the processor reports (admin metrics). Must be cheap: it runs once per batch. */
+export interface ProcessorObserver {
+  /** A batch of `records` was applied and committed in `durationMs` (store retries included). */
+  batchApplied(partition: number, records: number, durationMs: number): void;
 }
 
 /** Counters a benchmark or the admin API reads. */
@@ -158,8 +166,10 @@ export class PartitionProcessor {
     try {
       for await (const batch of this.o.log.read(this.partition, this.applied + 1, this.abort.signal)) {
         if (batch.length === 0) continue;
+        const started = this.o.observer === undefined ? 0 : performance.now();
         const actions = await this.applyBatchRetrying(batch);
         if (actions === undefined) return; // stopped while waiting for the store
+        this.o.observer?.batchApplied(this.partition, batch.length, performance.now() - started);
         this.applied = batch[batch.length - 1]!.lsn;
         this.stats.batches++;
         this.stats.records += batch.length;
@@ -268,6 +278,9 @@ export class PartitionProcessor {
           break;
         case "schedule_timer":
           this.timers.schedule(a.dueAt, a.timer);
+          break;
+        case "state_patched":
+          this.o.onCompleted(a.requestId, a.result);
           break;
       }
     }

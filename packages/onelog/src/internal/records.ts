@@ -156,6 +156,20 @@ export interface TruncateOutboxBody {
   readonly upToSeq: number;
 }
 
+/**
+ * An operator's change to one object key's or workflow's state (admin `PATCH /state`). Apply
+ * writes it only while no invocation holds the key's lock, and answers `requestId` either way.
+ */
+export interface PatchStateBody {
+  readonly type: "patch_state";
+  /** Names the admin request waiting for the answer (a `state_patched` action). */
+  readonly requestId: string;
+  readonly service: string;
+  readonly key: string;
+  /** Each name gets its value; `null` deletes the name. */
+  readonly changes: readonly { readonly name: string; readonly value: Uint8Array | null }[];
+}
+
 export type RecordBody =
   | InvokeBody
   | EntryEffectBody
@@ -167,7 +181,8 @@ export type RecordBody =
   | InvocationOpBody
   | CompleteCommandBody
   | AttachRequestBody
-  | TruncateOutboxBody;
+  | TruncateOutboxBody
+  | PatchStateBody;
 
 /**
  * A message for another partition, written by apply in the same transaction as its cause and

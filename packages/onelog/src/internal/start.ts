@@ -5,13 +5,15 @@
 import { join, resolve } from "node:path";
 import { pino } from "pino";
 import type { AnyDefinition } from "@onelog/sdk";
-import { Admin } from "./admin.js";
+import { Admin, AdminTokenRequiredError, isLoopbackHost } from "./admin.js";
 import { systemClock } from "./clock.js";
 import { openDataDir } from "./data-dir.js";
 import { Engine } from "./engine.js";
 import { Ingress } from "./ingress.js";
 import type { Logger } from "./logger.js";
+import type { Log } from "./log/log.js";
 import { SqliteLog } from "./log/sqlite-log.js";
+import { Metrics } from "./metrics.js";
 import { SqliteStoreDb } from "./store/sqlite-store.js";
 
 /** Options of {@link start}. */
@@ -26,6 +28,14 @@ export interface StartOptions {
   readonly adminPort?: number | false;
   /** Interface both servers bind to. Default 127.0.0.1. */
   readonly host?: string;
+  /** Interface the admin endpoint binds to. Default: `host`. Beyond loopback it needs `adminToken`. */
+  readonly adminHost?: string;
+  /**
+   * Bearer token the admin endpoint requires on every path but /health. Default: env
+   * ONELOG_ADMIN_TOKEN. Without one, start() refuses to bind the admin endpoint beyond loopback
+   * (AdminTokenRequiredError, OL1018).
+   */
+  readonly adminToken?: string;
   /** Partitions of a new data directory (an existing one keeps its own). Default 4. */
   readonly partitions?: number;
   /** Largest request body the ingress accepts. Default 10 MiB. */
@@ -69,14 +79,22 @@ export interface OnelogServer {
 export async function start(options: StartOptions): Promise<OnelogServer> {
   const dataDir = resolve(options.dataDir ?? ".onelog");
   const logger: Logger = options.logger ?? pino({ level: process.env.ONELOG_LOG_LEVEL ?? "info" });
+  const startedAt = Date.now();
+  const adminHost = options.adminHost ?? options.host ?? "127.0.0.1";
+  const adminToken = options.adminToken ?? (process.env.ONELOG_ADMIN_TOKEN || undefined);
+  if (options.adminPort !== false && adminToken === undefined && !isLoopbackHost(adminHost)) {
+    throw new AdminTokenRequiredError(adminHost);
+  }
+  const metrics = options.adminPort === false ? undefined : new Metrics();
   const { meta, release } = openDataDir(dataDir, options.partitions ?? 4);
   const cleanups: (() => Promise<void> | void)[] = [release];
   const cleanup = async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   };
   try {
-    const log = SqliteLog.open({ path: join(dataDir, "log.db"), partitions: meta.partitions });
-    cleanups.push(() => log.close());
+    const sqliteLog = SqliteLog.open({ path: join(dataDir, "log.db"), partitions: meta.partitions });
+    cleanups.push(() => sqliteLog.close());
+    const log: Log = metrics === undefined ? sqliteLog : metrics.meter(sqliteLog);
     const stores = SqliteStoreDb.open(join(dataDir, "store.db"));
     cleanups.push(() => stores.close());
     const engine = await Engine.start({
@@ -86,6 +104,7 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
       logger,
       services: options.services,
       suspendAlways: options.suspendAlways ?? process.env.ONELOG_SUSPEND_ALWAYS === "1",
+      ...(metrics === undefined ? {} : { observer: metrics }),
     });
     cleanups.push(() => engine.stop());
     const host = options.host ?? "127.0.0.1";
@@ -103,7 +122,18 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
     cleanups.push(() => ingress.close());
     let adminUrl: string | undefined;
     if (options.adminPort !== false) {
-      const admin = new Admin({ engine, log, host, port: options.adminPort ?? 9070 });
+      const admin = new Admin({
+        engine,
+        log,
+        host: adminHost,
+        port: options.adminPort ?? 9070,
+        storePath: join(dataDir, "store.db"),
+        logPath: join(dataDir, "log.db"),
+        logger,
+        startedAt,
+        ...(adminToken === undefined ? {} : { token: adminToken }),
+        ...(metrics === undefined ? {} : { metrics }),
+      });
       adminUrl = await admin.listen();
       cleanups.push(() => admin.close());
     }

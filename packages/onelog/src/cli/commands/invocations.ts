@@ -1,0 +1,313 @@
+/** `onelog invocations ls|describe|cancel|kill|purge|pause|resume`. */
+import { createInterface } from "node:readline/promises";
+import { Command, InvalidArgumentError } from "commander";
+import { CliError, type AdminClient } from "../client.js";
+import { contextOf } from "../context.js";
+import {
+  cell,
+  clip,
+  keyValues,
+  print,
+  printJson,
+  Progress,
+  showValue,
+  table,
+  type ShownValue,
+} from "../output.js";
+
+interface InvocationRow {
+  id: string;
+  target: string;
+  status: string;
+  attempt_epoch: number;
+  retry_count: number;
+  idempotency_key: string | null;
+  last_failure: string | null;
+  created_at: string;
+  modified_at: string;
+}
+
+interface ShownEntry {
+  index: number;
+  commandIndex?: number;
+  type: string;
+  name?: string;
+  description: string;
+  fields: Record<string, unknown>;
+}
+
+interface Described {
+  invocationId: string;
+  target: { service: string; handler: string; key?: string };
+  handlerKind: string;
+  state: string;
+  attemptEpoch: number;
+  retryCount: number;
+  waitingOn?: number[];
+  idempotencyKey?: string;
+  lastFailure?: string;
+  nextRetryAt?: number;
+  createdAt: number;
+  modifiedAt: number;
+  completedAt?: number;
+  outputValue?: ShownValue;
+  failure?: { code: number; message: string };
+  journal: ShownEntry[];
+}
+
+const OPERATIONS = {
+  cancel: { past: "cancelled", what: "asks it to stop: the handler sees CancelledError and may compensate" },
+  kill: { past: "killed", what: "ends it now, without compensation" },
+  purge: { past: "purged", what: "forgets a completed invocation (its status and output)" },
+  pause: { past: "paused", what: "stops its attempts until it is resumed" },
+  resume: { past: "resumed", what: "starts a paused invocation again" },
+} as const;
+type Operation = keyof typeof OPERATIONS;
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+function positiveInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
+function shownResult(r: unknown): string {
+  if (r === null || r === undefined || typeof r !== "object") return "";
+  if ("ok" in r) return `→ ${showValue((r as { ok: ShownValue }).ok) || "(empty)"}`;
+  if ("err" in r) {
+    const e = (r as { err: { code: number; message: string } }).err;
+    return `✗ [${e.code}] ${clip(e.message)}`;
+  }
+  return "";
+}
+
+/** What a journal entry says beyond its description: its value, result, or target. */
+function entryDetail(e: ShownEntry): string {
+  const f = e.fields;
+  switch (e.type) {
+    case "input":
+      return showValue(f.argument as ShownValue);
+    case "run":
+    case "completion":
+    case "complete_awakeable":
+    case "promise_complete":
+      return shownResult(f.result);
+    case "promise_peek":
+      return f.result === null ? "→ (not completed)" : shownResult(f.result);
+    case "get_state":
+      return f.value === undefined
+        ? ""
+        : f.value === null
+          ? "→ (none)"
+          : `→ ${showValue(f.value as ShownValue)}`;
+    case "get_state_keys":
+      return f.keys === undefined ? "" : `→ ${JSON.stringify(f.keys)}`;
+    case "set_state":
+      return `= ${showValue(f.value as ShownValue)}`;
+    case "sleep":
+      return `until ${iso(f.wakeUpAt as number) ?? "?"}`;
+    case "call":
+    case "send":
+      return `(${showValue(f.argument as ShownValue, 40)})${typeof f.invocationId === "string" ? ` → ${f.invocationId}` : ""}`;
+    default:
+      return "";
+  }
+}
+
+/** The journal as a timeline: position, command index, what happened, and its value. */
+export function timeline(journal: readonly ShownEntry[]): string {
+  if (journal.length === 0) return "journal: empty (it is dropped when the invocation completes)";
+  const rows = journal.map((e) => [
+    String(e.index),
+    e.commandIndex === undefined ? "" : `cmd ${e.commandIndex}`,
+    e.description,
+    entryDetail(e),
+  ]);
+  return `journal (${journal.length} entries):\n${table(["#", "COMMAND", "ENTRY", "VALUE"], rows)
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n")}`;
+}
+
+function describeText(d: Described): string {
+  const t = d.target;
+  const target = `${t.service}/${t.key === undefined ? "" : `${t.key}/`}${t.handler}`;
+  const status =
+    d.state === "suspended" && d.waitingOn !== undefined
+      ? `suspended (waiting on command ${d.waitingOn.join(", ")})`
+      : d.state === "backing-off" && d.nextRetryAt !== undefined
+        ? `backing-off (next attempt at ${iso(d.nextRetryAt)})`
+        : d.state;
+  const outcome =
+    d.failure !== undefined
+      ? `failed [${d.failure.code}] ${d.failure.message}`
+      : d.outputValue !== undefined
+        ? showValue(d.outputValue, 200) || "(empty)"
+        : undefined;
+  return [
+    keyValues([
+      ["id", d.invocationId],
+      ["target", target],
+      ["kind", d.handlerKind],
+      ["status", status],
+      ["attempts", `${d.attemptEpoch} started, ${d.retryCount} failed since start or resume`],
+      ["idempotency key", d.idempotencyKey],
+      ["created", iso(d.createdAt)],
+      ["modified", iso(d.modifiedAt)],
+      ["completed", iso(d.completedAt)],
+      ["last failure", d.lastFailure],
+      ["result", outcome],
+    ]),
+    "",
+    timeline(d.journal),
+  ].join("\n");
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** Runs `op` on every id, a few at a time, with a progress bar; returns the failures. */
+async function operateAll(
+  client: AdminClient,
+  op: Operation,
+  ids: readonly string[],
+  concurrency: number,
+): Promise<{ id: string; error: string }[]> {
+  const progress = new Progress(ids.length, op);
+  const failures: { id: string; error: string }[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      try {
+        await client.request("PATCH", `/invocations/${encodeURIComponent(id)}/${op}`);
+      } catch (e) {
+        failures.push({ id, error: e instanceof Error ? e.message : String(e) });
+      }
+      progress.tick();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
+  progress.finish();
+  return failures;
+}
+
+export function registerInvocations(program: Command): void {
+  const invocations = program.command("invocations").description("invocations: list, inspect, operate");
+  invocations
+    .command("ls")
+    .alias("list")
+    .description("list invocations, newest first")
+    .option(
+      "--status <status>",
+      "only this status: scheduled, inboxed, invoked, suspended, backing-off, paused, completed",
+    )
+    .option("--service <name>", "only invocations of this service")
+    .option("--limit <n>", "at most this many", positiveInt, 50)
+    .action(async (opts: { status?: string; service?: string; limit: number }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const q = new URLSearchParams({ limit: String(opts.limit) });
+      if (opts.status !== undefined) q.set("status", opts.status);
+      if (opts.service !== undefined) q.set("service", opts.service);
+      const answer = await ctx.client.get<{ invocations: InvocationRow[] }>(`/invocations?${q.toString()}`);
+      if (ctx.json) return printJson(answer);
+      if (answer.invocations.length === 0) return print("no invocations");
+      print(
+        table(
+          ["ID", "TARGET", "STATUS", "ATTEMPTS", "CREATED", "LAST FAILURE"],
+          answer.invocations.map((r) => [
+            r.id,
+            cell(r.target, 50),
+            r.status,
+            String(r.attempt_epoch),
+            r.created_at,
+            cell(r.last_failure, 50),
+          ]),
+        ),
+      );
+    });
+  invocations
+    .command("describe")
+    .alias("get")
+    .argument("<id>", "the invocation id (inv_…)")
+    .description("show an invocation's status and its journal as a timeline")
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const d = await ctx.client.get<Described>(`/invocations/${encodeURIComponent(id)}`);
+      if (ctx.json) return printJson(d);
+      print(describeText(d));
+    });
+  for (const op of Object.keys(OPERATIONS) as Operation[]) {
+    invocations
+      .command(op)
+      .argument("[ids...]", "invocation ids")
+      .description(`${OPERATIONS[op].what}`)
+      .option(
+        "--all-matching <where>",
+        `every invocation matching a SQL condition on sys_invocation, e.g. "status = 'paused' AND target_service_name = 'Greeter'"`,
+      )
+      .option("--yes", "do not ask before operating on several invocations")
+      .option("--concurrency <n>", "requests in flight at once", positiveInt, 8)
+      .action(
+        async (
+          ids: string[],
+          opts: { allMatching?: string; yes?: boolean; concurrency: number },
+          cmd: Command,
+        ) => {
+          const ctx = contextOf(cmd);
+          let targets = [...ids];
+          if (opts.allMatching !== undefined) {
+            const answer = await ctx.client.request<{ rows: { id: string }[]; truncated: boolean }>(
+              "POST",
+              "/query",
+              { query: `SELECT id FROM sys_invocation WHERE ${opts.allMatching} ORDER BY created_at, id` },
+            );
+            if (answer.truncated) {
+              process.stderr.write(
+                `note: only the first ${answer.rows.length} matches; run it again for the rest\n`,
+              );
+            }
+            targets.push(...answer.rows.map((r) => r.id));
+          }
+          targets = [...new Set(targets)];
+          if (targets.length === 0) {
+            if (opts.allMatching === undefined)
+              throw new CliError(`name invocation ids, or use --all-matching`);
+            if (ctx.json) return printJson({ operation: op, matched: 0, done: [], failed: [] });
+            return print(`no invocation matches: nothing ${OPERATIONS[op].past}`);
+          }
+          if (targets.length > 1 && opts.yes !== true) {
+            const question = `${op} ${targets.length} invocations?`;
+            if (!process.stdin.isTTY) throw new CliError(`${question} add --yes to go ahead`);
+            if (!(await confirm(question))) throw new CliError("nothing done");
+          }
+          if (targets.length === 1 && opts.allMatching === undefined) {
+            const answer = await ctx.client.request<unknown>(
+              "PATCH",
+              `/invocations/${encodeURIComponent(targets[0]!)}/${op}`,
+            );
+            return ctx.json ? printJson(answer) : print(`${OPERATIONS[op].past} ${targets[0]!}`);
+          }
+          const failed = await operateAll(ctx.client, op, targets, opts.concurrency);
+          const bad = new Set(failed.map((f) => f.id));
+          const done = targets.filter((id) => !bad.has(id));
+          if (ctx.json) {
+            printJson({ operation: op, matched: targets.length, done, failed });
+          } else {
+            print(
+              `${OPERATIONS[op].past} ${done.length} of ${targets.length} invocation${targets.length === 1 ? "" : "s"}`,
+            );
+            for (const f of failed) print(`  ${f.id}: ${f.error}`);
+          }
+          if (failed.length > 0) process.exitCode = 1;
+        },
+      );
+  }
+}

@@ -1,0 +1,366 @@
+/**
+ * SQL introspection (admin `POST /query`, DESIGN.md §5): SQL over the partition stores, through
+ * views in the shapes of Restate's introspection tables.
+ *
+ * It opens its own read-only connection to `store.db` and defines, on that connection only,
+ * TEMP views over the store's tables (`sys_invocation`, `sys_journal`, `state`, `sys_inbox`,
+ * `sys_promise`) and TEMP tables filled from the registry (`sys_service`, `sys_deployment`).
+ * User functions decode the msgpack blobs (status rows, journal entries, promises) row by row.
+ * The views read what the processors committed; a batch being applied is not visible yet.
+ *
+ * Invariants:
+ * 1. A query never changes anything: the connection is read-only, and a statement runs only if
+ *    it starts with SELECT, WITH, VALUES or EXPLAIN, SQLite reports it read-only, and it returns
+ *    rows. One statement per query (better-sqlite3 refuses more).
+ * 2. A query returns at most `maxRows` rows (then `truncated` is true), so memory stays bounded.
+ *    Iteration always runs to its end or is closed, so no read transaction stays open.
+ *
+ * Queries run on the engine's thread (better-sqlite3 is synchronous): a query that scans a large
+ * store delays the engine while it runs. Keep operator queries selective.
+ */
+import Database from "better-sqlite3";
+import { Packr } from "msgpackr";
+import type { JournalEntry } from "@onelog/sdk/internal";
+import type { Registry } from "./admin/registry.js";
+import { entryName, jsonText, showDeep, utf8Text } from "./admin/values.js";
+import type { PromiseRow, InvocationStatus } from "./store/store.js";
+
+/** A query that cannot run: bad SQL, a statement that writes, or too long. Admin answers 400. */
+export class SqlQueryError extends Error {
+  readonly code = "OL1019";
+  constructor(message: string) {
+    super(message);
+    this.name = "SqlQueryError";
+  }
+}
+
+/** What a query returns. Blob columns are base64 strings. */
+export interface QueryResult {
+  readonly rows: Record<string, unknown>[];
+  /** True when there were more than `maxRows` rows; the rest were not read. */
+  readonly truncated: boolean;
+}
+
+/** Options of {@link SqlIntrospection.open}. */
+export interface SqlOptions {
+  /** The store database (`<dataDir>/store.db`); it must exist. */
+  readonly storePath: string;
+  /** Fills `sys_service` and `sys_deployment`. */
+  readonly registry: Registry;
+  /** Most rows one query returns (default 10,000). */
+  readonly maxRows?: number;
+}
+
+const MAX_QUERY_CHARS = 100_000;
+const packr = new Packr({ useRecords: false, moreTypes: false });
+const iso = (col: string) => `strftime('%Y-%m-%dT%H:%M:%fZ', ${col} / 1000.0, 'unixepoch')`;
+const SERVICE_TY = { Service: "service", VirtualObject: "virtual_object", Workflow: "workflow" } as const;
+
+const VIEWS = `
+CREATE TEMP TABLE sys_service (
+  name TEXT PRIMARY KEY, ty TEXT NOT NULL, revision INTEGER NOT NULL, public INTEGER NOT NULL,
+  deployment_id TEXT NOT NULL, handlers INTEGER NOT NULL
+);
+CREATE TEMP TABLE sys_deployment (
+  id TEXT PRIMARY KEY, ty TEXT NOT NULL, endpoint TEXT, created_at TEXT NOT NULL, services INTEGER NOT NULL
+);
+CREATE TEMP VIEW sys_invocation AS SELECT
+  s.id AS id,
+  s.service || '/' || CASE WHEN s.key IS NULL THEN '' ELSE s.key || '/' END || s.handler AS target,
+  s.service AS target_service_name,
+  s.key AS target_service_key,
+  s.handler AS target_handler_name,
+  (SELECT ty FROM sys_service WHERE name = s.service) AS target_service_ty,
+  ol_status(s.data, 'handler_kind') AS handler_kind,
+  s.partition AS partition,
+  s.state AS status,
+  ol_status(s.data, 'attempt_epoch') AS attempt_epoch,
+  ol_status(s.data, 'retry_count') AS retry_count,
+  ol_status(s.data, 'last_failure') AS last_failure,
+  ${iso("ol_status(s.data, 'next_retry_at')")} AS next_retry_at,
+  ol_status(s.data, 'idempotency_key') AS idempotency_key,
+  ol_status(s.data, 'waiting_on') AS waiting_on,
+  ol_status(s.data, 'callers') AS callers,
+  ol_status(s.data, 'journal_size') AS journal_size,
+  ol_status(s.data, 'completion_result') AS completion_result,
+  ol_status(s.data, 'completion_failure') AS completion_failure,
+  ${iso("s.created_at")} AS created_at,
+  ${iso("s.modified_at")} AS modified_at,
+  ${iso("ol_status(s.data, 'completed_at')")} AS completed_at
+FROM main.invocation_status s;
+CREATE TEMP VIEW sys_journal AS SELECT
+  j.id AS id,
+  j.idx AS "index",
+  ol_entry(j.entry, 'type') AS entry_type,
+  ol_entry(j.entry, 'name') AS name,
+  ol_entry(j.entry, 'invoked_id') AS invoked_id,
+  ${iso("ol_entry(j.entry, 'sleep_wakeup_at')")} AS sleep_wakeup_at,
+  ol_entry(j.entry, 'json') AS entry_json,
+  j.entry AS raw
+FROM main.journal j;
+CREATE TEMP VIEW state AS SELECT
+  st.service AS service_name,
+  st.key AS service_key,
+  st.name AS key,
+  ol_utf8(st.value) AS value_utf8,
+  st.value AS value
+FROM main.state st;
+CREATE TEMP VIEW sys_inbox AS SELECT
+  i.service AS service_name,
+  i.key AS service_key,
+  i.id AS id,
+  i.seq AS sequence_number,
+  ${iso("s.created_at")} AS created_at
+FROM main.inbox i LEFT JOIN main.invocation_status s ON s.id = i.id;
+CREATE TEMP VIEW sys_promise AS SELECT
+  p.service AS service_name,
+  p.key AS service_key,
+  p.name AS key,
+  ol_promise(p.data, 'completed') AS completed,
+  ol_promise(p.data, 'value') AS completion_success_value,
+  ol_promise(p.data, 'value_utf8') AS completion_success_value_utf8,
+  ol_promise(p.data, 'failure') AS completion_failure,
+  ol_promise(p.data, 'waiters') AS waiters
+FROM main.promises p;
+`;
+
+/** Decodes msgpack blobs, remembering the last one (a view reads several fields of one row). */
+function lastDecoded<T>(): (bytes: Buffer) => T {
+  let last: Buffer | undefined;
+  let value: T | undefined;
+  return (bytes) => {
+    if (last === undefined || !last.equals(bytes)) {
+      value = packr.unpack(bytes) as T;
+      last = bytes;
+    }
+    return value!;
+  };
+}
+
+function statusField(s: InvocationStatus, field: string): string | number | null {
+  switch (field) {
+    case "handler_kind":
+      return s.handlerKind;
+    case "attempt_epoch":
+      return s.attemptEpoch;
+    case "retry_count":
+      return s.retryCount;
+    case "journal_size":
+      return s.journalLength;
+    case "idempotency_key":
+      return s.idempotencyKey ?? null;
+    case "last_failure":
+      return s.lastFailure ?? null;
+    case "next_retry_at":
+      return s.nextRetryAt ?? null;
+    case "completed_at":
+      return s.completedAt ?? null;
+    case "waiting_on":
+      return s.waitingOn === undefined ? null : JSON.stringify(s.waitingOn);
+    case "callers":
+      return s.sinks === undefined || s.sinks.length === 0
+        ? null
+        : JSON.stringify(s.sinks.map((c) => c.invocationId));
+    case "completion_result":
+      return s.result === undefined ? null : "ok" in s.result ? "success" : "failure";
+    case "completion_failure":
+      return s.result !== undefined && "err" in s.result
+        ? `[${s.result.err.code}] ${s.result.err.message}`
+        : null;
+    default:
+      throw new SqlQueryError(`ol_status: no field ${JSON.stringify(field)}`);
+  }
+}
+
+function entryField(e: JournalEntry, field: string): string | number | null {
+  switch (field) {
+    case "type":
+      return e.type;
+    case "name":
+      return entryName(e) ?? null;
+    case "invoked_id":
+      return (e.type === "call" || e.type === "send") && e.invocationId !== undefined
+        ? e.invocationId
+        : e.type === "attach" || e.type === "cancel_invocation"
+          ? e.invocationId
+          : null;
+    case "sleep_wakeup_at":
+      return e.type === "sleep" ? e.wakeUpAt : null;
+    case "json":
+      return JSON.stringify(showDeep(e));
+    default:
+      throw new SqlQueryError(`ol_entry: no field ${JSON.stringify(field)}`);
+  }
+}
+
+function promiseField(p: PromiseRow, field: string): string | number | Buffer | null {
+  const ok = p.result !== undefined && "ok" in p.result ? p.result.ok : undefined;
+  switch (field) {
+    case "completed":
+      return p.result === undefined ? 0 : 1;
+    case "value":
+      return ok === undefined ? null : Buffer.from(ok);
+    case "value_utf8":
+      return ok === undefined ? null : (utf8Text(ok) ?? null);
+    case "failure":
+      return p.result !== undefined && "err" in p.result
+        ? `[${p.result.err.code}] ${p.result.err.message}`
+        : null;
+    case "waiters":
+      return p.waiters.length;
+    default:
+      throw new SqlQueryError(`ol_promise: no field ${JSON.stringify(field)}`);
+  }
+}
+
+/** Invariant 1: the statement's first keyword, after comments and blanks. */
+function firstKeyword(sql: string): string {
+  const rest = sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, "");
+  return (/^[A-Za-z]+/.exec(rest)?.[0] ?? "").toUpperCase();
+}
+
+const READ_KEYWORDS = new Set(["SELECT", "WITH", "VALUES", "EXPLAIN"]);
+
+/** A read-only SQL view of one data directory's store. */
+export class SqlIntrospection {
+  private readonly db: Database.Database;
+  private readonly maxRows: number;
+  private readonly journalQuery: Database.Statement<[string]>;
+  private readonly countQuery: Database.Statement<[]>;
+  private readonly stateQuery: Database.Statement<[string, string]>;
+
+  private constructor(o: SqlOptions) {
+    this.maxRows = o.maxRows ?? 10_000;
+    this.db = new Database(o.storePath, { readonly: true, fileMustExist: true });
+    try {
+      const status = lastDecoded<InvocationStatus>();
+      const entry = lastDecoded<JournalEntry>();
+      const promise = lastDecoded<PromiseRow>();
+      const fn = { deterministic: true, varargs: false } as const;
+      this.db.function("ol_status", fn, (data: unknown, field: unknown) =>
+        statusField(status(data as Buffer), String(field)),
+      );
+      this.db.function("ol_entry", fn, (data: unknown, field: unknown) =>
+        entryField(entry(data as Buffer), String(field)),
+      );
+      this.db.function("ol_promise", fn, (data: unknown, field: unknown) =>
+        promiseField(promise(data as Buffer), String(field)),
+      );
+      this.db.function("ol_utf8", fn, (bytes: unknown) =>
+        bytes instanceof Uint8Array ? (utf8Text(bytes) ?? null) : null,
+      );
+      this.db.function("ol_json", fn, (bytes: unknown) =>
+        bytes instanceof Uint8Array ? (jsonText(bytes) ?? null) : null,
+      );
+      this.db.exec(VIEWS);
+      const addService = this.db.prepare("INSERT INTO sys_service VALUES (?, ?, ?, ?, ?, ?)");
+      for (const s of o.registry.services) {
+        addService.run(
+          s.name,
+          SERVICE_TY[s.ty],
+          s.revision,
+          s.public ? 1 : 0,
+          s.deployment_id,
+          s.handlers.length,
+        );
+      }
+      const d = o.registry.deployment;
+      this.db
+        .prepare("INSERT INTO sys_deployment VALUES (?, ?, ?, ?, ?)")
+        .run(d.id, d.ty, d.endpoint, d.created_at, d.services.length);
+      this.db.pragma("query_only = 1");
+      this.journalQuery = this.db.prepare("SELECT entry FROM main.journal WHERE id = ? ORDER BY idx").pluck();
+      this.stateQuery = this.db
+        .prepare("SELECT name, value FROM main.state WHERE service = ? AND key = ? ORDER BY name")
+        .raw();
+      this.countQuery = this.db.prepare(
+        "SELECT state, count(*) AS n FROM main.invocation_status GROUP BY state",
+      );
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
+  }
+
+  /** Opens the read-only connection and defines the views. Throws if the store does not exist. */
+  static open(o: SqlOptions): SqlIntrospection {
+    return new SqlIntrospection(o);
+  }
+
+  /**
+   * Runs one read-only statement (invariant 1) with optional positional parameters. Throws
+   * {@link SqlQueryError} for bad SQL, a statement that writes, or a failure while it runs.
+   *
+   * @example
+   * sql.query("SELECT id, status FROM sys_invocation WHERE target_service_name = ?", ["Greeter"]);
+   */
+  query(sql: string, params: readonly unknown[] = []): QueryResult {
+    if (sql.length > MAX_QUERY_CHARS)
+      throw new SqlQueryError(`the query is longer than ${MAX_QUERY_CHARS} characters`);
+    const keyword = firstKeyword(sql);
+    if (!READ_KEYWORDS.has(keyword)) {
+      throw new SqlQueryError(
+        `only read-only queries run here (SELECT, WITH, VALUES, EXPLAIN), not ${keyword === "" ? "an empty statement" : keyword}`,
+      );
+    }
+    let stmt: Database.Statement;
+    try {
+      stmt = this.db.prepare(sql);
+    } catch (e) {
+      throw new SqlQueryError(messageOf(e));
+    }
+    if (!stmt.readonly || !stmt.reader) {
+      throw new SqlQueryError(
+        "the statement would change the database or returns no rows; only reads run here",
+      );
+    }
+    const rows: Record<string, unknown>[] = [];
+    let truncated = false;
+    try {
+      // Invariant 2: for-of closes the iterator (and its read transaction) on break.
+      for (const row of stmt.iterate(...params) as Iterable<Record<string, unknown>>) {
+        if (rows.length >= this.maxRows) {
+          truncated = true;
+          break;
+        }
+        rows.push(toJsonRow(row));
+      }
+    } catch (e) {
+      if (e instanceof SqlQueryError) throw e;
+      throw new SqlQueryError(messageOf(e));
+    }
+    return { rows, truncated };
+  }
+
+  /** One key's state as committed, by name. */
+  state(service: string, key: string): [string, Buffer][] {
+    return this.stateQuery.all(service, key) as [string, Buffer][];
+  }
+
+  /** Invocations by status, as committed (metrics). */
+  countByStatus(): Map<string, number> {
+    const rows = this.countQuery.all() as { state: string; n: number }[];
+    return new Map(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** An invocation's journal as committed (empty when it has none). */
+  journal(invocationId: string): JournalEntry[] {
+    return (this.journalQuery.all(invocationId) as Buffer[]).map((b) => packr.unpack(b) as JournalEntry);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toJsonRow(row: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(row)) {
+    if (v instanceof Uint8Array) row[k] = Buffer.from(v).toString("base64");
+    else if (typeof v === "bigint") row[k] = v.toString();
+  }
+  return row;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

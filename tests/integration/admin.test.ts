@@ -1,0 +1,317 @@
+// Proves the admin HTTP API answers what an operator needs — services and handlers with their options, the one embedded deployment, invocation lists and descriptions with the decoded journal, state read and patched through the log (refused while the key is locked), bearer-token protection, and the refusal to listen beyond loopback without a token — by running real handlers in onelog.start() on temp data dirs and calling the admin endpoint over HTTP.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as onelog from "onelog";
+import { eventually, http, removeTmpDirs, startServer, tmpDir } from "./admin-harness.js";
+
+const published = new Map<string, string>();
+
+const greeter = onelog.service({
+  name: "Greeter",
+  handlers: {
+    greet: async (ctx: onelog.Context, name: string) => ctx.run("compose", () => `hello ${name}`),
+    // Binary in, a JSON step, then a long sleep: the journal stays for the describe test.
+    digest: onelog.handlers.handler(
+      { input: onelog.serde.binary, output: onelog.serde.binary },
+      async (ctx: onelog.Context, bytes: Uint8Array) => {
+        await ctx.run("measure", () => ({ length: bytes.length }));
+        await ctx.sleep({ minutes: 10 });
+        return bytes;
+      },
+    ),
+    strict: onelog.handlers.handler(
+      {
+        retryPolicy: { maxAttempts: 3, onMaxAttempts: "kill", initialInterval: { seconds: 1 } },
+        ingressPrivate: true,
+      },
+      async () => "never called from the ingress",
+    ),
+  },
+});
+
+const account = onelog.object({
+  name: "Account",
+  handlers: {
+    deposit: async (ctx: onelog.ObjectContext, amount: number) => {
+      const balance = ((await ctx.get<number>("balance")) ?? 0) + amount;
+      ctx.set("balance", balance);
+      return balance;
+    },
+    // Holds the key's lock until its awakeable is resolved.
+    hold: async (ctx: onelog.ObjectContext) => {
+      const a = ctx.awakeable<string>();
+      await ctx.run("publish", () => void published.set(`hold/${ctx.key}`, a.id));
+      return a.promise;
+    },
+    balance: onelog.handlers.object.shared(
+      async (ctx: onelog.ObjectSharedContext) => (await ctx.get<number>("balance")) ?? 0,
+    ),
+  },
+});
+
+const signup = onelog.workflow({
+  name: "Signup",
+  handlers: {
+    run: async (ctx: onelog.WorkflowContext, email: string) => {
+      ctx.set("email", email);
+      return "done";
+    },
+  },
+});
+
+let server: onelog.OnelogServer;
+let admin: string;
+let ingress: string;
+
+before(async () => {
+  server = await startServer([greeter, account, signup]);
+  admin = server.adminUrl!;
+  ingress = server.ingressUrl;
+});
+
+after(async () => {
+  await server?.stop();
+  removeTmpDirs();
+});
+
+describe("admin: services and deployments", () => {
+  it("GET /services lists every service with its type and handlers with their resolved options", async () => {
+    const r = await http("GET", `${admin}/services`);
+    assert.equal(r.status, 200);
+    const byName = new Map<string, any>(r.body.services.map((s: any) => [s.name, s]));
+    assert.deepEqual([...byName.keys()].sort(), ["Account", "Greeter", "Signup"]);
+    assert.equal(byName.get("Greeter").ty, "Service");
+    assert.equal(byName.get("Account").ty, "VirtualObject");
+    assert.equal(byName.get("Signup").ty, "Workflow");
+    const strict = byName.get("Greeter").handlers.find((h: any) => h.name === "strict");
+    assert.deepEqual(strict.retry_policy, {
+      initial_interval: "1s",
+      exponentiation_factor: 2,
+      max_interval: "1m",
+      max_attempts: 3,
+      on_max_attempts: "Kill",
+    });
+    assert.equal(strict.public, false);
+    const digest = byName.get("Greeter").handlers.find((h: any) => h.name === "digest");
+    assert.equal(digest.input_content_type, "application/octet-stream");
+    assert.equal(digest.ty, null);
+    assert.equal(digest.idempotency_retention, "1d");
+  });
+
+  it("GET /services/{name} describes one service; an unknown one is 404 OL1001", async () => {
+    const r = await http("GET", `${admin}/services/Account`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(
+      r.body.handlers.map((h: any) => [h.name, h.ty]),
+      [
+        ["deposit", "Exclusive"],
+        ["hold", "Exclusive"],
+        ["balance", "Shared"],
+      ],
+    );
+    const wf = await http("GET", `${admin}/services/Signup`);
+    assert.deepEqual(
+      wf.body.handlers.map((h: any) => h.ty),
+      ["Workflow"],
+    );
+    const missing = await http("GET", `${admin}/services/Nope`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.code, "OL1001");
+  });
+
+  it("GET /deployments shows one embedded deployment listing the services, with the id services name", async () => {
+    const r = await http("GET", `${admin}/deployments`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.deployments.length, 1);
+    const d = r.body.deployments[0];
+    assert.equal(d.ty, "embedded");
+    assert.equal(d.endpoint, null);
+    assert.match(d.id, /^dp_[0-9a-f]+$/);
+    assert.deepEqual(d.services.map((s: any) => s.name).sort(), ["Account", "Greeter", "Signup"]);
+    const services = await http("GET", `${admin}/services`);
+    assert.ok(services.body.services.every((s: any) => s.deployment_id === d.id));
+    assert.equal((await http("GET", `${admin}/deployments/${d.id}`)).body.id, d.id);
+    assert.equal((await http("GET", `${admin}/deployments/dp_nope`)).status, 404);
+  });
+});
+
+describe("admin: invocations", () => {
+  it("lists invocations newest first, filtered by status and service, limited", async () => {
+    for (const name of ["a", "b", "c"]) {
+      const r = await http("POST", `${ingress}/Greeter/greet`, JSON.stringify(name), {
+        "idempotency-key": `list-${name}`,
+      });
+      assert.equal(r.status, 200);
+    }
+    const all = await http("GET", `${admin}/invocations?service=Greeter&status=completed`);
+    assert.equal(all.status, 200);
+    const keys = all.body.invocations.map((i: any) => i.idempotency_key);
+    assert.deepEqual(keys.slice(0, 3), ["list-c", "list-b", "list-a"]);
+    assert.ok(
+      all.body.invocations.every((i: any) => i.status === "completed" && i.target === "Greeter/greet"),
+    );
+    const one = await http("GET", `${admin}/invocations?service=Greeter&limit=1`);
+    assert.equal(one.body.invocations.length, 1);
+    const none = await http("GET", `${admin}/invocations?service=Account&status=completed`);
+    assert.deepEqual(none.body.invocations, []);
+    const bad = await http("GET", `${admin}/invocations?status=running`);
+    assert.equal(bad.status, 400);
+    assert.equal((await http("GET", `${admin}/invocations?limit=0`)).status, 400);
+  });
+
+  it("describes an invocation with its decoded journal: JSON values as JSON text, other bytes as base64", async () => {
+    const bytes = new Uint8Array([0xff, 0x00, 0x80]);
+    // Raw bytes, not a string: fetch would encode a string as UTF-8.
+    const res = await fetch(`${ingress}/Greeter/digest/send`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: bytes,
+    });
+    assert.equal(res.status, 202);
+    const { invocationId } = (await res.json()) as { invocationId: string };
+    const d = await eventually("the sleep is journaled", async () => {
+      const r = await http("GET", `${admin}/invocations/${invocationId}`);
+      return r.status === 200 && r.body.journal.length >= 3 ? r.body : undefined;
+    });
+    assert.equal(d.invocationId, invocationId);
+    assert.ok(d.state === "invoked" || d.state === "suspended", d.state);
+    const [input, run, sleep] = d.journal;
+    assert.equal(input.type, "input");
+    assert.equal(input.commandIndex, 0);
+    assert.deepEqual(input.fields.argument, { base64: Buffer.from(bytes).toString("base64") });
+    assert.equal(run.type, "run");
+    assert.equal(run.name, "measure");
+    assert.equal(run.description, "Run 'measure'");
+    assert.deepEqual(run.fields.result, { ok: { json: '{"length":3}' } });
+    assert.equal(sleep.type, "sleep");
+    assert.equal(typeof sleep.fields.wakeUpAt, "number");
+
+    const cancel = await http("PATCH", `${admin}/invocations/${invocationId}/cancel`);
+    assert.equal(cancel.status, 202);
+    await eventually("the cancelled invocation is gone", async () =>
+      (await http("GET", `${admin}/invocations/${invocationId}`)).status === 404 ? true : undefined,
+    );
+  });
+
+  it("answers 400 for a malformed id and 404 for an unknown one", async () => {
+    const bad = await http("GET", `${admin}/invocations/nope`);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.code, "OL1013");
+    const unknown = await http("GET", `${admin}/invocations/inv_${"0".repeat(40)}`);
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.code, "OL1008");
+  });
+});
+
+describe("admin: state", () => {
+  it("reads one key's state and patches it through the log: values set, null deletes", async () => {
+    assert.equal((await http("POST", `${ingress}/Account/alice/deposit`, "10")).body, 10);
+    const read = await http("GET", `${admin}/state/Account/alice`);
+    assert.equal(read.status, 200);
+    assert.deepEqual(read.body, { service: "Account", key: "alice", state: { balance: { json: "10" } } });
+
+    const patched = await http("PATCH", `${admin}/state/Account/alice`, { balance: 50, note: { vip: true } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.deepEqual(patched.body.state, { balance: { json: "50" }, note: { json: '{"vip":true}' } });
+    // The handlers see the patched value.
+    assert.equal((await http("POST", `${ingress}/Account/alice/balance`)).body, 50);
+    assert.equal((await http("POST", `${ingress}/Account/alice/deposit`, "1")).body, 51);
+
+    const deleted = await http("PATCH", `${admin}/state/Account/alice`, { note: null });
+    assert.deepEqual(deleted.body.state, { balance: { json: "51" } });
+    // A workflow's state too.
+    assert.equal((await http("POST", `${ingress}/Signup/w1/run`, '"a@example.com"')).body, "done");
+    const wf = await http("PATCH", `${admin}/state/Signup/w1`, { email: "b@example.com" });
+    assert.deepEqual(wf.body.state, { email: { json: '"b@example.com"' } });
+  });
+
+  it("refuses a patch with 409 OL1020 while an invocation holds the key's lock, and applies it after", async () => {
+    assert.equal((await http("POST", `${ingress}/Account/bob/deposit`, "5")).body, 5);
+    const hold = await http("POST", `${ingress}/Account/bob/hold/send`);
+    assert.equal(hold.status, 202);
+    const awakeable = await eventually("the holder published its awakeable", () => published.get("hold/bob"));
+    const refused = await http("PATCH", `${admin}/state/Account/bob`, { balance: 1000 });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.code, "OL1020");
+    assert.match(refused.body.message, new RegExp(`locked by invocation ${hold.body.invocationId}`));
+    assert.deepEqual((await http("GET", `${admin}/state/Account/bob`)).body.state, {
+      balance: { json: "5" },
+    });
+
+    const resolved = await http("POST", `${ingress}/restate/awakeables/${awakeable}/resolve`, '"go"');
+    assert.equal(resolved.status, 202);
+    const applied = await eventually("the lock is free and the patch applies", async () => {
+      const r = await http("PATCH", `${admin}/state/Account/bob`, { balance: 1000 });
+      return r.status === 200 ? r : undefined;
+    });
+    assert.deepEqual(applied.body.state, { balance: { json: "1000" } });
+  });
+
+  it("answers 404 for an unknown service, 400 for a service without state or a body that is not an object", async () => {
+    const unknown = await http("GET", `${admin}/state/Nope/k`);
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.code, "OL1001");
+    assert.equal((await http("PATCH", `${admin}/state/Greeter/k`, { a: 1 })).status, 400);
+    for (const body of ["[1,2]", "5", "null", "not json", "{}"]) {
+      const r = await http("PATCH", `${admin}/state/Account/carol`, body, {
+        "content-type": "application/json",
+      });
+      assert.equal(r.status, 400, `${body}: ${r.text}`);
+      assert.equal(r.body.code, "OL1003");
+    }
+    assert.deepEqual((await http("GET", `${admin}/state/Account/carol`)).body.state, {});
+  });
+});
+
+describe("admin: paths and methods", () => {
+  it("answers 404 for an unknown path and 405 for a wrong method, as JSON", async () => {
+    const missing = await http("GET", `${admin}/nope`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.code, "OL1012");
+    const wrong = await http("DELETE", `${admin}/services`);
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.body.code, "OL1007");
+    assert.equal((await http("GET", `${admin}/query`)).status, 405);
+  });
+});
+
+describe("admin: the bearer token", () => {
+  it("with a token, every path but /health needs Authorization: Bearer <token>", async () => {
+    const guarded = await startServer([greeter], { adminToken: "s3cret" });
+    try {
+      const url = guarded.adminUrl!;
+      assert.equal((await http("GET", `${url}/health`)).status, 200);
+      const none = await http("GET", `${url}/services`);
+      assert.equal(none.status, 401);
+      assert.equal(none.body.code, "OL1017");
+      assert.match(none.headers.get("www-authenticate") ?? "", /^Bearer/);
+      assert.equal(
+        (await http("GET", `${url}/services`, undefined, { authorization: "Bearer wrong" })).status,
+        401,
+      );
+      assert.equal((await http("GET", `${url}/metrics`)).status, 401);
+      const ok = await http("GET", `${url}/services`, undefined, { authorization: "Bearer s3cret" });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body.services[0].name, "Greeter");
+    } finally {
+      await guarded.stop();
+    }
+  });
+
+  it("refuses to start the admin endpoint beyond loopback without a token (OL1018), and leaves the data dir free", async () => {
+    const dataDir = tmpDir("refused");
+    await assert.rejects(
+      startServer([greeter], { dataDir, host: "0.0.0.0" }),
+      (e: any) => e.code === "OL1018" && e.name === "AdminTokenRequiredError",
+    );
+    await assert.rejects(
+      startServer([greeter], { dataDir, adminHost: "::" }),
+      (e: any) => e.code === "OL1018",
+    );
+    // Nothing was opened: the same data dir starts on loopback, and beyond loopback with a token.
+    const withToken = await startServer([greeter], { dataDir, adminHost: "0.0.0.0", adminToken: "t" });
+    await withToken.stop();
+    const loopback = await startServer([greeter], { dataDir, host: "127.0.0.1" });
+    await loopback.stop();
+  });
+});
