@@ -2,7 +2,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "eslint.config.js", "scripts/**"] },
+  { ignores: ["**/node_modules/**", "**/dist/**", "eslint.config.js", "scripts/**/*.mjs"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -144,6 +144,13 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
       stores.checkpoint();
       return Promise.all(applied.map((lsn, p) => log.trim(p, lsn)));
     };
+    // The first pass soon after start, so a process that restarts often still trims.
+    const firstCompaction = setTimeout(
+      () => compact().catch((e: unknown) => logger.warn({ err: e }, "log trim failed; will try again")),
+      Math.min(5_000, options.compactIntervalMs ?? 60_000),
+    );
+    firstCompaction.unref();
+    cleanups.push(() => clearTimeout(firstCompaction));
     const compactor = setInterval(() => {
       compact().catch((e: unknown) => logger.warn({ err: e }, "log trim failed; will try again"));
     }, options.compactIntervalMs ?? 60_000);

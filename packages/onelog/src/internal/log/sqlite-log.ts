@@ -91,8 +91,12 @@ interface StoredRow {
 const DEFAULT_MAX_BATCH_RECORDS = 1024;
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 const DEFAULT_TAIL_CACHE_RECORDS = 2048;
-/** A checkpoint (copying the WAL into the database file) runs after this many commits. */
-const CHECKPOINT_EVERY_COMMITS = 2000;
+/** A checkpoint (copying the WAL into the database file) runs after this many commits… */
+const CHECKPOINT_EVERY_COMMITS = 1000;
+/** …or once this many bytes were committed since the last one. */
+const CHECKPOINT_EVERY_BYTES = 16 * 1024 * 1024;
+/** What a reset WAL may keep on disk (SQLite's journal_size_limit). */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** How many records a reader reads from disk (and yields) at most per batch. */
 const READ_BATCH_RECORDS = 512;
@@ -135,6 +139,7 @@ export class SqliteLog implements Log {
   /** Set when an fsync failed: nothing after it can be trusted to be durable. */
   #failed: LogError | undefined;
   #commitsSinceCheckpoint = 0;
+  #bytesSinceCheckpoint = 0;
   #stats = { commits: 0, records: 0, maxRecordsPerCommit: 0 };
 
   private constructor(db: Database.Database, options: SqliteLogOptions, walFd: number) {
@@ -265,6 +270,13 @@ export class SqliteLog implements Log {
             "records would land in other partitions; open it with the same count",
         );
       }
+      // After a crash the WAL may be long (no checkpoint since the last one): copy it into the
+      // database file (FULL: durable) and truncate it, so it never grows across restarts; and
+      // cap what a reset WAL keeps on disk.
+      db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+      db.pragma("synchronous = FULL");
+      db.pragma("wal_checkpoint(TRUNCATE)");
+      db.pragma("synchronous = OFF");
       // The WAL file exists once the schema is written; its directory entry must be durable too.
       const walFd = openSync(`${options.path}-wal`, "r+");
       fsyncSync(walFd);
@@ -395,6 +407,7 @@ export class SqliteLog implements Log {
    */
   #checkpoint(): void {
     this.#commitsSinceCheckpoint = 0;
+    this.#bytesSinceCheckpoint = 0;
     this.#db.pragma("synchronous = FULL");
     try {
       this.#db.pragma("wal_checkpoint(PASSIVE)");
@@ -469,7 +482,11 @@ export class SqliteLog implements Log {
       part.committedLsn = item.firstLsn + item.bodies.length - 1;
     }
     this.#unsynced.push({ batch, count });
-    if (++this.#commitsSinceCheckpoint >= CHECKPOINT_EVERY_COMMITS) {
+    this.#bytesSinceCheckpoint += bytesOf(batch);
+    if (
+      ++this.#commitsSinceCheckpoint >= CHECKPOINT_EVERY_COMMITS ||
+      this.#bytesSinceCheckpoint >= CHECKPOINT_EVERY_BYTES
+    ) {
       try {
         this.#checkpoint();
       } catch {
@@ -572,6 +589,12 @@ export class SqliteLog implements Log {
     }
     return records;
   }
+}
+
+function bytesOf(batch: readonly PendingAppend[]): number {
+  let n = 0;
+  for (const item of batch) for (const body of item.bodies) n += body.byteLength;
+  return n;
 }
 
 function isSqliteError(error: unknown): error is Error & { code: string } {
