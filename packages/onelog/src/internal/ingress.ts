@@ -83,6 +83,17 @@ export class Ingress {
   async listen(): Promise<string> {
     const limit = this.o.maxInflightRequests ?? 10_000;
     const server = createServer((req, res) => {
+      // Requests that free slots or return at once (awakeable completions, health, output) are
+      // never refused: only requests that may wait hold a slot.
+      const path = req.url ?? "";
+      const quick =
+        path.startsWith("/restate/awakeables/") ||
+        path.startsWith("/restate/health") ||
+        path.endsWith("/output");
+      if (quick) {
+        this.handle(req, res).catch((e: unknown) => this.fail(res, e));
+        return;
+      }
       if (this.inflight >= limit) {
         req.resume();
         this.fail(

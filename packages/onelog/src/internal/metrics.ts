@@ -200,6 +200,7 @@ export class Metrics implements ProcessorObserver {
       },
       read: (partition, fromLsn, signal) => log.read(partition, fromLsn, signal),
       tailLsn: (partition) => log.tailLsn(partition),
+      trimmedLsn: (partition) => log.trimmedLsn(partition),
       trim: (partition, upToLsn) => log.trim(partition, upToLsn),
       close: () => log.close(),
     };

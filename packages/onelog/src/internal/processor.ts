@@ -113,6 +113,14 @@ export class PartitionProcessor {
    * Resolves once this processor is leader.
    */
   async start(): Promise<void> {
+    const trimmed = this.o.log.trimmedLsn(this.partition);
+    if (this.applied < trimmed) {
+      // The store is older than what the log still holds: the records in between are gone.
+      throw new Error(
+        `partition ${this.partition}: the store has applied up to LSN ${this.applied}, but the log was trimmed up to LSN ${trimmed}; ` +
+          "the store file was lost or replaced by an older copy after log compaction — restore the data directory from a backup",
+      );
+    }
     this.loop = this.run();
     this.loop.catch(() => {});
     await this.waitApplied(this.o.log.tailLsn(this.partition));

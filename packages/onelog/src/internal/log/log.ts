@@ -25,6 +25,8 @@ export interface Log {
   read(partition: number, fromLsn: number, signal: AbortSignal): AsyncIterable<readonly LogRecord[]>;
   /** The highest LSN appended durably in the partition (0 when empty). */
   tailLsn(partition: number): number;
+  /** The highest LSN trimmed away in the partition (0 when nothing was trimmed). */
+  trimmedLsn(partition: number): number;
   /** Drops records with LSN ≤ upToLsn (they are materialized elsewhere). */
   trim(partition: number, upToLsn: number): Promise<void>;
   /** Group-commit counters: commits (fsyncs) and the records they carried, where measured. */

@@ -150,6 +150,10 @@ export class MemoryLog implements Log {
     return this.#part(partition).tailLsn;
   }
 
+  trimmedLsn(partition: number): number {
+    return this.#part(partition).trimmedLsn;
+  }
+
   /** Drops durable records ≤ upToLsn (clamped to the tail); the trim point survives crashes. */
   trim(partition: number, upToLsn: number): Promise<void> {
     const part = this.#part(partition);

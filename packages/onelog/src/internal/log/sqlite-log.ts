@@ -349,6 +349,10 @@ export class SqliteLog implements Log {
     return this.#reader(this.#part(partition), fromLsn, signal);
   }
 
+  trimmedLsn(partition: number): number {
+    return this.#part(partition).trimmedLsn;
+  }
+
   tailLsn(partition: number): number {
     return this.#part(partition).tailLsn;
   }
