@@ -146,7 +146,9 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
     };
     // The first pass soon after start, so a process that restarts often still trims.
     const firstCompaction = setTimeout(
-      () => compact().catch((e: unknown) => logger.warn({ err: e }, "log trim failed; will try again")),
+      () => {
+        compact().catch((e: unknown) => logger.warn({ err: e }, "log trim failed; will try again"));
+      },
       Math.min(5_000, options.compactIntervalMs ?? 60_000),
     );
     firstCompaction.unref();
