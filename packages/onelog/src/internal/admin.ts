@@ -22,6 +22,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { isIP } from "node:net";
 import type { Engine } from "./engine.js";
+import { parseTarget } from "./request-target.js";
 import { isInvocationId } from "./ids.js";
 import type { Log } from "./log/log.js";
 import { LogError } from "./log/log.js";
@@ -189,11 +190,9 @@ export class Admin {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let url: URL;
-    try {
-      // Prefixed, not resolved against a base: a target like //x/y stays a path, not a host.
-      url = new URL(`http://admin${req.url ?? "/"}`);
-    } catch {
+    // Split by hand: a target like //x/y stays a path, and \ is not a separator.
+    const url = parseTarget(req.url ?? "");
+    if (url === undefined) {
       req.resume();
       return this.send(res, 400, {
         code: "OL1012",

@@ -20,6 +20,7 @@ export const IngressErrors = {
   OL1014: { status: 400, title: "bad awakeable id" },
   OL1015: { status: 413, title: "journal entry too large" },
   OL1016: { status: 503, title: "too many requests in flight" },
+  OL1021: { status: 400, title: "malformed HTTP request" },
 } as const;
 
 export type IngressErrorCode = keyof typeof IngressErrors;

@@ -19,6 +19,7 @@ import type { Engine, InvocationRequest } from "./engine.js";
 import { IngressError } from "./errors.js";
 import { parseAwakeableId } from "@onelog/sdk/internal";
 import { isInvocationId, newInvocationId, workflowRunId } from "./ids.js";
+import { parseTarget, type RequestTarget } from "./request-target.js";
 import { LogError } from "./log/log.js";
 import type { Logger } from "./logger.js";
 import type { Target } from "./records.js";
@@ -48,7 +49,11 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
 
 /** Parses `?delay=`: a number of ms, or a sequence like `1h30m`, `10s`, `500ms`. */
 export function parseDelayMs(text: string): number {
-  if (/^\d+$/.test(text)) return Number(text);
+  if (/^\d+$/.test(text)) {
+    const ms = Number(text);
+    if (ms > 365 * 86_400_000) throw new IngressError("OL1006", `delay ${text} ms is longer than a year`);
+    return ms;
+  }
   const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
   let total = 0;
   let rest = text.trim();
@@ -82,7 +87,16 @@ export class Ingress {
   /** Listens; resolves with the URL once bound. */
   async listen(): Promise<string> {
     const limit = this.o.maxInflightRequests ?? 10_000;
-    const server = createServer((req, res) => {
+    // The ingress does not use Host; without this option Node answers a host-less request with a
+    // bare 400 that is not JSON.
+    const server = createServer({ requireHostHeader: false }, (req, res) => {
+      if (req.httpVersion === "1.1" && req.headers.host === undefined) {
+        // RFC 9112 §3.2: an HTTP/1.1 request without Host is malformed (answered in JSON here).
+        req.resume();
+        res.setHeader("connection", "close");
+        this.fail(res, new IngressError("OL1021", "malformed HTTP request: no Host header"));
+        return;
+      }
       // Requests that free slots or return at once (awakeable completions, health, output) are
       // never refused: only requests that may wait hold a slot.
       const path = req.url ?? "";
@@ -107,6 +121,19 @@ export class Ingress {
       this.handle(req, res).catch((e: unknown) => this.fail(res, e));
     });
     server.keepAliveTimeout = 65_000;
+    server.on("clientError", clientError);
+    server.on("checkExpectation", (req, res) => {
+      this.json(res, 417, {
+        code: "OL1021",
+        message: `unsupported expectation: ${String(req.headers.expect)}`,
+      });
+    });
+    server.on("connect", (_req, socket: import("node:stream").Duplex) => {
+      const body = JSON.stringify({ code: "OL1007", message: "CONNECT is not supported" });
+      socket.end(
+        `HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -132,7 +159,8 @@ export class Ingress {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://ingress");
+    const url = parseTarget(req.url ?? "");
+    if (url === undefined) throw new IngressError("OL1012", `no such path: ${JSON.stringify(req.url ?? "")}`);
     let segments: string[];
     try {
       segments = url.pathname
@@ -142,13 +170,23 @@ export class Ingress {
     } catch {
       throw new IngressError("OL1012", `cannot decode path ${url.pathname}`);
     }
+    if (segments.some((x) => x === "." || x === "..")) {
+      // Not normalized away (clients differ on that): a key or name "." or ".." is refused.
+      throw new IngressError("OL1012", `path segments "." and ".." are not allowed: ${url.pathname}`);
+    }
     if (segments[0] === "restate") {
       const [, kind, ...rest] = segments;
       if (kind === "call" || kind === "send") return this.invoke(req, res, url, rest, kind === "send");
       if (kind === "invocation") return this.attachOrOutput(req, res, rest);
       if (kind === "workflow") return this.workflowAttachOrOutput(req, res, rest);
       if (kind === "awakeables") return this.awakeable(req, res, rest);
-      if (kind === "health") return this.json(res, 200, { status: "ok" });
+      if (kind === "health" && rest.length === 0) {
+        if (req.method !== "GET" && req.method !== "HEAD") {
+          res.setHeader("allow", "GET, HEAD");
+          throw new IngressError("OL1007", `use GET for /restate/health, not ${req.method}`);
+        }
+        return this.json(res, 200, { status: "ok" });
+      }
       throw new IngressError("OL1012", `no such path: ${url.pathname}`);
     }
     const svc = segments[0] === undefined ? undefined : this.o.engine.services.get(segments[0]);
@@ -192,7 +230,7 @@ export class Ingress {
   private async invoke(
     req: IncomingMessage,
     res: ServerResponse,
-    url: URL,
+    url: RequestTarget,
     segments: string[],
     send: boolean,
   ) {
@@ -398,7 +436,9 @@ export class Ingress {
   }
 
   private fail(res: ServerResponse, e: unknown): void {
-    if (res.headersSent) {
+    if (res.headersSent || res.destroyed || res.writableEnded) {
+      // The client went away (mid-body, mid-wait): nothing to answer, nothing wrong here.
+      this.o.logger.debug({ err: e }, "ingress client disconnected");
       res.destroy();
       return;
     }
@@ -410,6 +450,26 @@ export class Ingress {
     this.o.logger.error({ err: e }, "ingress request failed");
     this.json(res, 500, { code: "OL1000", message: `internal error: ${(e as Error).message ?? String(e)}` });
   }
+}
+
+/** Answers what Node's HTTP parser refuses with a JSON error too, and closes the connection. */
+function clientError(err: NodeJS.ErrnoException, socket: import("node:stream").Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify({
+    code: "OL1021",
+    message: tooLarge
+      ? "request headers are too large"
+      : `malformed HTTP request: ${err.code ?? err.message}`,
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${tooLarge ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** A rejection reason: a JSON string, or plain text. */
