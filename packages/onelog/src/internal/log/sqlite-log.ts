@@ -95,6 +95,8 @@ const DEFAULT_TAIL_CACHE_RECORDS = 2048;
 const CHECKPOINT_EVERY_COMMITS = 1000;
 /** …or once this many bytes were committed since the last one. */
 const CHECKPOINT_EVERY_BYTES = 16 * 1024 * 1024;
+/** fsyncs of the WAL running at once (libuv's thread pool has 4 threads). */
+const MAX_CONCURRENT_FSYNCS = 2;
 /** What a reset WAL may keep on disk (SQLite's journal_size_limit). */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
@@ -133,8 +135,12 @@ export class SqliteLog implements Log {
   /** The WAL file, fsynced by this log (SQLite runs with synchronous=OFF). */
   readonly #walFd: number;
   /** Transactions committed but not yet covered by an fsync, oldest first. */
-  #unsynced: { batch: readonly PendingAppend[]; count: number }[] = [];
-  #syncing = false;
+  #unsynced: { batch: readonly PendingAppend[]; count: number; seq: number }[] = [];
+  /** Commits made so far (each gets the next number), and the highest one an fsync was started for. */
+  #commitSeq = 0;
+  #syncStartedSeq = 0;
+  /** fsyncs running now (at most MAX_CONCURRENT_FSYNCS). */
+  #syncing = 0;
   #syncWaiters: (() => void)[] = [];
   /** Set when an fsync failed: nothing after it can be trusted to be durable. */
   #failed: LogError | undefined;
@@ -389,7 +395,7 @@ export class SqliteLog implements Log {
     this.#flush();
     this.#closed = true;
     // Every committed transaction is made durable (and its appends resolved) before closing.
-    while (this.#syncing || this.#unsynced.length > 0) {
+    while (this.#syncing > 0 || this.#unsynced.length > 0) {
       await new Promise<void>((resolve) => {
         this.#syncWaiters.push(resolve);
         this.#startSync();
@@ -420,28 +426,37 @@ export class SqliteLog implements Log {
     }
   }
 
-  /** Starts an fsync of the WAL covering every transaction committed so far, unless one runs. */
+  /**
+   * Starts an fsync of the WAL covering every transaction committed so far. Up to
+   * MAX_CONCURRENT_FSYNCS run at once, so a commit does not wait for an fsync that started before
+   * it to finish first. An fsync covers everything written before it started: when one returns,
+   * every commit up to its start is durable, whatever earlier fsyncs are still running.
+   */
   #startSync(): void {
-    if (this.#syncing || this.#unsynced.length === 0) {
-      if (!this.#syncing) for (const w of this.#syncWaiters.splice(0)) w();
+    if (this.#syncStartedSeq >= this.#commitSeq || this.#syncing >= MAX_CONCURRENT_FSYNCS) {
+      if (this.#syncing === 0 && this.#unsynced.length === 0)
+        for (const w of this.#syncWaiters.splice(0)) w();
       return;
     }
-    const covered = this.#unsynced;
-    this.#unsynced = [];
-    this.#syncing = true;
+    const upTo = this.#commitSeq;
+    this.#syncStartedSeq = upTo;
+    this.#syncing++;
     fsync(this.#walFd, (error) => {
-      this.#syncing = false;
+      this.#syncing--;
       if (error !== null) {
         // After a failed fsync nothing written since the last good one is known to be durable
         // (the kernel may have dropped the dirty pages): fail these appends and every later one.
-        this.#failed = new LogError("io", `log fsync failed: ${error.message}`, { cause: error });
-        for (const { batch } of [...covered, ...this.#unsynced])
-          for (const item of batch) item.reject(this.#failed);
+        this.#failed ??= new LogError("io", `log fsync failed: ${error.message}`, { cause: error });
+        for (const { batch } of this.#unsynced) for (const item of batch) item.reject(this.#failed);
         this.#unsynced = [];
       } else {
-        for (const c of covered) this.#durable(c.batch, c.count);
+        while (this.#unsynced.length > 0 && this.#unsynced[0]!.seq <= upTo) {
+          const c = this.#unsynced.shift()!;
+          this.#durable(c.batch, c.count);
+        }
       }
-      for (const w of this.#syncWaiters.splice(0)) w();
+      if (this.#syncing === 0 && this.#unsynced.length === 0)
+        for (const w of this.#syncWaiters.splice(0)) w();
       this.#startSync();
     });
   }
@@ -485,7 +500,7 @@ export class SqliteLog implements Log {
       const part = this.#parts[item.partition]!;
       part.committedLsn = item.firstLsn + item.bodies.length - 1;
     }
-    this.#unsynced.push({ batch, count });
+    this.#unsynced.push({ batch, count, seq: ++this.#commitSeq });
     this.#bytesSinceCheckpoint += bytesOf(batch);
     if (
       ++this.#commitsSinceCheckpoint >= CHECKPOINT_EVERY_COMMITS ||
