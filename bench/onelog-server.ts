@@ -1,0 +1,38 @@
+// The engine under load: onelog embedded on BENCH_DATA_DIR, serving Greeter, Counter and Flow on a free port, run by bench/run.ts as a child process so its memory and CPU are its own. It reports its URLs over the IPC channel and exits when the parent goes away.
+import * as onelog from "onelog";
+import { counter } from "../examples/counter.js";
+import { greeter } from "../examples/greeter.js";
+import { flow, quietGreeter } from "./services.js";
+import type { ChildReady } from "./child.js";
+
+const dataDir = process.env.BENCH_DATA_DIR;
+if (dataDir === undefined || dataDir === "" || process.send === undefined) {
+  throw new Error("bench/onelog-server.ts is started by bench/run.ts (needs BENCH_DATA_DIR and IPC)");
+}
+const send = process.send.bind(process);
+
+const server = await onelog.start({
+  services: [process.env.BENCH_GREETER === "quiet" ? quietGreeter : greeter, counter, flow],
+  dataDir,
+  ingressPort: 0,
+  adminPort: 0,
+  host: "127.0.0.1",
+});
+
+let stopping = false;
+const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
+  // A clean stop (not SIGKILL) so that `--cpu-prof` can write its profile.
+  void server.stop().finally(() => process.exit(0));
+};
+process.once("SIGTERM", stop);
+process.once("SIGINT", stop);
+process.once("disconnect", stop);
+
+const ready: ChildReady = {
+  type: "ready",
+  url: server.ingressUrl,
+  ...(server.adminUrl === undefined ? {} : { adminUrl: server.adminUrl }),
+};
+send(ready);

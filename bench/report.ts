@@ -1,0 +1,210 @@
+/**
+ * What a bench run found, as JSON (bench/results/latest.json) and as the markdown tables that
+ * docs/benchmarks.md shows, with each result's ratio to its baseline and the issue's targets.
+ */
+import type { RateResult } from "./disk.js";
+import type { DriveResult } from "./driver.js";
+import type { LogAppendResult } from "./log-append.js";
+import { fixed, int, mb, pct } from "./stats.js";
+
+export interface Machine {
+  readonly date: string;
+  readonly commit: string;
+  readonly nproc: number;
+  readonly cpu: string;
+  readonly memoryBytes: number;
+  readonly node: string;
+  readonly kernel: string;
+  /** The device and file system of the data directories. */
+  readonly disk: string;
+  /** 1-minute load average when the run started and when it ended: other work skews the figures. */
+  readonly loadAverage: { start: number; end: number };
+}
+
+export interface Settings {
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  readonly concurrency: readonly number[];
+  readonly workloads: readonly string[];
+  readonly greeter: "quiet" | "example";
+  readonly client: string;
+  readonly dataDirParent: string;
+}
+
+/** One server under one workload at one concurrency. */
+export interface ServerRun extends DriveResult {
+  /** Server CPU time per second of the window (100% = one core). */
+  readonly serverCpuPercent: number;
+  /** The driver's (this process's) CPU time per second of the window. */
+  readonly driverCpuPercent: number;
+  /**
+   * User-mode CPU time every other process of the machine used per second of the window (100% =
+   * one core): anything well above a few % means the figures of this row are skewed.
+   */
+  readonly otherCpuPercent: number;
+  /** Server CPU time per measured request, µs. */
+  readonly serverCpuUsPerRequest: number;
+  readonly rss: {
+    /** Right after the server started (the bare server: once, at the start of the bench). */
+    readonly idleBytes: number;
+    /** The highest RSS sampled in the measured window. */
+    readonly windowMaxBytes: number;
+    readonly windowMeanBytes: number;
+    /** VmHWM after the run: the peak since the process started. */
+    readonly peakBytes: number;
+    /** Right after the last request of the run was answered. */
+    readonly afterBytes: number;
+  };
+}
+
+/** What only the engine has: the data directory's growth and the group-commit counters. */
+export interface OnelogExtras {
+  /**
+   * (log.db* + store.db*) growth over the run / invocations answered (warm-up included), read
+   * while the server runs: the WAL files count at their high-water mark.
+   */
+  readonly diskBytesPerInvocation: number;
+  /** (log.db* + store.db*) after a clean stop (WALs checkpointed and removed) / invocations answered. */
+  readonly stoppedBytesPerInvocation: number;
+  readonly logBytesPerInvocation: number;
+  readonly storeBytesPerInvocation: number;
+  /** From admin /stats over the measured window. */
+  readonly logRecordsPerInvocation: number;
+  readonly logRecordsPerCommit: number;
+  readonly logCommitsPerSecond: number;
+}
+
+export interface HttpRow {
+  readonly workload: string;
+  readonly path: string;
+  readonly concurrency: number;
+  readonly onelog: ServerRun & OnelogExtras;
+  readonly bare: ServerRun;
+  /** onelog throughput / bare throughput. */
+  readonly ratio: number;
+  readonly targets: readonly TargetCheck[];
+}
+
+/** User-mode CPU every other process of the machine used meanwhile (100% = one core). */
+export interface Others {
+  readonly otherCpuPercent: number;
+}
+
+export interface LogAppendRow extends LogAppendResult, Others {
+  readonly concurrency: number;
+  /** records/s ÷ raw fsyncs/s: what group commit gains over one fsync per record. */
+  readonly recordsVsFsync: number;
+  /** commits/s ÷ SQLite single-row commits/s: how close each commit gets to SQLite's own rate. */
+  readonly commitsVsSqlite: number;
+}
+
+export interface TargetCheck {
+  readonly what: string;
+  readonly met: boolean;
+}
+
+export interface Results {
+  readonly machine: Machine;
+  readonly settings: Settings;
+  readonly baselines: {
+    readonly fsync: RateResult & Others;
+    readonly sqliteCommit: RateResult & Others;
+  };
+  readonly http: readonly HttpRow[];
+  readonly logAppend: readonly LogAppendRow[];
+  readonly idleRss: {
+    readonly onelogBytes: readonly number[];
+    readonly bareBytes: number | undefined;
+    /** What `--import tsx` adds to an idle Node process; every server child runs under it. */
+    readonly tsxLoaderBytes: number;
+    /** Judged on the RSS as measured, tsx loader included (so on the safe side). */
+    readonly target: TargetCheck | undefined;
+  };
+  readonly errors: readonly string[];
+}
+
+/** Throughput ratio targets of the issue, judged at the highest concurrency of the run. */
+export const RATIO_TARGETS: Readonly<Record<string, number>> = {
+  "Greeter.greet": 0.5,
+  "Counter.add": 0.45,
+  "Flow.run": 0.35,
+};
+export const FLOW_P50_TARGET_MS = 5;
+export const IDLE_RSS_TARGET_BYTES = 100e6;
+
+const mark = (t: TargetCheck) => `${t.what} ${t.met ? "✓" : "✗"}`;
+
+/** The markdown tables of a run. */
+export function renderMarkdown(r: Results): string {
+  const out: string[] = [];
+  const s = r.settings;
+  out.push(
+    `Run of ${r.machine.date} at ${r.machine.commit}: warm-up ${s.warmupMs / 1000} s, window ${s.durationMs / 1000} s, ` +
+      `client ${s.client}, Greeter: ${s.greeter === "quiet" ? "bench/services.ts (no ctx.console)" : "examples/greeter.ts"}; ` +
+      `load average ${fixed(r.machine.loadAverage.start, 2)} at the start, ${fixed(r.machine.loadAverage.end, 2)} at the end ` +
+      `(${r.machine.nproc} CPUs).`,
+    "",
+  );
+  if (r.http.length > 0) {
+    out.push(
+      "| Workload | C | onelog req/s | bare req/s | ratio | target | p50 ms | p99 ms | bare p50 / p99 ms | RSS idle / peak / after MB | disk B/inv live / stopped | log rec/inv | rec/commit | CPU server / others |",
+      "| --- | --: | --: | --: | --: | --- | --: | --: | --: | --: | --: | --: | --: | --: |",
+    );
+    for (const row of r.http) {
+      const o = row.onelog;
+      out.push(
+        `| ${row.workload} | ${row.concurrency} | ${int(o.throughput)} | ${int(row.bare.throughput)} | ${pct(row.ratio)} | ` +
+          `${row.targets.map(mark).join(", ")} | ${fixed(o.latency.p50Ms, 2)} | ${fixed(o.latency.p99Ms, 2)} | ` +
+          `${fixed(row.bare.latency.p50Ms, 2)} / ${fixed(row.bare.latency.p99Ms, 2)} | ` +
+          `${mb(o.rss.idleBytes)} / ${mb(o.rss.peakBytes)} / ${mb(o.rss.afterBytes)} | ${int(o.diskBytesPerInvocation)} / ${int(o.stoppedBytesPerInvocation)} | ` +
+          `${fixed(o.logRecordsPerInvocation, 1)} | ${fixed(o.logRecordsPerCommit, 1)} | ${pct(o.serverCpuPercent / 100)} / ${pct(o.otherCpuPercent / 100)} |`,
+      );
+    }
+    out.push("");
+  }
+  const b = r.baselines;
+  out.push(
+    "| Baseline | rate | p50 ms | p99 ms | CPU server / others |",
+    "| --- | --: | --: | --: | --: |",
+    `| disk: 4 KiB append + fsync | ${int(b.fsync.rate)} fsyncs/s | ${fixed(b.fsync.latency.p50Ms, 2)} | ${fixed(b.fsync.latency.p99Ms, 2)} | – / ${pct(b.fsync.otherCpuPercent / 100)} |`,
+    `| SQLite: 1-row commit, WAL, synchronous=FULL | ${int(b.sqliteCommit.rate)} commits/s | ${fixed(b.sqliteCommit.latency.p50Ms, 2)} | ${fixed(b.sqliteCommit.latency.p99Ms, 2)} | – / ${pct(b.sqliteCommit.otherCpuPercent / 100)} |`,
+  );
+  for (const row of r.http) {
+    out.push(
+      `| bare http, ${row.workload}, C=${row.concurrency} | ${int(row.bare.throughput)} req/s | ${fixed(row.bare.latency.p50Ms, 2)} | ${fixed(row.bare.latency.p99Ms, 2)} | ` +
+        `${pct(row.bare.serverCpuPercent / 100)} / ${pct(row.bare.otherCpuPercent / 100)} |`,
+    );
+  }
+  out.push("");
+  if (r.logAppend.length > 0) {
+    out.push(
+      "| log.append appenders | records/s | commits/s | records/commit (max) | p50 ms | p99 ms | records/s ÷ fsyncs/s | commits/s ÷ SQLite commits/s | record B | disk B/record live / closed | CPU others |",
+      "| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
+    );
+    for (const row of r.logAppend) {
+      out.push(
+        `| ${row.concurrency} | ${int(row.recordsPerSecond)} | ${int(row.commitsPerSecond)} | ${fixed(row.recordsPerCommit, 1)} (${row.maxRecordsPerCommit}) | ` +
+          `${fixed(row.latency.p50Ms, 2)} | ${fixed(row.latency.p99Ms, 2)} | ${fixed(row.recordsVsFsync, 2)}× | ${pct(row.commitsVsSqlite)} | ` +
+          `${row.recordBytes} | ${int(row.liveDiskBytesPerRecord)} / ${int(row.diskBytesPerRecord)} | ${pct(row.otherCpuPercent / 100)} |`,
+      );
+    }
+    out.push("");
+  }
+  const idle = r.idleRss;
+  if (idle.onelogBytes.length > 0) {
+    const lo = Math.min(...idle.onelogBytes);
+    const hi = Math.max(...idle.onelogBytes);
+    const t = idle.tsxLoaderBytes;
+    out.push(
+      `Idle RSS right after start: onelog ${mb(lo)}–${mb(hi)} MB over ${idle.onelogBytes.length} starts` +
+        `${idle.target === undefined ? "" : ` (target ${mark(idle.target)})`}` +
+        `${idle.bareBytes === undefined ? "" : `; bare http server ${mb(idle.bareBytes)} MB`}. Both run under tsx, ` +
+        `whose loader adds ${mb(t)} MB to any Node process: onelog as compiled JavaScript would be about ${mb(lo - t)}–${mb(hi - t)} MB.`,
+      "",
+    );
+  }
+  if (r.errors.length > 0) {
+    out.push(`**${r.errors.length} problems:**`, "", ...r.errors.slice(0, 20).map((e) => `- ${e}`), "");
+  }
+  return out.join("\n");
+}
