@@ -27,6 +27,8 @@ export interface DriveResult {
   readonly latency: Latency;
   /** Completed requests in the window. */
   readonly measured: number;
+  /** Requests answered in each second of the window: a server that slows down over time shows here. */
+  readonly perSecond: readonly number[];
   /** Every request sent, warm-up included. */
   readonly sent: number;
   /** Answers that failed their check, requests that failed, and problems found at the end. */
@@ -46,6 +48,7 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
   });
   const checker = o.workload.checker(o.tag);
   const latencies: number[] = [];
+  const perSecond: number[] = [];
   const errorSamples: string[] = [];
   let errors = 0;
   let next = 0;
@@ -98,7 +101,11 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
       const t1 = performance.now();
       const problem = checker.check(i, status, text);
       if (problem !== undefined) fail(`request ${i} ${path}: ${problem}`);
-      else if (phase === "measure") latencies.push(t1 - t0);
+      else if (phase === "measure") {
+        latencies.push(t1 - t0);
+        const second = Math.floor((t1 - windowStart) / 1000);
+        perSecond[second] = (perSecond[second] ?? 0) + 1;
+      }
     }
   };
   try {
@@ -113,6 +120,8 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
     throughput: (latencies.length * 1000) / (windowEnd - windowStart),
     latency: latencyOf(latencies),
     measured: latencies.length,
+    // Whole seconds only: the window's last, partial second would read as a drop.
+    perSecond: Array.from(perSecond, (n) => n ?? 0).slice(0, Math.floor((windowEnd - windowStart) / 1000)),
     sent: next,
     errors,
     errorSamples,
