@@ -53,7 +53,7 @@ export interface SqliteLogOptions {
 
 /** Counts of fsynced transactions and the records in them, for benchmarks and notes. */
 export interface SqliteLogStats {
-  /** Append transactions committed (each one fsync). */
+  /** Append transactions made durable (an fsync may cover several of them). */
   readonly commits: number;
   /** Records committed by them. */
   readonly records: number;
