@@ -1,10 +1,8 @@
 // Proves the runnable examples do what examples/main.ts and the README tell a newcomer (greeter, counter, ledger transfer with compensation, checkout waiting on an awakeable) by serving the services exported from examples/ with onelog.start() on a temp SQLite dataDir and replaying the documented curl calls with fetch.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import * as onelog from "onelog";
+import { eventually, get, read, silent, tmpDir, type Reply } from "./http-harness.js";
 import { checkout } from "../../examples/checkout.js";
 import { counter } from "../../examples/counter.js";
 import { greeter } from "../../examples/greeter.js";
@@ -12,24 +10,6 @@ import { account, transfer } from "../../examples/ledger.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-const silent: onelog.Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const tmpDirs: string[] = [];
-
-function tmpDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-examples-"));
-  tmpDirs.push(dir);
-  return dir;
-}
-
-type Reply = { status: number; headers: Headers; body: any };
-
-async function read(res: Response): Promise<Reply> {
-  const text = await res.text();
-  let body: unknown = text;
-  if (text !== "" && (res.headers.get("content-type") ?? "").includes("json")) body = JSON.parse(text);
-  return { status: res.status, headers: res.headers, body };
-}
 
 /** POSTs a JSON value (undefined: no body) with optional headers, as the curl lines do. */
 async function post(url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
@@ -41,29 +21,6 @@ async function post(url: string, body?: unknown, headers: Record<string, string>
     }),
   );
 }
-
-async function get(url: string): Promise<Reply> {
-  return read(await fetch(url));
-}
-
-/** Polls `probe` until it returns something other than undefined/false; fails after `limitMs`. */
-async function eventually<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  limitMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) assert.fail(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 // ---------------------------------------------------------------------------------------------
 
@@ -80,7 +37,7 @@ describe("examples", () => {
     };
     server = await onelog.start({
       services: [greeter, counter, account, transfer, checkout],
-      dataDir: tmpDir(),
+      dataDir: tmpDir("onelog-examples-"),
       ingressPort: 0,
       adminPort: 0,
       logger: silent,

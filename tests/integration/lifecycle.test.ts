@@ -2,65 +2,12 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import * as onelog from "onelog";
+import { eventually, get, post, read, silent, tmpDir } from "./http-harness.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-const silent: onelog.Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const tmpDirs: string[] = [];
-
-function tmpDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-lifecycle-"));
-  tmpDirs.push(dir);
-  return dir;
-}
-
-type Reply = { status: number; headers: Headers; body: any };
-
-async function read(res: Response): Promise<Reply> {
-  const text = await res.text();
-  let body: unknown = text;
-  if (text !== "" && (res.headers.get("content-type") ?? "").includes("json")) body = JSON.parse(text);
-  return { status: res.status, headers: res.headers, body };
-}
-
-/** POSTs a JSON value (undefined: no body) with optional headers. */
-async function post(url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  return read(
-    await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headers },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    }),
-  );
-}
-
-async function get(url: string): Promise<Reply> {
-  return read(await fetch(url));
-}
-
-/** Polls `probe` until it returns something other than undefined/false; fails after `limitMs`. */
-async function eventually<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  limitMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) assert.fail(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 // ---------------------------------------------------------------------------------------------
 // The handlers under test. Side effects are counted from ctx.run, so replays do not count;
@@ -258,7 +205,7 @@ function harness(extra: Partial<onelog.StartOptions> = {}) {
     async start() {
       h.server = await onelog.start({
         services,
-        dataDir: tmpDir(),
+        dataDir: tmpDir("onelog-lifecycle-"),
         ingressPort: 0,
         adminPort: 0,
         logger: silent,
@@ -548,7 +495,7 @@ describe("lifecycle", () => {
 
     it("GET {admin}/invocations/{id} of a malformed id → 400 JSON, and the server stays up", async () => {
       // In a child process: the bug takes the whole process down.
-      const dir = tmpDir();
+      const dir = tmpDir("onelog-lifecycle-");
       const code = `
           import * as onelog from "onelog";
           const svc = onelog.service({ name: "S", handlers: { h: async () => "alive" } });

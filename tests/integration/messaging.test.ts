@@ -1,70 +1,16 @@
 // Proves handler-to-handler messaging works across partitions (typed and generic calls and sends, delayed sends, idempotency keys, attach, terminal errors and 404s propagated to the caller, exactly-once delivery) by running caller and callee handlers in onelog.start() (4 partitions) on a temp SQLite dataDir and calling the callers over HTTP.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import * as onelog from "onelog";
+import { eventually, get, post, silent, tmpDir } from "./http-harness.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-const silent: onelog.Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const tmpDirs: string[] = [];
-
-function tmpDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-messaging-"));
-  tmpDirs.push(dir);
-  return dir;
-}
-
-type Reply = { status: number; headers: Headers; body: any };
-
-async function read(res: Response): Promise<Reply> {
-  const text = await res.text();
-  let body: unknown = text;
-  if (text !== "" && (res.headers.get("content-type") ?? "").includes("json")) body = JSON.parse(text);
-  return { status: res.status, headers: res.headers, body };
-}
-
-/** POSTs a JSON value (undefined: no body) with optional headers. */
-async function post(url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  return read(
-    await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headers },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    }),
-  );
-}
-
-async function get(url: string): Promise<Reply> {
-  return read(await fetch(url));
-}
-
-/** Polls `probe` until it returns something other than undefined/false; fails after `limitMs`. */
-async function eventually<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  limitMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) assert.fail(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The partition an invocation id routes to (DESIGN.md §2.1: the partition key is inside the id). */
 function partitionOfId(id: string, partitions: number): number {
   return Math.floor((Number.parseInt(id.slice(4, 12), 16) * partitions) / 0x1_0000_0000);
 }
-
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 // ---------------------------------------------------------------------------------------------
 // Callees. Side effects are counted from ctx.run, so replays do not count.
@@ -281,7 +227,7 @@ describe("messaging between handlers", () => {
   before(async () => {
     server = await onelog.start({
       services: [callee, tally, flow, caller],
-      dataDir: tmpDir(),
+      dataDir: tmpDir("onelog-messaging-"),
       ingressPort: 0,
       adminPort: 0,
       logger: silent,
@@ -456,7 +402,7 @@ describe("messaging between handlers", () => {
 
 describe("messaging: exactly once across a restart", () => {
   it("50 calls in flight when the server stops: after a restart the counter ends at exactly 50", async () => {
-    const dir = tmpDir();
+    const dir = tmpDir("onelog-messaging-");
     const services = [callee, tally, flow, caller];
     const opts = { dataDir: dir, ingressPort: 0, adminPort: 0, logger: silent, partitions: 4 };
     const first = await onelog.start({ services, ...opts });

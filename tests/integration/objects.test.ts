@@ -1,65 +1,11 @@
 // Proves virtual objects keep their promises (one exclusive handler per key at a time, in arrival order; keys independent; shared handlers concurrent and read-only; the state API; lazy state beyond the eager limit) by running real object handlers in onelog.start() on a temp SQLite dataDir and calling them over HTTP.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import * as onelog from "onelog";
+import { eventually, get, post, silent, tmpDir } from "./http-harness.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-const silent: onelog.Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const tmpDirs: string[] = [];
-
-function tmpDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-objects-"));
-  tmpDirs.push(dir);
-  return dir;
-}
-
-type Reply = { status: number; headers: Headers; body: any };
-
-async function read(res: Response): Promise<Reply> {
-  const text = await res.text();
-  let body: unknown = text;
-  if (text !== "" && (res.headers.get("content-type") ?? "").includes("json")) body = JSON.parse(text);
-  return { status: res.status, headers: res.headers, body };
-}
-
-/** POSTs a JSON value (undefined: no body) with optional headers. */
-async function post(url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  return read(
-    await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headers },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    }),
-  );
-}
-
-async function get(url: string): Promise<Reply> {
-  return read(await fetch(url));
-}
-
-/** Polls `probe` until it returns something other than undefined/false; fails after `limitMs`. */
-async function eventually<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  limitMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) assert.fail(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 // ---------------------------------------------------------------------------------------------
 // The objects under test.
@@ -200,7 +146,7 @@ describe("virtual objects", () => {
   before(async () => {
     server = await onelog.start({
       services: [tally, bag, big],
-      dataDir: tmpDir(),
+      dataDir: tmpDir("onelog-objects-"),
       ingressPort: 0,
       adminPort: 0,
       logger: silent,

@@ -1,34 +1,14 @@
 // Proves durable timers and awakeables work end to end (sleeps, also across a server restart; delayed sends; awakeables resolved and rejected over HTTP and from handlers; the RestatePromise combinators and orTimeout) by running real handlers in onelog.start() on a temp SQLite dataDir and driving them over HTTP.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import * as onelog from "onelog";
+import { eventually, get, read, silent, tmpDir, type Reply } from "./http-harness.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const silent: onelog.Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const tmpDirs: string[] = [];
-
-function tmpDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-timers-"));
-  tmpDirs.push(dir);
-  return dir;
-}
-
 function startOn(dataDir: string, services: onelog.AnyDefinition[]): Promise<onelog.OnelogServer> {
   return onelog.start({ services, dataDir, ingressPort: 0, adminPort: 0, logger: silent });
-}
-
-type Reply = { status: number; headers: Headers; body: any };
-
-async function read(res: Response): Promise<Reply> {
-  const text = await res.text();
-  let body: unknown = text;
-  if (text !== "" && (res.headers.get("content-type") ?? "").includes("json")) body = JSON.parse(text);
-  return { status: res.status, headers: res.headers, body };
 }
 
 /** POSTs a JSON value (undefined: no body; `raw`: this text as is) with optional headers. */
@@ -46,29 +26,6 @@ async function post(
     }),
   );
 }
-
-async function get(url: string): Promise<Reply> {
-  return read(await fetch(url));
-}
-
-/** Polls `probe` until it returns something other than undefined/false; fails after `limitMs`. */
-async function eventually<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  limitMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) assert.fail(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 // ---------------------------------------------------------------------------------------------
 // The handlers under test. Side effects are counted from ctx.run, so replays do not count.
@@ -211,7 +168,7 @@ describe("timers and awakeables", () => {
   let base: string;
 
   before(async () => {
-    server = await startOn(tmpDir(), [timers, marks, awakeables]);
+    server = await startOn(tmpDir("onelog-timers-"), [timers, marks, awakeables]);
     base = server.ingressUrl;
   });
   after(async () => {
@@ -354,7 +311,7 @@ describe("timers and awakeables", () => {
 
 describe("timers: a sleep survives a restart", () => {
   it("a handler sleeping 1.5 s when the server stops completes after a restart on the same dataDir", async () => {
-    const dir = tmpDir();
+    const dir = tmpDir("onelog-timers-");
     const first = await startOn(dir, [timers, marks, awakeables]);
     let id: string;
     try {
@@ -389,7 +346,7 @@ describe("timers: a sleep survives a restart", () => {
   });
 
   it("a handler waiting on an awakeable when the server stops gets the value resolved after the restart", async () => {
-    const dir = tmpDir();
+    const dir = tmpDir("onelog-timers-");
     const first = await startOn(dir, [timers, marks, awakeables]);
     let id: string;
     let awakeable: string;

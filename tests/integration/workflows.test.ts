@@ -1,69 +1,15 @@
 // Proves workflows behave as documented (run once per id, shared handlers reading state, durable promises resolved/rejected/peeked once, workflow attach/output, retention of state and output also across a restart) by running real workflows in onelog.start() on a temp SQLite dataDir and calling them over HTTP.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import * as onelog from "onelog";
+import { eventually, get, post, silent, tmpDir } from "./http-harness.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const silent: onelog.Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const tmpDirs: string[] = [];
-
-function tmpDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-workflows-"));
-  tmpDirs.push(dir);
-  return dir;
-}
-
 function startOn(dataDir: string, services: onelog.AnyDefinition[]): Promise<onelog.OnelogServer> {
   return onelog.start({ services, dataDir, ingressPort: 0, adminPort: 0, logger: silent });
 }
-
-type Reply = { status: number; headers: Headers; body: any };
-
-async function read(res: Response): Promise<Reply> {
-  const text = await res.text();
-  let body: unknown = text;
-  if (text !== "" && (res.headers.get("content-type") ?? "").includes("json")) body = JSON.parse(text);
-  return { status: res.status, headers: res.headers, body };
-}
-
-/** POSTs a JSON value (undefined: no body) with optional headers. */
-async function post(url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  return read(
-    await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headers },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    }),
-  );
-}
-
-async function get(url: string): Promise<Reply> {
-  return read(await fetch(url));
-}
-
-/** Polls `probe` until it returns something other than undefined/false; fails after `limitMs`. */
-async function eventually<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  limitMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) assert.fail(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 // ---------------------------------------------------------------------------------------------
 // The workflows under test. Side effects are counted from ctx.run, so replays do not count.
@@ -175,7 +121,7 @@ describe("workflows", () => {
   let base: string;
 
   before(async () => {
-    server = await startOn(tmpDir(), [once, signup, late, timed]);
+    server = await startOn(tmpDir("onelog-workflows-"), [once, signup, late, timed]);
     base = server.ingressUrl;
   });
   after(async () => {
@@ -341,7 +287,7 @@ describe("workflows", () => {
 
 describe("workflows: retention across a restart", () => {
   it("a run waiting on a durable promise when the server stops completes once it is resolved after the restart", async () => {
-    const dir = tmpDir();
+    const dir = tmpDir("onelog-workflows-");
     const first = await startOn(dir, [once, signup, late]);
     try {
       await post(`${first.ingressUrl}/Signup/across/run/send`, "ann@example.com");
@@ -367,7 +313,7 @@ describe("workflows: retention across a restart", () => {
   });
 
   it("a finished workflow keeps its output and state after a restart on the same dataDir; run does not run again", async () => {
-    const dir = tmpDir();
+    const dir = tmpDir("onelog-workflows-");
     const first = await startOn(dir, [once, signup, late]);
     let id: string;
     try {
