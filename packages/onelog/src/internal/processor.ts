@@ -11,7 +11,7 @@
  *    the previous leader left undone from the store (invoked invocations, timers).
  * 3. A failed apply (a broken invariant) stops the partition; nothing of that batch commits.
  */
-import type { ResolvedHandler, Result } from "@onelog/sdk/internal";
+import { DEFAULTS, type ResolvedHandler, type Result } from "@onelog/sdk/internal";
 import { apply, type Action } from "./apply.js";
 import type { Clock } from "./clock.js";
 import { InProcessInvoker } from "./invoker.js";
@@ -363,9 +363,9 @@ export class PartitionProcessor {
           ...invoke,
           handlerKind: "service",
           retry: {
-            initialIntervalMs: 50,
-            factor: 2,
-            maxIntervalMs: 60_000,
+            initialIntervalMs: DEFAULTS.initialIntervalMs,
+            factor: DEFAULTS.factor,
+            maxIntervalMs: DEFAULTS.maxIntervalMs,
             maxAttempts: 1,
             onMaxAttempts: "pause",
           },
