@@ -1765,6 +1765,44 @@ describe("attempt: clients", () => {
     );
   });
 
+  it("a lone rpc.sendOpts / rpc.opts (handler without input) is the options, not the input", async () => {
+    // Restate recognises the options object in any position. Taken as the input, a delayed
+    // self-send would fire at once and a self-rescheduling job would loop.
+    const _tickerDef = object({ name: "Ticker", handlers: { tick: async (_ctx: ObjectContext) => 1 } });
+    type Ticker = typeof _tickerDef;
+    const engine = fakeEngine([input(null)]);
+    const handle = engine.start(
+      svc(async (ctx: Context) => {
+        ctx.objectSendClient<Ticker>({ name: "Ticker" }, "t").tick(rpc.sendOpts({ delay: { seconds: 5 } }));
+        return ctx
+          .objectClient<Ticker>({ name: "Ticker" }, "t")
+          .tick(rpc.opts({ idempotencyKey: "once", headers: { h: "v" } }));
+      }),
+    );
+    await ticks();
+    assert.deepEqual(
+      engine.proposals.map((p) => p.entry),
+      [
+        {
+          type: "send",
+          target: { service: "Ticker", handler: "tick", key: "t" },
+          argument: EMPTY,
+          headers: {},
+          delayMs: 5_000,
+        },
+        {
+          type: "call",
+          target: { service: "Ticker", handler: "tick", key: "t" },
+          argument: EMPTY,
+          headers: { h: "v" },
+          idempotencyKey: "once",
+        },
+      ],
+    );
+    engine.notify(done(2, 1));
+    assert.equal(okOutput(await handle.outcome), 1);
+  });
+
   it("genericCall and genericSend take bytes by default", async () => {
     const engine = fakeEngine([input(null)]);
     const handle = engine.start(

@@ -765,7 +765,8 @@ class AttemptStateMachine {
           get: (_t, method) => {
             // Not a thenable: `return ctx.serviceClient(x)` must not be awaited as a call to `then`.
             if (typeof method !== "string" || method === "then") return undefined;
-            return (input?: unknown, opts?: unknown) => {
+            return (...args: unknown[]) => {
+              const [input, opts] = inputAndOptions(args);
               const o = callOptionsOf(opts) ?? {};
               const inSerde = (o.input ?? serdes.json) as Serde<unknown>;
               const outSerde = (o.output ?? serdes.json) as Serde<unknown>;
@@ -789,7 +790,8 @@ class AttemptStateMachine {
         {
           get: (_t, method) => {
             if (typeof method !== "string" || method === "then") return undefined;
-            return (input?: unknown, opts?: unknown) => {
+            return (...args: unknown[]) => {
+              const [input, opts] = inputAndOptions(args);
               const o = { ...sendOptionsOf(defaults), ...sendOptionsOf(opts) };
               const inSerde = (o.input ?? serdes.json) as Serde<unknown>;
               return this.send(
@@ -882,6 +884,22 @@ class AttemptStateMachine {
     }
     return ctx as unknown as WorkflowContext;
   }
+}
+
+/**
+ * A client method's arguments as (input, options). A lone `rpc.opts(…)` / `rpc.sendOpts(…)` is
+ * the options of a handler without input, not its input: taking it as the input would drop a
+ * delay or an idempotency key without a word (a delayed self-send would fire at once and loop).
+ */
+function inputAndOptions(args: readonly unknown[]): [unknown, unknown] {
+  const [first, second] = args;
+  if (args.length === 1 && isRpcOptions(first)) return [undefined, first];
+  return [first, second];
+}
+
+/** A lone `rpc.opts(…)` or `rpc.sendOpts(…)`. */
+export function isRpcOptions(x: unknown): boolean {
+  return callOptionsOf(x) !== undefined || sendOptionsOf(x) !== undefined;
 }
 
 /** A run's entry is known only after its body ran, except when replayed (then the name is checked). */
