@@ -33,4 +33,68 @@ export default tseslint.config(
       "@typescript-eslint/require-await": "off",
     },
   },
+  {
+    // apply() and the tables it writes are pure (DESIGN.md §4): time comes from record headers,
+    // ids from records, and nothing touches the process, files or sockets. Replaying the log must
+    // rebuild exactly the same store, so these files may not reach for a clock or randomness.
+    files: [
+      "packages/onelog/src/internal/partition/apply.ts",
+      "packages/onelog/src/internal/partition/records.ts",
+      "packages/onelog/src/internal/partition/ids.ts",
+      "packages/onelog/src/internal/partition/store/store.ts",
+      "packages/onelog/src/internal/partition/store/memory-store.ts",
+    ],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            ...[
+              "fs",
+              "node:fs",
+              "fs/promises",
+              "node:fs/promises",
+              "net",
+              "node:net",
+              "http",
+              "node:http",
+              "http2",
+              "node:http2",
+              "process",
+              "node:process",
+              "child_process",
+              "node:child_process",
+              "os",
+              "node:os",
+              "timers",
+              "node:timers",
+            ].map((name) => ({ name, message: "apply and the tables do no I/O" })),
+            ...["crypto", "node:crypto"].map((name) => ({
+              name,
+              importNames: ["randomFillSync", "randomBytes", "randomUUID", "randomInt", "getRandomValues"],
+              message: "apply is deterministic: ids come from records, randomness is injected (random.ts)",
+            })),
+          ],
+          patterns: [
+            {
+              group: ["**/clock.js", "**/random.js"],
+              allowTypeImports: true,
+              message: "apply takes no clock or randomness: time comes from the record header",
+            },
+          ],
+        },
+      ],
+      "no-restricted-globals": [
+        "error",
+        ...["process", "setTimeout", "setInterval", "setImmediate", "performance", "Date", "fetch"].map(
+          (name) => ({ name, message: `apply is pure: no ${name}` }),
+        ),
+      ],
+      "no-restricted-properties": [
+        "error",
+        { object: "Math", property: "random", message: "apply is deterministic: no Math.random" },
+        { object: "crypto", property: "randomUUID", message: "apply is deterministic" },
+      ],
+    },
+  },
 );

@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { SqliteLog } from "../packages/onelog/src/internal/log/sqlite-log.js";
-import { encodeRecord, type ProposedRecord } from "../packages/onelog/src/internal/records.js";
+import { encodeRecord, type ProposedRecord } from "../packages/onelog/src/internal/partition/records.js";
 import { dataDirBytes } from "./disk.js";
 import { latencyOf, type Latency } from "./stats.js";
 

@@ -10,7 +10,7 @@ import type { Log } from "../../packages/onelog/src/internal/log/log.js";
 import { MemoryLog } from "../../packages/onelog/src/internal/log/memory-log.js";
 import { SqliteLog } from "../../packages/onelog/src/internal/log/sqlite-log.js";
 import type { SqliteLogOptions } from "../../packages/onelog/src/internal/log/sqlite-log.js";
-import type { LogRecord, ProposedRecord } from "../../packages/onelog/src/internal/records.js";
+import type { LogRecord, ProposedRecord } from "../../packages/onelog/src/internal/partition/records.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

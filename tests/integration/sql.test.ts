@@ -3,8 +3,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import * as onelog from "onelog";
-import { SqlIntrospection } from "../../packages/onelog/src/internal/sql.js";
-import { Registry } from "../../packages/onelog/src/internal/admin/registry.js";
+import { SqlIntrospection } from "../../packages/onelog/src/internal/ops/sql.js";
+import { Registry } from "../../packages/onelog/src/internal/http/registry.js";
 import { eventually, http, query, removeTmpDirs, startServer } from "./admin-harness.js";
 
 const published = new Map<string, string>();

@@ -5,9 +5,12 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import type { JournalEntry } from "@onelog/sdk/internal";
-import { MemoryStore } from "../../packages/onelog/src/internal/store/memory-store.js";
-import { SqliteStoreDb } from "../../packages/onelog/src/internal/store/sqlite-store.js";
-import type { InvocationStatus, PartitionStore } from "../../packages/onelog/src/internal/store/store.js";
+import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
+import { SqliteStoreDb } from "../../packages/onelog/src/internal/partition/store/sqlite-store.js";
+import type {
+  InvocationStatus,
+  PartitionStore,
+} from "../../packages/onelog/src/internal/partition/store/store.js";
 
 const dirs: string[] = [];
 after(() => {

@@ -23,12 +23,12 @@
  */
 import { createHash } from "node:crypto";
 import * as onelog from "onelog";
-import { apply } from "../../packages/onelog/src/internal/apply.js";
+import { apply } from "../../packages/onelog/src/internal/partition/apply.js";
 import { Engine } from "../../packages/onelog/src/internal/engine.js";
-import { silentLogger } from "../../packages/onelog/src/internal/logger.js";
+import { silentLogger } from "../../packages/onelog/src/internal/ops/logger.js";
 import { MemoryLog } from "../../packages/onelog/src/internal/log/memory-log.js";
-import { encodeRecord, type LogRecord } from "../../packages/onelog/src/internal/records.js";
-import { MemoryStore } from "../../packages/onelog/src/internal/store/memory-store.js";
+import { encodeRecord, type LogRecord } from "../../packages/onelog/src/internal/partition/records.js";
+import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
 import { VirtualClock } from "./virtual-clock.js";
 
 /** A small fast PRNG (mulberry32): the simulator's only source of randomness. */
@@ -198,6 +198,11 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       log,
       storeFor: (p) => stores[p]!,
       clock: clock.view(proc.id, skew),
+      // Invocation ids from the seed too, so a failing seed replays the same run.
+      random: {
+        hex: (bytes) =>
+          Array.from({ length: bytes }, () => rnd.int(0, 255).toString(16).padStart(2, "0")).join(""),
+      },
       logger: silentLogger,
       services: [work, acct, mover],
       console: silentConsole,

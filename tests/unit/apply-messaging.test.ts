@@ -2,14 +2,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { awakeableId, type CommandEntry, type JournalEntry, type Result } from "@onelog/sdk/internal";
-import { apply, type Action } from "../../packages/onelog/src/internal/apply.js";
+import { apply, type Action } from "../../packages/onelog/src/internal/partition/apply.js";
 import {
   derivedInvocationId,
   isInvocationId,
-  newInvocationId,
+  idempotentInvocationId,
   partitionKeyFor,
   workflowRunId,
-} from "../../packages/onelog/src/internal/ids.js";
+} from "../../packages/onelog/src/internal/partition/ids.js";
 import type {
   Caller,
   InvokeBody,
@@ -18,8 +18,15 @@ import type {
   RecordHeader,
   RetryPolicy,
   Target,
-} from "../../packages/onelog/src/internal/records.js";
-import { MemoryStore } from "../../packages/onelog/src/internal/store/memory-store.js";
+} from "../../packages/onelog/src/internal/partition/records.js";
+import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
+
+/** Keyed targets never draw randomness for their partition key. */
+const NO_RANDOM = {
+  hex(): string {
+    throw new Error("a keyed partition key drew randomness");
+  },
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -253,8 +260,8 @@ describe("apply: calls and sends through the outbox (invariant 8)", () => {
     assert.notEqual(idOf(1, MAIL), idOf(2, MAIL));
     // A keyed callee's id routes to the partition of its key.
     const keyed = idOf(1, ADD);
-    assert.equal(keyed.slice(4, 20), partitionKeyFor(ADD));
-    assert.equal(idOf(3, ADD).slice(4, 20), partitionKeyFor(ADD));
+    assert.equal(keyed.slice(4, 20), partitionKeyFor(ADD, undefined, NO_RANDOM));
+    assert.equal(idOf(3, ADD).slice(4, 20), partitionKeyFor(ADD, undefined, NO_RANDOM));
   });
 
   it("a call with an idempotency key names the key's invocation; a workflow run call names the workflow's run", () => {
@@ -262,7 +269,7 @@ describe("apply: calls and sends through the outbox (invariant 8)", () => {
     const [, a1] = step(store, entry(1, call(MAIL, 1, { idempotencyKey: "once" })));
     assert.equal(
       (a1 as { entry: { invocationId: string } }).entry.invocationId,
-      newInvocationId(MAIL, "once"),
+      idempotentInvocationId(MAIL, "once"),
     );
     assert.equal((outbox(store)[0] as { idempotencyKey?: string }).idempotencyKey, "once");
     const run: Target = { service: "Signup", handler: "run", key: "wf1" };

@@ -2,15 +2,15 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Result } from "@onelog/sdk/internal";
-import { apply, type Action } from "../../packages/onelog/src/internal/apply.js";
+import { apply, type Action } from "../../packages/onelog/src/internal/partition/apply.js";
 import type {
   HandlerKind,
   PatchStateBody,
   RecordBody,
   RetryPolicy,
   Target,
-} from "../../packages/onelog/src/internal/records.js";
-import { MemoryStore } from "../../packages/onelog/src/internal/store/memory-store.js";
+} from "../../packages/onelog/src/internal/partition/records.js";
+import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
 
 const T0 = 1_700_000_000_000;
 const A = "inv_00000000000000000000000000000000000000a1";

@@ -2,7 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { CommandEntry, JournalEntry, Result } from "@onelog/sdk/internal";
-import { apply, backoffMs, type Action } from "../../packages/onelog/src/internal/apply.js";
+import { apply, backoffMs, type Action } from "../../packages/onelog/src/internal/partition/apply.js";
 import type {
   Caller,
   InvokeBody,
@@ -10,9 +10,12 @@ import type {
   RecordHeader,
   RetryPolicy,
   Target,
-} from "../../packages/onelog/src/internal/records.js";
-import { MemoryStore } from "../../packages/onelog/src/internal/store/memory-store.js";
-import { InvariantError, type InvocationStatus } from "../../packages/onelog/src/internal/store/store.js";
+} from "../../packages/onelog/src/internal/partition/records.js";
+import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
+import {
+  InvariantError,
+  type InvocationStatus,
+} from "../../packages/onelog/src/internal/partition/store/store.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -58,8 +58,8 @@ export type {
   ServiceOptions,
   TerminalErrorOptions,
 } from "@onelog/sdk";
-export { start } from "./internal/start.js";
-export type { OnelogServer, StartOptions } from "./internal/start.js";
+export { start } from "./internal/embedded/start.js";
+export type { OnelogServer, StartOptions } from "./internal/embedded/start.js";
 export type { Engine, InvocationRequest } from "./internal/engine.js";
-export type { Logger } from "./internal/logger.js";
-export { DataDirLockedError } from "./internal/data-dir.js";
+export type { Logger } from "./internal/ops/logger.js";
+export { DataDirLockedError } from "./internal/embedded/data-dir.js";

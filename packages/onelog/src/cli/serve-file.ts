@@ -3,7 +3,7 @@
 // ONELOG_INGRESS_PORT, ONELOG_ADMIN_PORT, ONELOG_DATA_DIR, ONELOG_HOST, ONELOG_PARTITIONS.
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { start } from "../internal/start.js";
+import { start } from "../internal/embedded/start.js";
 import { servicesOf } from "./load-services.js";
 
 const mode = process.env.ONELOG_CLI_MODE ?? "serve";

@@ -12,18 +12,21 @@ import { resolveHandlers, type ResolvedHandler, type Result } from "@onelog/sdk/
 import type { AnyDefinition } from "@onelog/sdk";
 import type { Clock } from "./clock.js";
 import { parseAwakeableId } from "@onelog/sdk/internal";
-import { isInvocationId, newInvocationId, partitionOf, workflowRunId } from "./ids.js";
+import { systemRandom, type Random } from "./random.js";
+import { isInvocationId, newInvocationId, partitionOf, workflowRunId } from "./partition/ids.js";
 import type { Log } from "./log/log.js";
-import type { Logger } from "./logger.js";
-import { PartitionProcessor, type ProcessorObserver, type ProcessorOptions } from "./processor.js";
-import type { InvokeBody, Target } from "./records.js";
-import type { InvocationStatus, PartitionStore } from "./store/store.js";
+import type { Logger } from "./ops/logger.js";
+import { PartitionProcessor, type ProcessorObserver, type ProcessorOptions } from "./partition/processor.js";
+import type { InvokeBody, Target } from "./partition/records.js";
+import type { InvocationStatus, PartitionStore } from "./partition/store/store.js";
 
 export interface EngineOptions {
   readonly log: Log;
   /** The store of each partition (0 … log.partitions-1). */
   readonly storeFor: (partition: number) => PartitionStore;
   readonly clock: Clock;
+  /** Randomness for new invocation ids (default: the system's). */
+  readonly random?: Random;
   readonly logger: Logger;
   readonly services: readonly AnyDefinition[];
   readonly console?: Console;
@@ -65,8 +68,11 @@ export class Engine {
   private readonly waiters = new Map<string, Set<(r: Result) => void>>();
   private readonly stores: readonly PartitionStore[];
 
+  private readonly random: Random;
+
   private constructor(private readonly o: EngineOptions) {
     this.partitions = o.log.partitions;
+    this.random = o.random ?? systemRandom();
     const services = new Map<string, RegisteredService>();
     const handlers = new Map<string, ResolvedHandler>();
     for (const def of o.services) {
@@ -151,7 +157,7 @@ export class Engine {
   /** The id a request names: a workflow's run has one per workflow id; idempotent requests derive theirs. */
   invocationIdFor(req: Pick<InvocationRequest, "target" | "idempotencyKey">): string {
     if (this.isWorkflowRun(req.target)) return workflowRunId(req.target.service, req.target.key!);
-    return newInvocationId(req.target, req.idempotencyKey);
+    return newInvocationId(req.target, req.idempotencyKey, this.random);
   }
 
   private isWorkflowRun(target: Target): boolean {
@@ -197,7 +203,7 @@ export class Engine {
     changes: readonly { readonly name: string; readonly value: Uint8Array | null }[],
   ): Promise<Result> {
     // Any invocation id for this key names the key's partition.
-    const p = this.processorOf(newInvocationId({ service, handler: "", key }));
+    const p = this.processorOf(newInvocationId({ service, handler: "", key }, undefined, this.random));
     const requestId = `patch_${randomUUID()}`;
     const result = this.waitFor(requestId); // 2
     try {

@@ -11,7 +11,7 @@
  * 5. A failed append (disk full, closed log) rejects with a {@link LogError} and loses nothing
  *    that was acknowledged before.
  */
-import type { LogRecord, ProposedRecord } from "../records.js";
+import type { LogRecord, ProposedRecord } from "../partition/records.js";
 
 export interface Log {
   /** The number of partitions this log holds. */

@@ -16,8 +16,8 @@
  */
 import { LogError } from "./log.js";
 import type { Log } from "./log.js";
-import { decodeRecord, encodeRecord } from "../records.js";
-import type { LogRecord, ProposedRecord } from "../records.js";
+import { decodeRecord, encodeRecord } from "../partition/records.js";
+import type { LogRecord, ProposedRecord } from "../partition/records.js";
 
 /**
  * Runs a function later, after the current synchronous work: the moment a group commit flushes.

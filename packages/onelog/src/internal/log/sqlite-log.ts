@@ -32,8 +32,8 @@ import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { LogError } from "./log.js";
 import type { Log } from "./log.js";
-import { decodeRecord, encodeRecord } from "../records.js";
-import type { LogRecord, ProposedRecord } from "../records.js";
+import { decodeRecord, encodeRecord } from "../partition/records.js";
+import type { LogRecord, ProposedRecord } from "../partition/records.js";
 
 /** Options of {@link SqliteLog.open}. */
 export interface SqliteLogOptions {

@@ -26,7 +26,7 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import type { AttemptOutcome, JournalEntry, ResolvedHandler } from "@onelog/sdk/internal";
-import type { Target } from "./records.js";
+import type { Target } from "../partition/records.js";
 
 /** How an attempt ended, for its span. */
 export type AttemptEnd = AttemptOutcome | "suspended" | "aborted";

@@ -21,17 +21,17 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isIP } from "node:net";
-import type { Engine } from "./engine.js";
+import type { Engine } from "../engine.js";
 import { parseTarget } from "./request-target.js";
-import { isInvocationId } from "./ids.js";
-import type { Log } from "./log/log.js";
-import { LogError } from "./log/log.js";
-import type { Logger } from "./logger.js";
-import type { Metrics } from "./metrics.js";
-import { Registry } from "./admin/registry.js";
-import { showBytes, showDeep, showJournal, type ShownValue } from "./admin/values.js";
-import { SqlIntrospection, SqlQueryError } from "./sql.js";
-import type { InvocationState } from "./store/store.js";
+import { isInvocationId } from "../partition/ids.js";
+import type { Log } from "../log/log.js";
+import { LogError } from "../log/log.js";
+import type { Logger } from "../ops/logger.js";
+import type { Metrics } from "../ops/metrics.js";
+import { Registry } from "./registry.js";
+import { showBytes, showDeep, showJournal, type ShownValue } from "./values.js";
+import { SqlIntrospection, SqlQueryError } from "../ops/sql.js";
+import type { InvocationState } from "../partition/store/store.js";
 
 export interface AdminOptions {
   readonly engine: Engine;

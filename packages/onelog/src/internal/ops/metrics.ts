@@ -13,11 +13,11 @@
 import { statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { Engine } from "./engine.js";
-import type { Log } from "./log/log.js";
-import type { ProcessorObserver } from "./processor.js";
+import type { Engine } from "../engine.js";
+import type { Log } from "../log/log.js";
+import type { ProcessorObserver } from "../partition/processor.js";
 import type { SqlIntrospection } from "./sql.js";
-import type { InvocationState } from "./store/store.js";
+import type { InvocationState } from "../partition/store/store.js";
 
 const STATES: readonly InvocationState[] = [
   "scheduled",

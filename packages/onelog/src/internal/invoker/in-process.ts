@@ -23,11 +23,11 @@ import {
   type NotificationEntry,
   type ResolvedHandler,
 } from "@onelog/sdk/internal";
-import type { Clock } from "./clock.js";
-import type { Logger } from "./logger.js";
-import type { RecordBody } from "./records.js";
-import type { PartitionStore } from "./store/store.js";
-import { startAttemptTrace, type AttemptTrace } from "./tracing.js";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../ops/logger.js";
+import type { RecordBody } from "../partition/records.js";
+import type { PartitionStore } from "../partition/store/store.js";
+import { startAttemptTrace, type AttemptTrace } from "../ops/tracing.js";
 
 /** State sent with an invocation is eager up to this many bytes; beyond, `ctx.get` reads lazily. */
 export const EAGER_STATE_MAX_BYTES = 256 * 1024;

@@ -21,9 +21,9 @@
 import Database from "better-sqlite3";
 import { Packr } from "msgpackr";
 import type { JournalEntry } from "@onelog/sdk/internal";
-import type { Registry } from "./admin/registry.js";
-import { entryName, jsonText, showDeep, utf8Text } from "./admin/values.js";
-import type { PromiseRow, InvocationStatus } from "./store/store.js";
+import type { Registry } from "../http/registry.js";
+import { entryName, jsonText, showDeep, utf8Text } from "../http/values.js";
+import type { PromiseRow, InvocationStatus } from "../partition/store/store.js";
 
 /** A query that cannot run: bad SQL, a statement that writes, or too long. Admin answers 400. */
 export class SqlQueryError extends Error {

@@ -8,8 +8,8 @@
  * 2. A timer is proposed again only if its previous proposal failed; duplicates that slip
  *    through (a crash between proposal and apply) are dropped by apply.
  */
-import type { Clock } from "./clock.js";
-import type { Logger } from "./logger.js";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../ops/logger.js";
 import type { TimerKey } from "./records.js";
 import type { PartitionStore, TimerRow } from "./store/store.js";
 

@@ -13,10 +13,10 @@
  */
 import { DEFAULTS, type ResolvedHandler, type Result } from "@onelog/sdk/internal";
 import { apply, type Action } from "./apply.js";
-import type { Clock } from "./clock.js";
-import { InProcessInvoker } from "./invoker.js";
-import { LogError, type Log } from "./log/log.js";
-import type { Logger } from "./logger.js";
+import type { Clock } from "../clock.js";
+import { InProcessInvoker } from "../invoker/in-process.js";
+import { LogError, type Log } from "../log/log.js";
+import type { Logger } from "../ops/logger.js";
 import { partitionOf } from "./ids.js";
 import type { LogRecord, OutboxMessage, ProposedRecord, RecordBody } from "./records.js";
 import type { PartitionStore } from "./store/store.js";

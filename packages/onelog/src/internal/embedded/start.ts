@@ -5,16 +5,16 @@
 import { join, resolve } from "node:path";
 import { pino } from "pino";
 import type { AnyDefinition } from "@onelog/sdk";
-import { Admin, AdminTokenRequiredError, isLoopbackHost } from "./admin.js";
-import { systemClock } from "./clock.js";
+import { Admin, AdminTokenRequiredError, isLoopbackHost } from "../http/admin.js";
+import { systemClock } from "../clock.js";
 import { openDataDir } from "./data-dir.js";
-import { Engine } from "./engine.js";
-import { Ingress } from "./ingress.js";
-import type { Logger } from "./logger.js";
-import type { Log } from "./log/log.js";
-import { SqliteLog } from "./log/sqlite-log.js";
-import { Metrics } from "./metrics.js";
-import { SqliteStoreDb } from "./store/sqlite-store.js";
+import { Engine } from "../engine.js";
+import { Ingress } from "../http/ingress.js";
+import type { Logger } from "../ops/logger.js";
+import type { Log } from "../log/log.js";
+import { SqliteLog } from "../log/sqlite-log.js";
+import { Metrics } from "../ops/metrics.js";
+import { SqliteStoreDb } from "../partition/store/sqlite-store.js";
 
 /** Options of {@link start}. */
 export interface StartOptions {

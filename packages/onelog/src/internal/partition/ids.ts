@@ -3,23 +3,11 @@
  * can route by id alone (DESIGN.md §2.1). Id format: `inv_` + 16 hex digits of partition key +
  * 24 hex digits of identity (random, or derived from an idempotency key).
  */
-import { createHash, randomFillSync } from "node:crypto";
+import { createHash } from "node:crypto";
+import type { Random } from "../random.js";
 import type { Target } from "./records.js";
 
 const ID = /^inv_[0-9a-f]{40}$/;
-
-/** Random bytes from a pool refilled 4 KiB at a time (one syscall for many ids). */
-const pool = Buffer.alloc(4096);
-let poolAt = pool.length;
-function randomHex(bytes: number): string {
-  if (poolAt + bytes > pool.length) {
-    randomFillSync(pool);
-    poolAt = 0;
-  }
-  const hex = pool.toString("hex", poolAt, poolAt + bytes);
-  poolAt += bytes;
-  return hex;
-}
 
 function hash64(...parts: string[]): string {
   const h = createHash("sha256");
@@ -28,25 +16,31 @@ function hash64(...parts: string[]): string {
 }
 
 /** The partition key of a target: keyed targets hash their service and key; others are random. */
-export function partitionKeyFor(target: Target, idempotencyKey?: string): string {
+export function partitionKeyFor(target: Target, idempotencyKey: string | undefined, random: Random): string {
   if (target.key !== undefined) return hash64(target.service, target.key);
   if (idempotencyKey !== undefined) return hash64(target.service, target.handler, idempotencyKey);
-  return randomHex(8);
+  return random.hex(8);
 }
 
 /**
  * A new invocation id. With an idempotency key the id is derived from it and the target, so a
  * duplicate request names the same invocation and lands in the same partition.
  */
-export function newInvocationId(target: Target, idempotencyKey?: string): string {
-  const pk = partitionKeyFor(target, idempotencyKey);
-  const rest =
-    idempotencyKey === undefined
-      ? randomHex(12)
-      : createHash("sha256")
-          .update(`${target.service}\0${target.handler}\0${target.key ?? ""}\0${idempotencyKey}`)
-          .digest("hex")
-          .slice(0, 24);
+export function newInvocationId(target: Target, idempotencyKey: string | undefined, random: Random): string {
+  if (idempotencyKey !== undefined) return idempotentInvocationId(target, idempotencyKey);
+  return `inv_${partitionKeyFor(target, undefined, random)}${random.hex(12)}`;
+}
+
+/** The id an idempotency key names for a target: the same for every duplicate request. */
+export function idempotentInvocationId(target: Target, idempotencyKey: string): string {
+  const pk =
+    target.key !== undefined
+      ? hash64(target.service, target.key)
+      : hash64(target.service, target.handler, idempotencyKey);
+  const rest = createHash("sha256")
+    .update(`${target.service}\0${target.handler}\0${target.key ?? ""}\0${idempotencyKey}`)
+    .digest("hex")
+    .slice(0, 24);
   return `inv_${pk}${rest}`;
 }
 
@@ -63,7 +57,7 @@ export function derivedInvocationId(
   if (options.workflow === true && target.handler === "run" && target.key !== undefined) {
     return workflowRunId(target.service, target.key);
   }
-  if (options.idempotencyKey !== undefined) return newInvocationId(target, options.idempotencyKey);
+  if (options.idempotencyKey !== undefined) return idempotentInvocationId(target, options.idempotencyKey);
   const seed = createHash("sha256").update(`${parentId}\0${commandIndex}`).digest("hex");
   const pk = target.key !== undefined ? hash64(target.service, target.key) : seed.slice(0, 16);
   return `inv_${pk}${seed.slice(16, 40)}`;
@@ -74,7 +68,7 @@ export function derivedInvocationId(
  * the same invocation.
  */
 export function workflowRunId(service: string, workflowId: string): string {
-  return newInvocationId({ service, handler: "run", key: workflowId }, "\0workflow");
+  return idempotentInvocationId({ service, handler: "run", key: workflowId }, "\0workflow");
 }
 
 /** True when `id` has the shape of an invocation id. */

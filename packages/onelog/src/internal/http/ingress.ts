@@ -15,14 +15,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Result } from "@onelog/sdk/internal";
-import type { Engine, InvocationRequest } from "./engine.js";
-import { IngressError } from "./errors.js";
+import type { Engine, InvocationRequest } from "../engine.js";
+import { IngressError } from "../errors.js";
 import { parseAwakeableId } from "@onelog/sdk/internal";
-import { isInvocationId, newInvocationId, workflowRunId } from "./ids.js";
+import { idempotentInvocationId, isInvocationId, workflowRunId } from "../partition/ids.js";
 import { parseTarget, type RequestTarget } from "./request-target.js";
-import { LogError } from "./log/log.js";
-import type { Logger } from "./logger.js";
-import type { Target } from "./records.js";
+import { LogError } from "../log/log.js";
+import type { Logger } from "../ops/logger.js";
+import type { Target } from "../partition/records.js";
 
 export interface IngressOptions {
   readonly engine: Engine;
@@ -289,7 +289,7 @@ export class Ingress {
     } else if (rest.length === 4 || rest.length === 5) {
       const parts = rest.slice(0, -2);
       const target = this.targetOf(parts, `/${parts.join("/")}`);
-      id = newInvocationId(target, rest[rest.length - 2]);
+      id = idempotentInvocationId(target, rest[rest.length - 2]!);
     } else {
       throw new IngressError("OL1012", "expected /restate/invocation/{id}/" + what);
     }
