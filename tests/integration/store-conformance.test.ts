@@ -37,7 +37,8 @@ function status(id: string, over: Partial<InvocationStatus> = {}): InvocationSta
 }
 
 const input: JournalEntry = { type: "input", argument: Buffer.from("1"), headers: {} };
-const run = (name: string): JournalEntry => ({ type: "run", name, result: { ok: Buffer.from(`"${name}"`) } });
+let completionIds = 0;
+const run = (name: string): JournalEntry => ({ type: "run", name, completionId: ++completionIds });
 
 function suite(name: string, make: () => { store: PartitionStore; reopen?: () => PartitionStore }): void {
   void describe(`store conformance: ${name}`, () => {
@@ -93,12 +94,12 @@ function suite(name: string, make: () => { store: PartitionStore; reopen?: () =>
       assert.equal(store.getAppliedLsn(), 5);
     });
 
-    void it("timers: due order, delete once, keyed by command", () => {
+    void it("timers: due order, delete once, keyed by completion id", () => {
       const { store } = make();
       store.transaction(() => {
-        store.putTimer({ dueAt: 30, key: { kind: "sleep", invocationId: "i", commandIndex: 2 } });
+        store.putTimer({ dueAt: 30, key: { kind: "sleep", invocationId: "i", completionId: 2 } });
         store.putTimer({ dueAt: 10, key: { kind: "retry", invocationId: "i" } });
-        store.putTimer({ dueAt: 20, key: { kind: "sleep", invocationId: "i", commandIndex: 1 } });
+        store.putTimer({ dueAt: 20, key: { kind: "sleep", invocationId: "i", completionId: 1 } });
       });
       assert.deepEqual(
         store.listTimers(25, 10).map((t) => t.dueAt),
@@ -107,13 +108,13 @@ function suite(name: string, make: () => { store: PartitionStore; reopen?: () =>
       let first = false;
       let second = true;
       store.transaction(() => {
-        first = store.deleteTimer({ kind: "sleep", invocationId: "i", commandIndex: 1 });
-        second = store.deleteTimer({ kind: "sleep", invocationId: "i", commandIndex: 1 });
+        first = store.deleteTimer({ kind: "sleep", invocationId: "i", completionId: 1 });
+        second = store.deleteTimer({ kind: "sleep", invocationId: "i", completionId: 1 });
       });
       assert.equal(first, true);
       assert.equal(second, false);
       assert.deepEqual(
-        store.listTimers(100, 10).map((t) => t.key.commandIndex ?? -1),
+        store.listTimers(100, 10).map((t) => t.key.completionId ?? -1),
         [-1, 2],
       );
     });
@@ -129,7 +130,7 @@ function suite(name: string, make: () => { store: PartitionStore; reopen?: () =>
         store.pushInbox("S", "k", "w2");
         store.pushInbox("S", "k", "w3");
         store.setDedup("p1", 7);
-        store.putPromise("W", "id", "p", { waiters: [{ invocationId: "x", commandIndex: 3 }] });
+        store.putPromise("W", "id", "p", { waiters: [{ invocationId: "x", completionId: 3 }] });
       });
       assert.deepEqual(
         store.listState("S", "k").map(([n, v]) => [n, Buffer.from(v).toString()]),
@@ -163,7 +164,7 @@ function suite(name: string, make: () => { store: PartitionStore; reopen?: () =>
       );
       assert.equal(store.getDedup("p1"), 7);
       assert.equal(store.getDedup("p2"), undefined);
-      assert.deepEqual(store.getPromise("W", "id", "p")?.waiters, [{ invocationId: "x", commandIndex: 3 }]);
+      assert.deepEqual(store.getPromise("W", "id", "p")?.waiters, [{ invocationId: "x", completionId: 3 }]);
       store.transaction(() => {
         store.clearState("S", "k");
         store.clearPromises("W", "id");

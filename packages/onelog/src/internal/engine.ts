@@ -1,6 +1,7 @@
 /**
- * The engine: one partition processor per partition over a shared log, the registry of
- * in-process handlers, and the invocation API the ingress (and the simulator) call.
+ * The engine: one partition processor per partition over a shared log, the services it knows
+ * (from endpoint manifests: serializable, no functions), the invoker factory that runs their
+ * attempts, and the invocation API the ingress (and the simulator) call.
  *
  * Invariants:
  * 1. An invocation is created only by an Invoke record applied in the partition its id names.
@@ -8,12 +9,22 @@
  *    can never be missed; a completed invocation that is still retained answers at once.
  */
 import { randomUUID } from "node:crypto";
-import { resolveHandlers, type ResolvedHandler, type Result } from "@onelog/sdk/internal";
+import {
+  endpointManifest,
+  handlersOfManifest,
+  resolveHandlers,
+  type EndpointManifest,
+  type HandlerInfo,
+  type Result,
+  type ServiceManifest,
+} from "@onelog/sdk/internal";
 import type { AnyDefinition } from "@onelog/sdk";
 import type { Clock } from "./clock.js";
 import { parseAwakeableId } from "@onelog/sdk/internal";
 import { systemRandom, type Random } from "./random.js";
 import { isInvocationId, newInvocationId, partitionOf, workflowRunId } from "./partition/ids.js";
+import { inProcessInvokers } from "./invoker/in-process.js";
+import type { InvokerFactory } from "./invoker/invoker.js";
 import type { Log } from "./log/log.js";
 import type { Logger } from "./ops/logger.js";
 import { PartitionProcessor, type ProcessorObserver, type ProcessorOptions } from "./partition/processor.js";
@@ -28,10 +39,18 @@ export interface EngineOptions {
   /** Randomness for new invocation ids (default: the system's). */
   readonly random?: Random;
   readonly logger: Logger;
+  /** Services whose handlers run in this process (the embedded deployment). */
   readonly services: readonly AnyDefinition[];
   readonly console?: Console;
   /** Suspend at every await that waits for a completion (test mode; env ONELOG_SUSPEND_ALWAYS=1). */
   readonly suspendAlways?: boolean;
+  /**
+   * Manifests of deployments whose handlers run elsewhere (their attempts go to `invokers`):
+   * the engine learns their services from the manifest alone.
+   */
+  readonly deployments?: readonly EndpointManifest[];
+  /** Runs attempts; default: the in-process invoker over `services`. */
+  readonly invokers?: InvokerFactory;
   /** Fault injection for the simulator. */
   readonly faults?: ProcessorOptions["faults"];
   /** Told the duration of each applied batch (admin metrics). */
@@ -58,7 +77,7 @@ export type OutputLookup =
 export interface RegisteredService {
   readonly name: string;
   readonly kind: "service" | "object" | "workflow";
-  readonly handlers: ReadonlyMap<string, ResolvedHandler>;
+  readonly handlers: ReadonlyMap<string, HandlerInfo>;
 }
 
 export class Engine {
@@ -69,23 +88,45 @@ export class Engine {
   private readonly stores: readonly PartitionStore[];
 
   private readonly random: Random;
+  /** What the embedded deployment serves, as discovery would describe it. */
+  readonly manifest: EndpointManifest;
 
   private constructor(private readonly o: EngineOptions) {
     this.partitions = o.log.partitions;
     this.random = o.random ?? systemRandom();
+    // The engine knows services only through the manifest; the functions stay in the invoker.
+    this.manifest = endpointManifest(o.services);
+    const manifests = [this.manifest, ...(o.deployments ?? [])];
+    const names = new Set<string>();
+    for (const s of manifests.flatMap((m) => m.services)) {
+      if (names.has(s.name)) throw new TypeError(`service ${s.name} is registered twice`);
+      names.add(s.name);
+    }
     const services = new Map<string, RegisteredService>();
-    const handlers = new Map<string, ResolvedHandler>();
-    for (const def of o.services) {
-      if (services.has(def.name)) throw new TypeError(`service ${def.name} is registered twice`);
-      const resolved = resolveHandlers(def);
-      services.set(def.name, {
-        name: def.name,
-        kind: def.kind,
-        handlers: new Map(resolved.map((h) => [h.name, h])),
-      });
-      for (const h of resolved) handlers.set(`${h.service}/${h.name}`, h);
+    const handlers = new Map<string, HandlerInfo>();
+    for (const h of manifests.flatMap(handlersOfManifest)) {
+      let s = services.get(h.service);
+      if (s === undefined) {
+        s = { name: h.service, kind: h.serviceKind, handlers: new Map() };
+        services.set(h.service, s);
+      }
+      (s.handlers as Map<string, HandlerInfo>).set(h.name, h);
+      handlers.set(`${h.service}/${h.name}`, h);
+    }
+    for (const s of manifests.flatMap((m) => m.services)) {
+      if (!services.has(s.name))
+        services.set(s.name, { name: s.name, kind: kindOf(s.ty), handlers: new Map() });
     }
     this.services = services;
+    const invokers =
+      o.invokers ??
+      inProcessInvokers({
+        handlers: new Map(
+          o.services.flatMap((d) => resolveHandlers(d)).map((h) => [`${h.service}/${h.name}`, h]),
+        ),
+        ...(o.console === undefined ? {} : { console: o.console }),
+        ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
+      });
     const stores: PartitionStore[] = [];
     const processors: PartitionProcessor[] = [];
     for (let p = 0; p < this.partitions; p++) {
@@ -99,9 +140,8 @@ export class Engine {
           clock: o.clock,
           logger: o.logger,
           handlers,
+          invokers,
           onCompleted: (id, result) => this.completed(id, result),
-          ...(o.console === undefined ? {} : { console: o.console }),
-          ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
           ...(o.faults === undefined ? {} : { faults: o.faults }),
           ...(o.observer === undefined ? {} : { observer: o.observer }),
         }),
@@ -119,7 +159,7 @@ export class Engine {
   }
 
   /** The handler a target names, or undefined. */
-  handler(service: string, handler: string): ResolvedHandler | undefined {
+  handler(service: string, handler: string): HandlerInfo | undefined {
     return this.services.get(service)?.handlers.get(handler);
   }
 
@@ -296,4 +336,8 @@ export class Engine {
     this.waiters.delete(invocationId);
     for (const resolve of set) resolve(result);
   }
+}
+
+function kindOf(ty: ServiceManifest["ty"]): RegisteredService["kind"] {
+  return ty === "SERVICE" ? "service" : ty === "VIRTUAL_OBJECT" ? "object" : "workflow";
 }

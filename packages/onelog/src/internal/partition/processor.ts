@@ -11,10 +11,10 @@
  *    the previous leader left undone from the store (invoked invocations, timers).
  * 3. A failed apply (a broken invariant) stops the partition; nothing of that batch commits.
  */
-import { DEFAULTS, type ResolvedHandler, type Result } from "@onelog/sdk/internal";
+import { DEFAULTS, type HandlerInfo, type Result } from "@onelog/sdk/internal";
 import { apply, type Action } from "./apply.js";
 import type { Clock } from "../clock.js";
-import { InProcessInvoker } from "../invoker/in-process.js";
+import type { Invoker, InvokerFactory } from "../invoker/invoker.js";
 import { LogError, type Log } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
 import { partitionOf } from "./ids.js";
@@ -28,14 +28,14 @@ export interface ProcessorOptions {
   readonly store: PartitionStore;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly handlers: ReadonlyMap<string, ResolvedHandler>;
+  /** The handlers the engine knows (from deployments' manifests), by `service/handler`. */
+  readonly handlers: ReadonlyMap<string, HandlerInfo>;
+  /** Makes this partition's invoker: whatever runs the attempts, in this process or remote. */
+  readonly invokers: InvokerFactory;
   /** Called (leader only) when an invocation has a result. */
   readonly onCompleted: (invocationId: string, result: Result) => void;
   /** Called once if the partition stops on an error. */
   readonly onFailed?: (error: unknown) => void;
-  readonly console?: Console;
-  /** Suspend at every await that waits for a completion (test mode). */
-  readonly suspendAlways?: boolean;
   /** Told how long each applied batch took (the admin's metrics); optional. */
   readonly observer?: ProcessorObserver;
   /**
@@ -65,7 +65,7 @@ export class PartitionProcessor {
   readonly partition: number;
   readonly stats: ProcessorStats = { batches: 0, records: 0 };
   private readonly abort = new AbortController();
-  private readonly invoker: InProcessInvoker;
+  private readonly invoker: Invoker;
   private readonly timers: TimerService;
   private myEpoch = 0;
   private leader = false;
@@ -77,14 +77,12 @@ export class PartitionProcessor {
   constructor(private readonly o: ProcessorOptions) {
     this.partition = o.partition;
     this.applied = o.store.getAppliedLsn();
-    this.invoker = new InProcessInvoker({
-      handlers: o.handlers,
+    this.invoker = o.invokers({
+      partition: o.partition,
       store: o.store,
       propose: (body) => this.propose(body),
       clock: o.clock,
       logger: o.logger,
-      ...(o.console === undefined ? {} : { console: o.console }),
-      ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
     });
     this.timers = new TimerService({
       store: o.store,
@@ -267,9 +265,7 @@ export class PartitionProcessor {
           this.invoker.invoke(a.invocationId, a.attemptEpoch);
           break;
         case "ack":
-          this.toInvoker(() =>
-            this.invoker.ack(a.invocationId, a.attemptEpoch, a.commandIndex, a.entry, a.position),
-          );
+          this.toInvoker(() => this.invoker.ack(a.invocationId, a.attemptEpoch, a.commandIndex, a.position));
           break;
         case "notify":
           this.toInvoker(() => this.invoker.notify(a.invocationId, a.attemptEpoch, a.entry, a.position));
@@ -375,7 +371,7 @@ export class PartitionProcessor {
       return {
         type: "invocation_response",
         invocationId: m.caller.invocationId,
-        commandIndex: m.caller.commandIndex,
+        completionId: m.caller.completionId,
         result: { err: { code: 404, message: `unknown handler ${m.target.service}/${m.target.handler}` } },
       };
     }

@@ -44,10 +44,10 @@ export interface RecordHeader {
 /** How the target handler runs; decides locking (exclusive and workflow take the key's lock). */
 export type HandlerKind = "service" | "exclusive" | "shared" | "workflow";
 
-/** Who waits for an invocation's result durably: command `commandIndex` of another invocation. */
+/** Who waits for an invocation's result durably: completion `completionId` of another invocation. */
 export interface Caller {
   readonly invocationId: string;
-  readonly commandIndex: number;
+  readonly completionId: number;
 }
 
 /** A new invocation, from the ingress or from another invocation (through the outbox). */
@@ -77,6 +77,18 @@ export interface EntryEffectBody {
   readonly entry: CommandEntry;
 }
 
+/**
+ * The result of a step, proposed by the attempt that ran it (the protocol's ProposeRunCompletion):
+ * apply appends it as the notification of the Run command's completion id.
+ */
+export interface RunCompletionBody {
+  readonly type: "run_completion";
+  readonly invocationId: string;
+  readonly attemptEpoch: number;
+  readonly completionId: number;
+  readonly result: Result;
+}
+
 /** An attempt ended the invocation with an output or a terminal failure. */
 export interface EndEffectBody {
   readonly type: "end";
@@ -96,26 +108,25 @@ export interface AttemptFailedBody {
 }
 
 /**
- * An attempt waits only for these commands: stop it, re-invoke when one completes. If the
- * journal grew past `knownLength` (a notification the attempt did not see), it is re-invoked
- * at once instead.
+ * An attempt waits only for these completions and signals: stop it, re-invoke when one of them
+ * (or the cancel signal) is notified. If one already was, it is re-invoked at once instead.
  */
 export interface SuspendBody {
   readonly type: "suspend";
   readonly invocationId: string;
   readonly attemptEpoch: number;
-  readonly waitingOn: readonly number[];
-  readonly knownLength: number;
+  readonly waitingCompletions: readonly number[];
+  readonly waitingSignals: readonly number[];
 }
 
 /** What a durable timer does when it fires. */
 export type TimerKind = "retry" | "delayed_invoke" | "cleanup" | "sleep";
 
-/** A timer is identified by its kind, invocation and (sleeps) command. */
+/** A timer is identified by its kind, invocation and (sleeps) completion id. */
 export interface TimerKey {
   readonly kind: TimerKind;
   readonly invocationId: string;
-  readonly commandIndex?: number;
+  readonly completionId?: number;
 }
 
 export interface TimerFiredBody {
@@ -135,11 +146,19 @@ export interface InvocationOpBody {
   readonly invocationId: string;
 }
 
-/** Completes command `commandIndex` of an invocation (a call's response, an awakeable). */
-export interface CompleteCommandBody {
-  readonly type: "invocation_response" | "resolve_awakeable";
+/** A call's result (or an attached invocation's): the notification of `completionId`. */
+export interface InvocationResponseBody {
+  readonly type: "invocation_response";
   readonly invocationId: string;
-  readonly commandIndex: number;
+  readonly completionId: number;
+  readonly result: Result;
+}
+
+/** An awakeable was resolved or rejected: the notification of signal `signalId`. */
+export interface ResolveAwakeableBody {
+  readonly type: "resolve_awakeable";
+  readonly invocationId: string;
+  readonly signalId: number;
   readonly result: Result;
 }
 
@@ -173,13 +192,15 @@ export interface PatchStateBody {
 export type RecordBody =
   | InvokeBody
   | EntryEffectBody
+  | RunCompletionBody
   | EndEffectBody
   | AttemptFailedBody
   | SuspendBody
   | TimerFiredBody
   | AnnounceLeaderBody
   | InvocationOpBody
-  | CompleteCommandBody
+  | InvocationResponseBody
+  | ResolveAwakeableBody
   | AttachRequestBody
   | TruncateOutboxBody
   | PatchStateBody;
@@ -191,7 +212,8 @@ export type RecordBody =
  */
 export type OutboxMessage =
   | (Omit<InvokeBody, "handlerKind" | "retry" | "retentionMs"> & { readonly fromHandler: true })
-  | CompleteCommandBody
+  | InvocationResponseBody
+  | ResolveAwakeableBody
   | AttachRequestBody
   | InvocationOpBody;
 

@@ -25,7 +25,7 @@ export interface TimerServiceOptions {
   readonly refillLimit?: number;
 }
 
-const keyId = (k: TimerKey): string => `${k.kind}:${k.invocationId}:${k.commandIndex ?? ""}`;
+const keyId = (k: TimerKey): string => `${k.kind}:${k.invocationId}:${k.completionId ?? ""}`;
 
 export class TimerService {
   /** Timers in memory, sorted by due time. */

@@ -10,7 +10,7 @@ import type { JournalEntry } from "@onelog/sdk/internal";
 import type { OutboxMessage, TimerKey } from "../records.js";
 import type { InvocationStatus, PartitionStore, PromiseRow, TimerRow } from "./store.js";
 
-const timerId = (k: TimerKey): string => `${k.kind}:${k.invocationId}:${k.commandIndex ?? ""}`;
+const timerId = (k: TimerKey): string => `${k.kind}:${k.invocationId}:${k.completionId ?? ""}`;
 const keyId = (service: string, key: string): string => `${service}\0${key}`;
 
 interface Counters {

@@ -308,12 +308,12 @@ export class SqlitePartitionStore implements PartitionStore {
       row.dueAt,
       row.key.kind,
       row.key.invocationId,
-      row.key.commandIndex ?? -1,
+      row.key.completionId ?? -1,
     );
   }
   deleteTimer(key: TimerKey): boolean {
     return (
-      this.q.deleteTimer.run(this.partition, key.kind, key.invocationId, key.commandIndex ?? -1).changes > 0
+      this.q.deleteTimer.run(this.partition, key.kind, key.invocationId, key.completionId ?? -1).changes > 0
     );
   }
   listTimers(untilMs: number, limit: number): TimerRow[] {
@@ -325,7 +325,7 @@ export class SqlitePartitionStore implements PartitionStore {
     }[];
     return rows.map((r) => ({
       dueAt: r.due_at,
-      key: { kind: r.kind, invocationId: r.id, ...(r.command < 0 ? {} : { commandIndex: r.command }) },
+      key: { kind: r.kind, invocationId: r.id, ...(r.command < 0 ? {} : { completionId: r.command }) },
     }));
   }
 

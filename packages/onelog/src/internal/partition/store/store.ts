@@ -24,14 +24,14 @@ export interface InvocationStatus {
   readonly journalLength: number;
   /** Commands in the journal, the input included. */
   readonly commandCount: number;
-  /** Commands that have a completion in the journal (so a second one is dropped). */
+  /** Completion ids that have a notification in the journal (so a second one is dropped). */
   readonly completed?: readonly number[];
-  /** Completions that arrived before their command (an awakeable id given out early). */
-  readonly early?: readonly { readonly commandIndex: number; readonly result: Result }[];
-  /** Sleep commands whose timer has not fired (deleted with the invocation). */
+  /** Signal ids that have a notification in the journal (an awakeable resolves once). */
+  readonly signals?: readonly number[];
+  /** Completion ids of sleeps whose timer has not fired (deleted with the invocation). */
   readonly sleeps?: readonly number[];
-  /** When suspended: the commands whose completion resumes it. */
-  readonly waitingOn?: readonly number[];
+  /** When suspended: the completions and signals that resume it (the cancel signal always does). */
+  readonly waitingOn?: { readonly completionIds: readonly number[]; readonly signalIds: readonly number[] };
   /** Invocations waiting for this one's result (callers, attachers). */
   readonly sinks?: readonly Caller[];
   readonly idempotencyKey?: string;
