@@ -15,6 +15,7 @@ import { parseAwakeableId } from "@onelog/sdk/internal";
 import { systemRandom, type Random } from "./random.js";
 import { isInvocationId, newInvocationId, partitionOf, workflowRunId } from "./partition/ids.js";
 import type { Log } from "./log/log.js";
+import { EmbeddedLeadership, type Leadership } from "./partition/leadership.js";
 import type { Logger } from "./ops/logger.js";
 import { PartitionProcessor, type ProcessorObserver, type ProcessorOptions } from "./partition/processor.js";
 import type { InvokeBody, Target } from "./partition/records.js";
@@ -24,6 +25,11 @@ export interface EngineOptions {
   readonly log: Log;
   /** The store of each partition (0 … log.partitions-1). */
   readonly storeFor: (partition: number) => PartitionStore;
+  /**
+   * Who leads which partition, with which epoch. Default: an {@link EmbeddedLeadership} that
+   * grants every partition to this process, with epochs from the stores, kept in memory.
+   */
+  readonly leadership?: Leadership;
   readonly clock: Clock;
   /** Randomness for new invocation ids (default: the system's). */
   readonly random?: Random;
@@ -87,15 +93,18 @@ export class Engine {
     }
     this.services = services;
     const stores: PartitionStore[] = [];
+    for (let p = 0; p < this.partitions; p++) stores.push(o.storeFor(p));
+    const leadership =
+      o.leadership ?? new EmbeddedLeadership({ lastEpoch: (p) => stores[p]!.getLeaderEpoch() });
     const processors: PartitionProcessor[] = [];
     for (let p = 0; p < this.partitions; p++) {
-      const store = o.storeFor(p);
-      stores.push(store);
+      const store = stores[p]!;
       processors.push(
         new PartitionProcessor({
           partition: p,
           log: o.log,
           store,
+          leadership,
           clock: o.clock,
           logger: o.logger,
           handlers,
