@@ -12,7 +12,7 @@
  * may act on them (fencing, deduplication) without decoding.
  *
  * A payload written before format versions (format 1: the msgpack map `{ header, body }`, first
- * byte 0x82) or by a newer onelog is refused with a DataFormatError (OL1022), never misread.
+ * bytes 0xde 0x00 0x02) or by a newer onelog is refused with a DataFormatError (OL1022), never misread.
  */
 import { Packr } from "msgpackr";
 import { DataFormatError, RECORD_FORMAT } from "../format-versions.js";
@@ -50,8 +50,9 @@ export function encodeRecord(record: ProposedRecord): LogEntry {
 export function recordFormatOf(payload: Uint8Array): number | "unknown" {
   const first = payload[0];
   if (first === ARRAY_OF_3 && payload.length > 1 && payload[1]! <= 0x7f) return payload[1]!;
-  // Format 1 was the msgpack map { header, body }: a fixmap of 2.
-  if (first === 0x82) return 1;
+  // Format 1 was the msgpack map { header, body }: msgpackr writes it as a map16 of 2 entries
+  // (0xde 0x00 0x02); a fixmap of 2 (0x82) is the same map from another encoder.
+  if ((first === 0xde && payload[1] === 0 && payload[2] === 2) || first === 0x82) return 1;
   return "unknown";
 }
 
