@@ -17,13 +17,12 @@ import { DEFAULTS, type ResolvedHandler, type Result } from "@onelog/sdk/interna
 import { apply, type Action } from "./apply.js";
 import type { Clock } from "../clock.js";
 import { InProcessInvoker } from "../invoker/in-process.js";
-import { LogError, type Log } from "../log/log.js";
+import { LogError, type Log, type LogEntry } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
 import { decodeRecord, encodeRecord } from "./codec.js";
 import { partitionOf } from "./ids.js";
 import type { Leadership, LeadershipGrant } from "./leadership.js";
 import type { LogRecord, OutboxMessage, RecordBody } from "./records.js";
-import type { LogEntry } from "../log/log.js";
 import type { PartitionStore } from "./store/store.js";
 import { TimerService } from "./timers.js";
 
@@ -77,8 +76,6 @@ export class PartitionProcessor {
   private myEpoch = 0;
   private grant: LeadershipGrant | undefined;
   private leader = false;
-  /** The highest LSN this processor knows to be durable (read or appended): for metrics. */
-  private knownTail = 0;
   private applied: number;
   private failure: Error | undefined;
   private loop: Promise<void> | undefined;
@@ -118,11 +115,6 @@ export class PartitionProcessor {
     return this.invoker.running;
   }
 
-  /** The highest LSN known durable in this partition's log, as last seen (no log round trip). */
-  get lastKnownTailLsn(): number {
-    return Math.max(this.knownTail, this.applied);
-  }
-
   /**
    * Replays the log from the store's applied LSN to its tail, then asks the Leadership for a
    * grant and announces it. Resolves once this processor is leader; rejects if the store is
@@ -130,7 +122,6 @@ export class PartitionProcessor {
    */
   async start(): Promise<void> {
     const { tailLsn, trimmedLsn: trimmed } = await this.o.log.findTail(this.partition);
-    this.knownTail = Math.max(this.knownTail, tailLsn);
     if (this.applied < trimmed) {
       // The store is older than what the log still holds: the records in between are gone.
       throw new Error(
@@ -151,7 +142,6 @@ export class PartitionProcessor {
         body: { type: "announce_leader", leaderEpoch: grant.epoch, node: grant.node },
       }),
     ]);
-    this.knownTail = Math.max(this.knownTail, lsn!);
     await this.waitApplied(lsn!);
     if (!this.leader)
       throw new Error(`partition ${this.partition}: leadership with epoch ${this.myEpoch} was not won`);
@@ -175,17 +165,11 @@ export class PartitionProcessor {
 
   /** Appends a record proposed by this leader (it carries the leader epoch). */
   propose(body: RecordBody): Promise<number> {
-    return this.append([
-      encodeRecord({ header: { at: this.o.clock.now(), leaderEpoch: this.myEpoch }, body }),
-    ]).then((lsns) => lsns[0]!);
-  }
-
-  /** Appends to this partition's log and remembers the tail it reached (lastKnownTailLsn). */
-  private async append(entries: readonly LogEntry[]): Promise<number[]> {
-    const lsns = await this.o.log.append(this.partition, entries);
-    const last = lsns[lsns.length - 1];
-    if (last !== undefined && last > this.knownTail) this.knownTail = last;
-    return lsns;
+    return this.o.log
+      .append(this.partition, [
+        encodeRecord({ header: { at: this.o.clock.now(), leaderEpoch: this.myEpoch }, body }),
+      ])
+      .then((lsns) => lsns[0]!);
   }
 
   /** True once the partition stopped on an error (a broken invariant, a failed read). */
@@ -198,7 +182,9 @@ export class PartitionProcessor {
     if (this.failure !== undefined) {
       throw new LogError("io", `partition ${this.partition} stopped after an error: ${this.failure.message}`);
     }
-    const [lsn] = await this.append([encodeRecord({ header: { at: this.o.clock.now() }, body })]);
+    const [lsn] = await this.o.log.append(this.partition, [
+      encodeRecord({ header: { at: this.o.clock.now() }, body }),
+    ]);
     return lsn!;
   }
 
@@ -227,8 +213,6 @@ export class PartitionProcessor {
         if (entries.length === 0) continue;
         // Decoded once, here: the log yields bytes (log.ts), apply wants records.
         const batch = entries.map(decodeRecord);
-        const last = batch[batch.length - 1]!.lsn;
-        if (last > this.knownTail) this.knownTail = last;
         const started = this.o.observer === undefined ? 0 : performance.now();
         const actions = await this.applyBatchRetrying(batch);
         if (actions === undefined) return; // stopped while waiting for the store

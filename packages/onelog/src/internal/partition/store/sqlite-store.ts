@@ -12,8 +12,9 @@
  * All partitions share the file, so a per-partition snapshot ({@link SqliteStoreDb.snapshot})
  * copies only that partition's rows: by the `partition` column where a table has one, else by
  * the partition its invocation id or object key hashes to (the same hash that routed it here).
- * Measured before choosing this over one file per partition: one file keeps one WAL and one
- * checkpoint for every partition, which the embedded engine's write path relies on.
+ * One file rather than one per partition: the admin's SQL views, the metrics and the storage
+ * tests read `store.db`, and one WAL with one checkpoint serves every partition; a file per
+ * partition (a cluster node holding a few partitions) was not measured and is left for then.
  *
  * Invariants:
  * 1. A batch's writes and its applied LSN commit in one transaction.
