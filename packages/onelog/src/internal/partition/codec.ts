@@ -16,7 +16,7 @@
  */
 import { Packr } from "msgpackr";
 import { DataFormatError, RECORD_FORMAT } from "../format-versions.js";
-import type { LogEntry, StoredEntry } from "../log/log.js";
+import type { DedupKey, EntryHeader, LogEntry, StoredEntry } from "../log/log.js";
 import type { LogRecord, ProposedRecord, RecordBody, RecordHeader } from "./records.js";
 
 // Measured (docs/architecture.md): an invoke of a small JSON argument with a few headers is
@@ -36,14 +36,16 @@ const ARRAY_OF_3 = 0x93;
 export function encodeRecord(record: ProposedRecord): LogEntry {
   const { at, leaderEpoch, dedup } = record.header;
   const payload = packr.pack([RECORD_FORMAT, at, record.body]);
-  if (leaderEpoch === undefined && dedup === undefined) return { header: {}, payload };
-  return {
-    header: {
-      ...(leaderEpoch === undefined ? {} : { leaderEpoch }),
-      ...(dedup === undefined ? {} : { dedup }),
-    },
-    payload,
-  };
+  return { header: entryHeader(leaderEpoch, dedup), payload };
+}
+
+/** No header at all: shared, since headers are read-only once made (Log.2). */
+const NO_HEADER: EntryHeader = Object.freeze({});
+
+// Explicit branches rather than conditional spreads: this runs twice per record on the hot path.
+function entryHeader(leaderEpoch: number | undefined, dedup: DedupKey | undefined): EntryHeader {
+  if (leaderEpoch === undefined) return dedup === undefined ? NO_HEADER : { dedup };
+  return dedup === undefined ? { leaderEpoch } : { leaderEpoch, dedup };
 }
 
 /** The format version a payload declares: 1 for a pre-version payload, "unknown" for garbage. */
@@ -70,13 +72,8 @@ export function decodeRecord(entry: StoredEntry): LogRecord {
   }
   const [, at, body] = packr.unpack(payload) as [number, number, RecordBody];
   const { leaderEpoch, dedup } = entry.header;
-  const header: RecordHeader =
-    leaderEpoch === undefined && dedup === undefined
-      ? { at }
-      : {
-          at,
-          ...(leaderEpoch === undefined ? {} : { leaderEpoch }),
-          ...(dedup === undefined ? {} : { dedup }),
-        };
+  let header: RecordHeader;
+  if (leaderEpoch === undefined) header = dedup === undefined ? { at } : { at, dedup };
+  else header = dedup === undefined ? { at, leaderEpoch } : { at, leaderEpoch, dedup };
   return { lsn: entry.lsn, header, body };
 }
