@@ -219,8 +219,10 @@ export class SqliteStoreDb {
 
   /**
    * Replaces one partition's rows with a snapshot's, in one transaction, and returns the
-   * partition's store (reloaded if it was open). Throws DataFormatError (OL1022) for a snapshot
-   * of another format, and an Error without `partitions` at open or inside a transaction.
+   * partition's store (reloaded if it was open). Call it before the partition's processor starts
+   * (a new leader restores, then replays the log from `appliedLsn + 1`). Throws DataFormatError
+   * (OL1022) for a snapshot of another format, and an Error without `partitions` at open or
+   * inside a transaction.
    *
    * @example
    * const store = SqliteStoreDb.open(path, { partitions }).restore(snapshotFromObjectStore);
@@ -228,6 +230,7 @@ export class SqliteStoreDb {
   restore(snapshot: PartitionSnapshot): SqlitePartitionStore {
     this.requirePartitions("restore");
     const p = snapshot.partition;
+    if (this.db.inTransaction) throw new Error(`restore of partition ${p} inside a transaction`);
     const subject = `snapshot of partition ${p}`;
     if (snapshot.format !== STORE_FORMAT) throw new DataFormatError(subject, snapshot.format, STORE_FORMAT);
     const source = new Database(
