@@ -1,4 +1,4 @@
-// Proves the Leadership contract (leadership.ts invariants 1–3) with one suite run against a factory per implementation (the embedded one with its epochs in memory and in a real epochs.json, so a cluster lease can plug in the same way), and that a processor leads with its grant's epoch, announces its node, and stops leading when the grant is revoked — on a MemoryLog and memory stores.
+// Proves the Leadership contract (leadership.ts invariants 1–3) with the shared suite (leadership-conformance-suite.ts) run against a factory per implementation (the embedded one with its epochs in memory and in a real epochs.json, so a cluster lease can plug in the same way), and that a processor leads with its grant's epoch, announces its node, and stops leading when the grant is revoked — on a MemoryLog and memory stores.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -13,8 +13,8 @@ import {
   EmbeddedLeadership,
   memoryEpochRecord,
   type EpochRecord,
-  type Leadership,
 } from "../../packages/onelog/src/internal/partition/leadership.js";
+import { leadershipConformance, type Subject } from "./leadership-conformance-suite.js";
 import type { LogRecord } from "../../packages/onelog/src/internal/partition/records.js";
 import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
 import { systemClock } from "../../packages/onelog/src/internal/clock.js";
@@ -23,17 +23,6 @@ const dirs: string[] = [];
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
-
-/** One implementation under test: a Leadership, and the same one after a process restart. */
-interface Subject {
-  leadership: Leadership;
-  /** The leadership a restarted process would build over the same durable state. */
-  restart(): Leadership;
-  /** Makes the data know a higher epoch (the store applied someone's AnnounceLeader). */
-  dataKnows(partition: number, epoch: number): void;
-  /** Ends a live grant from outside, as a lost lease does. */
-  revoke(partition: number): void;
-}
 
 function embedded(epochs: () => EpochRecord): () => Subject {
   return () => {
@@ -51,60 +40,6 @@ function embedded(epochs: () => EpochRecord): () => Subject {
       revoke: (p) => leadership.revoke(p),
     };
   };
-}
-
-function leadershipConformance(name: string, factory: () => Subject): void {
-  void describe(`Leadership conformance: ${name}`, () => {
-    const never = new AbortController().signal;
-
-    void it("grants positive, growing epochs per partition, above what the data knows (1)", async () => {
-      const s = factory();
-      const a = await s.leadership.acquire(0, never);
-      assert.ok(a.epoch > 0);
-      assert.equal(a.partition, 0);
-      assert.equal(a.node, s.leadership.node);
-      const b = await s.leadership.acquire(0, never);
-      assert.ok(b.epoch > a.epoch);
-      s.dataKnows(0, b.epoch + 10);
-      const c = await s.leadership.acquire(0, never);
-      assert.ok(c.epoch > b.epoch + 10, "above the epoch the data knows");
-      const other = await s.leadership.acquire(1, never);
-      assert.ok(other.epoch > 0, "partitions are independent");
-    });
-
-    void it("epochs keep growing across a restart, even when the data never learned them (1)", async () => {
-      const s = factory();
-      const first = await s.leadership.acquire(2, never);
-      const second = await s.leadership.acquire(2, never);
-      const restarted = s.restart();
-      const third = await restarted.acquire(2, never);
-      assert.ok(third.epoch > second.epoch && second.epoch > first.epoch);
-    });
-
-    void it("a new grant ends the previous one; release and revoke end a grant (2, 3)", async () => {
-      const s = factory();
-      const a = await s.leadership.acquire(3, never);
-      assert.equal(a.revoked.aborted, false);
-      const b = await s.leadership.acquire(3, never);
-      assert.equal(a.revoked.aborted, true, "one live grant per partition");
-      await s.leadership.release(b);
-      assert.equal(b.revoked.aborted, true);
-      await s.leadership.release(b); // twice is harmless
-      const c = await s.leadership.acquire(3, never);
-      s.revoke(3);
-      assert.equal(c.revoked.aborted, true);
-      const d = await s.leadership.acquire(3, never);
-      assert.ok(d.epoch > c.epoch, "a revoked grant is never valid again: a new one has a new epoch");
-      assert.equal(d.revoked.aborted, false);
-    });
-
-    void it("rejects an acquire whose signal already aborted, granting nothing", async () => {
-      const s = factory();
-      const aborted = new AbortController();
-      aborted.abort(new Error("stopping"));
-      await assert.rejects(s.leadership.acquire(0, aborted.signal), /stopping/);
-    });
-  });
 }
 
 leadershipConformance("EmbeddedLeadership (epochs in memory)", embedded(memoryEpochRecord));
