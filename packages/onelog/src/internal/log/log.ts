@@ -7,7 +7,7 @@
  * back. That is what lets a replicated log (JetStream: one message per entry, the header in
  * message headers) implement this interface unchanged.
  *
- * Invariants every implementation keeps (tests/integration/log-conformance.test.ts checks each
+ * Invariants every implementation keeps (tests/integration/log-conformance-suite.ts checks each
  * one against every implementation):
  * 1. `append` resolves only once its entries are durable (as the implementation defines it:
  *    fsynced, or replicated to a quorum). The LSNs it returns are consecutive, per partition, in

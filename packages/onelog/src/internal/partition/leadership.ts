@@ -6,7 +6,7 @@
  * once that record is applied; apply drops records proposed under an older epoch.
  *
  * Invariants every implementation keeps (the Leadership conformance suite in
- * tests/integration/leadership-conformance.test.ts checks them):
+ * tests/integration/leadership-conformance-suite.ts checks them):
  * 1. Epochs of one partition only grow: every grant has an epoch greater than every epoch granted
  *    before for that partition (by this process or an earlier one on the same data), and greater
  *    than `lastEpoch(partition)` at the moment of the grant.
