@@ -1,4 +1,4 @@
-// Proves a data directory, store or log written in another format (the format 1 of onelog before versions, an older version after a bump, a newer one) is refused by start() and the open functions with DataFormatError OL1022 saying what to do, before any file is read or changed, while a fresh directory records the current versions and restarts cleanly — with real onelog.start() calls and real SQLite files in temp dirs.
+// Proves a data directory, store or log written in another format (the format 1 of onelog before versions, an older version after a bump, a newer one) is refused by start() and the open functions with DataFormatError OL1022 saying what to do, before any file is read or changed, that a log record of another format stops its partition unapplied, while a fresh directory records the current versions and restarts cleanly — with real onelog.start() calls and real SQLite files in temp dirs.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -14,6 +14,11 @@ import {
   STORE_FORMAT,
 } from "../../packages/onelog/src/internal/format-versions.js";
 import { SqliteStoreDb } from "../../packages/onelog/src/internal/partition/store/sqlite-store.js";
+import { Engine } from "../../packages/onelog/src/internal/engine.js";
+import { MemoryLog } from "../../packages/onelog/src/internal/log/memory-log.js";
+import { encodeRecord } from "../../packages/onelog/src/internal/partition/codec.js";
+import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
+import { systemClock } from "../../packages/onelog/src/internal/clock.js";
 
 after(removeTmpDirs);
 
@@ -109,5 +114,19 @@ void describe("format versions", { timeout: 60_000 }, () => {
     raw.close();
     assert.throws(() => SqliteStoreDb.open(newer), refused(/newer onelog/));
     SqliteStoreDb.open(path.join(dir, "fresh.db")).close(); // an empty file is made current
+  });
+
+  void it("a log record with an unknown format byte stops its partition with OL1022 instead of being applied", async () => {
+    const log = new MemoryLog({ partitions: 1 });
+    const good = encodeRecord({ header: { at: 1 }, body: { type: "resume", invocationId: "inv_x" } });
+    const bad = Uint8Array.from(good.payload);
+    bad[1] = RECORD_FORMAT + 1;
+    await log.append(0, [{ header: {}, payload: bad }]);
+    const store = new MemoryStore(0);
+    await assert.rejects(
+      Engine.start({ log, storeFor: () => store, clock: systemClock, logger: silent, services: [greeter] }),
+      refused(/log entry at LSN 1 has format \d+; .*newer onelog/),
+    );
+    assert.equal(store.getAppliedLsn(), 0, "nothing of it was applied");
   });
 });
