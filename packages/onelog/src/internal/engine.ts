@@ -26,6 +26,7 @@ import { isInvocationId, newInvocationId, partitionOf, workflowRunId } from "./p
 import { inProcessInvokers } from "./invoker/in-process.js";
 import type { InvokerFactory } from "./invoker/invoker.js";
 import type { Log } from "./log/log.js";
+import { EmbeddedLeadership, type Leadership } from "./partition/leadership.js";
 import type { Logger } from "./ops/logger.js";
 import { PartitionProcessor, type ProcessorObserver, type ProcessorOptions } from "./partition/processor.js";
 import type { InvokeBody, Target } from "./partition/records.js";
@@ -35,6 +36,11 @@ export interface EngineOptions {
   readonly log: Log;
   /** The store of each partition (0 … log.partitions-1). */
   readonly storeFor: (partition: number) => PartitionStore;
+  /**
+   * Who leads which partition, with which epoch. Default: an {@link EmbeddedLeadership} that
+   * grants every partition to this process, with epochs from the stores, kept in memory.
+   */
+  readonly leadership?: Leadership;
   readonly clock: Clock;
   /** Randomness for new invocation ids (default: the system's). */
   readonly random?: Random;
@@ -128,15 +134,18 @@ export class Engine {
         ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
       });
     const stores: PartitionStore[] = [];
+    for (let p = 0; p < this.partitions; p++) stores.push(o.storeFor(p));
+    const leadership =
+      o.leadership ?? new EmbeddedLeadership({ lastEpoch: (p) => stores[p]!.getLeaderEpoch() });
     const processors: PartitionProcessor[] = [];
     for (let p = 0; p < this.partitions; p++) {
-      const store = o.storeFor(p);
-      stores.push(store);
+      const store = stores[p]!;
       processors.push(
         new PartitionProcessor({
           partition: p,
           log: o.log,
           store,
+          leadership,
           clock: o.clock,
           logger: o.logger,
           handlers,

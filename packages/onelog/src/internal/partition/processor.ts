@@ -7,18 +7,22 @@
  * 1. Records are applied in LSN order, each exactly once per store (the applied LSN commits
  *    with the batch's changes, and reading resumes after it).
  * 2. Actions run only after their batch committed, and only while this processor is leader;
- *    it becomes leader when its own AnnounceLeader is applied, and from then on derives what
- *    the previous leader left undone from the store (invoked invocations, timers).
+ *    it becomes leader when its own AnnounceLeader (with the epoch of its Leadership grant) is
+ *    applied, and from then on derives what the previous leader left undone from the store
+ *    (invoked invocations, timers). It stops leading for good when a newer AnnounceLeader is
+ *    applied or its grant is revoked; a node that wants the partition back builds a new processor.
  * 3. A failed apply (a broken invariant) stops the partition; nothing of that batch commits.
  */
 import { DEFAULTS, type HandlerInfo, type Result } from "@onelog/sdk/internal";
 import { apply, type Action } from "./apply.js";
 import type { Clock } from "../clock.js";
 import type { Invoker, InvokerFactory } from "../invoker/invoker.js";
-import { LogError, type Log } from "../log/log.js";
+import { LogError, type Log, type LogEntry } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
+import { decodeRecord, encodeRecord } from "./codec.js";
 import { partitionOf } from "./ids.js";
-import type { LogRecord, OutboxMessage, ProposedRecord, RecordBody } from "./records.js";
+import type { Leadership, LeadershipGrant } from "./leadership.js";
+import type { LogRecord, OutboxMessage, RecordBody } from "./records.js";
 import type { PartitionStore } from "./store/store.js";
 import { TimerService } from "./timers.js";
 
@@ -26,6 +30,8 @@ export interface ProcessorOptions {
   readonly partition: number;
   readonly log: Log;
   readonly store: PartitionStore;
+  /** Hands this processor its leader epoch (invariant 2). */
+  readonly leadership: Leadership;
   readonly clock: Clock;
   readonly logger: Logger;
   /** The handlers the engine knows (from deployments' manifests), by `service/handler`. */
@@ -68,6 +74,7 @@ export class PartitionProcessor {
   private readonly invoker: Invoker;
   private readonly timers: TimerService;
   private myEpoch = 0;
+  private grant: LeadershipGrant | undefined;
   private leader = false;
   private applied: number;
   private failure: Error | undefined;
@@ -107,11 +114,12 @@ export class PartitionProcessor {
   }
 
   /**
-   * Replays the log from the store's applied LSN, then claims leadership with the next epoch.
-   * Resolves once this processor is leader.
+   * Replays the log from the store's applied LSN to its tail, then asks the Leadership for a
+   * grant and announces it. Resolves once this processor is leader; rejects if the store is
+   * older than the log's trim point, if the grant cannot be had, or if it was not won.
    */
   async start(): Promise<void> {
-    const trimmed = this.o.log.trimmedLsn(this.partition);
+    const { tailLsn, trimmedLsn: trimmed } = await this.o.log.findTail(this.partition);
     if (this.applied < trimmed) {
       // The store is older than what the log still holds: the records in between are gone.
       throw new Error(
@@ -121,20 +129,44 @@ export class PartitionProcessor {
     }
     this.loop = this.run();
     this.loop.catch(() => {});
-    await this.waitApplied(this.o.log.tailLsn(this.partition));
-    this.myEpoch = this.o.store.getLeaderEpoch() + 1;
+    await this.waitApplied(tailLsn);
+    const grant = await this.o.leadership.acquire(this.partition, this.abort.signal);
+    this.grant = grant;
+    this.myEpoch = grant.epoch;
+    grant.revoked.addEventListener("abort", () => this.stepDown(grant), { once: true });
     const [lsn] = await this.o.log.append(this.partition, [
-      { header: { at: this.o.clock.now() }, body: { type: "announce_leader", leaderEpoch: this.myEpoch } },
+      encodeRecord({
+        header: { at: this.o.clock.now(), leaderEpoch: grant.epoch },
+        body: { type: "announce_leader", leaderEpoch: grant.epoch, node: grant.node },
+      }),
     ]);
     await this.waitApplied(lsn!);
     if (!this.leader)
       throw new Error(`partition ${this.partition}: leadership with epoch ${this.myEpoch} was not won`);
   }
 
+  /**
+   * The grant ended (revoked or released): stop acting as leader at once (invariant 2). The
+   * epoch is forgotten, so this processor's own AnnounceLeader, if applied later, wins nothing,
+   * and what it still proposes carries epoch 0, which apply drops.
+   */
+  private stepDown(grant: LeadershipGrant): void {
+    if (this.grant !== grant) return;
+    this.grant = undefined;
+    this.myEpoch = 0;
+    if (!this.leader) return;
+    this.leader = false;
+    this.invoker.stop();
+    this.timers.stop();
+    this.o.logger.warn({ partition: this.partition, epoch: grant.epoch }, "partition leadership lost");
+  }
+
   /** Appends a record proposed by this leader (it carries the leader epoch). */
   propose(body: RecordBody): Promise<number> {
     return this.o.log
-      .append(this.partition, [{ header: { at: this.o.clock.now(), leaderEpoch: this.myEpoch }, body }])
+      .append(this.partition, [
+        encodeRecord({ header: { at: this.o.clock.now(), leaderEpoch: this.myEpoch }, body }),
+      ])
       .then((lsns) => lsns[0]!);
   }
 
@@ -148,7 +180,9 @@ export class PartitionProcessor {
     if (this.failure !== undefined) {
       throw new LogError("io", `partition ${this.partition} stopped after an error: ${this.failure.message}`);
     }
-    const [lsn] = await this.o.log.append(this.partition, [{ header: { at: this.o.clock.now() }, body }]);
+    const [lsn] = await this.o.log.append(this.partition, [
+      encodeRecord({ header: { at: this.o.clock.now() }, body }),
+    ]);
     return lsn!;
   }
 
@@ -165,13 +199,18 @@ export class PartitionProcessor {
     this.leader = false;
     this.invoker.stop();
     this.timers.stop();
+    const grant = this.grant;
+    this.grant = undefined;
     await this.loop?.catch(() => {});
+    if (grant !== undefined) await this.o.leadership.release(grant);
   }
 
   private async run(): Promise<void> {
     try {
-      for await (const batch of this.o.log.read(this.partition, this.applied + 1, this.abort.signal)) {
-        if (batch.length === 0) continue;
+      for await (const entries of this.o.log.read(this.partition, this.applied + 1, this.abort.signal)) {
+        if (entries.length === 0) continue;
+        // Decoded once, here: the log yields bytes (log.ts), apply wants records.
+        const batch = entries.map(decodeRecord);
         const started = this.o.observer === undefined ? 0 : performance.now();
         const actions = await this.applyBatchRetrying(batch);
         if (actions === undefined) return; // stopped while waiting for the store
@@ -312,14 +351,14 @@ export class PartitionProcessor {
       this.shipping = false;
       return;
     }
-    const byPartition = new Map<number, ProposedRecord[]>();
+    const byPartition = new Map<number, LogEntry[]>();
     const at = this.o.clock.now();
     for (const { seq, message } of rows) {
       const body = this.resolveMessage(message);
       const target = partitionOf(body.invocationId, this.o.log.partitions);
       let list = byPartition.get(target);
       if (list === undefined) byPartition.set(target, (list = []));
-      list.push({ header: { at, dedup: { producer: `p${this.partition}`, seq } }, body });
+      list.push(encodeRecord({ header: { at, dedup: { producer: `p${this.partition}`, seq } }, body }));
     }
     const last = rows[rows.length - 1]!.seq;
     const again = this.o.faults?.duplicateShipment?.();

@@ -2,10 +2,10 @@
  * Log records: a header and a typed body. Every effect in onelog is one of these, appended to
  * one partition's log and applied by that partition's processor (DESIGN.md §2).
  *
- * Encoding: msgpack (msgpackr) maps, see {@link encodeRecord}. The LSN is not
- * in the encoded bytes: it is the record's position in the log, assigned by the log.
+ * The log sees a record as a payload (bytes) plus a small header (leader epoch, dedup): the
+ * codec in codec.ts does that split. The LSN is not in the payload: it is the record's position
+ * in the log, assigned by the log.
  */
-import { Packr } from "msgpackr";
 import type { CommandEntry, Result } from "@onelog/sdk/internal";
 
 /** Where an invocation goes: a service and handler, and the key for objects and workflows. */
@@ -134,10 +134,15 @@ export interface TimerFiredBody {
   readonly timer: TimerKey;
 }
 
-/** A new leader's first record: apply drops later records proposed by an older leader. */
+/**
+ * A new leader's first record: apply drops later records proposed by an older leader. The epoch
+ * and node come from a `Leadership` grant (leadership.ts), never from the store.
+ */
 export interface AnnounceLeaderBody {
   readonly type: "announce_leader";
   readonly leaderEpoch: number;
+  /** The node the grant went to (the processor always sets it; apply decides by epoch alone). */
+  readonly node?: string;
 }
 
 /** Operator and handler requests on an invocation. */
@@ -226,20 +231,4 @@ export interface ProposedRecord {
 /** A record as read back from the log: with the LSN the log gave it. */
 export interface LogRecord extends ProposedRecord {
   readonly lsn: number;
-}
-
-// Records are msgpack maps with record structures off, so the bytes are self-describing and
-// stable across processes and versions. Measured (docs/architecture.md): an invoke of a small
-// JSON argument with a few headers is ~340 bytes, an entry effect ~200, an end ~160; field
-// names are about half of that; a positional encoding would halve it.
-const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
-
-/** Encodes a proposed record (header + body) into bytes for the log. */
-export function encodeRecord(record: ProposedRecord): Uint8Array {
-  return packr.pack(record);
-}
-
-/** Decodes bytes written by {@link encodeRecord}. */
-export function decodeRecord(bytes: Uint8Array): ProposedRecord {
-  return packr.unpack(bytes) as ProposedRecord;
 }
