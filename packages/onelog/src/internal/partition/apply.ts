@@ -100,56 +100,56 @@ export function apply(store: PartitionStore, record: LogRecord): Action[] {
     if (last !== undefined && header.dedup.seq <= last) return []; // 1
     store.setDedup(header.dedup.producer, header.dedup.seq);
   }
-  const a = new Applier(store, header);
+  const applier = new Applier(store, header);
   switch (body.type) {
     case "invoke":
-      a.invoke(record.lsn, body);
+      applier.invoke(record.lsn, body);
       break;
     case "entry":
-      a.entry(body);
+      applier.entry(body);
       break;
     case "run_completion":
-      a.runCompletion(body);
+      applier.runCompletion(body);
       break;
     case "end":
-      a.end(body);
+      applier.end(body);
       break;
     case "attempt_failed":
-      a.attemptFailed(body);
+      applier.attemptFailed(body);
       break;
     case "suspend":
-      a.suspend(body);
+      applier.suspend(body);
       break;
     case "timer_fired":
-      a.timerFired(body);
+      applier.timerFired(body);
       break;
     case "announce_leader":
-      a.announceLeader(body.leaderEpoch);
+      applier.announceLeader(body.leaderEpoch);
       break;
     case "resume":
     case "pause":
     case "cancel":
     case "kill":
     case "purge":
-      a.operation(body);
+      applier.operation(body);
       break;
     case "invocation_response":
-      a.invocationResponse(body);
+      applier.invocationResponse(body);
       break;
     case "resolve_awakeable":
-      a.resolveAwakeable(body);
+      applier.resolveAwakeable(body);
       break;
     case "attach_request":
-      a.attachRequest(body);
+      applier.attachRequest(body);
       break;
     case "truncate_outbox":
       store.deleteOutboxUpTo(body.upToSeq);
       break;
     case "patch_state":
-      a.patchState(body);
+      applier.patchState(body);
       break;
   }
-  return a.actions;
+  return applier.actions;
 }
 
 /** True for handlers that hold their key's lock while they run. */
@@ -166,7 +166,7 @@ class Applier {
 
   constructor(
     private readonly store: PartitionStore,
-    private readonly h: RecordHeader,
+    private readonly header: RecordHeader,
   ) {}
 
   private outbox(message: OutboxMessage): void {
@@ -206,13 +206,13 @@ class Applier {
       commandCount: 1,
       retry: b.retry,
       retentionMs: b.retentionMs,
-      createdAt: this.h.at,
+      createdAt: this.header.at,
       createdLsn: lsn,
-      modifiedAt: this.h.at,
+      modifiedAt: this.header.at,
       ...(b.idempotencyKey === undefined ? {} : { idempotencyKey: b.idempotencyKey }),
       ...(b.caller === undefined ? {} : { sinks: [b.caller] }),
     };
-    if (b.executeAt !== undefined && b.executeAt > this.h.at) {
+    if (b.executeAt !== undefined && b.executeAt > this.header.at) {
       this.store.putStatus(status);
       this.timer(b.executeAt, { kind: "delayed_invoke", invocationId: b.invocationId });
       return;
@@ -228,7 +228,7 @@ class Applier {
       const holder = this.store.getLock(service, key);
       if (holder !== undefined && holder !== s.invocationId) {
         this.store.pushInbox(service, key, s.invocationId);
-        this.store.putStatus({ ...s, state: "inboxed", modifiedAt: this.h.at });
+        this.store.putStatus({ ...s, state: "inboxed", modifiedAt: this.header.at });
         return;
       }
       this.store.setLock(service, key, s.invocationId);
@@ -243,7 +243,7 @@ class Applier {
       ...rest,
       state: "invoked",
       attemptEpoch: s.attemptEpoch + 1,
-      modifiedAt: this.h.at,
+      modifiedAt: this.header.at,
     };
     this.store.putStatus(next);
     this.actions.push({ type: "invoke", invocationId: s.invocationId, attemptEpoch: next.attemptEpoch });
@@ -267,7 +267,7 @@ class Applier {
     const position = s.journalLength;
     this.command(s, b.commandIndex, b.entry);
     this.store.appendJournal(b.invocationId, position, b.entry);
-    s = { ...s, journalLength: position + 1, commandCount: s.commandCount + 1, modifiedAt: this.h.at };
+    s = { ...s, journalLength: position + 1, commandCount: s.commandCount + 1, modifiedAt: this.header.at };
     this.store.putStatus(s);
     this.actions.push({
       type: "ack",
@@ -349,7 +349,7 @@ class Applier {
           argument: e.argument,
           headers: e.headers,
           ...(e.idempotencyKey === undefined ? {} : { idempotencyKey: e.idempotencyKey }),
-          ...(e.type === "send" && e.delayMs !== undefined ? { executeAt: this.h.at + e.delayMs } : {}),
+          ...(e.type === "send" && e.delayMs !== undefined ? { executeAt: this.header.at + e.delayMs } : {}),
           ...(e.type === "call" && e.resultCompletionId !== undefined
             ? { caller: { invocationId: id, completionId: e.resultCompletionId } }
             : {}),
@@ -434,13 +434,13 @@ class Applier {
             ...s,
             journalLength: position + 1,
             completed: [...(s.completed ?? []), entry.completionId],
-            modifiedAt: this.h.at,
+            modifiedAt: this.header.at,
           }
         : {
             ...s,
             journalLength: position + 1,
             signals: [...(s.signals ?? []), entry.signalId],
-            modifiedAt: this.h.at,
+            modifiedAt: this.header.at,
           };
     this.store.putStatus(next);
     if (s.state === "invoked") {
@@ -491,11 +491,11 @@ class Applier {
         ...rest,
         state: "completed",
         result,
-        completedAt: this.h.at,
-        modifiedAt: this.h.at,
+        completedAt: this.header.at,
+        modifiedAt: this.header.at,
         journalLength: 0,
       });
-      this.timer(this.h.at + s.retentionMs, { kind: "cleanup", invocationId: s.invocationId });
+      this.timer(this.header.at + s.retentionMs, { kind: "cleanup", invocationId: s.invocationId });
     } else {
       this.store.deleteStatus(s.invocationId);
       if (s.handlerKind === "workflow") this.dropWorkflow(s);
@@ -516,7 +516,7 @@ class Applier {
     const s = this.currentAttempt(b.invocationId, b.attemptEpoch);
     if (s === undefined) return;
     const retryCount = s.retryCount + 1;
-    const failed: InvocationStatus = { ...s, retryCount, lastFailure: b.message, modifiedAt: this.h.at };
+    const failed: InvocationStatus = { ...s, retryCount, lastFailure: b.message, modifiedAt: this.header.at };
     const max = s.retry.maxAttempts;
     if (max !== null && retryCount >= max) {
       if (s.retry.onMaxAttempts === "kill") {
@@ -528,7 +528,7 @@ class Applier {
       this.store.putStatus({ ...failed, state: "paused" });
       return;
     }
-    const dueAt = this.h.at + (b.retryAfterMs ?? backoffMs(s.retry, retryCount));
+    const dueAt = this.header.at + (b.retryAfterMs ?? backoffMs(s.retry, retryCount));
     this.store.putStatus({ ...failed, state: "backing-off", nextRetryAt: dueAt });
     this.timer(dueAt, { kind: "retry", invocationId: b.invocationId });
   }
@@ -547,7 +547,7 @@ class Applier {
       this.startAttempt(s);
       return;
     }
-    this.store.putStatus({ ...s, state: "suspended", waitingOn, modifiedAt: this.h.at });
+    this.store.putStatus({ ...s, state: "suspended", waitingOn, modifiedAt: this.header.at });
     this.actions.push({ type: "abort", invocationId: b.invocationId });
   }
 
@@ -601,7 +601,7 @@ class Applier {
       case "pause":
         if (s.state === "invoked" || s.state === "backing-off" || s.state === "suspended") {
           this.store.deleteTimer({ kind: "retry", invocationId: s.invocationId });
-          this.store.putStatus({ ...s, state: "paused", modifiedAt: this.h.at });
+          this.store.putStatus({ ...s, state: "paused", modifiedAt: this.header.at });
           this.actions.push({ type: "abort", invocationId: s.invocationId });
         }
         return;

@@ -81,7 +81,8 @@ export class PartitionProcessor {
   private loop: Promise<void> | undefined;
   private readonly appliedWaiters: { lsn: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
 
-  constructor(private readonly o: ProcessorOptions) {
+  constructor(private readonly options: ProcessorOptions) {
+    const o = options;
     this.partition = o.partition;
     this.applied = o.store.getAppliedLsn();
     this.invoker = o.invokers({
@@ -119,7 +120,7 @@ export class PartitionProcessor {
    * older than the log's trim point, if the grant cannot be had, or if it was not won.
    */
   async start(): Promise<void> {
-    const { tailLsn, trimmedLsn: trimmed } = await this.o.log.findTail(this.partition);
+    const { tailLsn, trimmedLsn: trimmed } = await this.options.log.findTail(this.partition);
     if (this.applied < trimmed) {
       // The store is older than what the log still holds: the records in between are gone.
       throw new Error(
@@ -130,13 +131,13 @@ export class PartitionProcessor {
     this.loop = this.run();
     this.loop.catch(() => {});
     await this.waitApplied(tailLsn);
-    const grant = await this.o.leadership.acquire(this.partition, this.abort.signal);
+    const grant = await this.options.leadership.acquire(this.partition, this.abort.signal);
     this.grant = grant;
     this.myEpoch = grant.epoch;
     grant.revoked.addEventListener("abort", () => this.stepDown(grant), { once: true });
-    const [lsn] = await this.o.log.append(this.partition, [
+    const [lsn] = await this.options.log.append(this.partition, [
       encodeRecord({
-        header: { at: this.o.clock.now(), leaderEpoch: grant.epoch },
+        header: { at: this.options.clock.now(), leaderEpoch: grant.epoch },
         body: { type: "announce_leader", leaderEpoch: grant.epoch, node: grant.node },
       }),
     ]);
@@ -158,14 +159,14 @@ export class PartitionProcessor {
     this.leader = false;
     this.invoker.stop();
     this.timers.stop();
-    this.o.logger.warn({ partition: this.partition, epoch: grant.epoch }, "partition leadership lost");
+    this.options.logger.warn({ partition: this.partition, epoch: grant.epoch }, "partition leadership lost");
   }
 
   /** Appends a record proposed by this leader (it carries the leader epoch). */
   propose(body: RecordBody): Promise<number> {
-    return this.o.log
+    return this.options.log
       .append(this.partition, [
-        encodeRecord({ header: { at: this.o.clock.now(), leaderEpoch: this.myEpoch }, body }),
+        encodeRecord({ header: { at: this.options.clock.now(), leaderEpoch: this.myEpoch }, body }),
       ])
       .then((lsns) => lsns[0]!);
   }
@@ -180,8 +181,8 @@ export class PartitionProcessor {
     if (this.failure !== undefined) {
       throw new LogError("io", `partition ${this.partition} stopped after an error: ${this.failure.message}`);
     }
-    const [lsn] = await this.o.log.append(this.partition, [
-      encodeRecord({ header: { at: this.o.clock.now() }, body }),
+    const [lsn] = await this.options.log.append(this.partition, [
+      encodeRecord({ header: { at: this.options.clock.now() }, body }),
     ]);
     return lsn!;
   }
@@ -202,19 +203,23 @@ export class PartitionProcessor {
     const grant = this.grant;
     this.grant = undefined;
     await this.loop?.catch(() => {});
-    if (grant !== undefined) await this.o.leadership.release(grant);
+    if (grant !== undefined) await this.options.leadership.release(grant);
   }
 
   private async run(): Promise<void> {
     try {
-      for await (const entries of this.o.log.read(this.partition, this.applied + 1, this.abort.signal)) {
+      for await (const entries of this.options.log.read(
+        this.partition,
+        this.applied + 1,
+        this.abort.signal,
+      )) {
         if (entries.length === 0) continue;
         // Decoded once, here: the log yields bytes (log.ts), apply wants records.
         const batch = entries.map(decodeRecord);
-        const started = this.o.observer === undefined ? 0 : performance.now();
+        const started = this.options.observer === undefined ? 0 : performance.now();
         const actions = await this.applyBatchRetrying(batch);
         if (actions === undefined) return; // stopped while waiting for the store
-        this.o.observer?.batchApplied(this.partition, batch.length, performance.now() - started);
+        this.options.observer?.batchApplied(this.partition, batch.length, performance.now() - started);
         this.applied = batch[batch.length - 1]!.lsn;
         this.stats.batches++;
         this.stats.records += batch.length;
@@ -227,9 +232,9 @@ export class PartitionProcessor {
       this.leader = false;
       this.invoker.stop();
       this.timers.stop();
-      this.o.logger.error({ partition: this.partition, err: e }, "partition processor stopped");
+      this.options.logger.error({ partition: this.partition, err: e }, "partition processor stopped");
       for (const w of this.appliedWaiters.splice(0)) w.reject(e);
-      this.o.onFailed?.(e);
+      this.options.onFailed?.(e);
     }
   }
 
@@ -250,11 +255,11 @@ export class PartitionProcessor {
         if (!transient) throw e;
         this.storeErrors++;
         const delay = Math.min(50 * 2 ** failures, 5_000);
-        this.o.logger.error(
+        this.options.logger.error(
           { partition: this.partition, err: e, retryInMs: delay },
           "the store cannot commit (disk full?); retrying the batch",
         );
-        await new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, delay));
+        await new Promise<void>((resolve) => this.options.clock.setTimeout(resolve, delay));
         if (this.abort.signal.aborted) return undefined;
       }
     }
@@ -265,7 +270,7 @@ export class PartitionProcessor {
 
   /** Invariant 1 and 3: the batch's changes and its last LSN in one transaction. */
   private applyBatch(batch: readonly LogRecord[]): Action[] {
-    const store = this.o.store;
+    const store = this.options.store;
     return store.transaction(() => {
       const actions: Action[] = [];
       for (const record of batch) {
@@ -317,13 +322,13 @@ export class PartitionProcessor {
           break;
         case "completed":
           this.invoker.abort(a.invocationId);
-          this.o.onCompleted(a.invocationId, a.result);
+          this.options.onCompleted(a.invocationId, a.result);
           break;
         case "schedule_timer":
           this.timers.schedule(a.dueAt, a.timer);
           break;
         case "state_patched":
-          this.o.onCompleted(a.requestId, a.result);
+          this.options.onCompleted(a.requestId, a.result);
           break;
       }
     }
@@ -346,28 +351,28 @@ export class PartitionProcessor {
     }
     this.shipping = true;
     this.shipAgain = false;
-    const rows = this.o.store.listOutbox(this.shippedUpTo, 1000);
+    const rows = this.options.store.listOutbox(this.shippedUpTo, 1000);
     if (rows.length === 0) {
       this.shipping = false;
       return;
     }
     const byPartition = new Map<number, LogEntry[]>();
-    const at = this.o.clock.now();
+    const at = this.options.clock.now();
     for (const { seq, message } of rows) {
       const body = this.resolveMessage(message);
-      const target = partitionOf(body.invocationId, this.o.log.partitions);
+      const target = partitionOf(body.invocationId, this.options.log.partitions);
       let list = byPartition.get(target);
       if (list === undefined) byPartition.set(target, (list = []));
       list.push(encodeRecord({ header: { at, dedup: { producer: `p${this.partition}`, seq } }, body }));
     }
     const last = rows[rows.length - 1]!.seq;
-    const again = this.o.faults?.duplicateShipment?.();
+    const again = this.options.faults?.duplicateShipment?.();
     if (again !== undefined) {
-      this.o.clock.setTimeout(() => {
-        for (const [p, records] of byPartition) this.o.log.append(p, records).catch(() => {});
+      this.options.clock.setTimeout(() => {
+        for (const [p, records] of byPartition) this.options.log.append(p, records).catch(() => {});
       }, again);
     }
-    Promise.all([...byPartition].map(([p, records]) => this.o.log.append(p, records)))
+    Promise.all([...byPartition].map(([p, records]) => this.options.log.append(p, records)))
       .then(() => {
         this.shippedUpTo = Math.max(this.shippedUpTo, last);
         return this.propose({ type: "truncate_outbox", upToSeq: last });
@@ -380,8 +385,11 @@ export class PartitionProcessor {
         (e: unknown) => {
           this.shipping = false;
           if (!this.leader) return;
-          this.o.logger.warn({ partition: this.partition, err: e }, "shipping the outbox failed; retrying");
-          this.o.clock.setTimeout(() => this.shipOutbox(), 1000);
+          this.options.logger.warn(
+            { partition: this.partition, err: e },
+            "shipping the outbox failed; retrying",
+          );
+          this.options.clock.setTimeout(() => this.shipOutbox(), 1000);
         },
       );
   }
@@ -390,7 +398,7 @@ export class PartitionProcessor {
   private resolveMessage(m: OutboxMessage): Extract<RecordBody, { invocationId: string }> {
     if (m.type !== "invoke") return m;
     const { fromHandler: _f, ...invoke } = m;
-    const h = this.o.handlers.get(`${m.target.service}/${m.target.handler}`);
+    const h = this.options.handlers.get(`${m.target.service}/${m.target.handler}`);
     if (h === undefined) {
       if (m.caller === undefined) {
         // A send to nothing: it becomes an invocation that fails its attempts and pauses, visible to operators.
@@ -424,9 +432,9 @@ export class PartitionProcessor {
 
   /** Hands an ack or notification to the invoker, late when the simulator says so. */
   private toInvoker(deliver: () => void): void {
-    const delay = this.o.faults?.delayInvokerTraffic?.();
+    const delay = this.options.faults?.delayInvokerTraffic?.();
     if (delay === undefined) deliver();
-    else this.o.clock.setTimeout(deliver, delay);
+    else this.options.clock.setTimeout(deliver, delay);
   }
 
   private wakeWaiters(): void {
