@@ -84,6 +84,35 @@ const OPERATIONS = new Set(["cancel", "kill", "purge", "pause", "resume"] as con
 type Operation = "cancel" | "kill" | "purge" | "pause" | "resume";
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Why an operation would do nothing to an invocation in this state, or undefined when it acts.
+ * These mirror apply's rules for the operation records, so the admin answers 409 (OL1023)
+ * instead of 202 for a no-op. The check reads the applied status before the record is appended:
+ * an invocation that changes state in between (it completes just then) gets a 202 and the no-op.
+ */
+function refusal(op: Operation, state: InvocationState): string | undefined {
+  switch (op) {
+    case "purge":
+      return state === "completed"
+        ? undefined
+        : "purge applies only to completed invocations (cancel or kill it first)";
+    case "resume":
+      return state === "paused" ? undefined : "resume applies only to paused invocations";
+    case "pause":
+      if (state === "invoked" || state === "backing-off" || state === "suspended") return undefined;
+      return state === "paused"
+        ? "it is paused already"
+        : state === "completed"
+          ? "a completed invocation cannot be paused"
+          : "pause applies to invocations that have started (invoked, suspended or backing-off)";
+    case "cancel":
+    case "kill":
+      return state === "completed"
+        ? `a completed invocation cannot be ${op === "cancel" ? "cancelled" : "killed"}; purge it to delete it`
+        : undefined;
+  }
+}
+
 /** An error answered as `{ code, message }` with its status. */
 class AdminError extends Error {
   constructor(
@@ -316,8 +345,15 @@ export class Admin {
       );
     }
     const id = this.checkedId(rawId);
-    if (this.o.engine.statusOf(id) === undefined)
-      throw new AdminError(404, "OL1008", `invocation ${id} not found`);
+    const status = this.o.engine.statusOf(id);
+    if (status === undefined) throw new AdminError(404, "OL1008", `invocation ${id} not found`);
+    const refused = refusal(mode as Operation, status.state);
+    if (refused !== undefined)
+      throw new AdminError(
+        409,
+        "OL1023",
+        `cannot ${mode} invocation ${id}: it is ${status.state}; ${refused}`,
+      );
     try {
       await this.o.engine.operate(mode as Operation, id);
     } catch (e) {
