@@ -257,12 +257,22 @@ describe("admin: state", () => {
     const patched = await http("PATCH", `${admin}/state/Account/alice`, { balance: 50, note: { vip: true } });
     assert.equal(patched.status, 200, patched.text);
     assert.deepEqual(patched.body.state, { balance: { json: "50" }, note: { json: '{"vip":true}' } });
+    // Each name says what happened to it: nothing reads like lost state.
+    assert.deepEqual(patched.body.changes, [
+      { name: "balance", action: "updated", before: { json: "10" }, after: { json: "50" } },
+      { name: "note", action: "created", after: { json: '{"vip":true}' } },
+    ]);
     // The handlers see the patched value.
     assert.equal((await http("POST", `${ingress}/Account/alice/balance`)).body, 50);
     assert.equal((await http("POST", `${ingress}/Account/alice/deposit`, "1")).body, 51);
 
     const deleted = await http("PATCH", `${admin}/state/Account/alice`, { note: null });
     assert.deepEqual(deleted.body.state, { balance: { json: "51" } });
+    assert.deepEqual(deleted.body.changes, [
+      { name: "note", action: "deleted", before: { json: '{"vip":true}' } },
+    ]);
+    const absent = await http("PATCH", `${admin}/state/Account/alice`, { never: null });
+    assert.deepEqual(absent.body.changes, [{ name: "never", action: "absent" }]);
     // A workflow's state too.
     assert.equal((await http("POST", `${ingress}/Signup/w1/run`, '"a@example.com"')).body, "done");
     const wf = await http("PATCH", `${admin}/state/Signup/w1`, { email: "b@example.com" });

@@ -437,7 +437,7 @@ export class Admin {
       throw new AdminError(
         400,
         "OL1003",
-        'the body must be a JSON object of state names to values, e.g. {"count": 5, "old": null}',
+        'the body must be a JSON object of state names to values, e.g. {"count": 5, "note": null} (null deletes)',
       );
     }
     const changes = Object.entries(body as Record<string, unknown>).map(([name, value]) => {
@@ -445,9 +445,33 @@ export class Admin {
       return { name, value: value === null ? null : new Uint8Array(Buffer.from(JSON.stringify(value))) };
     });
     if (changes.length === 0) throw new AdminError(400, "OL1003", "the body names no state to change");
+    // Read just before the patch is appended: while it applies no exclusive handler holds the
+    // key (apply refuses the patch then), so only another admin patch could come in between.
+    const before = this.stateOf(service, key);
     const result = await this.o.engine.patchState(service, key, changes);
     if ("err" in result) throw new AdminError(409, "OL1020", result.err.message);
-    this.send(res, 200, { service, key, state: this.stateOf(service, key) });
+    const state = this.stateOf(service, key);
+    // One entry per name: what it was, what it is now, and in a word what happened, so that a
+    // deleted name cannot be read as lost state (docs/admin.md#state).
+    const changed = changes.map(({ name }) => {
+      const was = before[name];
+      const now = state[name];
+      const action =
+        now === undefined
+          ? was === undefined
+            ? "absent"
+            : "deleted"
+          : was === undefined
+            ? "created"
+            : "updated";
+      return {
+        name,
+        action,
+        ...(was === undefined ? {} : { before: was }),
+        ...(now === undefined ? {} : { after: now }),
+      };
+    });
+    this.send(res, 200, { service, key, changes: changed, state });
   }
 
   private async query(req: IncomingMessage, res: ServerResponse): Promise<void> {
