@@ -224,7 +224,7 @@ export class Admin {
     if (url === undefined) {
       req.resume();
       return this.send(res, 400, {
-        code: "OL1012",
+        code: "OL1021",
         message: `cannot parse the request target ${req.url ?? ""}`,
       });
     }
@@ -250,7 +250,7 @@ export class Admin {
     try {
       parts = path.split("/").slice(1).map(decodeURIComponent);
     } catch {
-      throw new AdminError(400, "OL1012", `cannot decode the path ${path}`);
+      throw new AdminError(400, "OL1021", `cannot decode the path ${path}`);
     }
     const [first, second, third] = parts;
 
@@ -339,9 +339,9 @@ export class Admin {
   private async operate(res: ServerResponse, rawId: string, mode: string): Promise<void> {
     if (!OPERATIONS.has(mode as Operation)) {
       throw new AdminError(
-        400,
+        404,
         "OL1012",
-        `the operation must be cancel, kill, purge, pause or resume, not ${mode}`,
+        `no such path: the operation must be cancel, kill, purge, pause or resume, not ${mode}`,
       );
     }
     const id = this.checkedId(rawId);
@@ -365,13 +365,13 @@ export class Admin {
   private listInvocations(res: ServerResponse, params: URLSearchParams): void {
     const status = params.get("status") ?? undefined;
     if (status !== undefined && !STATES.has(status)) {
-      throw new AdminError(400, "OL1012", `status must be one of ${[...STATES].join(", ")}, not ${status}`);
+      throw new AdminError(400, "OL1024", `status must be one of ${[...STATES].join(", ")}, not ${status}`);
     }
     const service = params.get("service") ?? undefined;
     const limitText = params.get("limit") ?? "100";
     const limit = Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-      throw new AdminError(400, "OL1012", `limit must be an integer from 1 to 10000, not ${limitText}`);
+      throw new AdminError(400, "OL1024", `limit must be an integer from 1 to 10000, not ${limitText}`);
     }
     const where: string[] = [];
     const args: unknown[] = [];
