@@ -23,9 +23,12 @@ export interface StartOptions {
   readonly services: readonly AnyDefinition[];
   /** Where the log and state live. Default `./.onelog`; created on first start, reused after. */
   readonly dataDir?: string;
-  /** Ingress port. Default 8080; 0 picks a free one. */
+  /** Ingress port. Default: env ONELOG_INGRESS_PORT, else 8080; 0 picks a free one. */
   readonly ingressPort?: number;
-  /** Admin port. Default 9070; 0 picks a free one; `false` serves no admin endpoint. */
+  /**
+   * Admin port. Default: env ONELOG_ADMIN_PORT, else 9070; 0 picks a free one; `false` serves no
+   * admin endpoint.
+   */
   readonly adminPort?: number | false;
   /** Interface both servers bind to. Default 127.0.0.1. */
   readonly host?: string;
@@ -66,6 +69,16 @@ export interface OnelogServer {
   readonly engine: Engine;
   /** Stops the servers, the partitions, and closes the files. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** A port from the environment; undefined when unset, an error when it is not a port number. */
+function envPort(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text === "") return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new TypeError(`${name} must be a port number, not ${JSON.stringify(text)}`);
+  return n;
 }
 
 /**
@@ -116,7 +129,7 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
     });
     cleanups.push(() => engine.stop());
     const host = options.host ?? "127.0.0.1";
-    const ingressPort = options.ingressPort ?? 8080;
+    const ingressPort = options.ingressPort ?? envPort("ONELOG_INGRESS_PORT") ?? 8080;
     const ingress = new Ingress({
       engine,
       logger,
@@ -133,7 +146,7 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
     cleanups.push(() => ingress.close());
     let adminUrl: string | undefined;
     if (options.adminPort !== false) {
-      const adminPort = options.adminPort ?? 9070;
+      const adminPort = options.adminPort ?? envPort("ONELOG_ADMIN_PORT") ?? 9070;
       const admin = new Admin({
         engine,
         log,
