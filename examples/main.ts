@@ -1,4 +1,4 @@
-// `npm start`: onelog embedded, serving the examples. Data lives in ./.onelog.
+// `npm start`: onelog embedded, serving the examples. Data lives in ./.onelog-examples.
 import * as onelog from "onelog";
 import { checkout } from "./checkout.js";
 import { counter } from "./counter.js";
@@ -8,12 +8,35 @@ import { account, transfer } from "./ledger.js";
 const ingressPort = Number(process.env.ONELOG_INGRESS_PORT ?? 8080);
 const adminPort = Number(process.env.ONELOG_ADMIN_PORT ?? 9070);
 
-const server = await onelog.start({
-  services: [greeter, counter, account, transfer, checkout],
-  ingressPort,
-  adminPort,
-  dataDir: process.env.ONELOG_DATA_DIR ?? ".onelog",
-});
+// The first Ctrl-C or SIGTERM stops the server, which releases the data directory's LOCK; a
+// second one while it stops is absorbed rather than killing the process before the release.
+// The handlers are in place before start(), so a signal during start stops it once it is up.
+let server: onelog.OnelogServer | undefined;
+let stopping = false;
+const stop = () => {
+  stopping = true;
+  void server?.stop().then(() => process.exit(0));
+};
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (!stopping) stop();
+  });
+}
+try {
+  server = await onelog.start({
+    services: [greeter, counter, account, transfer, checkout],
+    ingressPort,
+    adminPort,
+    // Its own data directory: `onelog dev <file>` defaults to `.onelog-<file name>`, so the two
+    // never retry each other's invocations against handlers they do not have.
+    dataDir: process.env.ONELOG_DATA_DIR || ".onelog-examples",
+  });
+} catch (e) {
+  // A port in use or a data directory held by another process: one line, not a stack.
+  console.error(`npm start: cannot start: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+}
+if (stopping) stop();
 
 const u = server.ingressUrl;
 console.log(`
@@ -45,9 +68,3 @@ Try:
 
 Stop with Ctrl-C.
 `);
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    void server.stop().then(() => process.exit(0));
-  });
-}

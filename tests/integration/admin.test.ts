@@ -196,6 +196,50 @@ describe("admin: invocations", () => {
     );
   });
 
+  it("answers 409 OL1023 for an operation that would do nothing, saying why, and acts otherwise", async () => {
+    const expect409 = async (id: string, op: string, why: RegExp) => {
+      const r = await http("PATCH", `${admin}/invocations/${id}/${op}`);
+      assert.equal(r.status, 409, `${op}: ${r.text}`);
+      assert.equal(r.body.code, "OL1023");
+      assert.match(r.body.message, new RegExp(`^cannot ${op} invocation ${id}: it is \\S+; `));
+      assert.match(r.body.message, why);
+    };
+    const stateOf = async (id: string) => (await http("GET", `${admin}/invocations/${id}`)).body.state;
+
+    // A running one (sleeping for 10 minutes): purge and resume would do nothing.
+    const running = (
+      await http("POST", `${ingress}/Greeter/digest/send`, "x", {
+        "content-type": "application/octet-stream",
+      })
+    ).body.invocationId as string;
+    await eventually("the sleep is journaled", async () =>
+      (await http("GET", `${admin}/invocations/${running}`)).body.journal?.length >= 3 ? true : undefined,
+    );
+    await expect409(running, "purge", /purge applies only to completed invocations/);
+    await expect409(running, "resume", /resume applies only to paused invocations/);
+    assert.equal((await http("PATCH", `${admin}/invocations/${running}/pause`)).status, 202);
+    assert.equal(await stateOf(running), "paused");
+    await expect409(running, "pause", /paused already/);
+    assert.equal((await http("PATCH", `${admin}/invocations/${running}/resume`)).status, 202);
+    assert.notEqual(await stateOf(running), "paused");
+
+    // A completed one: cancel, kill, pause and resume would do nothing; purge deletes it.
+    await http("POST", `${ingress}/Greeter/greet`, '"Op"', { "idempotency-key": "ops-409" });
+    const done = (
+      await http("POST", `${admin}/query`, {
+        query: "SELECT id FROM sys_invocation WHERE idempotency_key = 'ops-409'",
+      })
+    ).body.rows[0].id as string;
+    assert.equal(await stateOf(done), "completed");
+    await expect409(done, "cancel", /completed invocation cannot be cancelled/);
+    await expect409(done, "kill", /completed invocation cannot be killed/);
+    await expect409(done, "pause", /completed invocation cannot be paused/);
+    await expect409(done, "resume", /resume applies only to paused invocations/);
+    assert.equal((await http("PATCH", `${admin}/invocations/${done}/purge`)).status, 202);
+    assert.equal((await http("GET", `${admin}/invocations/${done}`)).status, 404);
+    assert.equal((await http("PATCH", `${admin}/invocations/${running}/kill`)).status, 202);
+  });
+
   it("answers 400 for a malformed id and 404 for an unknown one", async () => {
     const bad = await http("GET", `${admin}/invocations/nope`);
     assert.equal(bad.status, 400);
@@ -216,12 +260,22 @@ describe("admin: state", () => {
     const patched = await http("PATCH", `${admin}/state/Account/alice`, { balance: 50, note: { vip: true } });
     assert.equal(patched.status, 200, patched.text);
     assert.deepEqual(patched.body.state, { balance: { json: "50" }, note: { json: '{"vip":true}' } });
+    // Each name says what happened to it: nothing reads like lost state.
+    assert.deepEqual(patched.body.changes, [
+      { name: "balance", action: "updated", before: { json: "10" }, after: { json: "50" } },
+      { name: "note", action: "created", after: { json: '{"vip":true}' } },
+    ]);
     // The handlers see the patched value.
     assert.equal((await http("POST", `${ingress}/Account/alice/balance`)).body, 50);
     assert.equal((await http("POST", `${ingress}/Account/alice/deposit`, "1")).body, 51);
 
     const deleted = await http("PATCH", `${admin}/state/Account/alice`, { note: null });
     assert.deepEqual(deleted.body.state, { balance: { json: "51" } });
+    assert.deepEqual(deleted.body.changes, [
+      { name: "note", action: "deleted", before: { json: '{"vip":true}' } },
+    ]);
+    const absent = await http("PATCH", `${admin}/state/Account/alice`, { never: null });
+    assert.deepEqual(absent.body.changes, [{ name: "never", action: "absent" }]);
     // A workflow's state too.
     assert.equal((await http("POST", `${ingress}/Signup/w1/run`, '"a@example.com"')).body, "done");
     const wf = await http("PATCH", `${admin}/state/Signup/w1`, { email: "b@example.com" });

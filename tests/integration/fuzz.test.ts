@@ -1285,19 +1285,21 @@ function classifyAdmin(method: string, target: string, live: ReadonlySet<string>
   }
   const [first, second] = parts;
   if (first === "state" || p === "/query") return "a body-taking admin path (not generated)";
-  const onId = (raw: string, ok: number, why: string, op?: string): AdminExpect => {
+  const onId = (raw: string, ok: readonly number[], why: string, op?: string): AdminExpect => {
     if (!INV_ID.test(raw)) return is([400], `${why}: not an invocation id`);
-    return live.has(raw) ? is([ok], why, raw, op) : is([404], `${why}: unknown invocation`);
+    return live.has(raw) ? is(ok, why, raw, op) : is([404], `${why}: unknown invocation`);
   };
+  // An operation that would do nothing in the invocation's state (purge of a running one,
+  // cancel of a completed one, …) is 409 OL1023; the model does not track states.
   if (first === "invocations" && parts.length === 3) {
     if (method !== "PATCH" && method !== "POST") return is([405], "operations take PATCH or POST");
-    if (!MODES.includes(parts[2]!)) return is([400], "unknown operation");
-    return onId(second!, 202, "operation", parts[2]);
+    if (!MODES.includes(parts[2]!)) return is([404], "unknown operation");
+    return onId(second!, [202, 409], "operation", parts[2]);
   }
   if (first === "invocations" && parts.length === 2 && method === "DELETE") {
     const mode = query.get("mode") ?? "cancel";
-    if (!MODES.includes(mode)) return is([400], "unknown mode");
-    return onId(second!, 202, "DELETE operation", mode);
+    if (!MODES.includes(mode)) return is([404], "unknown mode");
+    return onId(second!, [202, 409], "DELETE operation", mode);
   }
   if (method !== "GET") return is([405], `${method} on a read path`);
   if (p === "/stats" || p === "/metrics" || p === "/services" || p === "/deployments") return is([200], p);
@@ -1306,7 +1308,7 @@ function classifyAdmin(method: string, target: string, live: ReadonlySet<string>
     return SERVICES.has(second!) ? is([200], "a service") : is([404], "unknown service");
   }
   if (first === "deployments" && parts.length === 2) return is([200, 404], "a deployment");
-  if (first === "invocations" && parts.length === 2) return onId(second!, 200, "lookup");
+  if (first === "invocations" && parts.length === 2) return onId(second!, [200], "lookup");
   return is([404], "no such path");
 }
 
@@ -1719,6 +1721,7 @@ describe("fuzz: onelog in a child process", () => {
             const v = jsonOf(r, what) as any;
             if (r.status >= 300) {
               assert.ok(typeof v?.code === "string" && v.code !== "OL1000", `${what}: ${describeReply(r)}`);
+              if (r.status === 409) assert.equal(v.code, "OL1023", `${what}: ${describeReply(r)}`);
               assert.ok(
                 typeof v.message === "string" && v.message.length > 0,
                 `${what}: ${describeReply(r)}`,

@@ -63,3 +63,4 @@ export type { OnelogServer, StartOptions } from "./internal/embedded/start.js";
 export type { Engine, InvocationRequest } from "./internal/engine.js";
 export type { Logger } from "./internal/ops/logger.js";
 export { DataDirLockedError } from "./internal/embedded/data-dir.js";
+export { PortInUseError } from "./internal/embedded/port-in-use.js";

@@ -1,6 +1,8 @@
 // The process `onelog dev` and `onelog serve` start: onelog embedded (start()) with the services
 // the file in argv[2] exports. Settings come from the environment the CLI sets:
 // ONELOG_INGRESS_PORT, ONELOG_ADMIN_PORT, ONELOG_DATA_DIR, ONELOG_HOST, ONELOG_PARTITIONS.
+// With ONELOG_CHECK_ONLY=1 it only loads the file and exits 0 if it exports services (how `dev`
+// tries changed code before it restarts the server).
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { start } from "../internal/embedded/start.js";
@@ -38,6 +40,23 @@ if (services.length === 0) {
   process.exit(1);
 }
 
+if (process.env.ONELOG_CHECK_ONLY === "1") process.exit(0);
+
+// Ctrl-C signals the whole process group, and the CLI forwards it too: the first signal stops
+// the server (which releases the data directory's LOCK); later ones are absorbed, so a second
+// Ctrl-C cannot kill the process before the release. The handlers are in place before the
+// server starts and before the banner: a signal during start stops it as soon as it is up.
+let stopping = false;
+let stop = () => {
+  stopping = true;
+};
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stop();
+  });
+}
+
 const partitions = num("ONELOG_PARTITIONS");
 const host = process.env.ONELOG_HOST;
 let server: Awaited<ReturnType<typeof start>>;
@@ -55,14 +74,23 @@ try {
   process.exit(1);
 }
 
+stop = () => {
+  stopping = true;
+  server.stop().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(`onelog ${mode}: stopping failed: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(1);
+    },
+  );
+};
+if (stopping) stop();
+
 console.log(
   `onelog ${mode}: serving ${services.map((s) => s.name).join(", ")} — ingress ${server.ingressUrl}, ` +
     `admin ${server.adminUrl ?? "off"}, data in ${server.dataDir}` +
-    (mode === "dev" ? " (restarts when a file it loaded changes)" : ""),
+    (mode === "dev" ? " (restarts when a file next to it changes)" : ""),
 );
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    void server.stop().then(() => process.exit(0));
-  });
-}
+// Tells `onelog dev` that this server started (a later exit is a crash, not a failed start).
+process.channel?.unref();
+process.send?.("serving");

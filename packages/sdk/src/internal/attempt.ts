@@ -120,7 +120,13 @@ export interface AttemptIO {
 /** How an attempt ended. */
 export type AttemptOutcome =
   | { readonly type: "end"; readonly result: Result }
-  | { readonly type: "failed"; readonly message: string; readonly retryAfterMs?: number };
+  | {
+      readonly type: "failed";
+      readonly message: string;
+      readonly retryAfterMs?: number;
+      /** The thrown error's stack, for the engine's log (never journaled). */
+      readonly stack?: string;
+    };
 
 /** What a suspended attempt waits for: any of these completions or signals resumes it. */
 export interface WaitingOn {
@@ -162,10 +168,11 @@ export function runAttempt(handler: ResolvedHandler, io: AttemptIO): Promise<Att
 
 function errorOutcome(e: unknown): AttemptOutcome {
   if (isTerminalError(e)) return { type: "end", result: { err: toFailure(e) } };
+  const stack = e instanceof Error && e.stack !== undefined ? { stack: e.stack } : {};
   if (isRetryableError(e) && e.retryAfter !== undefined) {
-    return { type: "failed", message: errorMessage(e), retryAfterMs: durationMs(e.retryAfter) };
+    return { type: "failed", message: errorMessage(e), retryAfterMs: durationMs(e.retryAfter), ...stack };
   }
-  return { type: "failed", message: errorMessage(e) };
+  return { type: "failed", message: errorMessage(e), ...stack };
 }
 
 function toFailure(e: TerminalError): Failure {

@@ -1,13 +1,19 @@
 /**
- * The data directory of the embedded mode: `log.db` (the log, synchronous=FULL), `store.db`
- * (the partition stores), `meta.json` (format versions and partition count, fixed at creation),
- * `epochs.json` (the leader epochs granted, so they only grow) and `LOCK` (the pid of the
- * process that owns it).
+ * The data directory of the embedded mode: `log.db` (the log), `store.db` (the partition
+ * stores), `meta.json` (format versions and partition count, fixed at creation), `epochs.json`
+ * (the leader epochs granted, so they only grow) and `LOCK` (the pid of the process that owns
+ * it, and that process's start time where /proc tells it).
  *
  * Formats: `meta.json` records the versions of everything in the directory (format-versions.ts).
  * A directory whose versions differ from this onelog's is refused before any file in it is
  * opened (DataFormatError, OL1022); a `meta.json` without versions beyond `format` was written
  * before they existed, and reads as format 1 throughout.
+ *
+ * Invariants:
+ * 1. At most one live process holds a directory, and one engine per process (`held`).
+ * 2. A process that exits through `process.exit` or the end of its event loop, without calling
+ *    `release`, still removes its LOCK (an `exit` hook); only SIGKILL or a crash leave one, and
+ *    that one is stale: the next `openDataDir` takes it over and says so.
  */
 import {
   closeSync,
@@ -17,6 +23,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
@@ -62,7 +69,10 @@ function checkFormats(dir: string, meta: DataDirMeta): void {
 /** Another live process owns the data directory. */
 export class DataDirLockedError extends Error {
   constructor(dir: string, pid: number) {
-    super(`data directory ${dir} is in use by process ${pid}; stop it first, or use another dataDir`);
+    super(
+      `data directory ${dir} is in use by ${pid > 0 ? `process ${pid}` : "a process starting now"}; ` +
+        "stop it first, or use another dataDir",
+    );
     this.name = "DataDirLockedError";
   }
 }
@@ -70,46 +80,111 @@ export class DataDirLockedError extends Error {
 /** Data directories this process holds (two engines in one process must not share one). */
 const held = new Set<string>();
 
-function alive(pid: number): boolean {
+/** Fields 3… of /proc/<pid>/stat (after the command name), or undefined off Linux. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+/** When the process started, in clock ticks since boot (field 22 of /proc/<pid>/stat). */
+function startTicks(pid: number): string | undefined {
+  return procStat(pid)?.[19];
+}
+
+/**
+ * Whether the process that wrote a LOCK still runs. A pid that answers signal 0 but is a zombie
+ * (killed, not reaped yet), or whose start time differs from the one in the LOCK (the pid was
+ * reused by another process), is not the owner.
+ */
+function alive(pid: number, started: string | undefined): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
-  // A killed process that its parent has not reaped yet still answers signal 0 (a zombie).
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return true;
-  }
+  const stat = procStat(pid);
+  if (stat === undefined) return true;
+  if (stat[0] === "Z") return false;
+  return started === undefined || stat[19] === started;
+}
+
+/** Removes the LOCKs this process still holds when it exits without stopping its engines. */
+const locks = new Map<string, string>();
+let exitHook = false;
+function releaseOnExit(dir: string, lock: string): void {
+  locks.set(dir, lock);
+  if (exitHook) return;
+  exitHook = true;
+  process.on("exit", () => {
+    for (const path of locks.values()) rmSync(path, { force: true });
+  });
+}
+
+/** Options of {@link openDataDir}. */
+export interface OpenDataDirOptions {
+  /** Partitions of a new directory. */
+  readonly partitions: number;
+  /** Called when a LOCK left by a process that no longer runs is taken over. */
+  readonly onStaleLock?: (pid: number) => void;
 }
 
 /**
- * Creates the directory if needed, takes its lock (a stale lock of a dead process is taken
- * over), and reads or writes meta.json. Returns the meta and a release function.
+ * Creates the directory if needed, takes its lock, and reads or writes meta.json. Returns the
+ * meta and a release function (idempotent). A LOCK whose process no longer runs (SIGKILL, a
+ * crash, a reused pid) is stale: it is taken over and `onStaleLock` is told.
+ *
+ * Throws DataDirLockedError when a live process (or this one) holds the directory, and the
+ * file system's error when the directory cannot be created or read.
+ *
+ * @example
+ * const { meta, release } = openDataDir(".onelog", { partitions: 4 });
  */
-export function openDataDir(dir: string, partitions: number): { meta: DataDirMeta; release: () => void } {
+export function openDataDir(
+  dir: string,
+  options: OpenDataDirOptions,
+): { meta: DataDirMeta; release: () => void } {
   mkdirSync(dir, { recursive: true });
   if (held.has(dir)) throw new DataDirLockedError(dir, process.pid);
   const lock = join(dir, "LOCK");
   for (;;) {
     try {
       const fd = openSync(lock, "wx");
-      writeSync(fd, String(process.pid));
+      const started = startTicks(process.pid);
+      writeSync(fd, started === undefined ? String(process.pid) : `${process.pid} ${started}`);
       closeSync(fd);
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number(readFileSync(lock, "utf8").trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+      let text: string;
+      try {
+        text = readFileSync(lock, "utf8").trim();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // released meanwhile
+        throw err;
+      }
+      const [pidText, started] = text.split(/\s+/);
+      const pid = Number(pidText);
+      if (!Number.isInteger(pid) || pid <= 0) {
+        // Created but not written yet by a process starting right now, or left empty by a crash
+        // between the two: wait for the writer, take over an old one.
+        if (Date.now() - statSync(lock).mtimeMs < 2_000) throw new DataDirLockedError(dir, 0);
+      } else if (pid !== process.pid && alive(pid, started)) {
         throw new DataDirLockedError(dir, pid);
+      } else {
+        options.onStaleLock?.(pid);
+      }
       rmSync(lock, { force: true });
     }
   }
   held.add(dir);
+  releaseOnExit(dir, lock);
   const release = () => {
-    held.delete(dir);
+    if (!held.delete(dir)) return;
+    locks.delete(dir);
     rmSync(lock, { force: true });
   };
   try {
@@ -124,7 +199,7 @@ export function openDataDir(dir: string, partitions: number): { meta: DataDirMet
         recordFormat: RECORD_FORMAT,
         storeFormat: STORE_FORMAT,
         logFormat: LOG_FORMAT,
-        partitions,
+        partitions: options.partitions,
       };
       writeFileSync(metaPath, JSON.stringify(meta, null, 2) + "\n");
     }

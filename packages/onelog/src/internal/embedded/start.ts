@@ -8,6 +8,7 @@ import type { AnyDefinition } from "@onelog/sdk";
 import { Admin, AdminTokenRequiredError, isLoopbackHost } from "../http/admin.js";
 import { systemClock } from "../clock.js";
 import { fileEpochRecord, openDataDir } from "./data-dir.js";
+import { portError } from "./port-in-use.js";
 import { Engine } from "../engine.js";
 import { Ingress } from "../http/ingress.js";
 import type { Logger } from "../ops/logger.js";
@@ -23,9 +24,12 @@ export interface StartOptions {
   readonly services: readonly AnyDefinition[];
   /** Where the log and state live. Default `./.onelog`; created on first start, reused after. */
   readonly dataDir?: string;
-  /** Ingress port. Default 8080; 0 picks a free one. */
+  /** Ingress port. Default: env ONELOG_INGRESS_PORT, else 8080; 0 picks a free one. */
   readonly ingressPort?: number;
-  /** Admin port. Default 9070; 0 picks a free one; `false` serves no admin endpoint. */
+  /**
+   * Admin port. Default: env ONELOG_ADMIN_PORT, else 9070; 0 picks a free one; `false` serves no
+   * admin endpoint.
+   */
   readonly adminPort?: number | false;
   /** Interface both servers bind to. Default 127.0.0.1. */
   readonly host?: string;
@@ -68,10 +72,20 @@ export interface OnelogServer {
   stop(): Promise<void>;
 }
 
+/** A port from the environment; undefined when unset, an error when it is not a port number. */
+function envPort(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text === "") return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new TypeError(`${name} must be a port number, not ${JSON.stringify(text)}`);
+  return n;
+}
+
 /**
  * Starts onelog embedded in this process and resolves once every partition has a leader and
  * the ingress listens. Fails (and releases everything it took) if the data directory is used by
- * another live process or a port is taken.
+ * another live process (DataDirLockedError) or a port is taken (PortInUseError, OL1025).
  *
  * @example
  * const server = await onelog.start({ services: [greeter] });
@@ -87,7 +101,14 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
     throw new AdminTokenRequiredError(adminHost);
   }
   const metrics = options.adminPort === false ? undefined : new Metrics();
-  const { meta, release } = openDataDir(dataDir, options.partitions ?? 4);
+  const { meta, release } = openDataDir(dataDir, {
+    partitions: options.partitions ?? 4,
+    onStaleLock: (pid) =>
+      logger.warn(
+        { dataDir, pid },
+        `data directory ${dataDir}: its LOCK names process ${pid}, which no longer runs (killed or crashed); taking it over`,
+      ),
+  });
   const cleanups: (() => Promise<void> | void)[] = [release];
   const cleanup = async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
@@ -115,25 +136,29 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
     });
     cleanups.push(() => engine.stop());
     const host = options.host ?? "127.0.0.1";
+    const ingressPort = options.ingressPort ?? envPort("ONELOG_INGRESS_PORT") ?? 8080;
     const ingress = new Ingress({
       engine,
       logger,
       host,
-      port: options.ingressPort ?? 8080,
+      port: ingressPort,
       ...(options.maxRequestBytes === undefined ? {} : { maxRequestBytes: options.maxRequestBytes }),
       ...(options.maxInflightRequests === undefined
         ? {}
         : { maxInflightRequests: options.maxInflightRequests }),
     });
-    const ingressUrl = await ingress.listen();
+    const ingressUrl = await ingress.listen().catch((e: unknown) => {
+      throw portError(e, "ingress", ingressPort, host);
+    });
     cleanups.push(() => ingress.close());
     let adminUrl: string | undefined;
     if (options.adminPort !== false) {
+      const adminPort = options.adminPort ?? envPort("ONELOG_ADMIN_PORT") ?? 9070;
       const admin = new Admin({
         engine,
         log,
         host: adminHost,
-        port: options.adminPort ?? 9070,
+        port: adminPort,
         storePath: join(dataDir, "store.db"),
         logPath: join(dataDir, "log.db"),
         logger,
@@ -141,7 +166,9 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
         ...(adminToken === undefined ? {} : { token: adminToken }),
         ...(metrics === undefined ? {} : { metrics }),
       });
-      adminUrl = await admin.listen();
+      adminUrl = await admin.listen().catch((e: unknown) => {
+        throw portError(e, "admin", adminPort, adminHost);
+      });
       cleanups.push(() => admin.close());
     }
     // The store is the materialized log: the log is trimmed behind the oldest snapshot still

@@ -84,6 +84,35 @@ const OPERATIONS = new Set(["cancel", "kill", "purge", "pause", "resume"] as con
 type Operation = "cancel" | "kill" | "purge" | "pause" | "resume";
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Why an operation would do nothing to an invocation in this state, or undefined when it acts.
+ * These mirror apply's rules for the operation records, so the admin answers 409 (OL1023)
+ * instead of 202 for a no-op. The check reads the applied status before the record is appended:
+ * an invocation that changes state in between (it completes just then) gets a 202 and the no-op.
+ */
+function refusal(op: Operation, state: InvocationState): string | undefined {
+  switch (op) {
+    case "purge":
+      return state === "completed"
+        ? undefined
+        : "purge applies only to completed invocations (cancel or kill it first)";
+    case "resume":
+      return state === "paused" ? undefined : "resume applies only to paused invocations";
+    case "pause":
+      if (state === "invoked" || state === "backing-off" || state === "suspended") return undefined;
+      return state === "paused"
+        ? "it is paused already"
+        : state === "completed"
+          ? "a completed invocation cannot be paused"
+          : "pause applies to invocations that have started (invoked, suspended or backing-off)";
+    case "cancel":
+    case "kill":
+      return state === "completed"
+        ? `a completed invocation cannot be ${op === "cancel" ? "cancelled" : "killed"}; purge it to delete it`
+        : undefined;
+  }
+}
+
 /** An error answered as `{ code, message }` with its status. */
 class AdminError extends Error {
   constructor(
@@ -195,7 +224,7 @@ export class Admin {
     if (url === undefined) {
       req.resume();
       return this.send(res, 400, {
-        code: "OL1012",
+        code: "OL1021",
         message: `cannot parse the request target ${req.url ?? ""}`,
       });
     }
@@ -221,7 +250,7 @@ export class Admin {
     try {
       parts = path.split("/").slice(1).map(decodeURIComponent);
     } catch {
-      throw new AdminError(400, "OL1012", `cannot decode the path ${path}`);
+      throw new AdminError(400, "OL1021", `cannot decode the path ${path}`);
     }
     const [first, second, third] = parts;
 
@@ -312,14 +341,21 @@ export class Admin {
   private async operate(res: ServerResponse, rawId: string, mode: string): Promise<void> {
     if (!OPERATIONS.has(mode as Operation)) {
       throw new AdminError(
-        400,
+        404,
         "OL1012",
-        `the operation must be cancel, kill, purge, pause or resume, not ${mode}`,
+        `no such path: the operation must be cancel, kill, purge, pause or resume, not ${mode}`,
       );
     }
     const id = this.checkedId(rawId);
-    if (this.o.engine.statusOf(id) === undefined)
-      throw new AdminError(404, "OL1008", `invocation ${id} not found`);
+    const status = this.o.engine.statusOf(id);
+    if (status === undefined) throw new AdminError(404, "OL1008", `invocation ${id} not found`);
+    const refused = refusal(mode as Operation, status.state);
+    if (refused !== undefined)
+      throw new AdminError(
+        409,
+        "OL1023",
+        `cannot ${mode} invocation ${id}: it is ${status.state}; ${refused}`,
+      );
     try {
       await this.o.engine.operate(mode as Operation, id);
     } catch (e) {
@@ -331,13 +367,13 @@ export class Admin {
   private listInvocations(res: ServerResponse, params: URLSearchParams): void {
     const status = params.get("status") ?? undefined;
     if (status !== undefined && !STATES.has(status)) {
-      throw new AdminError(400, "OL1012", `status must be one of ${[...STATES].join(", ")}, not ${status}`);
+      throw new AdminError(400, "OL1024", `status must be one of ${[...STATES].join(", ")}, not ${status}`);
     }
     const service = params.get("service") ?? undefined;
     const limitText = params.get("limit") ?? "100";
     const limit = Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-      throw new AdminError(400, "OL1012", `limit must be an integer from 1 to 10000, not ${limitText}`);
+      throw new AdminError(400, "OL1024", `limit must be an integer from 1 to 10000, not ${limitText}`);
     }
     const where: string[] = [];
     const args: unknown[] = [];
@@ -403,7 +439,7 @@ export class Admin {
       throw new AdminError(
         400,
         "OL1003",
-        'the body must be a JSON object of state names to values, e.g. {"count": 5, "old": null}',
+        'the body must be a JSON object of state names to values, e.g. {"count": 5, "note": null} (null deletes)',
       );
     }
     const changes = Object.entries(body as Record<string, unknown>).map(([name, value]) => {
@@ -411,9 +447,33 @@ export class Admin {
       return { name, value: value === null ? null : new Uint8Array(Buffer.from(JSON.stringify(value))) };
     });
     if (changes.length === 0) throw new AdminError(400, "OL1003", "the body names no state to change");
+    // Read just before the patch is appended: while it applies no exclusive handler holds the
+    // key (apply refuses the patch then), so only another admin patch could come in between.
+    const before = this.stateOf(service, key);
     const result = await this.o.engine.patchState(service, key, changes);
     if ("err" in result) throw new AdminError(409, "OL1020", result.err.message);
-    this.send(res, 200, { service, key, state: this.stateOf(service, key) });
+    const state = this.stateOf(service, key);
+    // One entry per name: what it was, what it is now, and in a word what happened, so that a
+    // deleted name cannot be read as lost state (docs/admin.md#state).
+    const changed = changes.map(({ name }) => {
+      const was = before[name];
+      const now = state[name];
+      const action =
+        now === undefined
+          ? was === undefined
+            ? "absent"
+            : "deleted"
+          : was === undefined
+            ? "created"
+            : "updated";
+      return {
+        name,
+        action,
+        ...(was === undefined ? {} : { before: was }),
+        ...(now === undefined ? {} : { after: now }),
+      };
+    });
+    this.send(res, 200, { service, key, changes: changed, state });
   }
 
   private async query(req: IncomingMessage, res: ServerResponse): Promise<void> {

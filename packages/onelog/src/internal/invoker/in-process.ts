@@ -29,6 +29,7 @@ import {
 import type { RecordBody } from "../partition/records.js";
 import { startAttemptTrace, type AttemptTrace } from "../ops/tracing.js";
 import type { Invoker, InvokerFactory, InvokerHost } from "./invoker.js";
+import { invocationFields, logAttemptFailed } from "../ops/attempt-log.js";
 
 /** State sent with an invocation is eager up to this many bytes; beyond, `ctx.get` reads lazily. */
 export const EAGER_STATE_MAX_BYTES = 256 * 1024;
@@ -199,10 +200,16 @@ export class InProcessInvoker implements Invoker {
     attempt.trace?.end(outcome);
     this.abort(id);
     if (outcome.type === "failed") {
-      this.o.logger.warn(
-        { invocationId: id, attemptEpoch: attempt.epoch, error: outcome.message },
-        "attempt failed",
-      );
+      const status = this.o.store.getStatus(id);
+      logAttemptFailed(this.o.logger, status, {
+        invocationId: id,
+        attemptEpoch: attempt.epoch,
+        message: outcome.message,
+        stack: outcome.stack,
+        retryAfterMs: outcome.retryAfterMs,
+        registered:
+          status === undefined || this.o.handlers.has(`${status.target.service}/${status.target.handler}`),
+      });
     }
     this.proposeOutcome(this.outcomeRecord(id, attempt.epoch, outcome), 0);
   }
@@ -227,9 +234,10 @@ export class InProcessInvoker implements Invoker {
     this.o.propose(body).catch((e: unknown) => {
       if (this.stopped) return;
       const delay = Math.min(100 * 2 ** failures, 10_000);
+      const id = (body as { invocationId: string }).invocationId;
       this.o.logger.error(
-        { invocationId: (body as { invocationId?: string }).invocationId, err: e, retryInMs: delay },
-        "could not append an attempt's outcome",
+        { ...invocationFields(id, this.o.store.getStatus(id)), err: e, retryInMs: delay },
+        `could not append the outcome of an attempt of ${id}; trying again in ${delay} ms`,
       );
       this.o.clock.setTimeout(() => this.proposeOutcome(body, failures + 1), delay);
     });
