@@ -733,7 +733,11 @@ function assertRejected(r: Reply, what: string, method: string): void {
   assert.ok(typeof body === "object" && body !== null, `${what}: ${describeReply(r)}`);
   assert.ok(typeof body.code === "string" || typeof body.code === "number", `${what}: ${describeReply(r)}`);
   assert.ok(typeof body.message === "string" && body.message.length > 0, `${what}: ${describeReply(r)}`);
-  assert.notEqual(body.code, "OL1000", `${what}: an internal error for client input: ${describeReply(r)}`);
+  assert.notEqual(
+    body.onelog_code,
+    "OL1000",
+    `${what}: an internal error for client input: ${describeReply(r)}`,
+  );
 }
 
 function jsonOf(r: Reply, what: string): unknown {
@@ -816,7 +820,7 @@ function refusedDotPath(req: Req, r: Reply): boolean {
   if (!dotty || r.status < 400 || r.status > 499) return false;
   const code = (() => {
     try {
-      return (JSON.parse(r.body.toString()) as { code?: unknown }).code;
+      return (JSON.parse(r.body.toString()) as { onelog_code?: unknown }).onelog_code;
     } catch {
       return undefined;
     }
@@ -1718,7 +1722,10 @@ describe("fuzz: onelog in a child process", () => {
             if (r.status === 200 && target.startsWith("/metrics")) continue; // Prometheus text
             const v = jsonOf(r, what) as any;
             if (r.status >= 300) {
-              assert.ok(typeof v?.code === "string" && v.code !== "OL1000", `${what}: ${describeReply(r)}`);
+              assert.ok(
+                typeof v?.onelog_code === "string" && v.onelog_code !== "OL1000",
+                `${what}: ${describeReply(r)}`,
+              );
               assert.ok(
                 typeof v.message === "string" && v.message.length > 0,
                 `${what}: ${describeReply(r)}`,
@@ -1989,7 +1996,7 @@ describe("fuzz: onelog in a child process", () => {
       for (const d of [String(YEAR_MS + 1), "9".repeat(400)]) {
         const r = await send(child, child.ingressPort, post(`/Echo/echo/send?delay=${d}`, { text: "1" }));
         assert.equal(r.status, 400, `delay=${d.slice(0, 30)}…: ${describeReply(r)}`);
-        assert.equal((jsonOf(r, d) as any).code, "OL1006");
+        assert.equal((jsonOf(r, d) as any).onelog_code, "OL1006");
       }
     });
 

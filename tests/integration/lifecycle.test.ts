@@ -376,7 +376,7 @@ describe("lifecycle", () => {
       await h.server.engine.operate("purge", id);
       const gone = await h.output(id);
       assert.equal(gone.status, 404);
-      assert.equal(gone.body.code, "OL1008");
+      assert.equal(gone.body.onelog_code, "OL1008");
       assert.equal((await h.status(id)).status, 404);
       assert.equal((await post(`${h.base}/Saga/quick`, "purge-1", headers)).body, 2);
     });
@@ -490,7 +490,7 @@ describe("lifecycle", () => {
     it("GET {admin}/invocations/{id} of an unknown id → 404 OL1008", async () => {
       const r = await h.status("inv_" + "0".repeat(40));
       assert.equal(r.status, 404);
-      assert.equal(r.body.code, "OL1008");
+      assert.equal(r.body.onelog_code, "OL1008");
     });
 
     it("GET {admin}/invocations/{id} of a malformed id → 400 JSON, and the server stays up", async () => {
@@ -526,7 +526,7 @@ describe("lifecycle", () => {
           body: String(e),
         }));
         assert.equal(r.status, 400, JSON.stringify(r.body));
-        assert.equal(r.body.code, "OL1013");
+        assert.equal(r.body.onelog_code, "OL1013");
         const still = await post(`${urls.ingress}/S/h`);
         assert.equal(still.body, "alive");
       } finally {
