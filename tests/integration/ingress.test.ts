@@ -569,3 +569,26 @@ describe("ingress: the data directory lock", () => {
     }
   });
 });
+
+describe("ingress: a terminal failure is logged", () => {
+  it("once, with its target and invocation id, as Restate does", async () => {
+    const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+    const logger: onelog.Logger = {
+      ...silent,
+      warn: (fields: object, message?: string) =>
+        warnings.push({ fields: fields as Record<string, unknown>, message: message ?? "" }),
+    };
+    const server = await startOn(tmpDir(), [failing], { logger });
+    try {
+      const r = await post(server.ingressUrl, "/Failing/terminal");
+      assert.equal(r.status, 422);
+      const id = r.headers.get("x-restate-id");
+      const about = warnings.filter((w) => w.fields.invocationId === id);
+      assert.equal(about.length, 1, JSON.stringify(warnings));
+      assert.equal(about[0]!.fields.target, "Failing/terminal");
+      assert.match(about[0]!.message, /Failing\/terminal inv_\S+ failed: \[422\] cannot process that thing/);
+    } finally {
+      await server.stop();
+    }
+  });
+});

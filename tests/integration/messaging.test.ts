@@ -386,7 +386,7 @@ describe("messaging between handlers", () => {
     it("uncaught in the caller, the callee's TerminalError becomes the caller's HTTP answer", async () => {
       const r = await post(`${base}/Caller/rethrow`, "still a teapot");
       assert.equal(r.status, 418);
-      assert.deepEqual(r.body, { code: 418, message: "still a teapot" });
+      assert.deepEqual(r.body, { code: 418, message: "still a teapot", source: "invocation" });
     });
 
     it("a call to an unknown handler or service fails the caller's await with a 404 TerminalError", async () => {

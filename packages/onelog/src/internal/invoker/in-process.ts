@@ -208,6 +208,17 @@ export class InProcessInvoker {
         { invocationId: id, attemptEpoch: attempt.epoch, error: outcome.message },
         "attempt failed",
       );
+    } else if ("err" in outcome.result) {
+      // The handler ended with a terminal failure: logged once, with its target and id, as
+      // Restate does (a zombie attempt returned above, so this is the attempt that counts).
+      const t = this.o.store.getStatus(id)?.target;
+      const target =
+        t === undefined ? "?" : `${t.service}/${t.key === undefined ? "" : `${t.key}/`}${t.handler}`;
+      const { code, message } = outcome.result.err;
+      this.o.logger.warn(
+        { invocationId: id, target, code },
+        `invocation ${target} ${id} failed: [${code}] ${message}`,
+      );
     }
     this.proposeOutcome(this.outcomeRecord(id, attempt.epoch, outcome), 0);
   }
