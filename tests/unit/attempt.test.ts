@@ -2,6 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  definitionParts,
   DEFAULTS,
   awakeableId,
   parseAwakeableId,
@@ -1960,10 +1961,10 @@ describe("definitions", () => {
   it("service() accepts good names and keeps the definition", () => {
     const def = service({ name: "_My.Svc-2", handlers: { do_it: fn }, description: "d" });
     assert.equal(def.name, "_My.Svc-2");
-    assert.equal(def.kind, "service");
-    assert.deepEqual(def.options, {});
-    assert.equal(def.description, "d");
-    assert.equal(def.handlers.do_it, fn);
+    assert.equal(definitionParts(def).kind, "service");
+    assert.deepEqual(definitionParts(def).options, {});
+    assert.equal(definitionParts(def).description, "d");
+    assert.equal(definitionParts(def).handlers.do_it, fn);
   });
 
   it("object(): handlers are exclusive unless wrapped as shared", () => {
@@ -1971,7 +1972,7 @@ describe("definitions", () => {
       name: "Counter",
       handlers: { add: fn, peek: handlers.object.shared(fn), reset: handlers.object.exclusive(fn) },
     });
-    assert.equal(def.kind, "object");
+    assert.equal(definitionParts(def).kind, "object");
     const kinds = Object.fromEntries(resolveHandlers(def).map((h) => [h.name, [h.serviceKind, h.kind]]));
     assert.deepEqual(kinds, {
       add: ["object", "exclusive"],

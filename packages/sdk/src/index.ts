@@ -3,6 +3,19 @@ export { service, object, workflow, handlers } from "./internal/definitions.js";
 export type {
   AnyDefinition,
   HandlerOptions,
+  HandlerOptions as ServiceHandlerOpts,
+  HandlerOptions as ObjectHandlerOpts,
+  HandlerOptions as WorkflowHandlerOpts,
+  RemoveVoidArgument,
+  RetryPolicyOptions as RetryPolicy,
+  Service,
+  ServiceDefinitionFrom,
+  ServiceOptions as ObjectOptions,
+  VirtualObject,
+  VirtualObjectDefinitionFrom,
+  Workflow,
+  WorkflowDefinitionFrom,
+  WorkflowOptions,
   ObjectHandler,
   ObjectSharedHandler,
   RetryPolicyOptions,
@@ -22,7 +35,11 @@ export type {
   DurablePromise,
   GenericCall,
   GenericSend,
+  InferArg,
   InvocationHandle,
+  KeyValueStore,
+  TypedState,
+  UntypedState,
   InvocationPromise,
   ObjectContext,
   ObjectSharedContext,
@@ -35,14 +52,24 @@ export type {
 } from "./internal/context.js";
 export { RestatePromise } from "./internal/restate-promise.js";
 export { rpc } from "./internal/rpc.js";
-export type { CallOptions, Opts, SendOptions, SendOpts } from "./internal/rpc.js";
+export type {
+  CallOptions,
+  CallOptions as ClientCallOptions,
+  Opts,
+  SendOptions,
+  SendOptions as ClientSendOptions,
+  SendOpts,
+} from "./internal/rpc.js";
+export { InvocationIdParser } from "./internal/invocation-id.js";
+export type { InvocationId } from "./internal/invocation-id.js";
 export type { Rand } from "./internal/rand.js";
 export type { Duration } from "./internal/duration.js";
 export { serde } from "./internal/serde.js";
-export type { Serde } from "./internal/serde.js";
+export type { Serde, StandardSchemaV1 } from "./internal/serde.js";
 export {
   CancelledError,
   JournalMismatchError,
+  RestateError,
   RetryableError,
   TerminalError,
   TimeoutError,

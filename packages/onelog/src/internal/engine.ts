@@ -8,7 +8,7 @@
  *    can never be missed; a completed invocation that is still retained answers at once.
  */
 import { randomUUID } from "node:crypto";
-import { resolveHandlers, type ResolvedHandler, type Result } from "@onelog/sdk/internal";
+import { definitionParts, resolveHandlers, type ResolvedHandler, type Result } from "@onelog/sdk/internal";
 import type { AnyDefinition } from "@onelog/sdk";
 import type { Clock } from "./clock.js";
 import { parseAwakeableId } from "@onelog/sdk/internal";
@@ -85,7 +85,7 @@ export class Engine {
       const resolved = resolveHandlers(def);
       services.set(def.name, {
         name: def.name,
-        kind: def.kind,
+        kind: definitionParts(def).kind,
         handlers: new Map(resolved.map((h) => [h.name, h])),
       });
       for (const h of resolved) handlers.set(`${h.service}/${h.name}`, h);

@@ -15,6 +15,6 @@ export type {
 export { awaitsCompletion, awakeableId, describeEntry, isNotification, parseAwakeableId } from "./journal.js";
 export type { Applied, AttemptHandle, AttemptIO, AttemptOutcome, EagerState } from "./attempt.js";
 export { runAttempt, startAttempt } from "./attempt.js";
-export type { AnyDefinition, HandlerKind, ResolvedHandler } from "./definitions.js";
-export { DEFAULTS, resolveHandlers } from "./definitions.js";
+export type { AnyDefinition, DefinitionParts, HandlerKind, ResolvedHandler } from "./definitions.js";
+export { DEFAULTS, definitionParts, resolveHandlers } from "./definitions.js";
 export { durationMs } from "./duration.js";
