@@ -1,5 +1,15 @@
 // onelog SDK: the handler API. Names and semantics follow the Restate TypeScript SDK 1.x.
-export { service, object, workflow, handlers } from "./internal/definitions.js";
+export {
+  service,
+  object,
+  workflow,
+  handlers,
+  createObjectHandler,
+  createObjectSharedHandler,
+  createServiceHandler,
+  createWorkflowHandler,
+  createWorkflowSharedHandler,
+} from "./internal/definitions.js";
 export type {
   AnyDefinition,
   HandlerOptions,
@@ -43,6 +53,11 @@ export type {
   InvocationPromise,
   ObjectContext,
   ObjectSharedContext,
+  Context as RestateContext,
+  ObjectContext as RestateObjectContext,
+  ObjectSharedContext as RestateObjectSharedContext,
+  WorkflowContext as RestateWorkflowContext,
+  WorkflowSharedContext as RestateWorkflowSharedContext,
   Request,
   RunAction,
   RunOptions,
@@ -50,7 +65,7 @@ export type {
   WorkflowContext,
   WorkflowSharedContext,
 } from "./internal/context.js";
-export { RestatePromise } from "./internal/restate-promise.js";
+export { RestatePromise, RestatePromise as CombineablePromise } from "./internal/restate-promise.js";
 export { rpc } from "./internal/rpc.js";
 export type {
   CallOptions,

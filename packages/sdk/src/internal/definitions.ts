@@ -12,6 +12,15 @@ import type {
   WorkflowSharedContext,
 } from "./context.js";
 import { durationMs, type Duration } from "./duration.js";
+// The definition types are Restate's own (type-only; nothing of it is loaded at run time): its
+// `{ name }` aliases carry the handlers as a phantom parameter, and TypeScript infers such a
+// parameter only through the same alias, so only these make Restate's typed clients
+// (`@restatedev/restate-sdk-clients`) and stubs (`const Api: typeof svc = { name }`) work.
+import type {
+  ServiceDefinition,
+  VirtualObjectDefinition,
+  WorkflowDefinition,
+} from "@restatedev/restate-sdk-core";
 import { serde as serdes, type Serde } from "./serde.js";
 
 /** Retry policy options of a service or handler (Restate SDK names). */
@@ -180,8 +189,7 @@ export namespace handlers {
  * clients of `@restatedev/restate-sdk-clients` accept onelog definitions. At run time the object
  * also carries the handlers and options the engine registers (see `definitionParts`).
  */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-export type ServiceDefinition<P extends string = string, M = unknown> = { name: P };
+export type { ServiceDefinition, VirtualObjectDefinition, WorkflowDefinition };
 /** The handlers of a service definition's type. */
 export type Service<D> = D extends ServiceDefinition<string, infer M> ? M : D;
 /** A service definition type, from a definition or from a handlers type. */
@@ -217,6 +225,17 @@ export function definitionParts(def: { readonly name: string }): DefinitionParts
   }
   return d as DefinitionParts;
 }
+
+/** @deprecated Restate SDK's older name of {@link handlers.handler}. */
+export const createServiceHandler = handlers.handler;
+/** @deprecated Restate SDK's older name of {@link handlers.object.exclusive}. */
+export const createObjectHandler = handlers.object.exclusive;
+/** @deprecated Restate SDK's older name of {@link handlers.object.shared}. */
+export const createObjectSharedHandler = handlers.object.shared;
+/** @deprecated Restate SDK's older name of {@link handlers.workflow.workflow}. */
+export const createWorkflowHandler = handlers.workflow.workflow;
+/** @deprecated Restate SDK's older name of {@link handlers.workflow.shared}. */
+export const createWorkflowSharedHandler = handlers.workflow.shared;
 
 /**
  * Defines a service: a set of stateless handlers, each invocation independent of the others.
@@ -265,8 +284,6 @@ function makeParts(
 }
 
 /** What `object()` returns: a name with the handlers' types as a phantom parameter (as Restate). */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-export type VirtualObjectDefinition<P extends string = string, M = unknown> = { name: P };
 /** The handlers of a virtual object definition's type. */
 export type VirtualObject<D> = D extends VirtualObjectDefinition<string, infer M> ? M : D;
 /** A virtual object definition type, from a definition or from a handlers type. */
@@ -274,8 +291,6 @@ export type VirtualObjectDefinitionFrom<D> =
   D extends VirtualObjectDefinition<string, unknown> ? D : VirtualObjectDefinition<string, D>;
 
 /** What `workflow()` returns: a name with the handlers' types as a phantom parameter (as Restate). */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-export type WorkflowDefinition<P extends string = string, M = unknown> = { name: P };
 /** The handlers of a workflow definition's type. */
 export type Workflow<D> = D extends WorkflowDefinition<string, infer M> ? M : D;
 /** A workflow definition type, from a definition or from a handlers type. */
