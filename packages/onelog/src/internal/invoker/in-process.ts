@@ -360,6 +360,22 @@ export class InProcessInvoker {
           );
           return Promise.reject(error);
         }
+        if (
+          (entry.type === "call" || entry.type === "send") &&
+          !this.o.handlers.has(`${entry.target.service}/${entry.target.handler}`)
+        ) {
+          // As in Restate: a call or send to a handler that is not registered is not journaled;
+          // the calling attempt fails (retryable, the reason in its status) and the invocation
+          // retries by its policy, so it goes on by itself once the service is registered.
+          const message = `cannot ${entry.type === "call" ? "call" : "send to"} ${entry.target.service}/${entry.target.handler}: the service handler ${entry.target.service}/${entry.target.handler} is not registered`;
+          this.o.logger.warn(
+            { invocationId: id, attemptEpoch: attempt.epoch, error: message },
+            "attempt failed",
+          );
+          this.abort(id);
+          this.proposeOutcome(this.outcomeRecord(id, attempt.epoch, { type: "failed", message }), 0);
+          return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
+        }
         return new Promise<Applied>((resolve, reject) => {
           attempt.acks.set(commandIndex, { resolve, reject });
           this.o
