@@ -52,6 +52,14 @@ const SCRIPT: Step[] = [
   { method: "POST", path: "/Caller/generic", body: "eve" },
   { method: "POST", path: "/Caller/combine" },
   { method: "POST", path: "/Caller/errors" },
+  { method: "GET", path: "/restate/invocation/Greeter/greet/k1/output" },
+  { method: "GET", path: "/restate/invocation/Greeter/greet/k1/attach" },
+  { method: "GET", path: "/restate/invocation/Greeter/greet/never/output" },
+  { method: "GET", path: "/restate/invocation/inv_bogus/output" },
+  { method: "GET", path: "/restate/workflow/Signup/never/output" },
+  { method: "POST", path: "/Greeter/greet?delay=1s", body: "x" },
+  { method: "POST", path: "/restate/awakeables/nope/resolve", body: "x" },
+  { method: "GET", path: "/restate/health" },
 ];
 
 /** Ids and times differ by construction; onelog's extra error field and ingress wording are documented. */
@@ -63,6 +71,7 @@ function normalise(a: Answer): Answer {
   if (typeof body === "object" && body !== null && !Array.isArray(body)) {
     const b = { ...(body as Record<string, unknown>) };
     delete b.onelog_code;
+    if (Array.isArray(b.services)) b.services = [...(b.services as string[])].sort(); // /restate/health: any order
     if (b.source === "ingress") delete b.message; // different wording (docs/compatibility.md)
     return { status: a.status, body: b };
   }

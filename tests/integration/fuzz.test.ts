@@ -845,7 +845,7 @@ async function sendChecked(child: Child, model: Model, req: Req, expect: Expect)
       const r = await send(child, child.ingressPort, req);
       if (refusedDotPath(req, r)) return assertRejected(r, what, req.method);
       assert.equal(r.status, 200, `${what}: ${describeReply(r)}`);
-      if (req.method === "GET") assert.deepEqual(jsonOf(r, what), { status: "ok" });
+      if (req.method === "GET") assert.ok(Array.isArray((jsonOf(r, what) as any).services), what);
       return;
     }
     case "loose": {

@@ -187,7 +187,8 @@ export class Ingress {
           res.setHeader("allow", "GET, HEAD");
           throw new IngressError("OL1007", `use GET for /restate/health, not ${req.method}`);
         }
-        return this.json(res, 200, { status: "ok" });
+        // As Restate: the names of the services this ingress can reach.
+        return this.json(res, 200, { services: [...this.o.engine.services.keys()].sort() });
       }
       throw new IngressError("OL1012", `no such path: ${url.pathname}`);
     }
