@@ -7,7 +7,8 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { SqliteLog } from "../packages/onelog/src/internal/log/sqlite-log.js";
-import { encodeRecord, type ProposedRecord } from "../packages/onelog/src/internal/partition/records.js";
+import { encodeRecord } from "../packages/onelog/src/internal/partition/codec.js";
+import type { ProposedRecord } from "../packages/onelog/src/internal/partition/records.js";
 import { dataDirBytes } from "./disk.js";
 import { latencyOf, type Latency } from "./stats.js";
 
@@ -80,7 +81,7 @@ export async function logAppend(o: LogAppendOptions): Promise<LogAppendResult> {
     const appender = async (partition: number) => {
       while (phase !== "done") {
         const t0 = performance.now();
-        await log.append(partition, [record(next++)]);
+        await log.append(partition, [encodeRecord(record(next++))]);
         const t1 = performance.now();
         appended++;
         if (phase === "measure") latencies.push(t1 - t0);
@@ -105,7 +106,7 @@ export async function logAppend(o: LogAppendOptions): Promise<LogAppendResult> {
       recordsPerCommit: commits === 0 ? NaN : records / commits,
       maxRecordsPerCommit: log.stats.maxRecordsPerCommit,
       latency: latencyOf(latencies),
-      recordBytes: encodeRecord(record(1)).byteLength,
+      recordBytes: encodeRecord(record(1)).payload.byteLength,
       liveDiskBytesPerRecord: live / appended,
       diskBytesPerRecord: closed / appended,
     };

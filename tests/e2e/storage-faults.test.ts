@@ -605,14 +605,14 @@ void test(
     const db = new Database(path.join(d.dataDir, "log.db"));
     const victim = db
       .prepare(
-        `SELECT partition, lsn, body FROM log WHERE partition =
+        `SELECT partition, lsn, payload FROM log WHERE partition =
            (SELECT partition FROM log GROUP BY partition ORDER BY COUNT(*) DESC LIMIT 1)
          ORDER BY lsn LIMIT 1 OFFSET 3`,
       )
-      .get() as { partition: number; lsn: number; body: Buffer };
-    const body = Buffer.from(victim.body);
+      .get() as { partition: number; lsn: number; payload: Buffer };
+    const body = Buffer.from(victim.payload);
     body[Math.floor(body.length / 2)]! ^= 0x04;
-    db.prepare("UPDATE log SET body = ? WHERE partition = ? AND lsn = ?").run(
+    db.prepare("UPDATE log SET payload = ? WHERE partition = ? AND lsn = ?").run(
       body,
       victim.partition,
       victim.lsn,

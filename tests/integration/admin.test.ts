@@ -171,18 +171,21 @@ describe("admin: invocations", () => {
     const { invocationId } = (await res.json()) as { invocationId: string };
     const d = await eventually("the sleep is journaled", async () => {
       const r = await http("GET", `${admin}/invocations/${invocationId}`);
-      return r.status === 200 && r.body.journal.length >= 3 ? r.body : undefined;
+      return r.status === 200 && r.body.journal.length >= 4 ? r.body : undefined;
     });
     assert.equal(d.invocationId, invocationId);
     assert.ok(d.state === "invoked" || d.state === "suspended", d.state);
-    const [input, run, sleep] = d.journal;
+    const [input, run, runResult, sleep] = d.journal;
     assert.equal(input.type, "input");
     assert.equal(input.commandIndex, 0);
     assert.deepEqual(input.fields.argument, { base64: Buffer.from(bytes).toString("base64") });
+    // A step is a Run command and, once durable, the notification of its completion id.
     assert.equal(run.type, "run");
     assert.equal(run.name, "measure");
     assert.equal(run.description, "Run 'measure'");
-    assert.deepEqual(run.fields.result, { ok: { json: '{"length":3}' } });
+    assert.equal(runResult.type, "completion");
+    assert.equal(runResult.fields.completionId, run.fields.completionId);
+    assert.deepEqual(runResult.fields.value, { ok: { json: '{"length":3}' } });
     assert.equal(sleep.type, "sleep");
     assert.equal(typeof sleep.fields.wakeUpAt, "number");
 

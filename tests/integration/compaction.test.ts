@@ -54,7 +54,9 @@ void describe("log compaction", () => {
     const before = logRows();
     // Wait (bounded) for a compaction pass to trim what was applied.
     for (let i = 0; i < 50 && logRows() >= before; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(logRows() < before, `log rows ${logRows()} should drop below ${before}`);
+    // 20 calls appended at least 60 records: 0 rows left means a pass already trimmed them
+    // (on a loaded machine the 100 ms pass can run before the first count).
+    assert.ok(before === 0 || logRows() < before, `log rows ${logRows()} should drop below ${before}`);
     await server.stop();
 
     server = await onelog.start(opts);

@@ -1,4 +1,4 @@
-// Proves MemoryLog and SqliteLog keep the Log invariants (log.ts 1–5) by running one suite, through the public API, against each; then each one's own failure modes (crash, corruption, full disk).
+// Proves MemoryLog and SqliteLog keep every clause of the Log contract (log.ts invariants 1–6) by running the shared suite (log-conformance-suite.ts: opaque byte payloads, one factory per implementation, as the JetStream log will) against each; then each one's own behaviour (group commit, crashes, fsync'd batches, corruption, full disk, file format) in its own describe, on real SQLite files.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -6,121 +6,22 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { LogError } from "../../packages/onelog/src/internal/log/log.js";
-import type { Log } from "../../packages/onelog/src/internal/log/log.js";
 import { MemoryLog } from "../../packages/onelog/src/internal/log/memory-log.js";
 import { SqliteLog } from "../../packages/onelog/src/internal/log/sqlite-log.js";
 import type { SqliteLogOptions } from "../../packages/onelog/src/internal/log/sqlite-log.js";
-import type { LogRecord, ProposedRecord } from "../../packages/onelog/src/internal/partition/records.js";
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-/** A small record whose tag comes back on read, so tests can check contents, not only LSNs. */
-function rec(tag: string): ProposedRecord {
-  return { header: { at: 1_700_000_000_000 }, body: { type: "resume", invocationId: tag } };
-}
-
-/** A record with a large binary argument. */
-function bigRec(tag: string, sizeBytes: number): ProposedRecord {
-  const argument = new Uint8Array(sizeBytes);
-  for (let i = 0; i < sizeBytes; i++) argument[i] = (i * 31 + 7) & 0xff;
-  return {
-    header: { at: 1_700_000_000_000, leaderEpoch: 3, dedup: { producer: "ingress-1", seq: 42 } },
-    body: {
-      type: "invoke",
-      invocationId: tag,
-      target: { service: "Account", handler: "deposit", key: "alice" },
-      handlerKind: "exclusive",
-      argument,
-      headers: { "content-type": "application/octet-stream" },
-      retry: {
-        initialIntervalMs: 50,
-        factor: 2,
-        maxIntervalMs: 60_000,
-        maxAttempts: null,
-        onMaxAttempts: "pause",
-      },
-      retentionMs: 86_400_000,
-    },
-  };
-}
-
-function tagOf(record: LogRecord): string {
-  return record.body.type === "resume" || record.body.type === "invoke" ? record.body.invocationId : "?";
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
-}
-
-/** Follows a partition from an LSN in the background, collecting what the reader yields. */
-function follow(log: Log, partition: number, fromLsn: number) {
-  const controller = new AbortController();
-  const records: LogRecord[] = [];
-  let wakeUp: () => void = () => {};
-  let error: Error | undefined;
-  let ended = false;
-  const done = (async () => {
-    try {
-      for await (const batch of log.read(partition, fromLsn, controller.signal)) {
-        assert.ok(batch.length > 0, "a reader never yields an empty batch");
-        records.push(...batch);
-        wakeUp();
-      }
-    } catch (e) {
-      error = e instanceof Error ? e : new Error(String(e));
-    } finally {
-      ended = true;
-      wakeUp();
-    }
-  })();
-  return {
-    records,
-    done,
-    get ended() {
-      return ended;
-    },
-    get error() {
-      return error;
-    },
-    /** Waits until at least `count` records were read (fails if the reader ends first). */
-    async until(count: number): Promise<LogRecord[]> {
-      while (records.length < count) {
-        if (error !== undefined) throw error;
-        if (ended) assert.fail(`reader ended after ${records.length} records, expected ${count}`);
-        await new Promise<void>((resolve) => (wakeUp = resolve));
-      }
-      return records;
-    },
-    async stop(): Promise<LogRecord[]> {
-      controller.abort();
-      await done;
-      if (error !== undefined) throw error;
-      return records;
-    },
-  };
-}
-
-/** Reads a partition from `fromLsn` until it has `count` records, then stops the reader. */
-async function readN(log: Log, partition: number, fromLsn: number, count: number): Promise<LogRecord[]> {
-  const reader = follow(log, partition, fromLsn);
-  await reader.until(count);
-  return (await reader.stop()).slice(0, count);
-}
-
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** One implementation under test, as the suite sees it. */
-interface Subject {
-  log: Log;
-  /** Commits (flushes / fsynced transactions) so far. */
-  commits(): number;
-  /** Simulates a restart: a log that sees what the old one made durable (the old one is gone). */
-  restart(): Promise<Log>;
-  dispose(): Promise<void>;
-}
-
-type Factory = (options: { partitions: number }) => Subject;
+import { DataFormatError, LOG_FORMAT } from "../../packages/onelog/src/internal/format-versions.js";
+import {
+  bigRec,
+  follow,
+  logConformance,
+  range,
+  readN,
+  rec,
+  tagOf,
+  tick,
+  type Factory,
+  type Subject,
+} from "./log-conformance-suite.js";
 
 const tempDirs: string[] = [];
 after(() => {
@@ -136,7 +37,6 @@ const memoryFactory: Factory = ({ partitions }) => {
   const log = new MemoryLog({ partitions });
   return {
     log,
-    commits: () => log.stats.commits,
     restart: () => {
       log.crash();
       return Promise.resolve(log);
@@ -151,7 +51,6 @@ function sqliteFactory(extra: Omit<SqliteLogOptions, "path" | "partitions"> = {}
     let log = SqliteLog.open({ path: file, partitions, ...extra });
     const subject: Subject = {
       log,
-      commits: () => log.stats.commits,
       restart: async () => {
         await log.close();
         log = SqliteLog.open({ path: file, partitions, ...extra });
@@ -162,256 +61,6 @@ function sqliteFactory(extra: Omit<SqliteLogOptions, "path" | "partitions"> = {}
     };
     return subject;
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The conformance suite: every Log implementation must pass it.
-
-function logConformance(name: string, factory: Factory): void {
-  void describe(`Log conformance: ${name}`, { timeout: 20_000 }, () => {
-    async function withLog(partitions: number, fn: (subject: Subject) => Promise<void>): Promise<void> {
-      const subject = factory({ partitions });
-      try {
-        await fn(subject);
-      } finally {
-        await subject.dispose();
-      }
-    }
-
-    void it("gives consecutive LSNs per partition, in call order, independent across partitions (1)", () =>
-      withLog(3, async ({ log }) => {
-        assert.deepEqual(await log.append(0, [rec("a"), rec("b"), rec("c")]), [1, 2, 3]);
-        assert.deepEqual(await log.append(1, [rec("x")]), [1]);
-        assert.deepEqual(await log.append(0, [rec("d")]), [4]);
-        // Concurrent appends in one tick: LSNs follow call order.
-        const [e, fg, y, h] = await Promise.all([
-          log.append(0, [rec("e")]),
-          log.append(0, [rec("f"), rec("g")]),
-          log.append(1, [rec("y")]),
-          log.append(0, [rec("h")]),
-        ]);
-        assert.deepEqual([e, fg, y, h], [[5], [6, 7], [2], [8]]);
-        assert.deepEqual([log.tailLsn(0), log.tailLsn(1), log.tailLsn(2)], [8, 2, 0]);
-        assert.deepEqual(await log.append(2, []), []);
-        const read = await readN(log, 0, 1, 8);
-        assert.deepEqual(read.map(tagOf), ["a", "b", "c", "d", "e", "f", "g", "h"]);
-        assert.deepEqual(
-          read.map((r) => r.lsn),
-          range(1, 8),
-        );
-      }));
-
-    void it("makes appends of one tick durable in one commit (2)", () =>
-      withLog(3, async (subject) => {
-        const { log } = subject;
-        await log.append(0, [rec("warm-up")]);
-        const before = subject.commits();
-        const appends = range(1, 200).map((i) => log.append(i % 3, [rec(`r${i}`)]));
-        const lsns = await Promise.all(appends);
-        assert.equal(subject.commits() - before, 1);
-        // Per partition, in call order, consecutive after the warm-up record.
-        for (let p = 0; p < 3; p++) {
-          const got = lsns.filter((_, i) => (i + 1) % 3 === p).map(([lsn]) => lsn);
-          const first = p === 0 ? 2 : 1;
-          assert.deepEqual(got, range(first, first + got.length - 1));
-        }
-      }));
-
-    void it("reports records per commit for 1000 appends made in one tick", async (t) =>
-      withLog(4, async (subject) => {
-        const before = subject.commits();
-        await Promise.all(range(1, 1000).map((i) => subject.log.append(i % 4, [rec(`r${i}`)])));
-        const commits = subject.commits() - before;
-        t.diagnostic(
-          `${name}: 1000 appends in one tick -> ${commits} commit(s), ${1000 / commits} records/commit`,
-        );
-        assert.equal(commits, 1);
-      }));
-
-    void it("reads from LSN 1 in order, then tails new appends (3)", () =>
-      withLog(2, async ({ log }) => {
-        await log.append(
-          0,
-          range(1, 5).map((i) => rec(`old${i}`)),
-        );
-        await log.append(1, [rec("other partition")]);
-        const reader = follow(log, 0, 1);
-        await reader.until(5);
-        await log.append(0, [rec("new1"), rec("new2")]);
-        await log.append(1, [rec("other partition again")]);
-        await log.append(0, [rec("new3")]);
-        await reader.until(8);
-        const records = await reader.stop();
-        assert.deepEqual(
-          records.map((r) => r.lsn),
-          range(1, 8),
-        );
-        assert.deepEqual(records.map(tagOf), [
-          "old1",
-          "old2",
-          "old3",
-          "old4",
-          "old5",
-          "new1",
-          "new2",
-          "new3",
-        ]);
-        assert.ok(reader.ended, "the reader ends when its signal aborts");
-      }));
-
-    void it("a reader on an empty partition waits, then yields the first record", () =>
-      withLog(1, async ({ log }) => {
-        const reader = follow(log, 0, 1);
-        await tick();
-        assert.equal(reader.records.length, 0);
-        await log.append(0, [rec("first")]);
-        assert.deepEqual((await reader.until(1)).map(tagOf), ["first"]);
-        await reader.stop();
-      }));
-
-    void it("reads from a middle LSN, and from beyond the tail once it is reached (3)", () =>
-      withLog(1, async ({ log }) => {
-        await log.append(
-          0,
-          range(1, 10).map((i) => rec(`r${i}`)),
-        );
-        const middle = await readN(log, 0, 4, 7);
-        assert.deepEqual(
-          middle.map((r) => r.lsn),
-          range(4, 10),
-        );
-        assert.deepEqual(
-          middle.map(tagOf),
-          range(4, 10).map((i) => `r${i}`),
-        );
-        const ahead = follow(log, 0, 12);
-        await log.append(0, [rec("r11"), rec("r12"), rec("r13")]);
-        assert.deepEqual(
-          (await ahead.until(2)).map((r) => r.lsn),
-          [12, 13],
-        );
-        await ahead.stop();
-      }));
-
-    void it("two concurrent readers each see every record exactly once, in order (3)", () =>
-      withLog(2, async ({ log }) => {
-        await log.append(
-          0,
-          range(1, 700).map((i) => rec(`r${i}`)),
-        );
-        const a = follow(log, 0, 1);
-        const b = follow(log, 0, 1);
-        let next = 701;
-        for (let round = 0; round < 20; round++) {
-          const appends: Promise<number[]>[] = [];
-          for (let k = 0; k < 15; k++) {
-            appends.push(log.append(0, [rec(`r${next}`), rec(`r${next + 1}`)]));
-            appends.push(log.append(1, [rec("noise")]));
-            next += 2;
-          }
-          await Promise.all(appends);
-          if (round % 3 === 0) await tick();
-        }
-        const total = next - 1;
-        for (const reader of [a, b]) {
-          await reader.until(total);
-          await tick();
-          const records = await reader.stop();
-          assert.deepEqual(
-            records.map((r) => r.lsn),
-            range(1, total),
-          );
-          assert.deepEqual(
-            records.map(tagOf),
-            range(1, total).map((i) => `r${i}`),
-          );
-        }
-      }));
-
-    void it("round-trips headers and binary bodies", () =>
-      withLog(1, async ({ log }) => {
-        const original = bigRec("inv_1", 3000);
-        await log.append(0, [original]);
-        const [read] = await readN(log, 0, 1, 1);
-        assert.ok(read);
-        assert.deepEqual(read.header, original.header);
-        assert.equal(read.body.type, "invoke");
-        assert.ok(read.body.type === "invoke" && original.body.type === "invoke");
-        assert.deepEqual(new Uint8Array(read.body.argument), original.body.argument);
-        assert.deepEqual({ ...read.body, argument: null }, { ...original.body, argument: null });
-      }));
-
-    void it("keeps every acknowledged record across a restart; LSNs continue after the tail (1, 5)", () =>
-      withLog(2, async (subject) => {
-        await subject.log.append(
-          0,
-          range(1, 30).map((i) => rec(`a${i}`)),
-        );
-        await Promise.all(range(31, 40).map((i) => subject.log.append(0, [rec(`a${i}`)])));
-        await subject.log.append(1, [rec("b1"), rec("b2")]);
-        const log = await subject.restart();
-        assert.equal(log.tailLsn(0), 40);
-        assert.equal(log.tailLsn(1), 2);
-        assert.deepEqual(
-          (await readN(log, 0, 1, 40)).map(tagOf),
-          range(1, 40).map((i) => `a${i}`),
-        );
-        assert.deepEqual(await log.append(0, [rec("a41")]), [41]);
-        assert.deepEqual(await log.append(1, [rec("b3")]), [3]);
-        assert.deepEqual((await readN(log, 1, 1, 3)).map(tagOf), ["b1", "b2", "b3"]);
-      }));
-
-    void it("trims records ≤ the LSN; reads continue above the trim point, also after a restart (4)", () =>
-      withLog(2, async (subject) => {
-        await subject.log.append(
-          0,
-          range(1, 10).map((i) => rec(`r${i}`)),
-        );
-        await subject.log.trim(0, 4);
-        const afterTrim = await readN(subject.log, 0, 1, 6);
-        assert.deepEqual(
-          afterTrim.map((r) => r.lsn),
-          range(5, 10),
-        );
-        assert.equal(subject.log.tailLsn(0), 10);
-        // A reader trimmed past while it waits skips to the trim point, never a gap above it.
-        await subject.log.trim(0, 10);
-        await subject.log.trim(0, 3); // lower than before: no effect
-        let log = await subject.restart();
-        assert.equal(log.tailLsn(0), 10, "a fully trimmed partition keeps its tail");
-        assert.deepEqual(await log.append(0, [rec("r11")]), [11]);
-        assert.deepEqual(
-          (await readN(log, 0, 1, 1)).map((r) => r.lsn),
-          [11],
-        );
-        // Trimming beyond the tail trims to the tail only.
-        await log.trim(1, 99);
-        assert.deepEqual(await log.append(1, [rec("p1")]), [1]);
-        log = await subject.restart();
-        assert.deepEqual((await readN(log, 1, 1, 1)).map(tagOf), ["p1"]);
-      }));
-
-    void it("rejects appends and trims after close with LogError 'closed', and ends readers (5)", () =>
-      withLog(2, async (subject) => {
-        const { log } = subject;
-        const idle = follow(log, 1, 1); // waits on an empty partition: only close can end it
-        await tick();
-        const pending = log.append(0, [rec("flushed by close")]);
-        await log.close();
-        assert.deepEqual(await pending, [1], "close flushes pending appends");
-        await tick();
-        assert.ok(idle.ended, "close ends waiting readers");
-        assert.equal(idle.error, undefined);
-        await assert.rejects(
-          log.append(0, [rec("too late")]),
-          (e: unknown) => e instanceof LogError && e.code === "closed",
-        );
-        await assert.rejects(log.trim(0, 1), (e: unknown) => e instanceof LogError && e.code === "closed");
-        await log.close(); // twice is harmless
-        const log2 = await subject.restart();
-        assert.deepEqual((await readN(log2, 0, 1, 1)).map(tagOf), ["flushed by close"]);
-      }));
-  });
 }
 
 logConformance("MemoryLog", memoryFactory);
@@ -438,7 +87,7 @@ void describe("MemoryLog: simulated crashes", { timeout: 10_000 }, () => {
     await tick();
     const b = log.append(1, [rec("b"), rec("c")]);
     const c = log.append(0, [rec("d")]);
-    assert.equal(log.tailLsn(0), 0, "nothing is durable before the flush");
+    assert.equal((await log.findTail(0)).tailLsn, 0, "nothing is durable before the flush");
     flush();
     assert.deepEqual(await Promise.all([a, b, c]), [[1], [1, 2], [2]]);
     assert.deepEqual(log.stats, { commits: 1, records: 4, maxRecordsPerCommit: 4 });
@@ -459,7 +108,7 @@ void describe("MemoryLog: simulated crashes", { timeout: 10_000 }, () => {
     queue[0]!(); // the flush scheduled before the crash belongs to the dead process: no effect
     await tick();
     assert.equal(settled, false, "a lost proposal never settles");
-    assert.equal(log.tailLsn(0), 1);
+    assert.equal((await log.findTail(0)).tailLsn, 1);
     flush();
     assert.deepEqual(await next, [2]);
     const reader = follow(log, 0, 1);
@@ -481,20 +130,83 @@ void describe("MemoryLog: simulated crashes", { timeout: 10_000 }, () => {
     assert.equal(reader.error, undefined);
     assert.deepEqual((await readN(log, 0, 1, 1)).map(tagOf), ["r1"]);
   });
-
-  void it("rejects records it cannot encode", async () => {
-    const log = new MemoryLog({ partitions: 1 });
-    const bad = {
-      header: { at: 1 },
-      body: { type: "resume", invocationId: Symbol("x") },
-    } as unknown as ProposedRecord;
-    await assert.rejects(log.append(0, [bad]));
-    assert.deepEqual(await log.append(0, [rec("ok")]), [1]);
-    await log.close();
-  });
 });
 
-void describe("SqliteLog: batching, corruption, full disk", { timeout: 20_000 }, () => {
+void describe("SqliteLog: group commit, batching, corruption, full disk, format", { timeout: 20_000 }, () => {
+  void it("makes appends of one tick durable in one commit (group commit), in call order", async () => {
+    const log = SqliteLog.open({ path: path.join(tempDir(), "log.db"), partitions: 3 });
+    try {
+      await log.append(0, [rec("warm-up")]);
+      const before = log.stats.commits;
+      const appends = range(1, 200).map((i) => log.append(i % 3, [rec(`r${i}`)]));
+      const lsns = await Promise.all(appends);
+      assert.equal(log.stats.commits - before, 1);
+      // Per partition, in call order, consecutive after the warm-up record.
+      for (let p = 0; p < 3; p++) {
+        const got = lsns.filter((_, i) => (i + 1) % 3 === p).map(([lsn]) => lsn);
+        const first = p === 0 ? 2 : 1;
+        assert.deepEqual(got, range(first, first + got.length - 1));
+      }
+    } finally {
+      await log.close();
+    }
+  });
+
+  void it("reports records per commit for 1000 appends made in one tick", async (t) => {
+    const log = SqliteLog.open({ path: path.join(tempDir(), "log.db"), partitions: 4 });
+    try {
+      const before = log.stats.commits;
+      await Promise.all(range(1, 1000).map((i) => log.append(i % 4, [rec(`r${i}`)])));
+      const commits = log.stats.commits - before;
+      t.diagnostic(
+        `SqliteLog: 1000 appends in one tick -> ${commits} commit(s), ${1000 / commits} records/commit`,
+      );
+      assert.equal(commits, 1);
+    } finally {
+      await log.close();
+    }
+  });
+
+  void it("fsyncs the WAL before resolving: the file a reopen reads holds every resolved append", async () => {
+    const file = path.join(tempDir(), "log.db");
+    const log = SqliteLog.open({ path: file, partitions: 1 });
+    const lsns = await Promise.all(range(1, 50).map((i) => log.append(0, [rec(`r${i}`)])));
+    // A second connection (as after a crash) sees them before this log closes or checkpoints.
+    const raw = new Database(file, { readonly: true });
+    try {
+      assert.equal(raw.prepare("SELECT count(*) FROM log").pluck().get(), lsns.length);
+    } finally {
+      raw.close();
+      await log.close();
+    }
+  });
+
+  void it("refuses a file of another format, and a format-1 file (no format row), with DataFormatError", async () => {
+    const file = path.join(tempDir(), "log.db");
+    await SqliteLog.open({ path: file, partitions: 1 }).close();
+    const raw = new Database(file);
+    raw.prepare("UPDATE log_meta SET value = ? WHERE name = 'format'").run(LOG_FORMAT + 1);
+    raw.close();
+    assert.throws(
+      () => SqliteLog.open({ path: file, partitions: 1 }),
+      (e: unknown) =>
+        e instanceof DataFormatError && /newer onelog/.test(e.message) && /OL1022/.test(e.message),
+    );
+    // What onelog wrote before format versions: a log table with a body column, no format row.
+    const old = path.join(tempDir(), "log.db");
+    const v1 = new Database(old);
+    v1.exec(
+      "CREATE TABLE log (partition INTEGER, lsn INTEGER, body BLOB, crc INTEGER, PRIMARY KEY (partition, lsn)) WITHOUT ROWID;" +
+        "CREATE TABLE log_meta (name TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;" +
+        "INSERT INTO log_meta VALUES ('partitions', 1);",
+    );
+    v1.close();
+    assert.throws(
+      () => SqliteLog.open({ path: old, partitions: 1 }),
+      (e: unknown) => e instanceof DataFormatError && e.found === 1 && /older onelog/.test(e.message),
+    );
+  });
+
   void it("splits one tick's appends beyond maxBatchRecords into several commits, in order (2)", async () => {
     const log = SqliteLog.open({ path: path.join(tempDir(), "log.db"), partitions: 2, maxBatchRecords: 100 });
     try {
@@ -540,7 +252,7 @@ void describe("SqliteLog: batching, corruption, full disk", { timeout: 20_000 },
     }
   });
 
-  void it("detects a corrupted body on read with LogError 'io' (5)", async () => {
+  void it("detects a corrupted payload or header on read with LogError 'io' (5)", async () => {
     const file = path.join(tempDir(), "log.db");
     let log = SqliteLog.open({ path: file, partitions: 1 });
     await log.append(
@@ -550,10 +262,14 @@ void describe("SqliteLog: batching, corruption, full disk", { timeout: 20_000 },
     await log.close();
 
     const raw = new Database(file);
-    const row = raw.prepare("SELECT body FROM log WHERE partition = 0 AND lsn = 5").get() as { body: Buffer };
-    const body = Buffer.from(row.body);
+    const row = raw.prepare("SELECT payload FROM log WHERE partition = 0 AND lsn = 5").get() as {
+      payload: Buffer;
+    };
+    const body = Buffer.from(row.payload);
     body[body.length - 1] = body[body.length - 1]! ^ 0x01;
-    raw.prepare("UPDATE log SET body = ? WHERE partition = 0 AND lsn = 5").run(body);
+    raw.prepare("UPDATE log SET payload = ? WHERE partition = 0 AND lsn = 5").run(body);
+    // A flipped header field is caught too (the CRC covers it).
+    raw.prepare("UPDATE log SET leader_epoch = 9 WHERE partition = 0 AND lsn = 8").run();
     raw.close();
 
     log = SqliteLog.open({ path: file, partitions: 1 });
@@ -568,9 +284,17 @@ void describe("SqliteLog: batching, corruption, full disk", { timeout: 20_000 },
       );
       assert.ok(reader.error instanceof LogError, `expected LogError, got ${String(reader.error)}`);
       assert.equal(reader.error.code, "io");
+      const fromSix = follow(log, 0, 6);
+      await fromSix.done;
       assert.deepEqual(
-        (await readN(log, 0, 6, 5)).map((r) => r.lsn),
-        range(6, 10),
+        fromSix.records.map((r) => r.lsn),
+        [6, 7],
+        "the entry with a flipped header field fails too",
+      );
+      assert.ok(fromSix.error instanceof LogError && fromSix.error.code === "io");
+      assert.deepEqual(
+        (await readN(log, 0, 9, 2)).map((r) => r.lsn),
+        [9, 10],
       );
     } finally {
       await log.close();
@@ -598,8 +322,8 @@ void describe("SqliteLog: batching, corruption, full disk", { timeout: 20_000 },
       for (const append of failing) {
         await assert.rejects(append, (e: unknown) => e instanceof LogError && e.code === "disk_full");
       }
-      assert.equal(log.tailLsn(0), 5);
-      assert.equal(log.tailLsn(1), 1);
+      assert.equal((await log.findTail(0)).tailLsn, 5);
+      assert.equal((await log.findTail(1)).tailLsn, 1);
 
       log.setMaxPageCount(1_000_000);
       assert.deepEqual(await log.append(0, [rec("r6")]), [6]);

@@ -166,12 +166,15 @@ describe("sql: sys_journal", () => {
       [
         [0, "input", null],
         [1, "run", "before nap"],
-        [2, "sleep", null],
+        [2, "completion", null],
+        [3, "sleep", null],
       ],
     );
     assert.deepEqual(JSON.parse(rows[0].entry_json).argument, { json: '"zz"' });
-    assert.deepEqual(JSON.parse(rows[1].entry_json).result, { ok: { json: '"ZZ"' } });
-    assert.ok(Date.parse(rows[2].sleep_wakeup_at) > Date.now());
+    // The step's result is the notification of the Run command's completion id.
+    assert.equal(JSON.parse(rows[2].entry_json).completionId, JSON.parse(rows[1].entry_json).completionId);
+    assert.deepEqual(JSON.parse(rows[2].entry_json).value, { ok: { json: '"ZZ"' } });
+    assert.ok(Date.parse(rows[3].sleep_wakeup_at) > Date.now());
   });
 });
 

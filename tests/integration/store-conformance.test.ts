@@ -1,4 +1,4 @@
-// Proves MemoryStore and SqlitePartitionStore behave alike (one suite run against both), including rollback of a failed transaction and, for SQLite, that its in-memory caches never show what a rolled-back or failed commit wrote.
+// Proves MemoryStore and SqlitePartitionStore behave alike (one suite run against both), including rollback of a failed transaction and snapshot/restore (same rows, same applied LSN, no sharing); for SQLite, that its in-memory caches never show what a rolled-back or failed commit wrote, and that a per-partition snapshot of the shared store.db holds exactly that partition's rows and restores over them — with real SQLite files.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
@@ -6,9 +6,12 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import type { JournalEntry } from "@onelog/sdk/internal";
 import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
+import Database from "better-sqlite3";
+import { partitionOfKey } from "../../packages/onelog/src/internal/partition/ids.js";
 import { SqliteStoreDb } from "../../packages/onelog/src/internal/partition/store/sqlite-store.js";
 import type {
   InvocationStatus,
+  PartitionSnapshot,
   PartitionStore,
 } from "../../packages/onelog/src/internal/partition/store/store.js";
 
@@ -37,10 +40,85 @@ function status(id: string, over: Partial<InvocationStatus> = {}): InvocationSta
 }
 
 const input: JournalEntry = { type: "input", argument: Buffer.from("1"), headers: {} };
-const run = (name: string): JournalEntry => ({ type: "run", name, result: { ok: Buffer.from(`"${name}"`) } });
+let completionIds = 0;
+const run = (name: string): JournalEntry => ({ type: "run", name, completionId: ++completionIds });
 
-function suite(name: string, make: () => { store: PartitionStore; reopen?: () => PartitionStore }): void {
+/** Writes one row of every table for an invocation id and an object key, at an applied LSN. */
+function fill(store: PartitionStore, id: string, key: string, appliedLsn: number): void {
+  store.transaction(() => {
+    store.putStatus(status(id, { target: { service: "S", handler: "h", key } }));
+    store.appendJournal(id, 0, input);
+    store.appendJournal(id, 1, run("step"));
+    store.putTimer({ dueAt: 100 + appliedLsn, key: { kind: "sleep", invocationId: id, completionId: 1 } });
+    store.putState("S", key, "count", Buffer.from([appliedLsn, 0, 255]));
+    store.setLock("S", key, id);
+    store.pushInbox("S", key, `${id}-next`);
+    store.pushOutbox({ type: "resume", invocationId: id });
+    store.setDedup(`p${appliedLsn}`, appliedLsn);
+    store.putPromise("S", key, "done", { waiters: [{ invocationId: id, completionId: 2 }] });
+    store.setAppliedLsn(appliedLsn);
+    store.setLeaderEpoch(3);
+  });
+}
+
+/** What a store holds for `fill`'s id and key, read through the interface. */
+function rows(store: PartitionStore, id: string, key: string): unknown {
+  return {
+    status: store.getStatus(id),
+    journal: store.getJournal(id),
+    timers: store.listTimers(Number.MAX_SAFE_INTEGER, 100),
+    state: store.listState("S", key).map(([n, v]) => [n, [...v]]),
+    lock: store.getLock("S", key),
+    outbox: store.listOutbox(0, 100),
+    dedup: [store.getDedup("p42"), store.getDedup("p7")],
+    promise: store.getPromise("S", key, "done"),
+    appliedLsn: store.getAppliedLsn(),
+    leaderEpoch: store.getLeaderEpoch(),
+  };
+}
+
+const ID0 = "inv_00000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+function suite(
+  name: string,
+  make: () => {
+    store: PartitionStore;
+    reopen?: () => PartitionStore;
+    /** A store of partition 0, elsewhere (a new file, a new object), from a snapshot. */
+    restore: (snapshot: PartitionSnapshot) => PartitionStore;
+  },
+): void {
   void describe(`store conformance: ${name}`, () => {
+    void it("snapshot and restore: the same rows and applied LSN, and no sharing with the original", async () => {
+      const { store, restore } = make();
+      fill(store, ID0, "alice", 42);
+      const before = rows(store, ID0, "alice");
+      const snapshot = await store.snapshot();
+      assert.equal(snapshot.partition, 0);
+      assert.equal(snapshot.appliedLsn, 42);
+      assert.ok(snapshot.bytes.byteLength > 0);
+      // Later changes to the original do not reach the snapshot.
+      store.transaction(() => {
+        store.putState("S", "alice", "count", Buffer.from([9]));
+        store.appendJournal(ID0, 2, run("later"));
+        store.setAppliedLsn(43);
+      });
+      const restored = restore(snapshot);
+      assert.deepEqual(rows(restored, ID0, "alice"), before);
+      assert.equal(
+        restored.transaction(() => restored.popInbox("S", "alice")),
+        `${ID0}-next`,
+      );
+      // The restored store is a store: it takes the next batch.
+      restored.transaction(() => restored.setAppliedLsn(43));
+      assert.equal(restored.getAppliedLsn(), 43);
+      let inside: Promise<PartitionSnapshot> | undefined;
+      store.transaction(() => {
+        inside = store.snapshot();
+      });
+      await assert.rejects(inside!, /inside a transaction/);
+    });
+
     void it("statuses: put, get, delete, listInvoked in creation order", () => {
       const { store } = make();
       store.transaction(() => {
@@ -93,12 +171,12 @@ function suite(name: string, make: () => { store: PartitionStore; reopen?: () =>
       assert.equal(store.getAppliedLsn(), 5);
     });
 
-    void it("timers: due order, delete once, keyed by command", () => {
+    void it("timers: due order, delete once, keyed by completion id", () => {
       const { store } = make();
       store.transaction(() => {
-        store.putTimer({ dueAt: 30, key: { kind: "sleep", invocationId: "i", commandIndex: 2 } });
+        store.putTimer({ dueAt: 30, key: { kind: "sleep", invocationId: "i", completionId: 2 } });
         store.putTimer({ dueAt: 10, key: { kind: "retry", invocationId: "i" } });
-        store.putTimer({ dueAt: 20, key: { kind: "sleep", invocationId: "i", commandIndex: 1 } });
+        store.putTimer({ dueAt: 20, key: { kind: "sleep", invocationId: "i", completionId: 1 } });
       });
       assert.deepEqual(
         store.listTimers(25, 10).map((t) => t.dueAt),
@@ -107,13 +185,13 @@ function suite(name: string, make: () => { store: PartitionStore; reopen?: () =>
       let first = false;
       let second = true;
       store.transaction(() => {
-        first = store.deleteTimer({ kind: "sleep", invocationId: "i", commandIndex: 1 });
-        second = store.deleteTimer({ kind: "sleep", invocationId: "i", commandIndex: 1 });
+        first = store.deleteTimer({ kind: "sleep", invocationId: "i", completionId: 1 });
+        second = store.deleteTimer({ kind: "sleep", invocationId: "i", completionId: 1 });
       });
       assert.equal(first, true);
       assert.equal(second, false);
       assert.deepEqual(
-        store.listTimers(100, 10).map((t) => t.key.commandIndex ?? -1),
+        store.listTimers(100, 10).map((t) => t.key.completionId ?? -1),
         [-1, 2],
       );
     });
@@ -129,7 +207,7 @@ function suite(name: string, make: () => { store: PartitionStore; reopen?: () =>
         store.pushInbox("S", "k", "w2");
         store.pushInbox("S", "k", "w3");
         store.setDedup("p1", 7);
-        store.putPromise("W", "id", "p", { waiters: [{ invocationId: "x", commandIndex: 3 }] });
+        store.putPromise("W", "id", "p", { waiters: [{ invocationId: "x", completionId: 3 }] });
       });
       assert.deepEqual(
         store.listState("S", "k").map(([n, v]) => [n, Buffer.from(v).toString()]),
@@ -163,7 +241,7 @@ function suite(name: string, make: () => { store: PartitionStore; reopen?: () =>
       );
       assert.equal(store.getDedup("p1"), 7);
       assert.equal(store.getDedup("p2"), undefined);
-      assert.deepEqual(store.getPromise("W", "id", "p")?.waiters, [{ invocationId: "x", commandIndex: 3 }]);
+      assert.deepEqual(store.getPromise("W", "id", "p")?.waiters, [{ invocationId: "x", completionId: 3 }]);
       store.transaction(() => {
         store.clearState("S", "k");
         store.clearPromises("W", "id");
@@ -177,12 +255,84 @@ function suite(name: string, make: () => { store: PartitionStore; reopen?: () =>
   });
 }
 
-suite("MemoryStore", () => ({ store: new MemoryStore(0) }));
+suite("MemoryStore", () => ({ store: new MemoryStore(0), restore: (s) => MemoryStore.restore(s) }));
 suite("SqlitePartitionStore", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-store-"));
   dirs.push(dir);
-  const db = SqliteStoreDb.open(path.join(dir, "store.db"));
-  return { store: db.partition(0) };
+  const db = SqliteStoreDb.open(path.join(dir, "store.db"), { partitions: 1 });
+  return {
+    store: db.partition(0),
+    restore: (s) => SqliteStoreDb.open(path.join(dir, "restored.db"), { partitions: 1 }).restore(s),
+  };
+});
+
+void describe("SqliteStoreDb: per-partition snapshots of the shared file", () => {
+  /** An object key that hashes to the partition (of 2). */
+  const keyIn = (partition: number): string => {
+    for (let i = 0; ; i++) if (partitionOfKey("S", `k${i}`, 2) === partition) return `k${i}`;
+  };
+  const ID1 = "inv_80000000bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"; // the upper half of the key space: partition 1
+
+  void it("a partition's snapshot holds exactly its rows, in every table; a restore replaces them and leaves the other partition alone", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-store-"));
+    dirs.push(dir);
+    const db = SqliteStoreDb.open(path.join(dir, "store.db"), { partitions: 2 });
+    const [k0, k1] = [keyIn(0), keyIn(1)];
+    fill(db.partition(0), ID0, k0, 42);
+    fill(db.partition(1), ID1, k1, 7);
+    const before0 = rows(db.partition(0), ID0, k0);
+    const before1 = rows(db.partition(1), ID1, k1);
+
+    const snapshot = await db.partition(0).snapshot();
+    assert.equal(snapshot.appliedLsn, 42);
+    // Every table of the file is in the snapshot with partition 0's rows only.
+    const copy = new Database(Buffer.from(snapshot.bytes));
+    const tables = copy
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .pluck()
+      .all();
+    assert.deepEqual(
+      tables,
+      db.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all(),
+    );
+    for (const table of tables as string[]) {
+      const count = copy.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+      assert.equal(count, table === "journal" ? 2 : 1, `${table}: partition 0's rows only`);
+    }
+    copy.close();
+
+    // Restore into a fresh file: partition 0's rows, nothing of partition 1.
+    const fresh = SqliteStoreDb.open(path.join(dir, "fresh.db"), { partitions: 2 });
+    assert.deepEqual(rows(fresh.restore(snapshot), ID0, k0), before0);
+    assert.equal(fresh.partition(1).getStatus(ID1), undefined);
+    fresh.close();
+
+    // Restore over the live file, after partition 0 moved on: back to the snapshot, open store reloaded.
+    const live0 = db.partition(0);
+    live0.transaction(() => {
+      live0.putStatus(status(ID0, { state: "completed" }));
+      live0.putState("S", k0, "extra", Buffer.from([1]));
+      live0.setAppliedLsn(50);
+    });
+    assert.equal(db.restore(snapshot), live0, "the open store object is reused");
+    assert.deepEqual(rows(live0, ID0, k0), before0);
+    assert.equal(live0.getState("S", k0, "extra"), undefined);
+    assert.deepEqual(rows(db.partition(1), ID1, k1), before1, "partition 1 untouched");
+    db.close();
+  });
+
+  void it("snapshots need the partition count; a snapshot of another store format is refused", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-store-"));
+    dirs.push(dir);
+    const db = SqliteStoreDb.open(path.join(dir, "store.db"));
+    await assert.rejects(db.partition(0).snapshot(), /needs the partition count/);
+    db.close();
+    const withCount = SqliteStoreDb.open(path.join(dir, "store.db"), { partitions: 1 });
+    const snapshot = await withCount.partition(0).snapshot();
+    assert.throws(() => withCount.restore({ ...snapshot, format: snapshot.format + 1 }), /OL1022/);
+    assert.throws(() => MemoryStore.restore({ ...snapshot, format: 1 }), /OL1022/);
+    withCount.close();
+  });
 });
 
 void describe("SqlitePartitionStore caches", () => {

@@ -27,7 +27,10 @@ import { apply } from "../../packages/onelog/src/internal/partition/apply.js";
 import { Engine } from "../../packages/onelog/src/internal/engine.js";
 import { silentLogger } from "../../packages/onelog/src/internal/ops/logger.js";
 import { MemoryLog } from "../../packages/onelog/src/internal/log/memory-log.js";
-import { encodeRecord, type LogRecord } from "../../packages/onelog/src/internal/partition/records.js";
+import { decodeRecord } from "../../packages/onelog/src/internal/partition/codec.js";
+import { EmbeddedLeadership } from "../../packages/onelog/src/internal/partition/leadership.js";
+import type { LogRecord } from "../../packages/onelog/src/internal/partition/records.js";
+import type { StoredEntry } from "../../packages/onelog/src/internal/log/log.js";
 import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
 import { VirtualClock } from "./virtual-clock.js";
 
@@ -110,7 +113,9 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     scheduler: { defer: (fn) => clock.schedule(owner, rnd.chance(0.5) ? 0 : rnd.int(1, 15), fn) },
   });
   let stores = Array.from({ length: partitions }, (_, p) => new MemoryStore(p));
-  let checkpoints = stores.map((s) => s.snapshot());
+  let checkpoints = stores.map((s) => s.copy());
+  // Leadership outlives crashes, as its epoch file does: epochs only grow across restarts.
+  const leadership = new EmbeddedLeadership({ lastEpoch: (p) => stores[p]!.getLeaderEpoch() });
 
   // The world outside the engine: what step bodies did, and what handlers saw acknowledged.
   const executions = new Map<string, number>();
@@ -197,6 +202,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     const engine = await Engine.start({
       log,
       storeFor: (p) => stores[p]!,
+      leadership,
       clock: clock.view(proc.id, skew),
       // Invocation ids from the seed too, so a failing seed replays the same run.
       random: {
@@ -237,7 +243,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     log.crash();
     // With synchronous=NORMAL a crash may lose the store's commits since the last checkpoint.
     if (rnd.chance(0.3)) {
-      stores = checkpoints.map((c) => c.snapshot());
+      stores = checkpoints.map((c) => c.copy());
       storeReverts++;
     }
     current = undefined;
@@ -316,7 +322,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   for (const ev of events) {
     await runUntil(clock, start + ev.at);
     if (ev.kind === "request") requestKey(keys[ev.i]!.key, keys[ev.i]!.steps);
-    else if (ev.kind === "checkpoint") checkpoints = stores.map((s) => s.snapshot());
+    else if (ev.kind === "checkpoint") checkpoints = stores.map((s) => s.copy());
     else {
       crash();
       await settle();
@@ -395,7 +401,8 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   if (total !== 0) violate(`I7: balances sum to ${total}, expected 0`);
 
   // I4: replay the whole log into empty stores; it must equal the live stores.
-  const all = await readAll(log, partitions);
+  const rawAll = await readAll(log, partitions);
+  const all: LogRecord[][] = rawAll.map((entries) => entries.map(decodeRecord));
   let records = 0;
   for (let p = 0; p < partitions; p++) {
     const fresh = new MemoryStore(p);
@@ -408,9 +415,14 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     const live = JSON.stringify(stores[p]!.dump(), bytesReplacer);
     const replayed = JSON.stringify(fresh.dump(), bytesReplacer);
     if (live !== replayed) violate(`I4: partition ${p}: replayed store differs from the live store`);
+    // A snapshot restores the same rows and applied LSN (what a new leader would start from).
+    const restored = MemoryStore.restore(await stores[p]!.snapshot());
+    if (JSON.stringify(restored.dump(), bytesReplacer) !== live)
+      violate(`I4: partition ${p}: a restored snapshot differs from the live store`);
   }
   const fp = createHash("sha256");
-  for (const recs of all) for (const r of recs) fp.update(encodeRecord(r));
+  for (const entries of rawAll)
+    for (const e of entries) fp.update(JSON.stringify([e.lsn, e.header])).update(e.payload);
 
   await current?.engine?.stop();
   return {
@@ -451,11 +463,11 @@ async function runFor(clock: VirtualClock, ms: number): Promise<void> {
   await settle();
 }
 
-async function readAll(log: MemoryLog, partitions: number): Promise<LogRecord[][]> {
-  const out: LogRecord[][] = [];
+async function readAll(log: MemoryLog, partitions: number): Promise<StoredEntry[][]> {
+  const out: StoredEntry[][] = [];
   for (let p = 0; p < partitions; p++) {
-    const tail = log.tailLsn(p);
-    const recs: LogRecord[] = [];
+    const { tailLsn: tail } = await log.findTail(p);
+    const recs: StoredEntry[] = [];
     const ac = new AbortController();
     if (tail > 0) {
       for await (const batch of log.read(p, 1, ac.signal)) {

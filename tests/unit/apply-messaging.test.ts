@@ -1,7 +1,15 @@
-// Proves apply handles everything that completes or interrupts a command (apply.ts invariants 4, 7, 8: sleeps and their timers, calls and sends through the outbox, responses, early and duplicate completions, awakeables, attach, suspension, cancel and kill), by golden tests: given this MemoryStore and this record, exactly these actions and these rows.
+// Proves apply handles everything that completes or interrupts a command (apply.ts invariants 4, 7, 8: sleeps and their timers, calls and sends through the outbox and their callee-id notifications, responses, duplicate completions, awakeables as signals, attach, suspension, cancel and kill), by golden tests: given this MemoryStore and this record, exactly these actions and these rows.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { awakeableId, type CommandEntry, type JournalEntry, type Result } from "@onelog/sdk/internal";
+import {
+  CANCEL_SIGNAL_ID,
+  VOID,
+  awakeableId,
+  type CommandEntry,
+  type NotificationEntry,
+  type NotificationValue,
+  type Result,
+} from "@onelog/sdk/internal";
 import { apply, type Action } from "../../packages/onelog/src/internal/partition/apply.js";
 import {
   derivedInvocationId,
@@ -82,52 +90,102 @@ const entry = (commandIndex: number, e: CommandEntry, epoch = 1, id = A): Record
   commandIndex,
   entry: e,
 });
-const ack = (commandIndex: number, e: CommandEntry, position: number, epoch = 1, id = A): Action => ({
+const ack = (commandIndex: number, position: number, epoch = 1, id = A): Action => ({
   type: "ack",
   invocationId: id,
   attemptEpoch: epoch,
   commandIndex,
-  entry: e,
   position,
 });
-const notify = (e: JournalEntry, position: number, epoch = 1, id = A): Action => ({
+const notify = (e: NotificationEntry, position: number, epoch = 1, id = A): Action => ({
   type: "notify",
   invocationId: id,
   attemptEpoch: epoch,
-  entry: e as Extract<Action, { type: "notify" }>["entry"],
+  entry: e,
   position,
 });
-const completion = (commandIndex: number, result: Result): JournalEntry => ({
+const completion = (completionId: number, value: NotificationValue): NotificationEntry => ({
   type: "completion",
-  commandIndex,
-  result,
+  completionId,
+  value,
 });
-const response = (commandIndex: number, result: Result, id = A): RecordBody => ({
+const signal = (signalId: number, value: NotificationValue): NotificationEntry => ({
+  type: "signal",
+  signalId,
+  value,
+});
+const CANCEL = signal(CANCEL_SIGNAL_ID, VOID);
+const response = (completionId: number, result: Result, id = A): RecordBody => ({
   type: "invocation_response",
   invocationId: id,
-  commandIndex,
+  completionId,
   result,
 });
-const suspend = (waitingOn: number[], knownLength: number, epoch = 1, id = A): RecordBody => ({
+const resolve = (signalId: number, result: Result, id = A): RecordBody => ({
+  type: "resolve_awakeable",
+  invocationId: id,
+  signalId,
+  result,
+});
+const runDone = (completionId: number, result: Result, epoch = 1, id = A): RecordBody => ({
+  type: "run_completion",
+  invocationId: id,
+  attemptEpoch: epoch,
+  completionId,
+  result,
+});
+const suspend = (completions: number[], signals: number[] = [], epoch = 1, id = A): RecordBody => ({
   type: "suspend",
   invocationId: id,
   attemptEpoch: epoch,
-  waitingOn,
-  knownLength,
+  waitingCompletions: completions,
+  waitingSignals: signals,
 });
-const sleepTimer = (commandIndex: number, id = A) =>
-  ({ kind: "sleep", invocationId: id, commandIndex }) as const;
+const sleep = (completionId: number, wakeUpAt: number): CommandEntry => ({
+  type: "sleep",
+  wakeUpAt,
+  completionId,
+});
+const run = (name: string, completionId: number): CommandEntry => ({ type: "run", name, completionId });
+const sleepTimer = (completionId: number, id = A) =>
+  ({ kind: "sleep", invocationId: id, completionId }) as const;
+/** A call whose callee id is notified on `idCompletion` and its result on `idCompletion + 1`. */
 const call = (
   target: Target,
   arg: unknown,
+  idCompletion: number,
   more: Partial<CommandEntry & { type: "call" }> = {},
 ): CommandEntry => ({
   type: "call",
   target,
   argument: enc(arg),
   headers: {},
+  invocationIdCompletionId: idCompletion,
+  resultCompletionId: idCompletion + 1,
   ...more,
 });
+const send = (
+  target: Target,
+  arg: unknown,
+  idCompletion: number,
+  more: Partial<CommandEntry & { type: "send" }> = {},
+): CommandEntry => ({
+  type: "send",
+  target,
+  argument: enc(arg),
+  headers: {},
+  invocationIdCompletionId: idCompletion,
+  ...more,
+});
+/** The callee id that a call or send's actions notified. */
+const calleeIdOf = (actions: Action[]): string => {
+  for (const a of actions) {
+    if (a.type === "notify" && a.entry.type === "completion" && "invocationId" in a.entry.value) {
+      return a.entry.value.invocationId;
+    }
+  }
+  throw new Error("no callee id was notified");
+};
 const outbox = (store: MemoryStore): OutboxMessage[] => store.listOutbox(0, 100).map((r) => r.message);
 
 function tables(store: MemoryStore): unknown {
@@ -144,26 +202,27 @@ function started(more: Partial<InvokeBody> = {}): MemoryStore {
 // ---------------------------------------------------------------------------------------------
 
 describe("apply: sleep", () => {
-  it("a sleep command writes a sleep timer for its command index and arms it, then is acked", () => {
+  it("a sleep command writes a sleep timer for its completion id and arms it, then is acked", () => {
     const store = started();
-    const sleep: CommandEntry = { type: "sleep", wakeUpAt: T0 + 1_000 };
-    assert.deepEqual(step(store, entry(1, sleep)), [
+    assert.deepEqual(step(store, entry(1, sleep(1, T0 + 1_000))), [
       { type: "schedule_timer", dueAt: T0 + 1_000, timer: sleepTimer(1) },
-      ack(1, sleep, 1),
+      ack(1, 1),
     ]);
     assert.deepEqual(store.listTimers(FOREVER, 100), [{ dueAt: T0 + 1_000, key: sleepTimer(1) }]);
+    assert.deepEqual(store.getStatus(A)?.sleeps, [1]);
   });
 
-  it("its timer_fired appends a completion notification and notifies the running attempt", () => {
+  it("its timer_fired appends a void completion notification and notifies the running attempt", () => {
     const store = started();
-    step(store, entry(1, { type: "sleep", wakeUpAt: T0 + 1_000 }));
+    step(store, entry(1, sleep(1, T0 + 1_000)));
     const fired = step(store, { type: "timer_fired", timer: sleepTimer(1) }, { at: T0 + 1_000 });
-    assert.deepEqual(fired, [notify(completion(1, { ok: EMPTY }), 2)]);
-    assert.deepEqual(store.getJournal(A).at(-1), completion(1, { ok: EMPTY }));
+    assert.deepEqual(fired, [notify(completion(1, VOID), 2)]);
+    assert.deepEqual(store.getJournal(A).at(-1), completion(1, VOID));
     const s = store.getStatus(A);
     assert.equal(s?.journalLength, 3);
     assert.equal(s?.commandCount, 2);
     assert.deepEqual(s?.completed, [1]);
+    assert.equal(s?.sleeps, undefined);
     assert.deepEqual(store.listTimers(FOREVER, 100), []);
     // Fired twice: dropped (invariant 4).
     const before = tables(store);
@@ -173,35 +232,33 @@ describe("apply: sleep", () => {
 
   it("when the invocation is suspended waiting on the sleep, the fire re-invokes it with epoch + 1", () => {
     const store = started();
-    step(store, entry(1, { type: "sleep", wakeUpAt: T0 + 1_000 }));
-    assert.deepEqual(step(store, suspend([1], 2)), [{ type: "abort", invocationId: A }]);
+    step(store, entry(1, sleep(1, T0 + 1_000)));
+    assert.deepEqual(step(store, suspend([1], [CANCEL_SIGNAL_ID])), [{ type: "abort", invocationId: A }]);
     const fired = step(store, { type: "timer_fired", timer: sleepTimer(1) }, { at: T0 + 1_000 });
     assert.deepEqual(fired, [{ type: "invoke", invocationId: A, attemptEpoch: 2 }]);
     const s = store.getStatus(A);
     assert.equal(s?.state, "invoked");
     assert.equal(s?.waitingOn, undefined);
-    assert.deepEqual(store.getJournal(A).at(-1), completion(1, { ok: EMPTY }));
+    assert.deepEqual(store.getJournal(A).at(-1), completion(1, VOID));
   });
 
   it("when suspended waiting on something else, the completion is journaled and it stays suspended", () => {
     const store = started();
-    step(store, entry(1, { type: "sleep", wakeUpAt: T0 + 1_000 }));
-    step(store, entry(2, { type: "awakeable" }));
-    step(store, suspend([2], 3));
+    step(store, entry(1, sleep(1, T0 + 1_000)));
+    step(store, suspend([], [17, CANCEL_SIGNAL_ID]));
     assert.deepEqual(step(store, { type: "timer_fired", timer: sleepTimer(1) }), []);
     assert.equal(store.getStatus(A)?.state, "suspended");
-    assert.equal(store.getJournal(A).length, 4);
-    assert.deepEqual(
-      step(store, { type: "resolve_awakeable", invocationId: A, commandIndex: 2, result: { ok: enc(1) } }),
-      [{ type: "invoke", invocationId: A, attemptEpoch: 2 }],
-    );
+    assert.equal(store.getJournal(A).length, 3);
+    assert.deepEqual(step(store, resolve(17, { ok: enc(1) })), [
+      { type: "invoke", invocationId: A, attemptEpoch: 2 },
+    ]);
   });
 });
 
 describe("apply: sleep timers that outlive their invocation", () => {
   it("a sleep timer of an invocation that completed meanwhile (output retained) changes nothing when it fires", () => {
     const store = started({ idempotencyKey: "k" });
-    step(store, entry(1, { type: "sleep", wakeUpAt: T0 + 10_000 }));
+    step(store, entry(1, sleep(1, T0 + 10_000)));
     step(store, { type: "end", invocationId: A, attemptEpoch: 1, result: { ok: EMPTY } });
     const before = tables(store);
     assert.deepEqual(step(store, { type: "timer_fired", timer: sleepTimer(1) }, { at: T0 + 10_000 }), []);
@@ -210,30 +267,34 @@ describe("apply: sleep timers that outlive their invocation", () => {
     assert.deepEqual(after, rest);
   });
 
-  it("a sleep timer left by a finished invocation does not complete a command of a later invocation with the same id", () => {
+  it("a sleep timer left by a finished invocation does not complete a completion id of a later invocation with the same id", () => {
     // A raced sleep (orTimeout) that lost: the invocation ends with its timer still armed.
     const store = started({ idempotencyKey: "k", retentionMs: 1_000 });
-    step(store, entry(1, { type: "sleep", wakeUpAt: T0 + 10_000 }));
+    step(store, entry(1, sleep(1, T0 + 10_000)));
     step(store, { type: "end", invocationId: A, attemptEpoch: 1, result: { ok: EMPTY } });
     step(store, { type: "timer_fired", timer: { kind: "cleanup", invocationId: A } }, { at: T0 + 1_000 });
     assert.equal(store.getStatus(A), undefined);
     // The same idempotency key again: the same invocation id, a new invocation.
     step(store, invoke(A, { idempotencyKey: "k", retentionMs: 1_000 }), { at: T0 + 2_000 });
-    step(store, entry(1, { type: "awakeable" }), { at: T0 + 2_001 });
+    step(store, entry(1, run("r", 1)), { at: T0 + 2_001 });
     assert.deepEqual(step(store, { type: "timer_fired", timer: sleepTimer(1) }, { at: T0 + 10_000 }), []);
-    assert.equal(store.getJournal(A).length, 2, "the new awakeable must not be completed by the old sleep");
+    assert.equal(store.getJournal(A).length, 2, "the new run must not be completed by the old sleep");
   });
 });
 
 describe("apply: calls and sends through the outbox (invariant 8)", () => {
-  it("a call writes an invoke message with the caller, fills the callee id into the journaled entry, and ships", () => {
+  it("a call writes an invoke message with the caller and ships; the callee id is notified right after the ack", () => {
     const store = started();
-    const c = call(MAIL, { to: "ada" });
+    const c = call(MAIL, { to: "ada" }, 1);
     const actions = step(store, entry(1, c));
     const calleeId = derivedInvocationId(MAIL, A, 1, {});
-    const journaled = { ...c, invocationId: calleeId } as CommandEntry;
-    assert.deepEqual(actions, [{ type: "ship_outbox" }, ack(1, journaled, 1)]);
-    assert.deepEqual(store.getJournal(A)[1], journaled);
+    assert.deepEqual(actions, [
+      { type: "ship_outbox" },
+      ack(1, 1),
+      notify(completion(1, { invocationId: calleeId }), 2),
+    ]);
+    assert.deepEqual(store.getJournal(A).slice(1), [c, completion(1, { invocationId: calleeId })]);
+    assert.deepEqual(store.getStatus(A)?.completed, [1]);
     assert.ok(isInvocationId(calleeId), calleeId);
     assert.deepEqual(outbox(store), [
       {
@@ -243,18 +304,35 @@ describe("apply: calls and sends through the outbox (invariant 8)", () => {
         target: MAIL,
         argument: enc({ to: "ada" }),
         headers: {},
-        caller: { invocationId: A, commandIndex: 1 },
+        caller: { invocationId: A, completionId: 2 },
       },
     ]);
+  });
+
+  it("the caller the callee answers is the call's result completion id, not its command index or its id completion", () => {
+    const store = started();
+    step(store, entry(1, run("prepare", 1)));
+    const c = call(MAIL, 1, 5);
+    const actions = step(store, entry(2, c));
+    const calleeId = derivedInvocationId(MAIL, A, 2, {});
+    // The callee id notification follows the call command at once (positions 2 and 3).
+    assert.deepEqual(actions, [
+      { type: "ship_outbox" },
+      ack(2, 2),
+      notify(completion(5, { invocationId: calleeId }), 3),
+    ]);
+    assert.deepEqual(store.getJournal(A).slice(2), [c, completion(5, { invocationId: calleeId })]);
+    assert.deepEqual((outbox(store)[0] as { caller?: Caller }).caller, { invocationId: A, completionId: 6 });
+    // The callee's answer comes back on completion 6.
+    const result: Result = { ok: enc("sent") };
+    assert.deepEqual(step(store, response(6, result)), [notify(completion(6, result), 4)]);
   });
 
   it("the callee id is deterministic: the same record in a fresh store gives the same id; another command another id", () => {
     const idOf = (commandIndex: number, target: Target) => {
       const store = started();
-      for (let k = 1; k < commandIndex; k++)
-        step(store, entry(k, { type: "run", name: `r${k}`, result: { ok: EMPTY } }));
-      const [, a] = step(store, entry(commandIndex, call(target, 1)));
-      return (a as { entry: { invocationId: string } }).entry.invocationId;
+      for (let k = 1; k < commandIndex; k++) step(store, entry(k, run(`r${k}`, k)));
+      return calleeIdOf(step(store, entry(commandIndex, call(target, 1, commandIndex))));
     };
     assert.equal(idOf(1, MAIL), idOf(1, MAIL));
     assert.notEqual(idOf(1, MAIL), idOf(2, MAIL));
@@ -266,32 +344,24 @@ describe("apply: calls and sends through the outbox (invariant 8)", () => {
 
   it("a call with an idempotency key names the key's invocation; a workflow run call names the workflow's run", () => {
     const store = started();
-    const [, a1] = step(store, entry(1, call(MAIL, 1, { idempotencyKey: "once" })));
-    assert.equal(
-      (a1 as { entry: { invocationId: string } }).entry.invocationId,
-      idempotentInvocationId(MAIL, "once"),
-    );
+    const a1 = step(store, entry(1, call(MAIL, 1, 1, { idempotencyKey: "once" })));
+    assert.equal(calleeIdOf(a1), idempotentInvocationId(MAIL, "once"));
     assert.equal((outbox(store)[0] as { idempotencyKey?: string }).idempotencyKey, "once");
-    const run: Target = { service: "Signup", handler: "run", key: "wf1" };
-    const [, a2] = step(store, entry(2, call(run, 1, { workflow: true })));
-    assert.equal(
-      (a2 as { entry: { invocationId: string } }).entry.invocationId,
-      workflowRunId("Signup", "wf1"),
-    );
+    const wf: Target = { service: "Signup", handler: "run", key: "wf1" };
+    const a2 = step(store, entry(2, call(wf, 1, 3, { workflow: true })));
+    assert.equal(calleeIdOf(a2), workflowRunId("Signup", "wf1"));
   });
 
-  it("a send has no caller; with delayMs the callee starts at the record's time + delay", () => {
+  it("a send has no caller; its callee id is notified; with delayMs the callee starts at the record's time + delay", () => {
     const store = started();
-    const send: CommandEntry = {
-      type: "send",
-      target: MAIL,
-      argument: enc(1),
-      headers: { h: "v" },
-      delayMs: 5_000,
-    };
-    const actions = step(store, entry(1, send), { at: T0 + 10 });
+    const delayed = send(MAIL, 1, 1, { headers: { h: "v" }, delayMs: 5_000 });
+    const actions = step(store, entry(1, delayed), { at: T0 + 10 });
     const calleeId = derivedInvocationId(MAIL, A, 1, {});
-    assert.deepEqual(actions, [{ type: "ship_outbox" }, ack(1, { ...send, invocationId: calleeId }, 1)]);
+    assert.deepEqual(actions, [
+      { type: "ship_outbox" },
+      ack(1, 1),
+      notify(completion(1, { invocationId: calleeId }), 2),
+    ]);
     assert.deepEqual(outbox(store), [
       {
         type: "invoke",
@@ -303,16 +373,15 @@ describe("apply: calls and sends through the outbox (invariant 8)", () => {
         executeAt: T0 + 10 + 5_000,
       },
     ]);
-    const plain: CommandEntry = { type: "send", target: MAIL, argument: enc(2), headers: {} };
-    step(store, entry(2, plain));
+    step(store, entry(2, send(MAIL, 2, 2)));
     const msg = outbox(store)[1] as { executeAt?: number; caller?: Caller };
     assert.equal(msg.executeAt, undefined);
     assert.equal(msg.caller, undefined);
   });
 
-  it("a send needs no completion: it is not awaited by a suspension nor cancelled with the caller", () => {
+  it("a send needs no result: it is not cancelled with the caller", () => {
     const store = started();
-    step(store, entry(1, { type: "send", target: MAIL, argument: enc(1), headers: {} }));
+    step(store, entry(1, send(MAIL, 1, 1)));
     step(store, { type: "cancel", invocationId: A });
     assert.deepEqual(
       outbox(store).map((m) => m.type),
@@ -323,127 +392,141 @@ describe("apply: calls and sends through the outbox (invariant 8)", () => {
   it("cancel_invocation writes a cancel message for the target", () => {
     const store = started();
     const c: CommandEntry = { type: "cancel_invocation", invocationId: B };
-    assert.deepEqual(step(store, entry(1, c)), [{ type: "ship_outbox" }, ack(1, c, 1)]);
+    assert.deepEqual(step(store, entry(1, c)), [{ type: "ship_outbox" }, ack(1, 1)]);
     assert.deepEqual(outbox(store), [{ type: "cancel", invocationId: B }]);
   });
 
-  it("an invocation_response completes the caller's command: journaled and notified", () => {
+  it("an invocation_response notifies the call's result completion: journaled and notified", () => {
     const store = started();
-    step(store, entry(1, call(MAIL, 1)));
+    step(store, entry(1, call(MAIL, 1, 1)));
     const result: Result = { ok: enc("sent") };
-    assert.deepEqual(step(store, response(1, result)), [notify(completion(1, result), 2)]);
-    assert.deepEqual(store.getJournal(A)[2], completion(1, result));
-    assert.deepEqual(store.getStatus(A)?.completed, [1]);
+    assert.deepEqual(step(store, response(2, result)), [notify(completion(2, result), 3)]);
+    assert.deepEqual(store.getJournal(A)[3], completion(2, result));
+    assert.deepEqual(store.getStatus(A)?.completed, [1, 2]);
   });
 
-  it("a failed response is journaled as the command's failure", () => {
+  it("a failed response is journaled as the completion's failure", () => {
     const store = started();
-    step(store, entry(1, call(MAIL, 1)));
+    step(store, entry(1, call(MAIL, 1, 1)));
     const result: Result = { err: { code: 404, message: "unknown handler Mailer/send" } };
-    assert.deepEqual(step(store, response(1, result)), [notify(completion(1, result), 2)]);
+    assert.deepEqual(step(store, response(2, result)), [notify(completion(2, result), 3)]);
   });
 
-  it("a duplicate completion of the same command is dropped (invariant 7)", () => {
+  it("a duplicate notification of the same completion id is dropped, whatever record carries it (invariant 7)", () => {
     const store = started();
-    step(store, entry(1, call(MAIL, 1)));
-    step(store, response(1, { ok: enc("first") }));
+    step(store, entry(1, call(MAIL, 1, 1)));
+    step(store, response(2, { ok: enc("first") }));
     const before = tables(store);
-    assert.deepEqual(step(store, response(1, { ok: enc("second") })), []);
-    assert.deepEqual(
-      step(store, { type: "resolve_awakeable", invocationId: A, commandIndex: 1, result: { ok: EMPTY } }),
-      [],
-    );
+    assert.deepEqual(step(store, response(2, { ok: enc("second") })), []);
+    // Completion 1 (the callee id) was notified when the call was journaled.
+    assert.deepEqual(step(store, response(1, { ok: EMPTY })), []);
+    assert.deepEqual(step(store, runDone(2, { ok: EMPTY })), []);
     assert.deepEqual(tables(store), before);
   });
 
   it("a response for an unknown or completed invocation is dropped", () => {
     const store = started({ idempotencyKey: "k" });
-    step(store, entry(1, call(MAIL, 1)));
+    step(store, entry(1, call(MAIL, 1, 1)));
     step(store, { type: "end", invocationId: A, attemptEpoch: 1, result: { ok: EMPTY } });
     const before = tables(store);
-    assert.deepEqual(step(store, response(1, { ok: EMPTY })), []);
-    assert.deepEqual(step(store, response(1, { ok: EMPTY }, B)), []);
+    assert.deepEqual(step(store, response(2, { ok: EMPTY })), []);
+    assert.deepEqual(step(store, response(2, { ok: EMPTY }, B)), []);
     assert.deepEqual(tables(store), before);
   });
 
   it("several outbox rows in one record give one ship_outbox action", () => {
     const store = started();
-    step(store, entry(1, call(MAIL, 1)));
-    step(store, entry(2, call(MAIL, 2)));
+    step(store, entry(1, call(MAIL, 1, 1)));
+    step(store, entry(2, call(MAIL, 2, 3)));
     const actions = step(store, { type: "kill", invocationId: A });
     assert.equal(actions.filter((a) => a.type === "ship_outbox").length, 1);
     assert.equal(outbox(store).length, 4);
   });
 });
 
-describe("apply: early completions (invariant 7)", () => {
-  it("a completion for a command not journaled yet is kept, and appended right after the command", () => {
+describe("apply: awakeables are signals (invariant 7)", () => {
+  it("resolve_awakeable notifies the awakeable's signal to the running attempt", () => {
+    const store = started();
+    step(store, entry(1, run("ask", 1)));
+    const result: Result = { ok: enc({ approved: true }) };
+    assert.deepEqual(step(store, resolve(17, result), { at: T0 + 3 }), [notify(signal(17, result), 2)]);
+    assert.deepEqual(store.getJournal(A).at(-1), signal(17, result));
+    const s = store.getStatus(A);
+    assert.deepEqual(s?.signals, [17]);
+    assert.equal(s?.completed, undefined);
+    assert.equal(s?.journalLength, 3);
+    assert.equal(s?.commandCount, 2);
+    assert.equal(s?.modifiedAt, T0 + 3);
+  });
+
+  it("a resolution that arrives before anything waits on it is journaled at once (no early completions any more)", () => {
     const store = started();
     const result: Result = { ok: enc("early bird") };
-    assert.deepEqual(
-      step(store, { type: "resolve_awakeable", invocationId: A, commandIndex: 1, result }),
-      [],
-    );
-    assert.deepEqual(store.getStatus(A)?.early, [{ commandIndex: 1, result }]);
-    assert.equal(store.getJournal(A).length, 1);
-    const awk: CommandEntry = { type: "awakeable" };
-    assert.deepEqual(step(store, entry(1, awk)), [ack(1, awk, 1), notify(completion(1, result), 2)]);
-    assert.deepEqual(store.getJournal(A).slice(1), [awk, completion(1, result)]);
-    assert.deepEqual(store.getStatus(A)?.early ?? [], []);
-    assert.deepEqual(store.getStatus(A)?.completed, [1]);
+    assert.deepEqual(step(store, resolve(17, result)), [notify(signal(17, result), 1)]);
+    assert.deepEqual(store.getJournal(A).slice(1), [signal(17, result)]);
+    // The next command goes after it.
+    assert.deepEqual(step(store, entry(1, run("later", 1))), [ack(1, 2)]);
+    assert.deepEqual(store.getStatus(A)?.signals, [17]);
   });
 
-  it("an early completion is kept once: a duplicate before the command and one after it are dropped", () => {
+  it("an awakeable resolved twice (or resolved then rejected) gets one signal notification; the rest are dropped", () => {
     const store = started();
     const first: Result = { ok: enc(1) };
-    step(store, { type: "resolve_awakeable", invocationId: A, commandIndex: 2, result: first });
+    assert.deepEqual(step(store, resolve(17, first)), [notify(signal(17, first), 1)]);
     const before = tables(store);
-    assert.deepEqual(
-      step(store, { type: "resolve_awakeable", invocationId: A, commandIndex: 2, result: { ok: enc(2) } }),
-      [],
-    );
+    assert.deepEqual(step(store, resolve(17, { ok: enc(2) })), []);
+    assert.deepEqual(step(store, resolve(17, { err: { code: 500, message: "no" } })), []);
     assert.deepEqual(tables(store), before);
-    step(store, entry(1, { type: "run", name: "x", result: { ok: EMPTY } }));
-    // Command 1 is not command 2: the early completion waits.
-    assert.equal(store.getJournal(A).length, 2);
-    const actions = step(store, entry(2, { type: "awakeable" }));
-    assert.deepEqual(actions.at(-1), notify(completion(2, first), 3));
-    assert.deepEqual(
-      step(store, { type: "resolve_awakeable", invocationId: A, commandIndex: 2, result: { ok: enc(3) } }),
-      [],
-    );
+    assert.deepEqual(store.getJournal(A).slice(1), [signal(17, first)]);
   });
-});
 
-describe("apply: awakeables", () => {
-  it("an awakeable command is acked; resolve_awakeable completes it", () => {
+  it("signal ids and completion ids are separate: signal 18 and completion 18 are both notified", () => {
     const store = started();
-    const awk: CommandEntry = { type: "awakeable" };
-    assert.deepEqual(step(store, entry(1, awk)), [ack(1, awk, 1)]);
-    const result: Result = { ok: enc({ approved: true }) };
-    assert.deepEqual(step(store, { type: "resolve_awakeable", invocationId: A, commandIndex: 1, result }), [
-      notify(completion(1, result), 2),
+    step(store, entry(1, run("r", 18)));
+    assert.deepEqual(step(store, resolve(18, { ok: enc("s") })), [notify(signal(18, { ok: enc("s") }), 2)]);
+    assert.deepEqual(step(store, runDone(18, { ok: enc("c") })), [
+      notify(completion(18, { ok: enc("c") }), 3),
     ]);
   });
 
-  it("complete_awakeable from a handler writes a resolve_awakeable message for the owner's command", () => {
+  it("a resolution for a suspended invocation that does not wait on that signal is journaled; it stays suspended", () => {
+    const store = started();
+    step(store, entry(1, run("r", 1)));
+    step(store, suspend([1], [17, CANCEL_SIGNAL_ID]));
+    assert.deepEqual(step(store, resolve(18, { ok: EMPTY })), []);
+    assert.equal(store.getStatus(A)?.state, "suspended");
+    assert.deepEqual(store.getJournal(A).at(-1), signal(18, { ok: EMPTY }));
+    assert.deepEqual(step(store, resolve(17, { ok: EMPTY })), [
+      { type: "invoke", invocationId: A, attemptEpoch: 2 },
+    ]);
+  });
+
+  it("complete_awakeable from a handler writes a resolve_awakeable message for the owner's signal", () => {
     const store = started();
     const result: Result = { err: { code: 500, message: "declined" } };
     const c: CommandEntry = { type: "complete_awakeable", awakeableId: awakeableId(B, 37), result };
-    assert.deepEqual(step(store, entry(1, c)), [{ type: "ship_outbox" }, ack(1, c, 1)]);
-    assert.deepEqual(outbox(store), [
-      { type: "resolve_awakeable", invocationId: B, commandIndex: 37, result },
-    ]);
+    assert.deepEqual(step(store, entry(1, c)), [{ type: "ship_outbox" }, ack(1, 1)]);
+    assert.deepEqual(outbox(store), [{ type: "resolve_awakeable", invocationId: B, signalId: 37, result }]);
+  });
+
+  it("complete_awakeable with a malformed id (or one naming a reserved signal) is journaled but sends nothing", () => {
+    const store = started();
+    const reserved = awakeableId(B, CANCEL_SIGNAL_ID);
+    for (const [k, id] of ["awk_nonsense", reserved].entries()) {
+      const c: CommandEntry = { type: "complete_awakeable", awakeableId: id, result: { ok: EMPTY } };
+      assert.deepEqual(step(store, entry(k + 1, c)), [ack(k + 1, k + 1)]);
+    }
+    assert.deepEqual(outbox(store), []);
   });
 });
 
 describe("apply: attach", () => {
-  it("an attach command writes an attach_request for the target with the caller", () => {
+  it("an attach command writes an attach_request for the target with the caller's completion id", () => {
     const store = started();
-    const c: CommandEntry = { type: "attach", invocationId: B };
-    assert.deepEqual(step(store, entry(1, c)), [{ type: "ship_outbox" }, ack(1, c, 1)]);
+    const c: CommandEntry = { type: "attach", invocationId: B, completionId: 1 };
+    assert.deepEqual(step(store, entry(1, c)), [{ type: "ship_outbox" }, ack(1, 1)]);
     assert.deepEqual(outbox(store), [
-      { type: "attach_request", invocationId: B, caller: { invocationId: A, commandIndex: 1 } },
+      { type: "attach_request", invocationId: B, caller: { invocationId: A, completionId: 1 } },
     ]);
   });
 
@@ -451,7 +534,7 @@ describe("apply: attach", () => {
     const store = started({ idempotencyKey: "k" });
     const result: Result = { ok: enc("done") };
     step(store, { type: "end", invocationId: A, attemptEpoch: 1, result });
-    const caller: Caller = { invocationId: CALLER, commandIndex: 2 };
+    const caller: Caller = { invocationId: CALLER, completionId: 2 };
     assert.deepEqual(step(store, { type: "attach_request", invocationId: A, caller }), [
       { type: "ship_outbox" },
     ]);
@@ -460,7 +543,7 @@ describe("apply: attach", () => {
 
   it("attach to an unknown invocation: a 404 response", () => {
     const store = new MemoryStore(0);
-    const caller: Caller = { invocationId: CALLER, commandIndex: 2 };
+    const caller: Caller = { invocationId: CALLER, completionId: 2 };
     assert.deepEqual(step(store, { type: "attach_request", invocationId: B, caller }), [
       { type: "ship_outbox" },
     ]);
@@ -475,7 +558,7 @@ describe("apply: attach", () => {
 
   it("attach to a running invocation: the caller becomes a sink and is answered on completion", () => {
     const store = started();
-    const caller: Caller = { invocationId: CALLER, commandIndex: 2 };
+    const caller: Caller = { invocationId: CALLER, completionId: 2 };
     assert.deepEqual(step(store, { type: "attach_request", invocationId: A, caller }), []);
     assert.deepEqual(store.getStatus(A)?.sinks, [caller]);
     assert.deepEqual(outbox(store), []);
@@ -491,50 +574,90 @@ describe("apply: attach", () => {
 describe("apply: suspend", () => {
   it("stores waitingOn, goes suspended, aborts the attempt; its later effects are dropped", () => {
     const store = started();
-    step(store, entry(1, { type: "awakeable" }));
-    step(store, entry(2, { type: "sleep", wakeUpAt: T0 + 10 }));
-    assert.deepEqual(step(store, suspend([1, 2], 3), { at: T0 + 5 }), [{ type: "abort", invocationId: A }]);
+    step(store, entry(1, run("r", 1)));
+    step(store, entry(2, sleep(2, T0 + 10)));
+    assert.deepEqual(step(store, suspend([1, 2], [17, CANCEL_SIGNAL_ID]), { at: T0 + 5 }), [
+      { type: "abort", invocationId: A },
+    ]);
     const s = store.getStatus(A);
     assert.equal(s?.state, "suspended");
-    assert.deepEqual(s?.waitingOn, [1, 2]);
+    assert.deepEqual(s?.waitingOn, { completionIds: [1, 2], signalIds: [17, CANCEL_SIGNAL_ID] });
     assert.equal(s?.attemptEpoch, 1);
     assert.equal(s?.modifiedAt, T0 + 5);
     assert.deepEqual(store.listInvoked(), []);
     const before = tables(store);
-    assert.deepEqual(step(store, entry(3, { type: "run", name: "zombie", result: { ok: EMPTY } })), []);
+    assert.deepEqual(step(store, entry(3, run("zombie", 3))), []);
+    assert.deepEqual(step(store, runDone(1, { ok: EMPTY })), []);
     assert.deepEqual(tables(store), before);
   });
 
-  it("if the journal grew past knownLength, it re-invokes at once (epoch + 1) instead", () => {
+  it("if a waited completion is already notified, it re-invokes at once (epoch + 1) instead", () => {
     const store = started();
-    step(store, entry(1, { type: "awakeable" }));
-    step(store, entry(2, { type: "awakeable" }));
-    step(store, { type: "resolve_awakeable", invocationId: A, commandIndex: 2, result: { ok: EMPTY } });
-    // The attempt had seen 3 entries, not the completion at position 3.
-    assert.deepEqual(step(store, suspend([1], 3)), [{ type: "invoke", invocationId: A, attemptEpoch: 2 }]);
+    step(store, entry(1, run("r", 1)));
+    step(store, runDone(1, { ok: EMPTY }));
+    assert.deepEqual(step(store, suspend([1], [CANCEL_SIGNAL_ID]), { at: T0 + 5 }), [
+      { type: "invoke", invocationId: A, attemptEpoch: 2 },
+    ]);
+    const s = store.getStatus(A);
+    assert.equal(s?.state, "invoked");
+    assert.equal(s?.waitingOn, undefined);
+    assert.equal(s?.modifiedAt, T0 + 5);
+  });
+
+  it("if a waited signal is already notified, it re-invokes at once", () => {
+    const store = started();
+    step(store, resolve(17, { ok: EMPTY }));
+    assert.deepEqual(step(store, suspend([], [17, CANCEL_SIGNAL_ID])), [
+      { type: "invoke", invocationId: A, attemptEpoch: 2 },
+    ]);
+  });
+
+  it("waiting on the cancel signal when cancel was already journaled: a new attempt at once", () => {
+    const store = started();
+    step(store, entry(1, run("r", 1)));
+    assert.deepEqual(step(store, { type: "cancel", invocationId: A }), [notify(CANCEL, 2)]);
+    assert.deepEqual(step(store, suspend([1], [CANCEL_SIGNAL_ID])), [
+      { type: "invoke", invocationId: A, attemptEpoch: 2 },
+    ]);
     assert.equal(store.getStatus(A)?.state, "invoked");
   });
 
-  it("if a waited command is already completed, it re-invokes at once", () => {
+  it("not waiting on the cancel signal (the attempt saw it; its compensation awaits) while it is journaled: it suspends", () => {
     const store = started();
-    step(store, entry(1, { type: "awakeable" }));
-    step(store, { type: "resolve_awakeable", invocationId: A, commandIndex: 1, result: { ok: EMPTY } });
-    assert.deepEqual(step(store, suspend([1], 3)), [{ type: "invoke", invocationId: A, attemptEpoch: 2 }]);
+    step(store, { type: "cancel", invocationId: A });
+    step(store, entry(1, run("compensate", 1)));
+    assert.deepEqual(step(store, suspend([1])), [{ type: "abort", invocationId: A }]);
+    assert.equal(store.getStatus(A)?.state, "suspended");
+    assert.deepEqual(
+      step(store, runDone(1, { ok: EMPTY }, 1)),
+      [],
+      "a suspended attempt's proposal is a zombie's",
+    );
+  });
+
+  it("a notification it does not wait for does not stop the suspension", () => {
+    const store = started();
+    step(store, entry(1, run("r1", 1)));
+    step(store, entry(2, run("r2", 2)));
+    step(store, runDone(2, { ok: EMPTY }));
+    step(store, resolve(18, { ok: EMPTY }));
+    assert.deepEqual(step(store, suspend([1], [17, CANCEL_SIGNAL_ID])), [{ type: "abort", invocationId: A }]);
+    assert.equal(store.getStatus(A)?.state, "suspended");
   });
 
   it("a suspend from a stale epoch is dropped", () => {
     const store = started();
-    step(store, entry(1, { type: "awakeable" }));
+    step(store, entry(1, run("r", 1)));
     step(store, { type: "announce_leader", leaderEpoch: 1 });
     const before = tables(store);
-    assert.deepEqual(step(store, suspend([1], 2, 1)), []);
+    assert.deepEqual(step(store, suspend([1], [], 1)), []);
     assert.deepEqual(tables(store), before);
   });
 });
 
 describe("apply: cancel", () => {
   it("a scheduled invocation: completed with 409 Cancelled, timer gone, the caller answered", () => {
-    const caller: Caller = { invocationId: CALLER, commandIndex: 1 };
+    const caller: Caller = { invocationId: CALLER, completionId: 1 };
     const store = started({ executeAt: T0 + 1_000, caller });
     assert.deepEqual(step(store, { type: "cancel", invocationId: A }), [
       { type: "completed", invocationId: A, result: CANCELLED },
@@ -561,41 +684,54 @@ describe("apply: cancel", () => {
     ]);
   });
 
-  it("an invoked invocation: a cancel_signal notification, and cancel messages to its calls that have no result", () => {
+  it("an invoked invocation: the cancel signal is notified, and cancel messages go to its calls that have no result", () => {
     const store = started();
-    step(store, entry(1, call(MAIL, 1)));
-    step(store, entry(2, call(MAIL, 2)));
-    step(store, response(2, { ok: EMPTY }));
-    step(store, entry(3, { type: "send", target: MAIL, argument: enc(3), headers: {} }));
-    step(store, entry(4, { type: "awakeable" }));
+    step(store, entry(1, call(MAIL, 1, 1))); // journal: call, completion 1 (callee id)
+    step(store, entry(2, call(MAIL, 2, 3))); // call, completion 3
+    step(store, response(4, { ok: EMPTY })); // completion 4: the second call has its result
+    step(store, entry(3, send(MAIL, 3, 5))); // send, completion 5
+    step(store, entry(4, run("r", 6)));
     const pendingChild = derivedInvocationId(MAIL, A, 1, {});
     const before = outbox(store).length;
     assert.deepEqual(step(store, { type: "cancel", invocationId: A }), [
       { type: "ship_outbox" },
-      notify({ type: "cancel_signal" }, 6),
+      notify(CANCEL, 9),
     ]);
     assert.deepEqual(outbox(store).slice(before), [{ type: "cancel", invocationId: pendingChild }]);
-    assert.deepEqual(store.getJournal(A).at(-1), { type: "cancel_signal" });
+    assert.deepEqual(store.getJournal(A).at(-1), CANCEL);
+    assert.deepEqual(store.getStatus(A)?.signals, [CANCEL_SIGNAL_ID]);
     assert.equal(store.getStatus(A)?.state, "invoked");
   });
 
-  it("a suspended invocation: the cancel_signal re-invokes it", () => {
+  it("a second cancel notifies nothing more: the cancel signal is notified once", () => {
     const store = started();
-    step(store, entry(1, { type: "awakeable" }));
-    step(store, suspend([1], 2));
-    assert.deepEqual(step(store, { type: "cancel", invocationId: A }), [
-      { type: "invoke", invocationId: A, attemptEpoch: 2 },
-    ]);
-    assert.deepEqual(store.getJournal(A).at(-1), { type: "cancel_signal" });
+    step(store, entry(1, run("r", 1)));
+    assert.deepEqual(step(store, { type: "cancel", invocationId: A }), [notify(CANCEL, 2)]);
+    const before = tables(store);
+    assert.deepEqual(step(store, { type: "cancel", invocationId: A }), []);
+    assert.deepEqual(tables(store), before);
   });
 
-  it("a backing-off invocation: the cancel_signal is journaled and it is re-invoked at once, its retry timer gone", () => {
+  it("a suspended invocation: the cancel signal re-invokes it, whether or not it waits on it", () => {
+    for (const signals of [[CANCEL_SIGNAL_ID], []]) {
+      const store = started();
+      step(store, entry(1, run("r", 1)));
+      step(store, suspend([1], signals));
+      assert.deepEqual(step(store, { type: "cancel", invocationId: A }), [
+        { type: "invoke", invocationId: A, attemptEpoch: 2 },
+      ]);
+      assert.deepEqual(store.getJournal(A).at(-1), CANCEL);
+      assert.equal(store.getStatus(A)?.waitingOn, undefined);
+    }
+  });
+
+  it("a backing-off invocation: the cancel signal is journaled and it is re-invoked at once, its retry timer gone", () => {
     const store = started();
     step(store, { type: "attempt_failed", invocationId: A, attemptEpoch: 1, message: "Error: x" });
     assert.deepEqual(step(store, { type: "cancel", invocationId: A }), [
       { type: "invoke", invocationId: A, attemptEpoch: 2 },
     ]);
-    assert.deepEqual(store.getJournal(A).at(-1), { type: "cancel_signal" });
+    assert.deepEqual(store.getJournal(A).at(-1), CANCEL);
     assert.deepEqual(store.listTimers(FOREVER, 100), []);
     assert.equal(store.getStatus(A)?.nextRetryAt, undefined);
   });
@@ -612,9 +748,9 @@ describe("apply: cancel", () => {
 
 describe("apply: kill", () => {
   it("an invoked invocation: kill messages to its pending calls, abort, completed with 409 Killed, the caller answered", () => {
-    const caller: Caller = { invocationId: CALLER, commandIndex: 7 };
+    const caller: Caller = { invocationId: CALLER, completionId: 7 };
     const store = started({ caller });
-    step(store, entry(1, call(MAIL, 1)));
+    step(store, entry(1, call(MAIL, 1, 1)));
     const child = derivedInvocationId(MAIL, A, 1, {});
     assert.deepEqual(step(store, { type: "kill", invocationId: A }), [
       { type: "ship_outbox" },
@@ -631,8 +767,8 @@ describe("apply: kill", () => {
 
   it("a suspended invocation: killed; its sleep timer firing later changes nothing", () => {
     const store = started();
-    step(store, entry(1, { type: "sleep", wakeUpAt: T0 + 1_000 }));
-    step(store, suspend([1], 2));
+    step(store, entry(1, sleep(1, T0 + 1_000)));
+    step(store, suspend([1], [CANCEL_SIGNAL_ID]));
     assert.deepEqual(step(store, { type: "kill", invocationId: A }), [
       { type: "abort", invocationId: A },
       { type: "completed", invocationId: A, result: KILLED },

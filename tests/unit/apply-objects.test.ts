@@ -1,7 +1,7 @@
-// Proves apply keeps virtual objects and workflows right (apply.ts invariants 6–7: key locks and FIFO inboxes, shared handlers never lock, state commands, durable promises, workflow retention and cleanup), by golden tests: given this MemoryStore and this record, exactly these actions and these rows.
+// Proves apply keeps virtual objects and workflows right (apply.ts invariants 6–7: key locks and FIFO inboxes, shared handlers never lock, state commands and lazily read state notified at once, durable promises and their notifications, workflow retention and cleanup), by golden tests: given this MemoryStore and this record, exactly these actions and these rows.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { CommandEntry, Result } from "@onelog/sdk/internal";
+import { VOID, type CommandEntry, type NotificationValue, type Result } from "@onelog/sdk/internal";
 import { apply, type Action } from "../../packages/onelog/src/internal/partition/apply.js";
 import type {
   HandlerKind,
@@ -36,7 +36,6 @@ const POLICY: RetryPolicy = {
 };
 const RETENTION = 86_400_000;
 const FOREVER = Number.MAX_SAFE_INTEGER;
-const EMPTY = new Uint8Array(0);
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 
 function step(store: MemoryStore, body: RecordBody, header: Partial<RecordHeader> = {}): Action[] {
@@ -90,12 +89,25 @@ const completed = (id: string, result: Result = { ok: enc("ok") }): Action => ({
   invocationId: id,
   result,
 });
-const ack = (id: string, commandIndex: number, e: CommandEntry, position: number, epoch = 1): Action => ({
+const ack = (id: string, commandIndex: number, position: number, epoch = 1): Action => ({
   type: "ack",
   invocationId: id,
   attemptEpoch: epoch,
   commandIndex,
-  entry: e,
+  position,
+});
+/** Notification of `completionId` to attempt `epoch` of `id`, at journal `position`. */
+const notify = (
+  id: string,
+  completionId: number,
+  value: NotificationValue,
+  position: number,
+  epoch = 1,
+): Action => ({
+  type: "notify",
+  invocationId: id,
+  attemptEpoch: epoch,
+  entry: { type: "completion", completionId, value },
   position,
 });
 
@@ -175,8 +187,14 @@ describe("apply: exclusive object handlers take the key's lock (invariant 6)", (
     step(store, { type: "attempt_failed", invocationId: A, attemptEpoch: 1, message: "Error: x" });
     assert.deepEqual(step(store, invoke(B, ADD, "exclusive")), []);
     step(store, { type: "timer_fired", timer: { kind: "retry", invocationId: A } });
-    step(store, entry(A, 1, { type: "awakeable" }, 2));
-    step(store, { type: "suspend", invocationId: A, attemptEpoch: 2, waitingOn: [1], knownLength: 2 });
+    step(store, entry(A, 1, { type: "run", name: "r", completionId: 1 }, 2));
+    step(store, {
+      type: "suspend",
+      invocationId: A,
+      attemptEpoch: 2,
+      waitingCompletions: [1],
+      waitingSignals: [1],
+    });
     assert.equal(store.getStatus(A)?.state, "suspended");
     step(store, { type: "pause", invocationId: A });
     assert.equal(store.getLock("Counter", "k1"), A);
@@ -306,7 +324,7 @@ describe("apply: state commands", () => {
   it("set_state / clear_state / clear_all_state of an exclusive handler change the key's state and are journaled as proposed", () => {
     const store = new MemoryStore(0);
     step(store, invoke(A, ADD, "exclusive"));
-    assert.deepEqual(step(store, entry(A, 1, set("a", 1))), [ack(A, 1, set("a", 1), 1)]);
+    assert.deepEqual(step(store, entry(A, 1, set("a", 1))), [ack(A, 1, 1)]);
     step(store, entry(A, 2, set("b", 2)));
     step(store, entry(A, 3, set("c", 3)));
     assert.deepEqual(store.listState("Counter", "k1"), [
@@ -315,13 +333,13 @@ describe("apply: state commands", () => {
       ["c", enc(3)],
     ]);
     const clear: CommandEntry = { type: "clear_state", key: "b" };
-    assert.deepEqual(step(store, entry(A, 4, clear)), [ack(A, 4, clear, 4)]);
+    assert.deepEqual(step(store, entry(A, 4, clear)), [ack(A, 4, 4)]);
     assert.deepEqual(store.listState("Counter", "k1"), [
       ["a", enc(1)],
       ["c", enc(3)],
     ]);
     const clearAll: CommandEntry = { type: "clear_all_state" };
-    assert.deepEqual(step(store, entry(A, 5, clearAll)), [ack(A, 5, clearAll, 5)]);
+    assert.deepEqual(step(store, entry(A, 5, clearAll)), [ack(A, 5, 5)]);
     assert.deepEqual(store.listState("Counter", "k1"), []);
     assert.deepEqual(store.getJournal(A).slice(1), [set("a", 1), set("b", 2), set("c", 3), clear, clearAll]);
   });
@@ -344,7 +362,7 @@ describe("apply: state commands", () => {
     step(store, end(A));
     step(store, invoke(B, READ, "shared"));
     const before = store.listState("Counter", "k1");
-    assert.deepEqual(step(store, entry(B, 1, set("n", 99))), [ack(B, 1, set("n", 99), 1)]);
+    assert.deepEqual(step(store, entry(B, 1, set("n", 99))), [ack(B, 1, 1)]);
     step(store, entry(B, 2, { type: "clear_state", key: "n" }));
     step(store, entry(B, 3, { type: "clear_all_state" }));
     assert.deepEqual(store.listState("Counter", "k1"), before);
@@ -358,25 +376,33 @@ describe("apply: state commands", () => {
     assert.deepEqual(store.getState("Signup", "wf1", "stage"), enc("mailed"));
   });
 
-  it("get_state without a value is filled by apply (the stored value, or null when absent)", () => {
+  it("a lazy get_state (with a completion id) is journaled as proposed; its value (or void when absent) is notified right after", () => {
     const store = new MemoryStore(0);
     step(store, invoke(A, ADD, "exclusive"));
     step(store, entry(A, 1, set("n", 5)));
-    const filled: CommandEntry = { type: "get_state", key: "n", value: enc(5) };
-    assert.deepEqual(step(store, entry(A, 2, { type: "get_state", key: "n" })), [ack(A, 2, filled, 2)]);
-    const absent: CommandEntry = { type: "get_state", key: "missing", value: null };
-    assert.deepEqual(step(store, entry(A, 3, { type: "get_state", key: "missing" })), [ack(A, 3, absent, 3)]);
-    assert.deepEqual(store.getJournal(A).slice(2), [filled, absent]);
+    const present: CommandEntry = { type: "get_state", key: "n", completionId: 1 };
+    assert.deepEqual(step(store, entry(A, 2, present)), [ack(A, 2, 2), notify(A, 1, { ok: enc(5) }, 3)]);
+    const absent: CommandEntry = { type: "get_state", key: "missing", completionId: 2 };
+    assert.deepEqual(step(store, entry(A, 3, absent)), [ack(A, 3, 4), notify(A, 2, VOID, 5)]);
+    assert.deepEqual(store.getJournal(A).slice(2), [
+      present,
+      { type: "completion", completionId: 1, value: { ok: enc(5) } },
+      absent,
+      { type: "completion", completionId: 2, value: VOID },
+    ]);
+    assert.deepEqual(store.getStatus(A)?.completed, [1, 2]);
   });
 
-  it("get_state with a value (from eager state) is kept as proposed, even null", () => {
+  it("an eager get_state (with a value) is kept as proposed, even null, and notifies nothing", () => {
     const store = new MemoryStore(0);
     step(store, invoke(A, ADD, "exclusive"));
     step(store, entry(A, 1, set("n", 5)));
     const proposed: CommandEntry = { type: "get_state", key: "n", value: enc(4) };
-    assert.deepEqual(step(store, entry(A, 2, proposed)), [ack(A, 2, proposed, 2)]);
+    assert.deepEqual(step(store, entry(A, 2, proposed)), [ack(A, 2, 2)]);
     const proposedNull: CommandEntry = { type: "get_state", key: "n", value: null };
-    assert.deepEqual(step(store, entry(A, 3, proposedNull)), [ack(A, 3, proposedNull, 3)]);
+    assert.deepEqual(step(store, entry(A, 3, proposedNull)), [ack(A, 3, 3)]);
+    assert.deepEqual(store.getJournal(A).slice(2), [proposed, proposedNull]);
+    assert.equal(store.getStatus(A)?.completed, undefined);
   });
 
   it("a shared handler's get_state reads the key's state", () => {
@@ -384,19 +410,38 @@ describe("apply: state commands", () => {
     step(store, invoke(A, ADD, "exclusive"));
     step(store, entry(A, 1, set("n", 5)));
     step(store, invoke(B, READ, "shared"));
-    const [a] = step(store, entry(B, 1, { type: "get_state", key: "n" }));
-    assert.deepEqual((a as { entry: unknown }).entry, { type: "get_state", key: "n", value: enc(5) });
+    assert.deepEqual(step(store, entry(B, 1, { type: "get_state", key: "n", completionId: 1 })), [
+      ack(B, 1, 1),
+      notify(B, 1, { ok: enc(5) }, 2),
+    ]);
   });
 
-  it("get_state_keys without keys is filled with the sorted names; with keys it is kept", () => {
+  it("a lazy get_state_keys is notified the sorted names right after; an eager one (with keys) is kept and notifies nothing", () => {
     const store = new MemoryStore(0);
     step(store, invoke(A, ADD, "exclusive"));
     step(store, entry(A, 1, set("zeta", 1)));
     step(store, entry(A, 2, set("alpha", 2)));
-    const filled: CommandEntry = { type: "get_state_keys", keys: ["alpha", "zeta"] };
-    assert.deepEqual(step(store, entry(A, 3, { type: "get_state_keys" })), [ack(A, 3, filled, 3)]);
+    const lazy: CommandEntry = { type: "get_state_keys", completionId: 1 };
+    assert.deepEqual(step(store, entry(A, 3, lazy)), [
+      ack(A, 3, 3),
+      notify(A, 1, { stateKeys: ["alpha", "zeta"] }, 4),
+    ]);
     const proposed: CommandEntry = { type: "get_state_keys", keys: ["x"] };
-    assert.deepEqual(step(store, entry(A, 4, proposed)), [ack(A, 4, proposed, 4)]);
+    assert.deepEqual(step(store, entry(A, 4, proposed)), [ack(A, 4, 5)]);
+    assert.deepEqual(store.getJournal(A).slice(3), [
+      lazy,
+      { type: "completion", completionId: 1, value: { stateKeys: ["alpha", "zeta"] } },
+      proposed,
+    ]);
+  });
+
+  it("a lazy get_state_keys of an empty key is notified an empty list", () => {
+    const store = new MemoryStore(0);
+    step(store, invoke(A, ADD, "exclusive"));
+    assert.deepEqual(step(store, entry(A, 1, { type: "get_state_keys", completionId: 1 })), [
+      ack(A, 1, 1),
+      notify(A, 1, { stateKeys: [] }, 2),
+    ]);
   });
 
   it("object state outlives the invocation that wrote it (no retention for objects)", () => {
@@ -410,72 +455,80 @@ describe("apply: state commands", () => {
 });
 
 describe("apply: workflow durable promises", () => {
-  const get: CommandEntry = { type: "promise_get", name: "clicked" };
-  const resolveWith = (v: unknown): CommandEntry => ({
+  const get = (completionId: number): CommandEntry => ({
+    type: "promise_get",
+    name: "clicked",
+    completionId,
+  });
+  const peek = (completionId: number): CommandEntry => ({
+    type: "promise_peek",
+    name: "clicked",
+    completionId,
+  });
+  const resolveWith = (v: unknown, completionId: number): CommandEntry => ({
     type: "promise_complete",
     name: "clicked",
     result: { ok: enc(v) },
+    completionId,
   });
-  const OK_OUTCOME: Result = { ok: EMPTY };
+  const ALREADY: Result = { err: { code: 409, message: "promise 'clicked' was already completed" } };
 
-  /** A workflow run A waiting on promise 'clicked' (command 1), and a shared handler B. */
+  /** A workflow run A waiting on promise 'clicked' (command 1, completion 1), and a shared handler B. */
   function waiting(): MemoryStore {
     const store = new MemoryStore(0);
     step(store, invoke(A, RUN, "workflow"));
-    step(store, entry(A, 1, get));
+    step(store, entry(A, 1, get(1)));
     step(store, invoke(B, CLICK, "shared"));
     return store;
   }
 
-  it("promise_get of an unresolved promise is journaled and registers a waiter", () => {
+  it("promise_get of an unresolved promise is journaled, registers a waiter by completion id, and notifies nothing", () => {
     const store = new MemoryStore(0);
     step(store, invoke(A, RUN, "workflow"));
-    assert.deepEqual(step(store, entry(A, 1, get)), [ack(A, 1, get, 1)]);
+    assert.deepEqual(step(store, entry(A, 1, get(1))), [ack(A, 1, 1)]);
     assert.deepEqual(store.getPromise("Signup", "wf1", "clicked"), {
-      waiters: [{ invocationId: A, commandIndex: 1 }],
+      waiters: [{ invocationId: A, completionId: 1 }],
     });
+    assert.deepEqual(store.getJournal(A).slice(1), [get(1)]);
   });
 
-  it("promise_complete from a shared handler: outcome ok filled in, promise resolved, the waiting run notified", () => {
+  it("promise_complete from a shared handler: its own completion void, the promise resolved, the waiting run notified", () => {
     const store = waiting();
-    const r = resolveWith("yes");
+    const r = resolveWith("yes", 1);
     const actions = step(store, entry(B, 1, r));
-    assert.deepEqual(actions, [
-      ack(B, 1, { ...r, outcome: OK_OUTCOME } as CommandEntry, 1),
-      {
-        type: "notify",
-        invocationId: A,
-        attemptEpoch: 1,
-        entry: { type: "completion", commandIndex: 1, result: { ok: enc("yes") } },
-        position: 2,
-      },
-    ]);
+    assert.deepEqual(actions, [ack(B, 1, 1), notify(B, 1, VOID, 2), notify(A, 1, { ok: enc("yes") }, 2)]);
     assert.deepEqual(store.getPromise("Signup", "wf1", "clicked"), {
       result: { ok: enc("yes") },
       waiters: [],
     });
     assert.deepEqual(store.getJournal(A).at(-1), {
       type: "completion",
-      commandIndex: 1,
-      result: { ok: enc("yes") },
+      completionId: 1,
+      value: { ok: enc("yes") },
     });
+    assert.deepEqual(store.getJournal(B).slice(1), [r, { type: "completion", completionId: 1, value: VOID }]);
   });
 
   it("the waiting run, if suspended on it, is re-invoked with epoch + 1", () => {
     const store = waiting();
-    step(store, { type: "suspend", invocationId: A, attemptEpoch: 1, waitingOn: [1], knownLength: 2 });
-    const actions = step(store, entry(B, 1, resolveWith("yes")));
+    step(store, {
+      type: "suspend",
+      invocationId: A,
+      attemptEpoch: 1,
+      waitingCompletions: [1],
+      waitingSignals: [1],
+    });
+    const actions = step(store, entry(B, 1, resolveWith("yes", 1)));
     assert.deepEqual(actions.at(-1), invokeAction(A, 2));
     assert.equal(store.getStatus(A)?.state, "invoked");
   });
 
-  it("resolving twice: the second gets outcome err 409 and the promise keeps its first value", () => {
+  it("resolving twice: the second is notified err 409 and the promise keeps its first value", () => {
     const store = waiting();
-    step(store, entry(B, 1, resolveWith("first")));
-    const second = resolveWith("second");
-    const outcome: Result = { err: { code: 409, message: "promise 'clicked' was already completed" } };
-    assert.deepEqual(step(store, entry(B, 2, second)), [
-      ack(B, 2, { ...second, outcome } as CommandEntry, 2),
+    step(store, entry(B, 1, resolveWith("first", 1)));
+    assert.deepEqual(step(store, entry(B, 2, resolveWith("second", 2))), [
+      ack(B, 2, 3),
+      notify(B, 2, ALREADY, 4),
     ]);
     assert.deepEqual(store.getPromise("Signup", "wf1", "clicked")?.result, { ok: enc("first") });
     // A rejection after a resolution is refused the same way.
@@ -483,80 +536,63 @@ describe("apply: workflow durable promises", () => {
       type: "promise_complete",
       name: "clicked",
       result: { err: { code: 500, message: "no" } },
+      completionId: 3,
     };
-    const [a] = step(store, entry(B, 3, reject));
-    assert.deepEqual((a as { entry: { outcome: Result } }).entry.outcome, outcome);
+    assert.deepEqual(step(store, entry(B, 3, reject)), [ack(B, 3, 5), notify(B, 3, ALREADY, 6)]);
+    assert.deepEqual(store.getPromise("Signup", "wf1", "clicked")?.result, { ok: enc("first") });
   });
 
   it("promise_get after the promise was resolved: the completion is appended right after the command", () => {
     const store = new MemoryStore(0);
     step(store, invoke(B, CLICK, "shared"));
-    step(store, entry(B, 1, resolveWith(42)));
+    step(store, entry(B, 1, resolveWith(42, 1)));
     step(store, invoke(A, RUN, "workflow"));
-    step(store, entry(A, 1, runEntry()));
-    assert.deepEqual(step(store, entry(A, 2, get)), [
-      ack(A, 2, get, 2),
-      {
-        type: "notify",
-        invocationId: A,
-        attemptEpoch: 1,
-        entry: { type: "completion", commandIndex: 2, result: { ok: enc(42) } },
-        position: 3,
-      },
-    ]);
+    step(store, entry(A, 1, { type: "run", name: "mail", completionId: 1 }));
+    assert.deepEqual(step(store, entry(A, 2, get(2))), [ack(A, 2, 2), notify(A, 2, { ok: enc(42) }, 3)]);
     assert.deepEqual(store.getStatus(A)?.completed, [2]);
     assert.equal(store.getStatus(A)?.journalLength, 4);
+    assert.deepEqual(store.getPromise("Signup", "wf1", "clicked")?.waiters, []);
   });
 
-  it("a handler resolving the promise it waits on itself gets its completion right after the resolve", () => {
+  it("a handler resolving the promise it waits on itself: its resolve's void, then its get's result, right after the resolve", () => {
     const store = new MemoryStore(0);
     step(store, invoke(A, RUN, "workflow"));
-    step(store, entry(A, 1, get));
-    const r = resolveWith("self");
-    assert.deepEqual(step(store, entry(A, 2, r)), [
-      ack(A, 2, { ...r, outcome: OK_OUTCOME } as CommandEntry, 2),
-      {
-        type: "notify",
-        invocationId: A,
-        attemptEpoch: 1,
-        entry: { type: "completion", commandIndex: 1, result: { ok: enc("self") } },
-        position: 3,
-      },
+    step(store, entry(A, 1, get(1)));
+    assert.deepEqual(step(store, entry(A, 2, resolveWith("self", 2))), [
+      ack(A, 2, 2),
+      notify(A, 2, VOID, 3),
+      notify(A, 1, { ok: enc("self") }, 4),
     ]);
+    assert.deepEqual(store.getStatus(A)?.completed, [2, 1]);
   });
 
-  it("several waiters (the run and a shared handler) are all completed", () => {
+  it("several waiters (the run and a shared handler) are all completed, after the resolver's own completion", () => {
     const store = waiting();
-    step(store, entry(B, 1, get));
+    step(store, entry(B, 1, get(1)));
     step(store, invoke(C, CLICK, "shared"));
-    const actions = step(store, entry(C, 1, resolveWith("v")));
+    const actions = step(store, entry(C, 1, resolveWith("v", 1)));
     assert.deepEqual(
       actions.filter((a) => a.type === "notify").map((a) => a.invocationId),
-      [A, B],
+      [C, A, B],
     );
   });
 
-  it("promise_peek is filled with null before and with the result after the resolution", () => {
+  it("promise_peek is notified void before the resolution and the result after", () => {
     const store = waiting();
-    const peek: CommandEntry = { type: "promise_peek", name: "clicked" };
-    assert.deepEqual(step(store, entry(B, 1, peek)), [ack(B, 1, { ...peek, result: null }, 1)]);
-    step(store, entry(B, 2, resolveWith("v")));
-    assert.deepEqual(step(store, entry(B, 3, peek)), [ack(B, 3, { ...peek, result: { ok: enc("v") } }, 3)]);
+    assert.deepEqual(step(store, entry(B, 1, peek(1))), [ack(B, 1, 1), notify(B, 1, VOID, 2)]);
+    step(store, entry(B, 2, resolveWith("v", 2)));
+    assert.deepEqual(step(store, entry(B, 3, peek(3))), [ack(B, 3, 5), notify(B, 3, { ok: enc("v") }, 6)]);
+    // A peek registers no waiter: only the run's get waits.
+    assert.deepEqual(store.getPromise("Signup", "wf1", "clicked")?.waiters, []);
   });
 
   it("promises are per workflow id", () => {
     const store = new MemoryStore(0);
     step(store, invoke(A, RUN, "workflow"));
     step(store, invoke(B, { ...CLICK, key: "wf2" }, "shared"));
-    step(store, entry(B, 1, resolveWith("other")));
-    const [a, ...rest] = step(store, entry(A, 1, get));
-    assert.equal(a?.type, "ack");
-    assert.deepEqual(rest, []);
+    step(store, entry(B, 1, resolveWith("other", 1)));
+    assert.deepEqual(step(store, entry(A, 1, get(1))), [ack(A, 1, 1)]);
   });
-
-  function runEntry(): CommandEntry {
-    return { type: "run", name: "mail", result: { ok: EMPTY } };
-  }
 });
 
 describe("apply: workflow completion, retention and cleanup", () => {
@@ -564,7 +600,10 @@ describe("apply: workflow completion, retention and cleanup", () => {
     const store = new MemoryStore(0);
     step(store, invoke(A, RUN, "workflow", { retentionMs }));
     step(store, entry(A, 1, set("stage", "done")));
-    step(store, entry(A, 2, { type: "promise_complete", name: "p", result: { ok: enc(1) } }));
+    step(
+      store,
+      entry(A, 2, { type: "promise_complete", name: "p", result: { ok: enc(1) }, completionId: 1 }),
+    );
     const at = T0 + 1_000;
     const out: Result = { ok: enc("signed up") };
     step(store, end(A, out), { at });
@@ -646,7 +685,7 @@ describe("apply: workflow completion, retention and cleanup", () => {
 
   it("attach to a completed workflow run answers with its output during the retention", () => {
     const { store, out } = finished();
-    const caller = { invocationId: D, commandIndex: 3 };
+    const caller = { invocationId: D, completionId: 3 };
     assert.deepEqual(step(store, { type: "attach_request", invocationId: A, caller }), [
       { type: "ship_outbox" },
     ]);

@@ -1,4 +1,4 @@
-// Proves apply(store, record) -> actions follows apply.ts's invariants for an invocation's life (invoke, entries and acks, end, retries, timers, leadership, dedup, outbox truncation, pause/resume/purge, determinism), by golden tests: given this MemoryStore and this record, exactly these actions and these rows.
+// Proves apply(store, record) -> actions follows apply.ts's invariants for an invocation's life (invoke, entries and acks, run completions, end, retries, timers, leadership, dedup, outbox truncation, pause/resume/purge, determinism), by golden tests: given this MemoryStore and this record, exactly these actions and these rows.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { CommandEntry, JournalEntry, Result } from "@onelog/sdk/internal";
@@ -76,11 +76,8 @@ const end = (result: Result, epoch = 1, id = ID): RecordBody => ({
 });
 
 const INPUT: JournalEntry = { type: "input", argument: ARG, headers: { "content-type": "application/json" } };
-const runEntry = (name: string, value: unknown): CommandEntry => ({
-  type: "run",
-  name,
-  result: { ok: enc(value) },
-});
+/** A `ctx.run` command; its result comes later as the notification of `completionId`. */
+const runEntry = (name: string, completionId: number): CommandEntry => ({ type: "run", name, completionId });
 
 /** The status row of a fresh service invocation after its first invoke. */
 function invokedRow(overrides: Partial<InvocationStatus> = {}): InvocationStatus {
@@ -140,7 +137,7 @@ describe("apply: invoke", () => {
   });
 
   it("keeps the idempotency key, the handler kind and the caller (as a sink) on the status row", () => {
-    const caller: Caller = { invocationId: CALLER, commandIndex: 3 };
+    const caller: Caller = { invocationId: CALLER, completionId: 3 };
     const store = started({ idempotencyKey: "k1", handlerKind: "shared", target: OBJ, caller });
     assert.deepEqual(
       store.getStatus(ID),
@@ -187,7 +184,7 @@ describe("apply: invoke", () => {
 
   it("a duplicate with a caller while the first runs: the caller becomes a sink and gets the result at the end", () => {
     const store = started({ idempotencyKey: "k1" });
-    const caller: Caller = { invocationId: CALLER, commandIndex: 2 };
+    const caller: Caller = { invocationId: CALLER, completionId: 2 };
     assert.deepEqual(step(store, invoke({ idempotencyKey: "k1", caller })), []);
     assert.deepEqual(store.getStatus(ID)?.sinks, [caller]);
     assert.deepEqual(store.getJournal(ID), [INPUT]);
@@ -198,7 +195,7 @@ describe("apply: invoke", () => {
       { type: "schedule_timer", dueAt: T0 + RETENTION, timer: { kind: "cleanup", invocationId: ID } },
     ]);
     assert.deepEqual(store.listOutbox(0, 100), [
-      { seq: 1, message: { type: "invocation_response", invocationId: CALLER, commandIndex: 2, result } },
+      { seq: 1, message: { type: "invocation_response", invocationId: CALLER, completionId: 2, result } },
     ]);
   });
 
@@ -216,24 +213,24 @@ describe("apply: invoke", () => {
     const store = started({ idempotencyKey: "k1" });
     const result: Result = { ok: enc("hello Ada") };
     step(store, end(result));
-    const caller: Caller = { invocationId: CALLER, commandIndex: 4 };
+    const caller: Caller = { invocationId: CALLER, completionId: 4 };
     assert.deepEqual(step(store, invoke({ idempotencyKey: "k1", caller })), [
       { type: "completed", invocationId: ID, result },
       { type: "ship_outbox" },
     ]);
     assert.deepEqual(store.listOutbox(0, 100), [
-      { seq: 1, message: { type: "invocation_response", invocationId: CALLER, commandIndex: 4, result } },
+      { seq: 1, message: { type: "invocation_response", invocationId: CALLER, completionId: 4, result } },
     ]);
   });
 });
 
 describe("apply: journal entries (the conditional append)", () => {
-  it("command 1 of the current epoch is appended at position 1 and acked with {commandIndex, entry, position}", () => {
+  it("command 1 of the current epoch is appended at position 1 and acked with {commandIndex, position}", () => {
     const store = started();
-    const e = runEntry("compose", "hello Ada");
+    const e = runEntry("compose", 1);
     const actions = step(store, entry(1, e), { at: T0 + 7 });
     assert.deepEqual(actions, [
-      { type: "ack", invocationId: ID, attemptEpoch: 1, commandIndex: 1, entry: e, position: 1 },
+      { type: "ack", invocationId: ID, attemptEpoch: 1, commandIndex: 1, position: 1 },
     ]);
     assert.deepEqual(store.getJournal(ID), [INPUT, e]);
     assert.deepEqual(
@@ -244,16 +241,16 @@ describe("apply: journal entries (the conditional append)", () => {
 
   it("command and journal position differ once a notification sits in between", () => {
     const store = started();
-    step(store, entry(1, { type: "awakeable" }));
+    step(store, entry(1, runEntry("before", 1)));
     step(store, {
-      type: "resolve_awakeable",
+      type: "run_completion",
       invocationId: ID,
-      commandIndex: 1,
+      attemptEpoch: 1,
+      completionId: 1,
       result: { ok: enc("x") },
     });
-    const e = runEntry("after", 2);
-    assert.deepEqual(step(store, entry(2, e)), [
-      { type: "ack", invocationId: ID, attemptEpoch: 1, commandIndex: 2, entry: e, position: 3 },
+    assert.deepEqual(step(store, entry(2, runEntry("after", 2))), [
+      { type: "ack", invocationId: ID, attemptEpoch: 1, commandIndex: 2, position: 3 },
     ]);
     assert.equal(store.getStatus(ID)?.commandCount, 3);
     assert.equal(store.getStatus(ID)?.journalLength, 4);
@@ -302,6 +299,111 @@ describe("apply: journal entries (the conditional append)", () => {
   });
 });
 
+describe("apply: run_completion (a step's result, proposed by its attempt)", () => {
+  const runDone = (completionId: number, result: Result, epoch = 1): RecordBody => ({
+    type: "run_completion",
+    invocationId: ID,
+    attemptEpoch: epoch,
+    completionId,
+    result,
+  });
+  const notified = (completionId: number, result: Result, position: number, epoch = 1): Action => ({
+    type: "notify",
+    invocationId: ID,
+    attemptEpoch: epoch,
+    entry: { type: "completion", completionId, value: result },
+    position,
+  });
+
+  it("a run command, then its run_completion: the result is journaled as the completion's notification and notified", () => {
+    const store = started();
+    const run = runEntry("compose", 1);
+    step(store, entry(1, run));
+    const result: Result = { ok: enc("hello Ada") };
+    assert.deepEqual(step(store, runDone(1, result), { at: T0 + 9 }), [notified(1, result, 2)]);
+    assert.deepEqual(store.getJournal(ID), [
+      INPUT,
+      run,
+      { type: "completion", completionId: 1, value: result },
+    ]);
+    assert.deepEqual(
+      store.getStatus(ID),
+      invokedRow({ journalLength: 3, commandCount: 2, completed: [1], modifiedAt: T0 + 9 }),
+    );
+  });
+
+  it("a terminal failure of a step is journaled as the completion's err", () => {
+    const store = started();
+    step(store, entry(1, runEntry("charge", 1)));
+    const err: Result = { err: { code: 402, message: "card declined" } };
+    assert.deepEqual(step(store, runDone(1, err)), [notified(1, err, 2)]);
+    assert.deepEqual(store.getJournal(ID).at(-1), { type: "completion", completionId: 1, value: err });
+  });
+
+  it("a second run_completion for the same completion id is dropped: no actions, no change (invariant 7)", () => {
+    const store = started();
+    step(store, entry(1, runEntry("compose", 1)));
+    step(store, runDone(1, { ok: enc("first") }));
+    const before = tables(store);
+    assert.deepEqual(step(store, runDone(1, { ok: enc("second") })), []);
+    assert.deepEqual(step(store, runDone(1, { err: { code: 500, message: "late failure" } })), []);
+    assert.deepEqual(tables(store), before);
+    assert.deepEqual(store.getJournal(ID).at(-1), {
+      type: "completion",
+      completionId: 1,
+      value: { ok: enc("first") },
+    });
+  });
+
+  it("a run_completion from a stale epoch, or while backing off, is dropped; the current attempt's applies (invariant 2)", () => {
+    const store = started();
+    step(store, entry(1, runEntry("compose", 1)));
+    step(store, failed(1));
+    const backingOff = tables(store);
+    assert.deepEqual(step(store, runDone(1, { ok: enc("zombie") })), []);
+    assert.deepEqual(tables(store), backingOff);
+    step(store, retryFired); // epoch 2
+    const retried = tables(store);
+    assert.deepEqual(step(store, runDone(1, { ok: enc("zombie") }, 1)), []);
+    assert.deepEqual(tables(store), retried);
+    const result: Result = { ok: enc("fresh") };
+    assert.deepEqual(step(store, runDone(1, result, 2)), [notified(1, result, 2, 2)]);
+  });
+
+  it("a step result for a completion id that is not a Run command's (a sleep's, an unknown one) is dropped", () => {
+    const store = started();
+    step(store, entry(1, { type: "sleep", wakeUpAt: T0 + 1_000, completionId: 1 }));
+    const before = tables(store);
+    assert.deepEqual(step(store, runDone(1, { ok: enc("not a step") })), []);
+    assert.deepEqual(step(store, runDone(7, { ok: enc("unknown") })), []);
+    assert.deepEqual(tables(store), before);
+  });
+
+  it("two runs whose results arrive in reverse order are journaled in arrival order: the journal order is completion order", () => {
+    const store = started();
+    const first = runEntry("slow", 1);
+    const second = runEntry("fast", 2);
+    step(store, entry(1, first));
+    step(store, entry(2, second));
+    const fast: Result = { ok: enc("fast") };
+    const slow: Result = { ok: enc("slow") };
+    assert.deepEqual(step(store, runDone(2, fast)), [notified(2, fast, 3)]);
+    assert.deepEqual(step(store, runDone(1, slow)), [notified(1, slow, 4)]);
+    assert.deepEqual(store.getJournal(ID), [
+      INPUT,
+      first,
+      second,
+      { type: "completion", completionId: 2, value: fast },
+      { type: "completion", completionId: 1, value: slow },
+    ]);
+    assert.deepEqual(store.getStatus(ID)?.completed, [2, 1]);
+    // The next command goes after both notifications.
+    assert.deepEqual(step(store, entry(3, runEntry("next", 3))), [
+      { type: "ack", invocationId: ID, attemptEpoch: 1, commandIndex: 3, position: 5 },
+    ]);
+  });
+});
+
 describe("apply: end", () => {
   const result: Result = { ok: enc("hello Ada") };
 
@@ -342,14 +444,14 @@ describe("apply: end", () => {
   });
 
   it("with a caller: the caller's command is completed through the outbox", () => {
-    const caller: Caller = { invocationId: CALLER, commandIndex: 5 };
+    const caller: Caller = { invocationId: CALLER, completionId: 5 };
     const store = started({ caller });
     assert.deepEqual(step(store, end(result)), [
       { type: "completed", invocationId: ID, result },
       { type: "ship_outbox" },
     ]);
     assert.deepEqual(store.listOutbox(0, 100), [
-      { seq: 1, message: { type: "invocation_response", invocationId: CALLER, commandIndex: 5, result } },
+      { seq: 1, message: { type: "invocation_response", invocationId: CALLER, completionId: 5, result } },
     ]);
   });
 
@@ -528,7 +630,7 @@ describe("apply: timers", () => {
     );
     assert.deepEqual(step(store, { type: "timer_fired", timer: { kind: "retry", invocationId: ID2 } }), []);
     assert.deepEqual(
-      step(store, { type: "timer_fired", timer: { kind: "sleep", invocationId: ID, commandIndex: 1 } }),
+      step(store, { type: "timer_fired", timer: { kind: "sleep", invocationId: ID, completionId: 1 } }),
       [],
     );
     assert.deepEqual(tables(store), before);
@@ -592,7 +694,7 @@ describe("apply: leadership", () => {
     assert.deepEqual(step(store, invoke({ invocationId: ID2 }), { leaderEpoch: 1 }), []);
     assert.deepEqual(tables(store), before);
     assert.deepEqual(step(store, body, { leaderEpoch: 2 }), [
-      { type: "ack", invocationId: ID, attemptEpoch: 2, commandIndex: 1, entry: e, position: 1 },
+      { type: "ack", invocationId: ID, attemptEpoch: 2, commandIndex: 1, position: 1 },
     ]);
     assert.deepEqual(step(store, invoke({ invocationId: ID2 })), [
       { type: "invoke", invocationId: ID2, attemptEpoch: 1 },
@@ -625,13 +727,12 @@ describe("apply: dedup of shipped and retried records", () => {
     assert.equal(store.getDedup("ingress-a"), 1);
   });
 
-  it("a shipped completion delivered twice completes its command once", () => {
+  it("a shipped awakeable resolution delivered twice notifies its signal once", () => {
     const store = started();
-    step(store, entry(1, { type: "awakeable" }));
     const body: RecordBody = {
       type: "resolve_awakeable",
       invocationId: ID,
-      commandIndex: 1,
+      signalId: 17,
       result: { ok: enc(1) },
     };
     const dedup = { producer: "partition-9", seq: 1 };
@@ -650,6 +751,7 @@ describe("apply: truncate_outbox", () => {
       target: { service: "Mailer", handler: "send" },
       argument: enc(n),
       headers: {},
+      invocationIdCompletionId: n,
     });
     for (let k = 1; k <= 3; k++) step(store, entry(k, send(k)));
     assert.deepEqual(
@@ -693,20 +795,25 @@ describe("apply: pause and resume", () => {
     assert.equal(store.getStatus(ID)?.state, "paused");
   });
 
-  it("pausing a suspended invocation: a completion it waits for no longer wakes it; resume does", () => {
+  it("pausing a suspended invocation: a signal it waits for no longer wakes it; resume does", () => {
     const store = started();
-    step(store, entry(1, { type: "awakeable" }));
-    step(store, { type: "suspend", invocationId: ID, attemptEpoch: 1, waitingOn: [1], knownLength: 2 });
+    step(store, {
+      type: "suspend",
+      invocationId: ID,
+      attemptEpoch: 1,
+      waitingCompletions: [],
+      waitingSignals: [17, 1],
+    });
     assert.deepEqual(step(store, { type: "pause", invocationId: ID }), [{ type: "abort", invocationId: ID }]);
-    const completion: RecordBody = {
+    const resolved: RecordBody = {
       type: "resolve_awakeable",
       invocationId: ID,
-      commandIndex: 1,
+      signalId: 17,
       result: { ok: enc(1) },
     };
-    assert.deepEqual(step(store, completion), []);
+    assert.deepEqual(step(store, resolved), []);
     assert.equal(store.getStatus(ID)?.state, "paused");
-    assert.equal(store.getJournal(ID).length, 3);
+    assert.equal(store.getJournal(ID).length, 2);
     assert.deepEqual(step(store, { type: "resume", invocationId: ID }), [
       { type: "invoke", invocationId: ID, attemptEpoch: 2 },
     ]);
@@ -773,7 +880,6 @@ describe("apply: purge", () => {
 });
 
 describe("apply: determinism", () => {
-  const awk = { type: "awakeable" } as const;
   const records: { header: RecordHeader; body: RecordBody }[] = [
     { header: { at: T0 }, body: { type: "announce_leader", leaderEpoch: 1 } },
     { header: { at: T0 + 1 }, body: invoke({ idempotencyKey: "k1" }) },
@@ -794,37 +900,67 @@ describe("apply: determinism", () => {
       header: { at: T0 + 3, leaderEpoch: 1 },
       body: entry(
         2,
-        { type: "call", target: { service: "Mailer", handler: "send" }, argument: ARG, headers: {} },
+        {
+          type: "call",
+          target: { service: "Mailer", handler: "send" },
+          argument: ARG,
+          headers: {},
+          invocationIdCompletionId: 1,
+          resultCompletionId: 2,
+        },
         1,
         ID2,
       ),
     },
     { header: { at: T0 + 4, leaderEpoch: 1 }, body: failed(1, "Error: flaky") },
     { header: { at: T0 + 54, leaderEpoch: 1 }, body: retryFired },
-    { header: { at: T0 + 60, leaderEpoch: 1 }, body: entry(2, runEntry("zombie", 0), 1) },
-    { header: { at: T0 + 61, leaderEpoch: 1 }, body: entry(2, { type: "sleep", wakeUpAt: T0 + 300 }, 2) },
-    { header: { at: T0 + 62, leaderEpoch: 1 }, body: entry(3, awk, 2) },
+    { header: { at: T0 + 60, leaderEpoch: 1 }, body: entry(2, runEntry("zombie", 2), 1) },
+    {
+      header: { at: T0 + 61, leaderEpoch: 1 },
+      body: entry(2, { type: "sleep", wakeUpAt: T0 + 300, completionId: 2 }, 2),
+    },
+    { header: { at: T0 + 62, leaderEpoch: 1 }, body: entry(3, runEntry("c", 3), 2) },
+    {
+      header: { at: T0 + 62, leaderEpoch: 1 },
+      body: {
+        type: "run_completion",
+        invocationId: ID,
+        attemptEpoch: 2,
+        completionId: 3,
+        result: { ok: enc(3) },
+      },
+    },
+    {
+      header: { at: T0 + 62, leaderEpoch: 1 },
+      body: { type: "resolve_awakeable", invocationId: ID, signalId: 17, result: { ok: enc("early") } },
+    },
     {
       header: { at: T0 + 63, leaderEpoch: 1 },
-      body: { type: "suspend", invocationId: ID, attemptEpoch: 2, waitingOn: [2, 3], knownLength: 4 },
+      body: {
+        type: "suspend",
+        invocationId: ID,
+        attemptEpoch: 2,
+        waitingCompletions: [2],
+        waitingSignals: [1],
+      },
     },
     { header: { at: T0 + 70 }, body: { type: "announce_leader", leaderEpoch: 2 } },
     { header: { at: T0 + 71, leaderEpoch: 1 }, body: end({ ok: enc("old leader") }, 2) },
     {
       header: { at: T0 + 80, dedup: { producer: "partition-1", seq: 1 } },
-      body: { type: "invocation_response", invocationId: ID2, commandIndex: 2, result: { ok: enc("sent") } },
+      body: { type: "invocation_response", invocationId: ID2, completionId: 2, result: { ok: enc("sent") } },
     },
     {
       header: { at: T0 + 81, dedup: { producer: "partition-1", seq: 1 } },
-      body: { type: "invocation_response", invocationId: ID2, commandIndex: 2, result: { ok: enc("dup") } },
+      body: { type: "invocation_response", invocationId: ID2, completionId: 2, result: { ok: enc("dup") } },
     },
     { header: { at: T0 + 90, leaderEpoch: 2 }, body: end({ ok: enc(1) }, 2, ID2) },
     { header: { at: T0 + 91, leaderEpoch: 2 }, body: { type: "truncate_outbox", upToSeq: 1 } },
     {
       header: { at: T0 + 300, leaderEpoch: 2 },
-      body: { type: "timer_fired", timer: { kind: "sleep", invocationId: ID, commandIndex: 2 } },
+      body: { type: "timer_fired", timer: { kind: "sleep", invocationId: ID, completionId: 2 } },
     },
-    { header: { at: T0 + 301, leaderEpoch: 2 }, body: entry(4, runEntry("b", 2), 3) },
+    { header: { at: T0 + 301, leaderEpoch: 2 }, body: entry(4, runEntry("b", 4), 3) },
     { header: { at: T0 + 400, leaderEpoch: 2 }, body: end({ ok: enc("done") }, 3) },
     {
       header: { at: T0 + 500, leaderEpoch: 2 },
@@ -877,10 +1013,10 @@ describe("apply: determinism", () => {
     assert.equal(store.getLock("Counter", "k1"), ID3);
     assert.deepEqual(store.getState("Counter", "k1", "count"), enc(1));
     // The sleep's completion re-invoked the suspended invocation with epoch 3.
-    assert.deepEqual(actions[19], [{ type: "invoke", invocationId: ID, attemptEpoch: 3 }]);
+    assert.deepEqual(actions[21], [{ type: "invoke", invocationId: ID, attemptEpoch: 3 }]);
     // The duplicated response (same dedup) was dropped; the old leader's end too.
+    assert.deepEqual(actions[18], []);
     assert.deepEqual(actions[16], []);
-    assert.deepEqual(actions[14], []);
     // The call's invoke message (outbox seq 1) was shipped and truncated.
     assert.deepEqual(
       store.listOutbox(0, 100).map((r) => r.seq),

@@ -1,9 +1,12 @@
-// Proves the SDK's journal state machine (startAttempt/runAttempt, attempt.ts invariants 1–6) replays, proposes in command order, settles futures by journal position, handles cancellation and suspension, and gives object/workflow contexts and clients the documented behaviour, by driving real handlers through a fake AttemptIO that plays apply's part; plus definition validation and option resolution.
+// Proves the SDK's journal state machine (startAttempt/runAttempt, attempt.ts invariants 1–7) replays, proposes commands in issue order, settles futures only from notifications at their journal position, re-runs steps journaled without a result, handles cancellation and suspension, and gives object/workflow contexts and clients the documented behaviour, by driving real handlers through a fake AttemptIO that plays apply's part; plus definition validation and option resolution.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  CANCEL_SIGNAL_ID,
   definitionParts,
   DEFAULTS,
+  FIRST_AWAKEABLE_SIGNAL_ID,
+  VOID,
   awakeableId,
   parseAwakeableId,
   resolveHandlers,
@@ -17,6 +20,7 @@ import {
   type EagerState,
   type JournalEntry,
   type NotificationEntry,
+  type NotificationValue,
   type ResolvedHandler,
   type Result,
 } from "../../packages/sdk/src/internal/index.js";
@@ -56,19 +60,51 @@ const EMPTY = new Uint8Array(0);
 const enc = (v: unknown): Uint8Array => encoder.encode(JSON.stringify(v));
 const dec = (b: Uint8Array): unknown => JSON.parse(decoder.decode(b));
 
+/** The signal ids of the first, second and third awakeable of an attempt. */
+const AWK_1 = FIRST_AWAKEABLE_SIGNAL_ID;
+const AWK_2 = FIRST_AWAKEABLE_SIGNAL_ID + 1;
+const AWK_3 = FIRST_AWAKEABLE_SIGNAL_ID + 2;
+
 const input = (v: unknown): JournalEntry => ({ type: "input", argument: enc(v), headers: { "x-test": "1" } });
-const ok = (name: string, v: unknown): CommandEntry => ({ type: "run", name, result: { ok: enc(v) } });
-const done = (commandIndex: number, v: unknown): NotificationEntry => ({
+/** A Run command (its result is a separate completion). */
+const run = (name: string, completionId: number): CommandEntry => ({ type: "run", name, completionId });
+/** A completion with a JSON value; `undefined` gives void (a timer that fired). */
+const done = (completionId: number, v: unknown): NotificationEntry => ({
   type: "completion",
-  commandIndex,
-  result: { ok: v === undefined ? EMPTY : enc(v) },
+  completionId,
+  value: v === undefined ? VOID : { ok: enc(v) },
 });
-const failedWith = (commandIndex: number, code: number, message: string): NotificationEntry => ({
+const failedWith = (completionId: number, code: number, message: string): NotificationEntry => ({
   type: "completion",
-  commandIndex,
-  result: { err: { code, message } },
+  completionId,
+  value: { err: { code, message } },
 });
-const AWK: CommandEntry = { type: "awakeable" };
+/** A step journaled with its result: its Run command and its completion, to spread into a journal. */
+const ran = (name: string, completionId: number, v: unknown): [CommandEntry, NotificationEntry] => [
+  run(name, completionId),
+  done(completionId, v),
+];
+/** An awakeable resolved with a JSON value. */
+const signal = (signalId: number, v: unknown): NotificationEntry => ({
+  type: "signal",
+  signalId,
+  value: { ok: enc(v) },
+});
+const signalFailed = (signalId: number, code: number, message: string): NotificationEntry => ({
+  type: "signal",
+  signalId,
+  value: { err: { code, message } },
+});
+/** The cancel signal as apply appends it. */
+const CANCEL: NotificationEntry = { type: "signal", signalId: CANCEL_SIGNAL_ID, value: VOID };
+const sleepAt = (wakeUpAt: number, completionId: number): CommandEntry => ({
+  type: "sleep",
+  wakeUpAt,
+  completionId,
+});
+/** The invocation id the fake engine gives the callee of command `commandIndex`. */
+const calleeOf = (commandIndex: number): string =>
+  `inv_cccccccccccccccc${String(commandIndex).padStart(24, "0")}`;
 
 /** The handler `Svc/h` as the engine sees it. */
 function svc(fn: ServiceHandler): ResolvedHandler {
@@ -114,63 +150,106 @@ interface Proposal {
   readonly entry: CommandEntry;
 }
 
-/** What apply fills into a proposed command (the defaults of this fake engine). */
-function defaultFill(e: CommandEntry, commandIndex: number): CommandEntry {
+/** A step result the attempt proposed. */
+interface RunCompletion {
+  readonly completionId: number;
+  readonly result: Result;
+}
+
+interface EngineOptions {
+  id?: string;
+  now?: () => number;
+  /**
+   * Commands and step results are applied only on `ack()` / `finish(id)`, in the order the test
+   * chooses; else each is applied as soon as it is proposed.
+   */
+  manualAck?: boolean;
+  key?: string;
+  state?: EagerState;
+  /** What the store holds for lazily read state (JSON values); a key not here is absent. */
+  stored?: Record<string, unknown>;
+  /** Durable promises that already have a result: get and peek return it, complete fails (409). */
+  promises?: Record<string, Result>;
+}
+
+/** What apply notifies right after journaling a command (what it can tell at once). */
+function notificationsAfter(
+  e: CommandEntry,
+  commandIndex: number,
+  options: EngineOptions,
+): NotificationEntry[] {
+  const completion = (completionId: number, value: NotificationValue): NotificationEntry[] => [
+    { type: "completion", completionId, value },
+  ];
   switch (e.type) {
     case "call":
     case "send":
-      return { ...e, invocationId: `inv_cccccccccccccccc${String(commandIndex).padStart(24, "0")}` };
-    case "get_state":
-      return e.value === undefined ? { ...e, value: null } : e;
+      return completion(e.invocationIdCompletionId, { invocationId: calleeOf(commandIndex) });
+    case "get_state": {
+      if (e.completionId === undefined) return [];
+      const v = options.stored?.[e.key];
+      return completion(e.completionId, v === undefined ? VOID : { ok: enc(v) });
+    }
     case "get_state_keys":
-      return e.keys === undefined ? { ...e, keys: [] } : e;
+      return e.completionId === undefined
+        ? []
+        : completion(e.completionId, { stateKeys: Object.keys(options.stored ?? {}) });
+    case "promise_get": {
+      const result = options.promises?.[e.name];
+      return result === undefined ? [] : completion(e.completionId, result);
+    }
     case "promise_peek":
-      return { ...e, result: null };
+      return completion(e.completionId, options.promises?.[e.name] ?? VOID);
     case "promise_complete":
-      return { ...e, outcome: { ok: EMPTY } };
+      return completion(
+        e.completionId,
+        options.promises?.[e.name] === undefined
+          ? VOID
+          : { err: { code: 409, message: `promise '${e.name}' was already completed` } },
+      );
     case "input":
     case "run":
     case "sleep":
     case "set_state":
     case "clear_state":
     case "clear_all_state":
-    case "awakeable":
     case "complete_awakeable":
-    case "promise_get":
     case "attach":
     case "cancel_invocation":
-      return e;
+      return [];
   }
 }
 
-interface EngineOptions {
-  id?: string;
-  now?: () => number;
-  /** Acks wait for `ack()`; else each proposal is applied at once. */
-  manualAck?: boolean;
-  key?: string;
-  state?: EagerState;
-  fill?: (e: CommandEntry, commandIndex: number) => CommandEntry;
-}
-
 /**
- * A fake engine side: keeps the journal as apply would (a proposal is appended when acked, a
- * notification when delivered), records proposals, counts step-retry sleeps, captures console
- * output.
+ * A fake engine side playing apply's part: keeps the journal as apply would (a command is
+ * appended when applied, followed by what apply notifies at once; a step result is appended as
+ * the Run command's completion), delivers notifications to the running attempt, records
+ * proposals and step results, counts step-retry sleeps, captures console output.
  */
 function fakeEngine(journal: readonly JournalEntry[], options: EngineOptions = {}) {
   const log: JournalEntry[] = [...journal];
   const proposals: Proposal[] = [];
-  const pendingAcks: (() => void)[] = [];
+  const completions: RunCompletion[] = [];
+  /** Proposals not yet applied (manualAck): commands, and step results (with their id). */
+  const queue: { completionId?: number; apply: () => void }[] = [];
   const sleeps: number[] = [];
   const logs: string[] = [];
-  const fill = options.fill ?? defaultFill;
   let handle: AttemptHandle | undefined;
   const fakeConsole = {
     ...console,
     log: (...args: unknown[]) => logs.push(args.map(String).join(" ")),
     info: (...args: unknown[]) => logs.push(args.map(String).join(" ")),
   } as Console;
+  /** Appends a notification and delivers it to the attempt. */
+  const append = (entry: NotificationEntry): void => {
+    log.push(entry);
+    const position = log.length - 1;
+    // A microtask later: the attempt may propose from inside `startAttempt`, before `start` has its handle.
+    queueMicrotask(() => {
+      assert.ok(handle !== undefined, "a live notification needs engine.start (runAttempt has no handle)");
+      handle.notify(entry, position);
+    });
+  };
   const io: AttemptIO = {
     invocationId: options.id ?? ID,
     journal: [...journal],
@@ -178,13 +257,20 @@ function fakeEngine(journal: readonly JournalEntry[], options: EngineOptions = {
     ...(options.state === undefined ? {} : { state: options.state }),
     propose(commandIndex, entry) {
       proposals.push({ commandIndex, entry });
-      const applyNow = (): Applied => {
-        const applied = fill(entry, commandIndex);
-        log.push(applied);
-        return { entry: applied, position: log.length - 1 };
+      const apply = (): Applied => {
+        log.push(entry);
+        const position = log.length - 1;
+        for (const n of notificationsAfter(entry, commandIndex, options)) append(n);
+        return { position };
       };
-      if (options.manualAck !== true) return Promise.resolve(applyNow());
-      return new Promise<Applied>((resolve) => pendingAcks.push(() => resolve(applyNow())));
+      if (options.manualAck !== true) return Promise.resolve(apply());
+      return new Promise<Applied>((resolve) => queue.push({ apply: () => resolve(apply()) }));
+    },
+    proposeRunCompletion(completionId, result) {
+      completions.push({ completionId, result });
+      const apply = () => append({ type: "completion", completionId, value: result });
+      if (options.manualAck !== true) return Promise.resolve(apply());
+      return new Promise<void>((resolve) => queue.push({ completionId, apply: () => resolve(apply()) }));
     },
     now: options.now ?? (() => 1_000),
     sleep: async (ms) => {
@@ -195,32 +281,45 @@ function fakeEngine(journal: readonly JournalEntry[], options: EngineOptions = {
   return {
     io,
     proposals,
+    completions,
     log,
     sleeps,
     logs,
-    /** Applies and acks the oldest unacked proposal. */
+    /** Applies the oldest unapplied proposal (a command, or a step result). */
     ack(): void {
-      const next = pendingAcks.shift();
+      const next = queue.shift();
       assert.ok(next !== undefined, "no proposal to ack");
-      next();
+      next.apply();
     },
+    /** Applies the proposed result of the step with `completionId`, ahead of older proposals. */
+    finish(completionId: number): void {
+      const i = queue.findIndex((q) => q.completionId === completionId);
+      assert.ok(i >= 0, `no proposed result for completion ${completionId}`);
+      queue.splice(i, 1)[0]!.apply();
+    },
+    /** Proposals not yet applied (manualAck). */
     get unacked(): number {
-      return pendingAcks.length;
+      return queue.length;
     },
     start(handler: ResolvedHandler): AttemptHandle {
       handle = startAttempt(handler, io);
       return handle;
     },
+    /** Starts an attempt that gets live notifications; resolves with its outcome. */
+    run(handler: ResolvedHandler): Promise<AttemptOutcome> {
+      return this.start(handler).outcome;
+    },
     /** Appends a notification as apply would and delivers it to the running attempt. */
     notify(e: NotificationEntry): void {
       log.push(e);
-      handle!.notify(e, log.length - 1);
+      assert.ok(handle !== undefined, "notify needs engine.start");
+      handle.notify(e, log.length - 1);
     },
   };
 }
 
 /** Lets pending promise callbacks (and setImmediate turns) run. */
-const ticks = async (n = 10) => {
+const ticks = async (n = 20) => {
   for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
 };
 
@@ -255,103 +354,122 @@ function failedMessage(outcome: AttemptOutcome): string {
 // ---------------------------------------------------------------------------------------------
 
 describe("attempt: fresh runs and replays", () => {
-  it("a fresh run proposes each step in command order and returns the output", async () => {
+  it("a fresh run proposes each Run command in command order, then its result, and returns the output", async () => {
     const calls: string[] = [];
     const engine = fakeEngine([input(4)]);
-    const outcome = await runAttempt(svc(twoSteps(calls)), engine.io);
+    const outcome = await engine.run(svc(twoSteps(calls)));
     assert.deepEqual(okOutput(outcome), { a: 5, b: 50 });
     assert.deepEqual(calls, ["a", "b"]);
     assert.deepEqual(engine.proposals, [
-      { commandIndex: 1, entry: ok("a", 5) },
-      { commandIndex: 2, entry: ok("b", 50) },
+      { commandIndex: 1, entry: run("a", 1) },
+      { commandIndex: 2, entry: run("b", 2) },
     ]);
+    assert.deepEqual(engine.completions, [
+      { completionId: 1, result: { ok: enc(5) } },
+      { completionId: 2, result: { ok: enc(50) } },
+    ]);
+    assert.deepEqual(engine.log, [input(4), ...ran("a", 1, 5), ...ran("b", 2, 50)]);
   });
 
   it("a replay with the full journal calls no step body, proposes nothing, and returns the same output", async () => {
     const calls: string[] = [];
-    const engine = fakeEngine([input(4), ok("a", 5), ok("b", 50)]);
+    const engine = fakeEngine([input(4), ...ran("a", 1, 5), ...ran("b", 2, 50)]);
     const outcome = await runAttempt(svc(twoSteps(calls)), engine.io);
     assert.deepEqual(okOutput(outcome), { a: 5, b: 50 });
     assert.deepEqual(calls, []);
     assert.deepEqual(engine.proposals, []);
+    assert.deepEqual(engine.completions, []);
   });
 
   it("a partial journal replays the recorded steps (their recorded values) and runs only the new ones", async () => {
     const calls: string[] = [];
     // The journal says `a` returned 7 (not what the body would return now): replay must use 7.
-    const engine = fakeEngine([input(4), ok("a", 7)]);
-    const outcome = await runAttempt(svc(twoSteps(calls)), engine.io);
+    const engine = fakeEngine([input(4), ...ran("a", 1, 7)]);
+    const outcome = await engine.run(svc(twoSteps(calls)));
     assert.deepEqual(okOutput(outcome), { a: 7, b: 70 });
     assert.deepEqual(calls, ["b"]);
-    assert.deepEqual(engine.proposals, [{ commandIndex: 2, entry: ok("b", 70) }]);
+    assert.deepEqual(engine.proposals, [{ commandIndex: 2, entry: run("b", 2) }]);
+    assert.deepEqual(engine.completions, [{ completionId: 2, result: { ok: enc(70) } }]);
   });
 
-  it("command indexes skip notifications: after a completion in the journal, the next command is still index 2", async () => {
-    const engine = fakeEngine([input(null), AWK, done(1, "x")]);
-    const outcome = await runAttempt(
+  it("command indexes and completion ids skip notifications, and an awakeable takes neither", async () => {
+    const engine = fakeEngine([input(null), sleepAt(1_001, 1), signal(AWK_1, "x"), done(1, undefined)]);
+    const outcome = await engine.run(
       svc(async (ctx: Context) => {
-        const v = await ctx.awakeable<string>().promise;
+        const awk = ctx.awakeable<string>();
+        await ctx.sleep(1);
+        const v = await awk.promise;
         return ctx.run("next", () => v + "!");
       }),
-      engine.io,
     );
     assert.deepEqual(okOutput(outcome), "x!");
-    assert.deepEqual(engine.proposals, [{ commandIndex: 2, entry: ok("next", "x!") }]);
+    assert.deepEqual(engine.proposals, [{ commandIndex: 2, entry: run("next", 2) }]);
   });
 
-  it("a step's promise resolves only once its entry is acknowledged", async () => {
+  it("a step's promise resolves only once its result is notified, not on its Run command's ack (invariant 1)", async () => {
     let after = false;
     const engine = fakeEngine([input(null)], { manualAck: true });
-    const outcome = runAttempt(
+    const handle = engine.start(
       svc(async (ctx: Context) => {
         await ctx.run("a", () => 1);
         after = true;
         return "done";
       }),
-      engine.io,
     );
     await ticks();
-    assert.equal(engine.proposals.length, 1);
-    assert.equal(after, false);
-    engine.ack();
-    assert.deepEqual(okOutput(await outcome), "done");
+    assert.deepEqual(engine.proposals, [{ commandIndex: 1, entry: run("a", 1) }]);
+    assert.deepEqual(engine.completions, [{ completionId: 1, result: { ok: enc(1) } }]);
+    assert.equal(engine.unacked, 2, "the Run command and its result are both waiting to be applied");
+    engine.ack(); // the Run command
+    await ticks();
+    assert.equal(after, false, "an ack settles nothing");
+    engine.ack(); // the step's result, as the Run command's completion
+    assert.deepEqual(okOutput(await handle.outcome), "done");
     assert.equal(after, true);
   });
 
-  it("concurrent ctx.runs whose bodies finish out of order are proposed in command order", async () => {
+  it("concurrent ctx.runs: Run commands are proposed in issue order at once, results as their bodies finish", async () => {
     let releaseSlow!: () => void;
     const slowGate = new Promise<void>((r) => (releaseSlow = r));
-    let fastDone = false;
+    const calls: string[] = [];
+    const fn = async (ctx: Context) =>
+      Promise.all([
+        ctx.run("slow", async () => {
+          calls.push("slow");
+          await slowGate;
+          return "s";
+        }),
+        ctx.run("fast", () => (calls.push("fast"), "f")),
+        ctx.run("fast2", () => (calls.push("fast2"), "f2")),
+      ]);
     const engine = fakeEngine([input(null)]);
-    const outcome = runAttempt(
-      svc(async (ctx: Context) =>
-        Promise.all([
-          ctx.run("slow", async () => {
-            await slowGate;
-            return "s";
-          }),
-          ctx.run("fast", () => {
-            fastDone = true;
-            return "f";
-          }),
-          ctx.run("fast2", () => "f2"),
-        ]),
-      ),
-      engine.io,
-    );
+    const handle = engine.start(svc(fn));
     await ticks();
-    assert.equal(fastDone, true);
-    assert.deepEqual(engine.proposals, [], "nothing may be proposed before command 1 is");
-    releaseSlow();
-    assert.deepEqual(okOutput(await outcome), ["s", "f", "f2"]);
     assert.deepEqual(engine.proposals, [
-      { commandIndex: 1, entry: ok("slow", "s") },
-      { commandIndex: 2, entry: ok("fast", "f") },
-      { commandIndex: 3, entry: ok("fast2", "f2") },
+      { commandIndex: 1, entry: run("slow", 1) },
+      { commandIndex: 2, entry: run("fast", 2) },
+      { commandIndex: 3, entry: run("fast2", 3) },
     ]);
+    assert.deepEqual(
+      engine.completions.map((c) => c.completionId),
+      [2, 3],
+      "the fast steps' results are not held back by the slow one",
+    );
+    releaseSlow();
+    assert.deepEqual(okOutput(await handle.outcome), ["s", "f", "f2"]);
+    assert.deepEqual(
+      engine.completions.map((c) => c.completionId),
+      [2, 3, 1],
+    );
+    // The journal that attempt wrote replays to the same output without running a body.
+    calls.length = 0;
+    const replay = fakeEngine(engine.log);
+    assert.deepEqual(okOutput(await runAttempt(svc(fn), replay.io)), ["s", "f", "f2"]);
+    assert.deepEqual(calls, []);
+    assert.deepEqual(replay.proposals, []);
   });
 
-  it("commands issued without awaiting (set after a running step) wait for the step's turn, and the outcome waits for them", async () => {
+  it("a command issued without awaiting a running step (set after an unawaited run) is proposed at once, in issue order", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const engine = fakeEngine([input(null)], { key: "k", state: { values: new Map(), complete: true } });
@@ -366,20 +484,12 @@ describe("attempt: fresh runs and replays", () => {
       }),
     );
     await ticks();
-    assert.equal(engine.proposals.length, 0);
-    let ended = false;
-    void handle.outcome.then(() => (ended = true));
-    await ticks();
-    assert.equal(ended, false, "the outcome must wait for every issued command (invariant 6)");
+    assert.deepEqual(engine.proposals, [
+      { commandIndex: 1, entry: run("slow", 1) },
+      { commandIndex: 2, entry: { type: "set_state", key: "after", value: enc(true) } },
+    ]);
     release();
     assert.deepEqual(okOutput(await handle.outcome), "returned");
-    assert.deepEqual(
-      engine.proposals.map((p) => [p.commandIndex, p.entry.type]),
-      [
-        [1, "run"],
-        [2, "set_state"],
-      ],
-    );
   });
 
   it("a journal without an input entry fails the attempt", async () => {
@@ -418,10 +528,44 @@ describe("attempt: fresh runs and replays", () => {
   });
 });
 
+describe("attempt: steps journaled without their result (invariant 7)", () => {
+  it("a Run command journaled without its completion runs its body again on replay and proposes only the result", async () => {
+    const calls: string[] = [];
+    // The attempt died while `a` ran: its command is journaled, its result is not.
+    const engine = fakeEngine([input(4), run("a", 1)]);
+    const outcome = await engine.run(svc(twoSteps(calls)));
+    assert.deepEqual(okOutput(outcome), { a: 5, b: 50 });
+    assert.deepEqual(calls, ["a", "b"]);
+    assert.deepEqual(
+      engine.proposals,
+      [{ commandIndex: 2, entry: run("b", 2) }],
+      "command 1 is not proposed again",
+    );
+    assert.deepEqual(engine.completions, [
+      { completionId: 1, result: { ok: enc(5) } },
+      { completionId: 2, result: { ok: enc(50) } },
+    ]);
+  });
+
+  it("of two concurrent steps, only the one without a journaled completion runs again", async () => {
+    const calls: string[] = [];
+    const fn = async (ctx: Context) =>
+      Promise.all([
+        ctx.run("a", () => (calls.push("a"), "A now")),
+        ctx.run("b", () => (calls.push("b"), "B now")),
+      ]);
+    const engine = fakeEngine([input(null), run("a", 1), run("b", 2), done(2, "B then")]);
+    assert.deepEqual(okOutput(await engine.run(svc(fn))), ["A now", "B then"]);
+    assert.deepEqual(calls, ["a"]);
+    assert.deepEqual(engine.proposals, []);
+    assert.deepEqual(engine.completions, [{ completionId: 1, result: { ok: enc("A now") } }]);
+  });
+});
+
 describe("attempt: journal mismatch (invariant 2)", () => {
   it("ctx.run('b') where the journal has Run 'a' fails, naming handler, command index and both sides", async () => {
     let bodyRan = false;
-    const engine = fakeEngine([input(null), ok("a", 1)]);
+    const engine = fakeEngine([input(null), ...ran("a", 1, 1)]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => ctx.run("b", () => ((bodyRan = true), 2))),
       engine.io,
@@ -433,6 +577,7 @@ describe("attempt: journal mismatch (invariant 2)", () => {
     );
     assert.equal(bodyRan, false);
     assert.deepEqual(engine.proposals, []);
+    assert.deepEqual(engine.completions, []);
   });
 
   it("another command type, another call target, another state key: each is a mismatch naming both sides", async () => {
@@ -442,7 +587,7 @@ describe("attempt: journal mismatch (invariant 2)", () => {
       expected: RegExp;
     }[] = [
       {
-        journal: { type: "sleep", wakeUpAt: 5 },
+        journal: sleepAt(5, 1),
         fn: (ctx) => ctx.run("x", () => 1),
         expected: /command 1: expected Sleep, got Run 'x'/,
       },
@@ -452,6 +597,8 @@ describe("attempt: journal mismatch (invariant 2)", () => {
           target: { service: "Counter", handler: "add", key: "k1" },
           argument: EMPTY,
           headers: {},
+          invocationIdCompletionId: 1,
+          resultCompletionId: 2,
         },
         fn: (ctx) => ctx.objectClient<Counter>({ name: "Counter" }, "k2").add(1),
         expected: /command 1: expected Call Counter\/k1\/add, got Call Counter\/k2\/add/,
@@ -480,10 +627,17 @@ describe("attempt: journal mismatch (invariant 2)", () => {
   });
 
   it("the index in the message counts commands, not journal positions", async () => {
-    const engine = fakeEngine([input(null), AWK, done(1, "v"), ok("a", 1)]);
+    const engine = fakeEngine([
+      input(null),
+      signal(AWK_1, "v"),
+      sleepAt(1_001, 1),
+      done(1, undefined),
+      ...ran("a", 2, 1),
+    ]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => {
         await ctx.awakeable().promise;
+        await ctx.sleep(1);
         return ctx.run("b", () => 2);
       }),
       engine.io,
@@ -497,7 +651,7 @@ describe("attempt: journal mismatch (invariant 2)", () => {
         await ctx.run("a", () => 1);
         return "early";
       }),
-      fakeEngine([input(null), ok("a", 1), ok("b", 2)]).io,
+      fakeEngine([input(null), ...ran("a", 1, 1), ...ran("b", 2, 2)]).io,
     );
     const message = failedMessage(outcome);
     assert.match(message, /handler Svc\/h/);
@@ -506,7 +660,7 @@ describe("attempt: journal mismatch (invariant 2)", () => {
 
   it("a handler that catches the mismatch error still fails", async () => {
     let caught: unknown;
-    const engine = fakeEngine([input(null), ok("a", 1)]);
+    const engine = fakeEngine([input(null), ...ran("a", 1, 1)]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => {
         try {
@@ -560,18 +714,18 @@ describe("attempt: errors", () => {
       }
     };
     const fresh = fakeEngine([input(null)]);
-    assert.deepEqual(okOutput(await runAttempt(svc(fn), fresh.io)), "refused 402: card declined");
-    const journaled: CommandEntry = {
-      type: "run",
-      name: "charge",
-      result: { err: { code: 402, message: "card declined" } },
-    };
-    assert.deepEqual(fresh.proposals, [{ commandIndex: 1, entry: journaled }]);
+    assert.deepEqual(okOutput(await fresh.run(svc(fn))), "refused 402: card declined");
+    assert.deepEqual(fresh.proposals, [{ commandIndex: 1, entry: run("charge", 1) }]);
+    assert.deepEqual(fresh.completions, [
+      { completionId: 1, result: { err: { code: 402, message: "card declined" } } },
+    ]);
+    assert.deepEqual(fresh.log, [input(null), run("charge", 1), failedWith(1, 402, "card declined")]);
 
-    const replay = fakeEngine([input(null), journaled]);
+    const replay = fakeEngine(fresh.log);
     assert.deepEqual(okOutput(await runAttempt(svc(fn), replay.io)), "refused 402: card declined");
     assert.deepEqual(calls, ["charge"]);
     assert.deepEqual(replay.proposals, []);
+    assert.deepEqual(replay.completions, []);
   });
 
   it("a plain Error fails the attempt (retryable), without a retryAfterMs", async () => {
@@ -605,9 +759,9 @@ describe("attempt: errors", () => {
     assert.deepEqual(noAfter, { type: "failed", message: "RetryableError: later" });
   });
 
-  it("a step throwing a plain error fails the attempt even if the handler catches it; nothing is journaled (invariant 3)", async () => {
+  it("a step throwing a plain error fails the attempt even if the handler catches it; no result is journaled (invariant 3)", async () => {
     const engine = fakeEngine([input(null)]);
-    const outcome = await runAttempt(
+    const outcome = await engine.run(
       svc(async (ctx: Context) => {
         try {
           await ctx.run("flaky", () => {
@@ -618,15 +772,32 @@ describe("attempt: errors", () => {
         }
         return "looks fine";
       }),
-      engine.io,
     );
     assert.match(failedMessage(outcome), /step broke/);
-    assert.deepEqual(engine.proposals, []);
+    assert.deepEqual(engine.proposals, [{ commandIndex: 1, entry: run("flaky", 1) }]);
+    assert.deepEqual(engine.completions, []);
+  });
+
+  it("a step throwing a plain error fails the attempt even while the handler awaits something else (invariant 3)", async () => {
+    const engine = fakeEngine([input(null)]);
+    const handle = engine.start(
+      svc(async (ctx: Context) => {
+        // The body fails after the handler went on to wait for the awakeable.
+        void ctx.run("flaky", async () => {
+          await new Promise<void>((r) => setImmediate(r));
+          throw new Error("step broke");
+        });
+        return ctx.awakeable<string>().promise;
+      }),
+    );
+    const settled = await Promise.race([handle.outcome, ticks().then(() => "still waiting")]);
+    assert.deepEqual(settled, { type: "failed", message: "Error: step broke" });
+    assert.deepEqual(engine.completions, []);
   });
 
   it("after a step failed with a plain error, a later ctx.run does not claim a journal mismatch", async () => {
     let later: unknown;
-    const outcome = await runAttempt(
+    const outcome = await fakeEngine([input(null)]).run(
       svc(async (ctx: Context) => {
         try {
           await ctx.run("flaky", () => {
@@ -642,17 +813,28 @@ describe("attempt: errors", () => {
         }
         return "looks fine";
       }),
-      fakeEngine([input(null)]).io,
     );
     assert.deepEqual(outcome, { type: "failed", message: "Error: step broke" });
     assert.ok(later !== undefined, "the later step must not run");
     assert.equal(isJournalMismatchError(later), false, (later as Error).message);
   });
 
+  it("a rejected proposal (a command, or a step's result) ends the attempt with that error", async () => {
+    const refused = fakeEngine([input(null)]);
+    refused.io.propose = () => Promise.reject(new Error("log sealed"));
+    const byCommand = await refused.run(svc(async (ctx: Context) => ctx.sleep(1)));
+    assert.deepEqual(byCommand, { type: "failed", message: "Error: log sealed" });
+
+    const lost = fakeEngine([input(null)]);
+    lost.io.proposeRunCompletion = () => Promise.reject(new Error("stale epoch"));
+    const byResult = await lost.run(svc(async (ctx: Context) => ctx.run("a", () => 1)));
+    assert.deepEqual(byResult, { type: "failed", message: "Error: stale epoch" });
+  });
+
   it("ctx.run with {maxRetryAttempts: 3} retries the body in place, then journals a terminal failure", async () => {
     let tries = 0;
     const engine = fakeEngine([input(null)]);
-    const outcome = await runAttempt(
+    const outcome = await engine.run(
       svc(async (ctx: Context) =>
         ctx.run(
           "flaky",
@@ -663,14 +845,13 @@ describe("attempt: errors", () => {
           { maxRetryAttempts: 3 },
         ),
       ),
-      engine.io,
     );
     assert.equal(tries, 3);
     assert.deepEqual(engine.sleeps, [50, 100]);
-    assert.equal(engine.proposals.length, 1);
-    const entry = engine.proposals[0]!.entry;
-    assert.equal(entry.type === "run" && entry.name, "flaky");
-    const err = entry.type === "run" && "err" in entry.result ? entry.result.err : undefined;
+    assert.deepEqual(engine.proposals, [{ commandIndex: 1, entry: run("flaky", 1) }]);
+    assert.equal(engine.completions.length, 1);
+    const result = engine.completions[0]!.result;
+    const err = "err" in result ? result.err : undefined;
     assert.equal(err?.code, 500);
     // The step's own last message, as in Restate (not a wrapper sentence).
     assert.equal(err?.message, "try 3 failed");
@@ -681,7 +862,7 @@ describe("attempt: errors", () => {
   it("ctx.run retries grow by the factor up to the max interval, and stop at the first success", async () => {
     let tries = 0;
     const engine = fakeEngine([input(null)]);
-    const outcome = await runAttempt(
+    const outcome = await engine.run(
       svc(async (ctx: Context) =>
         ctx.run(
           "eventually",
@@ -692,11 +873,10 @@ describe("attempt: errors", () => {
           { maxRetryAttempts: 10, initialRetryInterval: 10, retryIntervalFactor: 3, maxRetryInterval: 50 },
         ),
       ),
-      engine.io,
     );
     assert.deepEqual(okOutput(outcome), 5);
     assert.deepEqual(engine.sleeps, [10, 30, 50, 50]);
-    assert.deepEqual(engine.proposals, [{ commandIndex: 1, entry: ok("eventually", 5) }]);
+    assert.deepEqual(engine.completions, [{ completionId: 1, result: { ok: enc(5) } }]);
   });
 
   it("ctx.run with maxRetryDuration stops once the next wait would pass it", async () => {
@@ -707,7 +887,7 @@ describe("attempt: errors", () => {
       engine.sleeps.push(ms);
       now += ms;
     };
-    const outcome = await runAttempt(
+    const outcome = await engine.run(
       svc(async (ctx: Context) =>
         ctx.run(
           "slowly",
@@ -718,7 +898,6 @@ describe("attempt: errors", () => {
           { maxRetryDuration: 300, initialRetryInterval: 100, retryIntervalFactor: 1 },
         ),
       ),
-      engine.io,
     );
     // Tries at 0, 100, 200, 300 ms: a fourth wait would end at 400 > 300.
     assert.deepEqual(engine.sleeps, [100, 100, 100]);
@@ -731,19 +910,18 @@ describe("attempt: deterministic context", () => {
   const draws = async (id: string, journal: JournalEntry[]) => {
     const engine = fakeEngine(journal, { id });
     return okOutput(
-      await runAttempt(
+      await engine.run(
         svc(async (ctx: Context) => {
           await ctx.run("a", () => 1);
           return [ctx.rand.random(), ctx.rand.random(), ctx.rand.uuidv4()];
         }),
-        engine.io,
       ),
     ) as [number, number, string];
   };
 
   it("ctx.rand gives the same sequence for the same invocation id across attempts, another for another id", async () => {
     const first = await draws(ID, [input(null)]);
-    const retry = await draws(ID, [input(null), ok("a", 1)]);
+    const retry = await draws(ID, [input(null), ...ran("a", 1, 1)]);
     const other = await draws(OTHER_ID, [input(null)]);
     assert.deepEqual(retry, first);
     assert.notDeepEqual(other, first);
@@ -761,12 +939,12 @@ describe("attempt: deterministic context", () => {
       ctx.console.info("after b");
       return "ok";
     };
-    const replay = fakeEngine([input(null), ok("a", 1), ok("b", 2)]);
-    await runAttempt(svc(fn), replay.io);
-    const partial = fakeEngine([input(null), ok("a", 1)]);
-    await runAttempt(svc(fn), partial.io);
+    const replay = fakeEngine([input(null), ...ran("a", 1, 1), ...ran("b", 2, 2)]);
+    await replay.run(svc(fn));
+    const partial = fakeEngine([input(null), ...ran("a", 1, 1)]);
+    await partial.run(svc(fn));
     const fresh = fakeEngine([input(null)]);
-    await runAttempt(svc(fn), fresh.io);
+    await fresh.run(svc(fn));
     assert.deepEqual(replay.logs, ["after b"]);
     assert.deepEqual(partial.logs, ["after a", "after b"]);
     assert.deepEqual(fresh.logs, ["before a", "after a", "after b"]);
@@ -775,22 +953,27 @@ describe("attempt: deterministic context", () => {
   it("ctx.date.now() and toJSON() are journaled: a replay returns the recorded values, not the clock's", async () => {
     const fn = async (ctx: Context) => [await ctx.date.now(), await ctx.date.toJSON()];
     const fresh = fakeEngine([input(null)], { now: () => 1_700_000_000_000 });
-    const first = okOutput(await runAttempt(svc(fn), fresh.io));
+    const first = okOutput(await fresh.run(svc(fn)));
     assert.deepEqual(first, [1_700_000_000_000, "2023-11-14T22:13:20.000Z"]);
     assert.deepEqual(fresh.proposals, [
-      { commandIndex: 1, entry: ok("Date.now", 1_700_000_000_000) },
-      { commandIndex: 2, entry: ok("Date.toJSON", "2023-11-14T22:13:20.000Z") },
+      { commandIndex: 1, entry: run("Date.now", 1) },
+      { commandIndex: 2, entry: run("Date.toJSON", 2) },
     ]);
-    const replay = fakeEngine([input(null), ...fresh.proposals.map((p) => p.entry)], { now: () => 42 });
+    assert.deepEqual(fresh.completions, [
+      { completionId: 1, result: { ok: enc(1_700_000_000_000) } },
+      { completionId: 2, result: { ok: enc("2023-11-14T22:13:20.000Z") } },
+    ]);
+    const replay = fakeEngine(fresh.log, { now: () => 42 });
     assert.deepEqual(okOutput(await runAttempt(svc(fn), replay.io)), first);
     assert.deepEqual(replay.proposals, []);
+    assert.deepEqual(replay.completions, []);
   });
 
-  it("ctx.sleep journals its wake-up time from io.now()", async () => {
+  it("ctx.sleep journals its wake-up time from io.now() and wakes on its void completion", async () => {
     const engine = fakeEngine([input(null)], { now: () => 5_000 });
     const handle = engine.start(svc(async (ctx: Context) => ctx.sleep({ seconds: 2 })));
     await ticks();
-    assert.deepEqual(engine.proposals, [{ commandIndex: 1, entry: { type: "sleep", wakeUpAt: 7_000 } }]);
+    assert.deepEqual(engine.proposals, [{ commandIndex: 1, entry: sleepAt(7_000, 1) }]);
     engine.notify(done(1, undefined));
     assert.deepEqual(okOutput(await handle.outcome), undefined);
   });
@@ -806,21 +989,18 @@ describe("attempt: notifications (invariant 4)", () => {
     return order;
   };
 
-  it("live notifications settle futures in the order they are delivered (journal order)", async () => {
+  it("live signals settle futures in the order they are delivered (journal order); awakeables propose nothing", async () => {
     const engine = fakeEngine([input(null)]);
     const handle = engine.start(svc(twoAwakeables));
     await ticks();
-    assert.deepEqual(
-      engine.proposals.map((p) => p.commandIndex),
-      [1, 2],
-    );
-    engine.notify(done(2, "second command"));
-    engine.notify(done(1, "first command"));
-    assert.deepEqual(okOutput(await handle.outcome), ["b=second command", "a=first command"]);
+    assert.deepEqual(engine.proposals, []);
+    engine.notify(signal(AWK_2, "second awakeable"));
+    engine.notify(signal(AWK_1, "first awakeable"));
+    assert.deepEqual(okOutput(await handle.outcome), ["b=second awakeable", "a=first awakeable"]);
   });
 
   it("replayed notifications run the handler's continuations in journal order, as on the first attempt", async () => {
-    const engine = fakeEngine([input(null), AWK, AWK, done(2, "y"), done(1, "x")]);
+    const engine = fakeEngine([input(null), signal(AWK_2, "y"), signal(AWK_1, "x")]);
     const outcome = await runAttempt(svc(twoAwakeables), engine.io);
     assert.deepEqual(okOutput(outcome), ["b=y", "a=x"]);
     assert.deepEqual(engine.proposals, []);
@@ -835,22 +1015,23 @@ describe("attempt: notifications (invariant 4)", () => {
     const live = fakeEngine([input(null)]);
     const handle = live.start(svc(fn));
     await ticks();
-    live.notify(done(2, "B"));
-    live.notify(done(1, "A"));
+    live.notify(signal(AWK_2, "B"));
+    live.notify(signal(AWK_1, "A"));
     assert.deepEqual(okOutput(await handle.outcome), ["A", "B"]);
     assert.deepEqual(
       live.proposals.map((p) => p.entry),
-      [AWK, AWK, ok("after-b", "B"), ok("after-a", "A")],
+      [run("after-b", 1), run("after-a", 2)],
     );
     // A crash, a retry or a suspension replays exactly this journal.
     const replay = fakeEngine(live.log);
     const outcome = await runAttempt(svc(fn), replay.io);
     assert.deepEqual(okOutput(outcome), ["A", "B"]);
     assert.deepEqual(replay.proposals, []);
+    assert.deepEqual(replay.completions, []);
   });
 
-  it("a failed completion rejects the future with a TerminalError carrying its code", async () => {
-    const engine = fakeEngine([input(null), AWK, failedWith(1, 418, "teapot")]);
+  it("a failed signal rejects the awakeable with a TerminalError carrying its code", async () => {
+    const engine = fakeEngine([input(null), signalFailed(AWK_1, 418, "teapot")]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => {
         try {
@@ -866,7 +1047,7 @@ describe("attempt: notifications (invariant 4)", () => {
   });
 
   it("a live notification for a journaled command the replay has not reached yet is not lost", async () => {
-    const engine = fakeEngine([input(null), { type: "sleep", wakeUpAt: 1_010 }]);
+    const engine = fakeEngine([input(null), sleepAt(1_010, 1)]);
     const handle = engine.start(
       svc(async (ctx: Context) => {
         // A deterministic local async step (not journaled) before the journaled sleep.
@@ -889,29 +1070,29 @@ describe("attempt: race by journal position", () => {
     return RestatePromise.race(order === "ab" ? [a, b] : [b, a]);
   };
 
-  it("live: the future whose completion is journaled first wins", async () => {
+  it("live: the future whose notification is journaled first wins", async () => {
     for (const [first, expected] of [
-      [2, "B"],
-      [1, "A"],
+      [AWK_2, "B"],
+      [AWK_1, "A"],
     ] as const) {
       const engine = fakeEngine([input(null)]);
       const handle = engine.start(svc(raceOf("ab")));
       await ticks();
-      engine.notify(done(first, first === 1 ? "A" : "B"));
-      engine.notify(done(first === 1 ? 2 : 1, first === 1 ? "B" : "A"));
+      engine.notify(signal(first, first === AWK_1 ? "A" : "B"));
+      engine.notify(signal(first === AWK_1 ? AWK_2 : AWK_1, first === AWK_1 ? "B" : "A"));
       assert.deepEqual(okOutput(await handle.outcome), expected);
     }
   });
 
-  it("replay with both completions journaled: the lower position wins, whatever the array order", async () => {
+  it("replay with both notifications journaled: the lower position wins, whatever the array order", async () => {
     for (const order of ["ab", "ba"] as const) {
-      const bFirst = fakeEngine([input(null), AWK, AWK, done(2, "B"), done(1, "A")]);
+      const bFirst = fakeEngine([input(null), signal(AWK_2, "B"), signal(AWK_1, "A")]);
       assert.deepEqual(
         okOutput(await runAttempt(svc(raceOf(order)), bFirst.io)),
         "B",
         `B first, order ${order}`,
       );
-      const aFirst = fakeEngine([input(null), AWK, AWK, done(1, "A"), done(2, "B")]);
+      const aFirst = fakeEngine([input(null), signal(AWK_1, "A"), signal(AWK_2, "B")]);
       assert.deepEqual(
         okOutput(await runAttempt(svc(raceOf(order)), aFirst.io)),
         "A",
@@ -921,34 +1102,140 @@ describe("attempt: race by journal position", () => {
     }
   });
 
-  it("live: a command's ack and a later completion performed in the same processor batch are seen in journal order", async () => {
+  it("live: a step's completion and a signal appended in the same processor batch are seen in journal order", async () => {
     const fn = async (ctx: Context) => {
       const awk = ctx.awakeable<string>();
       const r = ctx.run("r", () => "ran");
       return RestatePromise.race([r, awk.promise]);
     };
-    const engine = fakeEngine([input(null)], { manualAck: true });
-    const handle = engine.start(svc(fn));
-    await ticks();
-    engine.ack(); // the awakeable, position 1
-    await ticks();
-    // One batch: the run is acked at position 2, then the awakeable completes at position 3.
-    engine.ack();
-    engine.notify(done(1, "awk"));
-    const live = okOutput(await handle.outcome);
-    assert.deepEqual(
-      engine.log.map((e) => e.type),
-      ["input", "awakeable", "run", "completion"],
-    );
-    const replay = okOutput(await runAttempt(svc(fn), fakeEngine(engine.log).io));
-    assert.equal(replay, "ran");
-    assert.equal(live, replay);
+    for (const stepFirst of [true, false]) {
+      const engine = fakeEngine([input(null)], { manualAck: true });
+      const handle = engine.start(svc(fn));
+      await ticks();
+      engine.ack(); // the Run command, position 1
+      await ticks();
+      // One batch: the step's result and the awakeable's signal, in either order.
+      if (stepFirst) {
+        engine.finish(1);
+        engine.notify(signal(AWK_1, "awk"));
+      } else {
+        engine.notify(signal(AWK_1, "awk"));
+        engine.finish(1);
+      }
+      const live = okOutput(await handle.outcome);
+      assert.equal(live, stepFirst ? "ran" : "awk");
+      assert.deepEqual(
+        engine.log.map((e) => e.type),
+        stepFirst ? ["input", "run", "completion", "signal"] : ["input", "run", "signal", "completion"],
+      );
+      const replay = okOutput(await runAttempt(svc(fn), fakeEngine(engine.log).io));
+      assert.equal(replay, live);
+    }
   });
 
-  it("a race's failure is the earliest completion's failure", async () => {
-    const engine = fakeEngine([input(null), AWK, AWK, failedWith(2, 400, "B failed"), done(1, "A")]);
+  it("a race's failure is the earliest notification's failure", async () => {
+    const engine = fakeEngine([input(null), signalFailed(AWK_2, 400, "B failed"), signal(AWK_1, "A")]);
     const outcome = await runAttempt(svc(raceOf("ab")), engine.io);
     assert.deepEqual(errOutput(outcome), { code: 400, message: "B failed" });
+  });
+});
+
+describe("attempt: combinators over steps", () => {
+  /** Two steps started a then b; which result is applied first is up to the test (manualAck). */
+  const twoStepsBy =
+    (kind: "race" | "any", calls: string[]) =>
+    async (ctx: Context): Promise<string> => {
+      const a = ctx.run("a", () => (calls.push("a"), "A"));
+      const b = ctx.run("b", () => (calls.push("b"), "B"));
+      return kind === "race" ? RestatePromise.race([a, b]) : RestatePromise.any([a, b]);
+    };
+
+  for (const kind of ["race", "any"] as const) {
+    it(`${kind}: the later-started step whose result is notified first wins, live and on replay`, async () => {
+      for (const [firstNotified, expected] of [
+        [2, "B"],
+        [1, "A"],
+      ] as const) {
+        const calls: string[] = [];
+        const engine = fakeEngine([input(null)], { manualAck: true });
+        const handle = engine.start(svc(twoStepsBy(kind, calls)));
+        await ticks();
+        assert.deepEqual(engine.proposals, [
+          { commandIndex: 1, entry: run("a", 1) },
+          { commandIndex: 2, entry: run("b", 2) },
+        ]);
+        engine.ack();
+        engine.ack();
+        engine.finish(firstNotified);
+        engine.finish(firstNotified === 1 ? 2 : 1);
+        assert.deepEqual(okOutput(await handle.outcome), expected);
+        assert.deepEqual(calls, ["a", "b"]);
+
+        calls.length = 0;
+        const replay = fakeEngine(engine.log);
+        assert.deepEqual(okOutput(await runAttempt(svc(twoStepsBy(kind, calls)), replay.io)), expected);
+        assert.deepEqual(calls, [], "a replay runs no step body");
+        assert.deepEqual(replay.proposals, []);
+      }
+    });
+  }
+
+  it("allSettled: a failing step is reported rejected, the others fulfilled, in argument order; a replay agrees", async () => {
+    const calls: string[] = [];
+    const fn = async (ctx: Context) => {
+      const settled = await RestatePromise.allSettled([
+        ctx.run("a", () => (calls.push("a"), "a")),
+        ctx.run("b", () => {
+          calls.push("b");
+          throw new TerminalError("b refused", { errorCode: 400 });
+        }),
+        ctx.run("c", () => (calls.push("c"), "c")),
+      ]);
+      return settled.map((s) =>
+        s.status === "fulfilled"
+          ? s.value
+          : `rejected ${(s.reason as TerminalError).code}: ${(s.reason as Error).message}`,
+      );
+    };
+    const live = fakeEngine([input(null)]);
+    const expected = ["a", "rejected 400: b refused", "c"];
+    assert.deepEqual(okOutput(await live.run(svc(fn))), expected);
+    assert.deepEqual(
+      live.completions.find((c) => c.completionId === 2),
+      { completionId: 2, result: { err: { code: 400, message: "b refused" } } },
+    );
+    calls.length = 0;
+    assert.deepEqual(okOutput(await runAttempt(svc(fn), fakeEngine(live.log).io)), expected);
+    assert.deepEqual(calls, []);
+  });
+
+  it("orTimeout on a step: the sleep's completion first gives a TimeoutError, the step's result first its value; replays agree", async () => {
+    const fn = async (ctx: Context) => {
+      try {
+        return await ctx.run("slow", () => "value").orTimeout({ seconds: 1 });
+      } catch (e) {
+        return isTimeoutError(e) ? `timeout ${e.code}` : `other ${String(e)}`;
+      }
+    };
+    for (const timerFirst of [true, false]) {
+      const engine = fakeEngine([input(null)], { manualAck: true, now: () => 10_000 });
+      const handle = engine.start(svc(fn));
+      await ticks();
+      assert.deepEqual(engine.proposals, [
+        { commandIndex: 1, entry: run("slow", 1) },
+        { commandIndex: 2, entry: sleepAt(11_000, 2) },
+      ]);
+      engine.ack();
+      engine.ack();
+      if (timerFirst) engine.notify(done(2, undefined));
+      engine.finish(1);
+      if (!timerFirst) engine.notify(done(2, undefined));
+      const live = okOutput(await handle.outcome);
+      assert.equal(live, timerFirst ? "timeout 408" : "value");
+      const replay = fakeEngine(engine.log);
+      assert.equal(okOutput(await runAttempt(svc(fn), replay.io)), live);
+      assert.deepEqual(replay.completions, []);
+    }
   });
 });
 
@@ -961,37 +1248,34 @@ describe("attempt: orTimeout", () => {
     }
   };
 
-  it("journals a sleep after the awaited command; the sleep's completion first gives a TimeoutError", async () => {
+  it("journals a sleep; the sleep's completion first gives a TimeoutError", async () => {
     const engine = fakeEngine([input(null)], { now: () => 10_000 });
     const handle = engine.start(svc(withTimeout));
     await ticks();
-    assert.deepEqual(engine.proposals, [
-      { commandIndex: 1, entry: AWK },
-      { commandIndex: 2, entry: { type: "sleep", wakeUpAt: 15_000 } },
-    ]);
-    engine.notify(done(2, undefined));
-    engine.notify(done(1, "late"));
+    assert.deepEqual(engine.proposals, [{ commandIndex: 1, entry: sleepAt(15_000, 1) }]);
+    engine.notify(done(1, undefined));
+    engine.notify(signal(AWK_1, "late"));
     assert.deepEqual(okOutput(await handle.outcome), "timeout 408");
   });
 
-  it("the awaited command's completion first gives its value", async () => {
+  it("the awaited awakeable's signal first gives its value", async () => {
     const engine = fakeEngine([input(null)]);
     const handle = engine.start(svc(withTimeout));
     await ticks();
-    engine.notify(done(1, "in time"));
+    engine.notify(signal(AWK_1, "in time"));
     assert.deepEqual(okOutput(await handle.outcome), "in time");
   });
 
   it("on replay the journal decides, whatever the clock says", async () => {
-    const sleep: CommandEntry = { type: "sleep", wakeUpAt: 6_000 };
-    const timedOut = fakeEngine([input(null), AWK, sleep, done(2, undefined), done(1, "v")]);
+    const sleep = sleepAt(6_000, 1);
+    const timedOut = fakeEngine([input(null), sleep, done(1, undefined), signal(AWK_1, "v")]);
     assert.deepEqual(okOutput(await runAttempt(svc(withTimeout), timedOut.io)), "timeout 408");
-    const inTime = fakeEngine([input(null), AWK, sleep, done(1, "v"), done(2, undefined)]);
+    const inTime = fakeEngine([input(null), sleep, signal(AWK_1, "v"), done(1, undefined)]);
     assert.deepEqual(okOutput(await runAttempt(svc(withTimeout), inTime.io)), "v");
   });
 
   it("an uncaught TimeoutError ends the invocation with code 408", async () => {
-    const engine = fakeEngine([input(null), AWK, { type: "sleep", wakeUpAt: 1 }, done(2, undefined)]);
+    const engine = fakeEngine([input(null), sleepAt(1, 1), done(1, undefined)]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => ctx.awakeable().promise.orTimeout(1)),
       engine.io,
@@ -1004,7 +1288,7 @@ describe("attempt: RestatePromise.all / any / allSettled", () => {
   const three = (ctx: Context) => [1, 2, 3].map(() => ctx.awakeable<string>().promise);
 
   it("all: values in argument order once all completed; the earliest journaled failure rejects", async () => {
-    const fine = fakeEngine([input(null), AWK, AWK, AWK, done(3, "c"), done(1, "a"), done(2, "b")]);
+    const fine = fakeEngine([input(null), signal(AWK_3, "c"), signal(AWK_1, "a"), signal(AWK_2, "b")]);
     assert.deepEqual(
       okOutput(
         await runAttempt(
@@ -1016,12 +1300,9 @@ describe("attempt: RestatePromise.all / any / allSettled", () => {
     );
     const bad = fakeEngine([
       input(null),
-      AWK,
-      AWK,
-      AWK,
-      done(1, "a"),
-      failedWith(3, 400, "third"),
-      failedWith(2, 401, "second"),
+      signal(AWK_1, "a"),
+      signalFailed(AWK_3, 400, "third"),
+      signalFailed(AWK_2, 401, "second"),
     ]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => RestatePromise.all(three(ctx))),
@@ -1033,12 +1314,9 @@ describe("attempt: RestatePromise.all / any / allSettled", () => {
   it("any: the earliest journaled success; AggregateError when all failed", async () => {
     const engine = fakeEngine([
       input(null),
-      AWK,
-      AWK,
-      AWK,
-      failedWith(1, 500, "x"),
-      done(3, "c"),
-      done(2, "b"),
+      signalFailed(AWK_1, 500, "x"),
+      signal(AWK_3, "c"),
+      signal(AWK_2, "b"),
     ]);
     assert.deepEqual(
       okOutput(
@@ -1051,12 +1329,9 @@ describe("attempt: RestatePromise.all / any / allSettled", () => {
     );
     const allBad = fakeEngine([
       input(null),
-      AWK,
-      AWK,
-      AWK,
-      failedWith(1, 500, "x"),
-      failedWith(2, 500, "y"),
-      failedWith(3, 500, "z"),
+      signalFailed(AWK_1, 500, "x"),
+      signalFailed(AWK_2, 500, "y"),
+      signalFailed(AWK_3, 500, "z"),
     ]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => {
@@ -1074,12 +1349,9 @@ describe("attempt: RestatePromise.all / any / allSettled", () => {
   it("allSettled: every outcome in argument order", async () => {
     const engine = fakeEngine([
       input(null),
-      AWK,
-      AWK,
-      AWK,
-      done(2, "b"),
-      failedWith(1, 409, "no"),
-      done(3, "c"),
+      signal(AWK_2, "b"),
+      signalFailed(AWK_1, 409, "no"),
+      signal(AWK_3, "c"),
     ]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => {
@@ -1101,21 +1373,46 @@ describe("attempt: RestatePromise.all / any / allSettled", () => {
       ),
     );
     await ticks();
+    assert.deepEqual(
+      engine.proposals.map((p) => p.entry),
+      [run("a", 1), sleepAt(1_005, 2)],
+    );
     engine.notify(done(2, undefined));
     assert.deepEqual(okOutput(await handle.outcome), [1, "slept"]);
+  });
+
+  it("a RestatePromise is a real Promise, assignable to Promise<T>", async () => {
+    const engine = fakeEngine([input(null)]);
+    const handle = engine.start(
+      svc(async (ctx: Context) => {
+        const step: Promise<number> = ctx.run("a", () => 1);
+        const woke: Promise<void> = ctx.sleep(1);
+        const awk: Promise<string> = ctx.awakeable<string>().promise;
+        const mapped: Promise<string> = ctx.run("b", () => 2).map((v) => `mapped ${v}`);
+        const kinds = [step, woke, awk, mapped].map((p) => p instanceof Promise);
+        return [kinds, await step, await Promise.all([awk, mapped])];
+      }),
+    );
+    await ticks();
+    engine.notify(signal(AWK_1, "signalled"));
+    assert.deepEqual(okOutput(await handle.outcome), [
+      [true, true, true, true],
+      1,
+      ["signalled", "mapped 2"],
+    ]);
   });
 });
 
 describe("attempt: cancellation (invariant 5)", () => {
-  it("a cancel_signal rejects the pending applied future with CancelledError; uncaught it ends with 409 Cancelled", async () => {
+  it("the cancel signal rejects the pending future with CancelledError; uncaught it ends with 409 Cancelled", async () => {
     const engine = fakeEngine([input(null)]);
     const handle = engine.start(svc(async (ctx: Context) => ctx.awakeable().promise));
     await ticks();
-    engine.notify({ type: "cancel_signal" });
+    engine.notify(CANCEL);
     assert.deepEqual(errOutput(await handle.outcome), { code: 409, message: "Cancelled" });
   });
 
-  it("it rejects every pending applied future, and not the ones already completed", async () => {
+  it("it rejects every pending cancellable future, and not the ones already completed", async () => {
     const engine = fakeEngine([input(null)]);
     const handle = engine.start(
       svc(async (ctx: Context) => {
@@ -1129,9 +1426,29 @@ describe("attempt: cancellation (invariant 5)", () => {
       }),
     );
     await ticks();
-    engine.notify(done(3, "c"));
-    engine.notify({ type: "cancel_signal" });
+    engine.notify(signal(AWK_2, "c"));
+    engine.notify(CANCEL);
     assert.deepEqual(okOutput(await handle.outcome), ["cancelled", "cancelled", "c"]);
+  });
+
+  it("it rejects a call's result but not its callee id, nor a lazy state read", async () => {
+    const engine = fakeEngine([input(null)], { key: "k", manualAck: true, stored: { n: 5 } });
+    const handle = engine.start(
+      obj(async (ctx: ObjectContext) => {
+        const call = ctx.objectClient<Counter>({ name: "Counter" }, "other").add(1);
+        const got = ctx.get<number>("n");
+        const settled = await Promise.allSettled([call.invocationId, got, call]);
+        return settled.map((r) =>
+          r.status === "fulfilled" ? r.value : isCancelledError(r.reason) ? "cancelled" : String(r.reason),
+        );
+      }),
+    );
+    await ticks();
+    assert.equal(engine.unacked, 2);
+    engine.notify(CANCEL); // before either command is applied
+    engine.ack();
+    engine.ack();
+    assert.deepEqual(okOutput(await handle.outcome), [calleeOf(1), 5, "cancelled"]);
   });
 
   it("the handler can catch CancelledError and run compensation steps", async () => {
@@ -1149,12 +1466,13 @@ describe("attempt: cancellation (invariant 5)", () => {
       }),
     );
     await ticks();
-    engine.notify({ type: "cancel_signal" });
+    engine.notify(CANCEL);
     assert.deepEqual(errOutput(await handle.outcome), { code: 409, message: "Cancelled" });
-    assert.deepEqual(engine.proposals.at(-1), { commandIndex: 2, entry: ok("refund", "refunded") });
+    assert.deepEqual(engine.proposals.at(-1), { commandIndex: 1, entry: run("refund", 1) });
+    assert.deepEqual(engine.completions, [{ completionId: 1, result: { ok: enc("refunded") } }]);
   });
 
-  it("with nothing pending, it rejects the next completable command once applied; steps are not affected", async () => {
+  it("with nothing cancellable pending, it rejects the next cancellable command issued; steps are not affected", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const engine = fakeEngine([input(null)]);
@@ -1174,7 +1492,7 @@ describe("attempt: cancellation (invariant 5)", () => {
       }),
     );
     await ticks();
-    engine.notify({ type: "cancel_signal" });
+    engine.notify(CANCEL);
     release();
     assert.deepEqual(okOutput(await handle.outcome), ["worked", "more", "cancelled"]);
     assert.deepEqual(
@@ -1183,20 +1501,36 @@ describe("attempt: cancellation (invariant 5)", () => {
     );
   });
 
-  it("on replay, a journaled cancel_signal rejects the same future", async () => {
-    const cancelled = fakeEngine([input(null), AWK, { type: "cancel_signal" }]);
+  it("a cancel signal right after the input rejects every awakeable the handler waits on, live and on replay", async () => {
+    const fn = async (ctx: Context) => {
+      const settled = await RestatePromise.allSettled([
+        ctx.awakeable<string>().promise,
+        ctx.awakeable<string>().promise,
+      ]);
+      return settled.map((r) => (r.status === "rejected" && isCancelledError(r.reason) ? "cancelled" : "?"));
+    };
+    const live = fakeEngine([input(null)]);
+    const handle = live.start(svc(fn));
+    await ticks();
+    live.notify(CANCEL);
+    assert.deepEqual(okOutput(await handle.outcome), ["cancelled", "cancelled"]);
+    // The usual path: the first attempt suspended on both awakeables, the cancel signal resumed
+    // the invocation, and the next attempt replays this journal.
+    assert.deepEqual(live.log, [input(null), CANCEL]);
+    const replay = fakeEngine(live.log).start(svc(fn));
+    const settled = await Promise.race([replay.outcome, ticks().then(() => "still waiting")]);
+    assert.deepEqual(settled, { type: "end", result: { ok: enc(["cancelled", "cancelled"]) } });
+  });
+
+  it("on replay, a journaled cancel signal rejects the same future", async () => {
+    const cancelled = fakeEngine([input(null), CANCEL]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => ctx.awakeable().promise),
       cancelled.io,
     );
     assert.deepEqual(errOutput(outcome), { code: 409, message: "Cancelled" });
-    // Cancelled before the sleep was journaled: the sleep (applied after it) is the one rejected.
-    const early = fakeEngine([
-      input(null),
-      ok("a", 1),
-      { type: "cancel_signal" },
-      { type: "sleep", wakeUpAt: 9 },
-    ]);
+    // Cancelled while step `a` ran: the sleep (issued after it) is the one rejected.
+    const early = fakeEngine([input(null), run("a", 1), CANCEL, done(1, 1), sleepAt(9, 2)]);
     const out2 = await runAttempt(
       svc(async (ctx: Context) => {
         await ctx.run("a", () => 1);
@@ -1209,11 +1543,23 @@ describe("attempt: cancellation (invariant 5)", () => {
   });
 
   it("a journaled 409 'Cancelled' failure (a cancelled callee) surfaces as CancelledError", async () => {
-    const engine = fakeEngine([input(null), AWK, failedWith(1, 409, "Cancelled")]);
+    const engine = fakeEngine([
+      input(null),
+      {
+        type: "call",
+        target: { service: "Greeter", handler: "greet" },
+        argument: enc("Ada"),
+        headers: {},
+        invocationIdCompletionId: 1,
+        resultCompletionId: 2,
+      },
+      { type: "completion", completionId: 1, value: { invocationId: calleeOf(1) } },
+      failedWith(2, 409, "Cancelled"),
+    ]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => {
         try {
-          return await ctx.awakeable().promise;
+          return await ctx.serviceClient<Greeter>({ name: "Greeter" }).greet("Ada");
         } catch (e) {
           return isCancelledError(e) && e instanceof CancelledError;
         }
@@ -1225,7 +1571,7 @@ describe("attempt: cancellation (invariant 5)", () => {
 });
 
 describe("attempt: waitingOn() (when it may suspend)", () => {
-  it("undefined while a step runs, while a proposal is not acked; the pending commands once all is acked", async () => {
+  it("undefined while a step runs, while a command is not acked, while a step's result is not notified; then what it waits on", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const engine = fakeEngine([input(null)], { manualAck: true });
@@ -1242,38 +1588,75 @@ describe("attempt: waitingOn() (when it may suspend)", () => {
     assert.equal(handle.waitingOn(), undefined, "a step runs");
     release();
     await ticks();
-    assert.equal(engine.unacked, 1);
-    assert.equal(handle.waitingOn(), undefined, "the step's entry is not acked");
-    engine.ack();
-    await ticks();
     assert.equal(engine.unacked, 2);
-    assert.equal(handle.waitingOn(), undefined, "the awakeable and the sleep are not acked");
+    assert.equal(handle.waitingOn(), undefined, "the Run command is not acked");
     engine.ack();
     await ticks();
+    assert.equal(handle.waitingOn(), undefined, "the step's result is not notified");
+    engine.ack();
+    await ticks();
+    assert.equal(engine.unacked, 1);
     assert.equal(handle.waitingOn(), undefined, "the sleep is not acked");
     engine.ack();
     await ticks();
-    assert.deepEqual(handle.waitingOn(), [2, 3]);
-    engine.notify(done(2, "A"));
+    assert.deepEqual(handle.waitingOn(), { completionIds: [2], signalIds: [AWK_1, CANCEL_SIGNAL_ID] });
+    engine.notify(signal(AWK_1, "A"));
     assert.deepEqual(okOutput(await handle.outcome), "A");
   });
 
-  it("only the commands still pending: a completed one is left out", async () => {
+  it("only what is still pending: a completed one is left out", async () => {
     const engine = fakeEngine([input(null)]);
     const handle = engine.start(
       svc(async (ctx: Context) => {
         const a = ctx.awakeable<string>().promise;
-        const b = ctx.awakeable<string>().promise;
-        return [await a, await b];
+        const s = ctx.sleep(5);
+        return [await a, await s];
       }),
     );
     await ticks();
-    assert.deepEqual(handle.waitingOn(), [1, 2]);
-    engine.notify(done(1, "a"));
+    assert.deepEqual(handle.waitingOn(), { completionIds: [1], signalIds: [AWK_1, CANCEL_SIGNAL_ID] });
+    engine.notify(signal(AWK_1, "a"));
     await ticks();
-    assert.deepEqual(handle.waitingOn(), [2]);
-    engine.notify(done(2, "b"));
-    assert.deepEqual(okOutput(await handle.outcome), ["a", "b"]);
+    assert.deepEqual(handle.waitingOn(), { completionIds: [1], signalIds: [CANCEL_SIGNAL_ID] });
+    engine.notify(done(1, undefined));
+    assert.deepEqual(okOutput(await handle.outcome), ["a", null]);
+  });
+
+  it("signal 1 is waited on until the cancel signal was seen, not after", async () => {
+    const engine = fakeEngine([input(null)]);
+    const handle = engine.start(
+      svc(async (ctx: Context) => {
+        try {
+          await ctx.awakeable<string>().promise;
+        } catch (e) {
+          if (!isCancelledError(e)) throw e;
+        }
+        return ctx.awakeable<string>().promise;
+      }),
+    );
+    await ticks();
+    assert.deepEqual(handle.waitingOn(), { completionIds: [], signalIds: [AWK_1, CANCEL_SIGNAL_ID] });
+    engine.notify(CANCEL);
+    await ticks();
+    assert.deepEqual(handle.waitingOn(), { completionIds: [], signalIds: [AWK_2] });
+    engine.notify(signal(AWK_2, "after cancel"));
+    assert.deepEqual(okOutput(await handle.outcome), "after cancel");
+    // A replay of that journal has seen the cancel signal too.
+    const replay = fakeEngine(engine.log.slice(0, 2));
+    const again = replay.start(
+      svc(async (ctx: Context) => {
+        try {
+          await ctx.awakeable<string>().promise;
+        } catch (e) {
+          if (!isCancelledError(e)) throw e;
+        }
+        return ctx.awakeable<string>().promise;
+      }),
+    );
+    await ticks();
+    assert.deepEqual(again.waitingOn(), { completionIds: [], signalIds: [AWK_2] });
+    replay.notify(signal(AWK_2, "x"));
+    await again.outcome;
   });
 
   it("undefined when the handler waits for nothing journaled", async () => {
@@ -1292,8 +1675,8 @@ describe("attempt: waitingOn() (when it may suspend)", () => {
     await handle.outcome;
   });
 
-  it("on a replayed journal, the commands journaled without completion", async () => {
-    const engine = fakeEngine([input(null), AWK, { type: "sleep", wakeUpAt: 3 }, done(1, "a")]);
+  it("on a replayed journal, what was journaled without a notification", async () => {
+    const engine = fakeEngine([input(null), sleepAt(3, 1), signal(AWK_1, "a")]);
     const handle = engine.start(
       svc(async (ctx: Context) => {
         const a = ctx.awakeable<string>().promise;
@@ -1303,9 +1686,9 @@ describe("attempt: waitingOn() (when it may suspend)", () => {
       }),
     );
     await ticks();
-    assert.deepEqual(handle.waitingOn(), [2]);
+    assert.deepEqual(handle.waitingOn(), { completionIds: [1], signalIds: [CANCEL_SIGNAL_ID] });
     assert.deepEqual(engine.proposals, []);
-    engine.notify(done(2, undefined));
+    engine.notify(done(1, undefined));
     assert.deepEqual(okOutput(await handle.outcome), "both");
   });
 });
@@ -1360,13 +1743,13 @@ describe("attempt: object contexts", () => {
     await handle.outcome;
   });
 
-  it("get with incomplete eager state and an unknown key: apply fills the value, the future waits for the ack", async () => {
+  it("get with incomplete eager state and an unknown key is lazy: the future waits for apply's notification", async () => {
     let got: unknown = "nothing yet";
     const engine = fakeEngine([input(null)], {
       key: "k",
       state: eager({ other: 1 }, false),
       manualAck: true,
-      fill: (e) => (e.type === "get_state" ? { ...e, value: enc(42) } : e),
+      stored: { count: 42 },
     });
     const handle = engine.start(
       obj(async (ctx) => {
@@ -1376,11 +1759,17 @@ describe("attempt: object contexts", () => {
       }),
     );
     await ticks();
-    assert.deepEqual(engine.proposals, [{ commandIndex: 1, entry: { type: "get_state", key: "count" } }]);
+    assert.deepEqual(engine.proposals, [
+      { commandIndex: 1, entry: { type: "get_state", key: "count", completionId: 1 } },
+    ]);
     assert.equal(got, "nothing yet");
     engine.ack();
     await ticks();
     assert.equal(got, 42);
+    assert.deepEqual(engine.log.slice(1, 3), [
+      { type: "get_state", key: "count", completionId: 1 },
+      done(1, 42),
+    ]);
     engine.ack();
     engine.ack();
     assert.deepEqual(okOutput(await handle.outcome), [42, 42, 1]);
@@ -1390,18 +1779,19 @@ describe("attempt: object contexts", () => {
     ]);
   });
 
-  it("without eager state every get is lazy", async () => {
+  it("without eager state every get is lazy; an absent key is notified void and reads null", async () => {
     const engine = fakeEngine([input(null)], { key: "k" });
-    await runAttempt(
-      obj(async (ctx) => ctx.get("x")),
-      engine.io,
-    );
-    assert.deepEqual(engine.proposals, [{ commandIndex: 1, entry: { type: "get_state", key: "x" } }]);
+    const outcome = await engine.run(obj(async (ctx) => ({ x: await ctx.get("x") })));
+    assert.deepEqual(okOutput(outcome), { x: null });
+    assert.deepEqual(engine.proposals, [
+      { commandIndex: 1, entry: { type: "get_state", key: "x", completionId: 1 } },
+    ]);
+    assert.deepEqual(engine.log.at(-1), { type: "completion", completionId: 1, value: VOID });
   });
 
   it("set, clear and clearAll are journaled and read back locally", async () => {
     const engine = fakeEngine([input(null)], { key: "k", state: eager({ a: 1, b: 2 }, false) });
-    const outcome = await runAttempt(
+    const outcome = await engine.run(
       obj(async (ctx) => {
         ctx.set("a", 10);
         const a = await ctx.get<number>("a");
@@ -1411,7 +1801,6 @@ describe("attempt: object contexts", () => {
         const afterAll = [await ctx.get("a"), await ctx.get("zzz"), await ctx.stateKeys()];
         return [a, b, afterAll];
       }),
-      engine.io,
     );
     assert.deepEqual(okOutput(outcome), [10, null, [null, null, []]]);
     assert.deepEqual(
@@ -1429,7 +1818,7 @@ describe("attempt: object contexts", () => {
     );
   });
 
-  it("stateKeys: from complete eager state (sorted, cleared ones left out), else filled by apply", async () => {
+  it("stateKeys: from complete eager state (sorted, cleared ones left out), else notified by apply", async () => {
     const local = fakeEngine([input(null)], { key: "k", state: eager({ zeta: 1, alpha: 2, mid: 3 }) });
     const keys = await runAttempt(
       obj(async (ctx) => {
@@ -1444,33 +1833,31 @@ describe("attempt: object contexts", () => {
     const lazy = fakeEngine([input(null)], {
       key: "k",
       state: eager({}, false),
-      fill: (e) => (e.type === "get_state_keys" ? { ...e, keys: ["from", "store"] } : e),
+      stored: { from: 1, store: 2 },
     });
-    assert.deepEqual(
-      okOutput(
-        await runAttempt(
-          obj(async (ctx) => ctx.stateKeys()),
-          lazy.io,
-        ),
-      ),
-      ["from", "store"],
-    );
-    assert.deepEqual(lazy.proposals, [{ commandIndex: 1, entry: { type: "get_state_keys" } }]);
+    assert.deepEqual(okOutput(await lazy.run(obj(async (ctx) => ctx.stateKeys()))), ["from", "store"]);
+    assert.deepEqual(lazy.proposals, [
+      { commandIndex: 1, entry: { type: "get_state_keys", completionId: 1 } },
+    ]);
   });
 
-  it("on replay, the journaled value wins over the eager state", async () => {
-    const engine = fakeEngine([input(null), { type: "get_state", key: "count", value: enc(7) }], {
+  it("on replay, the journaled value wins over the eager state, whether it was read eagerly or lazily", async () => {
+    const fn = async (ctx: ObjectContext) => {
+      const v = await ctx.get<number>("count");
+      return ctx.run("double", () => (v ?? 0) * 2);
+    };
+    const eagerly = fakeEngine([input(null), { type: "get_state", key: "count", value: enc(7) }], {
       key: "k",
       state: eager({ count: 9 }),
     });
-    const outcome = await runAttempt(
-      obj(async (ctx) => {
-        const v = await ctx.get<number>("count");
-        return ctx.run("double", () => (v ?? 0) * 2);
-      }),
-      engine.io,
+    assert.deepEqual(okOutput(await eagerly.run(obj(fn))), 14);
+    assert.deepEqual(eagerly.proposals, [{ commandIndex: 2, entry: run("double", 1) }]);
+    const lazily = fakeEngine(
+      [input(null), { type: "get_state", key: "count", completionId: 1 }, done(1, 7)],
+      { key: "k", state: eager({ count: 9 }) },
     );
-    assert.deepEqual(okOutput(outcome), 14);
+    assert.deepEqual(okOutput(await lazily.run(obj(fn))), 14);
+    assert.deepEqual(lazily.proposals, [{ commandIndex: 2, entry: run("double", 2) }]);
   });
 
   it("a shared handler reads state but set/clear/clearAll throw a TerminalError and propose nothing", async () => {
@@ -1536,14 +1923,26 @@ describe("attempt: workflow contexts and durable promises", () => {
     const handle = engine.start(wfRun(async (ctx) => ctx.promise<string>("clicked").get()));
     await ticks();
     assert.deepEqual(engine.proposals, [
-      { commandIndex: 1, entry: { type: "promise_get", name: "clicked" } },
+      { commandIndex: 1, entry: { type: "promise_get", name: "clicked", completionId: 1 } },
     ]);
     engine.notify(done(1, "yes"));
     assert.deepEqual(okOutput(await handle.outcome), "yes");
   });
 
+  it("a promise that already has a result is notified right after promise_get", async () => {
+    const engine = fakeEngine([input(null)], { key: "wf1", promises: { clicked: { ok: enc("earlier") } } });
+    assert.deepEqual(
+      okOutput(await engine.run(wfRun(async (ctx) => ctx.promise<string>("clicked")))),
+      "earlier",
+    );
+  });
+
   it("awaiting the durable promise itself waits for it; a rejected promise throws its TerminalError", async () => {
-    const engine = fakeEngine([input(null), { type: "promise_get", name: "p" }, failedWith(1, 500, "nope")]);
+    const engine = fakeEngine([
+      input(null),
+      { type: "promise_get", name: "p", completionId: 1 },
+      failedWith(1, 500, "nope"),
+    ]);
     const outcome = await runAttempt(
       wfRun(async (ctx) => {
         try {
@@ -1557,43 +1956,29 @@ describe("attempt: workflow contexts and durable promises", () => {
     assert.deepEqual(okOutput(outcome), "rejected: nope");
   });
 
-  it("peek: undefined while unresolved, the value once resolved (filled by apply)", async () => {
+  it("peek: undefined while unresolved (void), the value once resolved (notified by apply)", async () => {
     const none = fakeEngine([input(null)]);
     assert.deepEqual(
-      okOutput(
-        await runAttempt(
-          wfShared(async (ctx) => (await ctx.promise("p").peek()) ?? "none"),
-          none.io,
-        ),
-      ),
+      okOutput(await none.run(wfShared(async (ctx) => (await ctx.promise("p").peek()) ?? "none"))),
       "none",
     );
-    assert.deepEqual(none.proposals, [{ commandIndex: 1, entry: { type: "promise_peek", name: "p" } }]);
-    const some = fakeEngine([input(null)], {
-      fill: (e) => (e.type === "promise_peek" ? { ...e, result: { ok: enc("v") } } : e),
-    });
-    assert.deepEqual(
-      okOutput(
-        await runAttempt(
-          wfShared(async (ctx) => ctx.promise("p").peek()),
-          some.io,
-        ),
-      ),
-      "v",
-    );
+    assert.deepEqual(none.proposals, [
+      { commandIndex: 1, entry: { type: "promise_peek", name: "p", completionId: 1 } },
+    ]);
+    const some = fakeEngine([input(null)], { promises: { p: { ok: enc("v") } } });
+    assert.deepEqual(okOutput(await some.run(wfShared(async (ctx) => ctx.promise("p").peek()))), "v");
   });
 
-  it("resolve and reject propose promise_complete; an outcome error (already completed) throws a 409 TerminalError", async () => {
+  it("resolve and reject propose promise_complete; a 409 notification (already completed) throws a 409 TerminalError", async () => {
     const engine = fakeEngine([input(null)]);
     assert.deepEqual(
       okOutput(
-        await runAttempt(
+        await engine.run(
           wfShared(async (ctx) => {
             await ctx.promise<string>("clicked").resolve("secret");
             await ctx.promise("failed").reject("went wrong");
             return "ok";
           }),
-          engine.io,
         ),
       ),
       "ok",
@@ -1601,20 +1986,17 @@ describe("attempt: workflow contexts and durable promises", () => {
     assert.deepEqual(
       engine.proposals.map((p) => p.entry),
       [
-        { type: "promise_complete", name: "clicked", result: { ok: enc("secret") } },
-        { type: "promise_complete", name: "failed", result: { err: { code: 500, message: "went wrong" } } },
+        { type: "promise_complete", name: "clicked", result: { ok: enc("secret") }, completionId: 1 },
+        {
+          type: "promise_complete",
+          name: "failed",
+          result: { err: { code: 500, message: "went wrong" } },
+          completionId: 2,
+        },
       ],
     );
-    const twice = fakeEngine([input(null)], {
-      fill: (e) =>
-        e.type === "promise_complete"
-          ? { ...e, outcome: { err: { code: 409, message: "promise 'clicked' was already completed" } } }
-          : e,
-    });
-    const outcome = await runAttempt(
-      wfShared(async (ctx) => ctx.promise<string>("clicked").resolve("again")),
-      twice.io,
-    );
+    const twice = fakeEngine([input(null)], { promises: { clicked: { ok: enc("first") } } });
+    const outcome = await twice.run(wfShared(async (ctx) => ctx.promise<string>("clicked").resolve("again")));
     assert.deepEqual(errOutput(outcome), { code: 409, message: "promise 'clicked' was already completed" });
   });
 
@@ -1642,7 +2024,7 @@ describe("attempt: workflow contexts and durable promises", () => {
 });
 
 describe("attempt: clients", () => {
-  it("objectClient(...).add(1) proposes a call with target, JSON argument and no workflow flag; resolves with the callee's output", async () => {
+  it("objectClient(...).add(1) proposes a call with target, JSON argument, two completion ids and no workflow flag; resolves with the callee's output", async () => {
     const engine = fakeEngine([input(null)]);
     let calleeId: string | undefined;
     const handle = engine.start(
@@ -1661,14 +2043,13 @@ describe("attempt: clients", () => {
           target: { service: "Counter", handler: "add", key: "k" },
           argument: enc(1),
           headers: {},
+          invocationIdCompletionId: 1,
+          resultCompletionId: 2,
         },
       },
     ]);
-    assert.equal(
-      calleeId,
-      (defaultFill(engine.proposals[0]!.entry, 1) as { invocationId: string }).invocationId,
-    );
-    engine.notify(done(1, 2));
+    assert.equal(calleeId, calleeOf(1));
+    engine.notify(done(2, 2));
     assert.deepEqual(okOutput(await handle.outcome), 2);
   });
 
@@ -1693,6 +2074,8 @@ describe("attempt: clients", () => {
           argument: enc("Ada"),
           headers: { h: "v" },
           idempotencyKey: "g1",
+          invocationIdCompletionId: 1,
+          resultCompletionId: 2,
         },
         {
           type: "call",
@@ -1700,19 +2083,29 @@ describe("attempt: clients", () => {
           argument: enc({ email: "a@b" }),
           headers: {},
           workflow: true,
+          invocationIdCompletionId: 3,
+          resultCompletionId: 4,
         },
       ],
     );
-    engine.notify(done(2, "signed"));
-    engine.notify(done(1, "hi"));
+    engine.notify(done(4, "signed"));
+    engine.notify(done(2, "hi"));
     assert.deepEqual(okOutput(await handle.outcome), ["hi", "signed"]);
   });
 
   it("a call's failure surfaces as a TerminalError with the callee's code", async () => {
     const engine = fakeEngine([
       input(null),
-      { type: "call", target: { service: "Greeter", handler: "greet" }, argument: enc("Ada"), headers: {} },
-      failedWith(1, 404, "unknown handler Greeter/greet"),
+      {
+        type: "call",
+        target: { service: "Greeter", handler: "greet" },
+        argument: enc("Ada"),
+        headers: {},
+        invocationIdCompletionId: 1,
+        resultCompletionId: 2,
+      },
+      { type: "completion", completionId: 1, value: { invocationId: calleeOf(1) } },
+      failedWith(2, 404, "unknown handler Greeter/greet"),
     ]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => ctx.serviceClient<Greeter>({ name: "Greeter" }).greet("Ada")),
@@ -1723,7 +2116,7 @@ describe("attempt: clients", () => {
 
   it("send clients propose sends; rpc.sendOpts({delay}) gives delayMs, per call or as the client's default", async () => {
     const engine = fakeEngine([input(null)]);
-    const outcome = await runAttempt(
+    const outcome = await engine.run(
       svc(async (ctx: Context) => {
         const h1 = ctx
           .objectSendClient<Counter>({ name: "Counter" }, "k")
@@ -1732,7 +2125,6 @@ describe("attempt: clients", () => {
         ctx.workflowSendClient<Signup>({ name: "Signup" }, "wf1").run("now");
         return h1.invocationId;
       }),
-      engine.io,
     );
     assert.deepEqual(
       engine.proposals.map((p) => p.entry),
@@ -1743,6 +2135,7 @@ describe("attempt: clients", () => {
           argument: enc(1),
           headers: {},
           delayMs: 5_000,
+          invocationIdCompletionId: 1,
         },
         {
           type: "send",
@@ -1750,6 +2143,7 @@ describe("attempt: clients", () => {
           argument: enc("x"),
           headers: {},
           delayMs: 2_000,
+          invocationIdCompletionId: 2,
         },
         {
           type: "send",
@@ -1757,13 +2151,11 @@ describe("attempt: clients", () => {
           argument: enc("now"),
           headers: {},
           workflow: true,
+          invocationIdCompletionId: 3,
         },
       ],
     );
-    assert.deepEqual(
-      okOutput(outcome),
-      (defaultFill(engine.proposals[0]!.entry, 1) as { invocationId: string }).invocationId,
-    );
+    assert.deepEqual(okOutput(outcome), calleeOf(1));
   });
 
   it("a lone rpc.sendOpts / rpc.opts (handler without input) is the options, not the input", async () => {
@@ -1790,6 +2182,7 @@ describe("attempt: clients", () => {
           argument: EMPTY,
           headers: {},
           delayMs: 5_000,
+          invocationIdCompletionId: 1,
         },
         {
           type: "call",
@@ -1797,10 +2190,12 @@ describe("attempt: clients", () => {
           argument: EMPTY,
           headers: { h: "v" },
           idempotencyKey: "once",
+          invocationIdCompletionId: 2,
+          resultCompletionId: 3,
         },
       ],
     );
-    engine.notify(done(2, 1));
+    engine.notify(done(3, 1));
     assert.equal(okOutput(await handle.outcome), 1);
   });
 
@@ -1828,16 +2223,19 @@ describe("attempt: clients", () => {
           argument: new Uint8Array([1, 2]),
           headers: {},
           delayMs: 10,
+          invocationIdCompletionId: 1,
         },
         {
           type: "call",
           target: { service: "Raw", handler: "get", key: "k" },
           argument: new Uint8Array([3]),
           headers: {},
+          invocationIdCompletionId: 2,
+          resultCompletionId: 3,
         },
       ],
     );
-    engine.notify({ type: "completion", commandIndex: 2, result: { ok: new Uint8Array([9, 8]) } });
+    engine.notify({ type: "completion", completionId: 3, value: { ok: new Uint8Array([9, 8]) } });
     assert.deepEqual(okOutput(await handle.outcome), [9, 8]);
   });
 
@@ -1868,54 +2266,59 @@ describe("attempt: clients", () => {
       engine.proposals.map((p) => p.entry),
       [
         { type: "cancel_invocation", invocationId: OTHER_ID },
-        { type: "attach", invocationId: OTHER_ID },
+        { type: "attach", invocationId: OTHER_ID, completionId: 1 },
       ],
     );
-    engine.notify(done(2, "their output"));
+    engine.notify(done(1, "their output"));
     assert.deepEqual(okOutput(await handle.outcome), "their output");
   });
 });
 
 describe("attempt: awakeables", () => {
-  it("the awakeable id names the invocation and the command, and parses back", async () => {
+  it("the awakeable id names the invocation and the signal id (17, 18, …), and parses back", async () => {
     const engine = fakeEngine([input(null)]);
     const handle = engine.start(
       svc(async (ctx: Context) => {
         await ctx.run("first", () => 1);
-        const { id, promise } = ctx.awakeable<string>();
-        return [id, await promise];
+        const first = ctx.awakeable<string>();
+        const second = ctx.awakeable<string>();
+        return [first.id, second.id, await first.promise];
       }),
     );
     await ticks();
-    engine.notify(done(2, "resolved"));
-    const [id, value] = okOutput(await handle.outcome) as [string, string];
+    engine.notify(signal(AWK_1, "resolved"));
+    const [id, id2, value] = okOutput(await handle.outcome) as [string, string, string];
     assert.equal(value, "resolved");
-    assert.equal(id, awakeableId(ID, 2));
-    assert.match(id, /^awk_1111111111111111aaaaaaaaaaaaaaaaaaaaaaaa2$/);
-    assert.deepEqual(parseAwakeableId(id), { invocationId: ID, commandIndex: 2 });
+    assert.equal(id, awakeableId(ID, AWK_1));
+    assert.match(id, /^awk_1111111111111111aaaaaaaaaaaaaaaaaaaaaaaah$/);
+    assert.deepEqual(parseAwakeableId(id), { invocationId: ID, signalId: 17 });
+    assert.deepEqual(parseAwakeableId(id2), { invocationId: ID, signalId: 18 });
+    assert.deepEqual(engine.proposals, [{ commandIndex: 1, entry: run("first", 1) }]);
   });
 
-  it("awakeableId / parseAwakeableId round-trip for large indexes and reject malformed ids", () => {
-    for (const k of [0, 1, 35, 36, 1_000, 2_000_000_000]) {
+  it("awakeableId / parseAwakeableId round-trip for large signal ids and reject malformed ids and reserved signal ids", () => {
+    for (const k of [17, 35, 36, 1_000, 2_000_000_000]) {
       assert.deepEqual(parseAwakeableId(awakeableId(OTHER_ID, k)), {
         invocationId: OTHER_ID,
-        commandIndex: k,
+        signalId: k,
       });
     }
     for (const bad of [
       "",
       "awk_",
       "awk_xyz",
-      `inv_${"a".repeat(40)}1`,
+      `inv_${"a".repeat(40)}h`,
       `awk_${"a".repeat(39)}`,
-      `awk_${"A".repeat(40)}1`,
+      `awk_${"A".repeat(40)}h`,
+      awakeableId(OTHER_ID, CANCEL_SIGNAL_ID),
+      awakeableId(OTHER_ID, 16),
     ]) {
       assert.equal(parseAwakeableId(bad), undefined, bad);
     }
   });
 
   it("resolveAwakeable / rejectAwakeable propose complete_awakeable with the result", async () => {
-    const id = awakeableId(OTHER_ID, 3);
+    const id = awakeableId(OTHER_ID, 17);
     const engine = fakeEngine([input(null)]);
     await runAttempt(
       svc(async (ctx: Context) => {
@@ -1934,6 +2337,33 @@ describe("attempt: awakeables", () => {
         { type: "complete_awakeable", awakeableId: id, result: { ok: new Uint8Array([7]) } },
       ],
     );
+  });
+
+  it("resolveAwakeable with something that is not an awakeable id throws a 400 TerminalError and proposes nothing", async () => {
+    const engine = fakeEngine([input(null)]);
+    const outcome = await runAttempt(
+      svc(async (ctx: Context) => {
+        ctx.resolveAwakeable(awakeableId(OTHER_ID, CANCEL_SIGNAL_ID), "x");
+        return "sent";
+      }),
+      engine.io,
+    );
+    assert.equal(errOutput(outcome).code, 400);
+    assert.deepEqual(engine.proposals, []);
+  });
+
+  it("a signal that arrives before its awakeable is created is kept for it", async () => {
+    const engine = fakeEngine([input(null)]);
+    const handle = engine.start(
+      svc(async (ctx: Context) => {
+        await ctx.sleep(1);
+        return ctx.awakeable<string>().promise;
+      }),
+    );
+    await ticks();
+    engine.notify(signal(AWK_1, "early"));
+    engine.notify(done(1, undefined));
+    assert.deepEqual(okOutput(await handle.outcome), "early");
   });
 });
 

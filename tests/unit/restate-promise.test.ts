@@ -335,8 +335,9 @@ describe("durable promises in combinators", () => {
       key: "wf1",
       propose: async (_k, entry): Promise<Applied> => {
         log.push(entry);
-        return { entry, position: log.length - 1 };
+        return { position: log.length - 1 };
       },
+      proposeRunCompletion: async () => {},
       now: () => 0,
       sleep: async () => {},
       console,
@@ -351,10 +352,11 @@ describe("durable promises in combinators", () => {
     await ticks();
     const commands = log.slice(1).map((e) => e.type);
     assert.deepEqual([...commands].sort(), ["promise_get", "sleep"]);
+    const get = log.find((e) => e.type === "promise_get") as { completionId: number };
     const completion = {
       type: "completion",
-      commandIndex: commands.indexOf("promise_get") + 1,
-      result: { ok: enc("yes") },
+      completionId: get.completionId,
+      value: { ok: enc("yes") },
     } as const;
     log.push(completion);
     handle.notify(completion, log.length - 1);
@@ -364,13 +366,12 @@ describe("durable promises in combinators", () => {
   it("on replay, the sleep's completion journaled first wins the same race", async () => {
     const live = attempt([INPUT]);
     await ticks();
-    const commands = live.log.slice(1).map((e) => e.type);
-    const sleepIndex = commands.indexOf("sleep") + 1;
-    const getIndex = commands.indexOf("promise_get") + 1;
+    const idOf = (type: string) =>
+      (live.log.find((e) => e.type === type) as { completionId: number }).completionId;
     const journal: JournalEntry[] = [
       ...live.log,
-      { type: "completion", commandIndex: sleepIndex, result: { ok: new Uint8Array(0) } },
-      { type: "completion", commandIndex: getIndex, result: { ok: enc("too late") } },
+      { type: "completion", completionId: idOf("sleep"), value: { void: true } },
+      { type: "completion", completionId: idOf("promise_get"), value: { ok: enc("too late") } },
     ];
     const replay = attempt(journal);
     assert.deepEqual(await replay.handle.outcome, { type: "end", result: { ok: enc("timed out") } });

@@ -1,6 +1,7 @@
 /**
- * The engine: one partition processor per partition over a shared log, the registry of
- * in-process handlers, and the invocation API the ingress (and the simulator) call.
+ * The engine: one partition processor per partition over a shared log, the services it knows
+ * (from endpoint manifests: serializable, no functions), the invoker factory that runs their
+ * attempts, and the invocation API the ingress (and the simulator) call.
  *
  * Invariants:
  * 1. An invocation is created only by an Invoke record applied in the partition its id names.
@@ -8,13 +9,24 @@
  *    can never be missed; a completed invocation that is still retained answers at once.
  */
 import { randomUUID } from "node:crypto";
-import { definitionParts, resolveHandlers, type ResolvedHandler, type Result } from "@onelog/sdk/internal";
+import {
+  endpointManifest,
+  handlersOfManifest,
+  resolveHandlers,
+  type EndpointManifest,
+  type HandlerInfo,
+  type Result,
+  type ServiceManifest,
+} from "@onelog/sdk/internal";
 import type { AnyDefinition } from "@onelog/sdk";
 import type { Clock } from "./clock.js";
 import { parseAwakeableId } from "@onelog/sdk/internal";
 import { systemRandom, type Random } from "./random.js";
 import { isInvocationId, newInvocationId, partitionOf, workflowRunId } from "./partition/ids.js";
+import { inProcessInvokers } from "./invoker/in-process.js";
+import type { InvokerFactory } from "./invoker/invoker.js";
 import type { Log } from "./log/log.js";
+import { EmbeddedLeadership, type Leadership } from "./partition/leadership.js";
 import type { Logger } from "./ops/logger.js";
 import { PartitionProcessor, type ProcessorObserver, type ProcessorOptions } from "./partition/processor.js";
 import type { InvokeBody, Target } from "./partition/records.js";
@@ -29,14 +41,27 @@ export interface EngineOptions {
   readonly log: Log;
   /** The store of each partition (0 … log.partitions-1). */
   readonly storeFor: (partition: number) => PartitionStore;
+  /**
+   * Who leads which partition, with which epoch. Default: an {@link EmbeddedLeadership} that
+   * grants every partition to this process, with epochs from the stores, kept in memory.
+   */
+  readonly leadership?: Leadership;
   readonly clock: Clock;
   /** Randomness for new invocation ids (default: the system's). */
   readonly random?: Random;
   readonly logger: Logger;
+  /** Services whose handlers run in this process (the embedded deployment). */
   readonly services: readonly AnyDefinition[];
   readonly console?: Console;
   /** Suspend at every await that waits for a completion (test mode; env ONELOG_SUSPEND_ALWAYS=1). */
   readonly suspendAlways?: boolean;
+  /**
+   * Manifests of deployments whose handlers run elsewhere (their attempts go to `invokers`):
+   * the engine learns their services from the manifest alone.
+   */
+  readonly deployments?: readonly EndpointManifest[];
+  /** Runs attempts; default: the in-process invoker over `services`. */
+  readonly invokers?: InvokerFactory;
   /** Fault injection for the simulator. */
   readonly faults?: ProcessorOptions["faults"];
   /** Told the duration of each applied batch (admin metrics). */
@@ -63,7 +88,7 @@ export type OutputLookup =
 export interface RegisteredService {
   readonly name: string;
   readonly kind: "service" | "object" | "workflow";
-  readonly handlers: ReadonlyMap<string, ResolvedHandler>;
+  readonly handlers: ReadonlyMap<string, HandlerInfo>;
 }
 
 export class Engine {
@@ -74,39 +99,64 @@ export class Engine {
   private readonly stores: readonly PartitionStore[];
 
   private readonly random: Random;
+  /** What the embedded deployment serves, as discovery would describe it. */
+  readonly manifest: EndpointManifest;
 
   private constructor(private readonly o: EngineOptions) {
     this.partitions = o.log.partitions;
     this.random = o.random ?? systemRandom();
+    // The engine knows services only through the manifest; the functions stay in the invoker.
+    this.manifest = endpointManifest(o.services);
+    const manifests = [this.manifest, ...(o.deployments ?? [])];
+    const names = new Set<string>();
+    for (const s of manifests.flatMap((m) => m.services)) {
+      if (names.has(s.name)) throw new TypeError(`service ${s.name} is registered twice`);
+      names.add(s.name);
+    }
     const services = new Map<string, RegisteredService>();
-    const handlers = new Map<string, ResolvedHandler>();
-    for (const def of o.services) {
-      if (services.has(def.name)) throw new TypeError(`service ${def.name} is registered twice`);
-      const resolved = resolveHandlers(def);
-      services.set(def.name, {
-        name: def.name,
-        kind: definitionParts(def).kind,
-        handlers: new Map(resolved.map((h) => [h.name, h])),
-      });
-      for (const h of resolved) handlers.set(`${h.service}/${h.name}`, h);
+    const handlers = new Map<string, HandlerInfo>();
+    for (const h of manifests.flatMap(handlersOfManifest)) {
+      let s = services.get(h.service);
+      if (s === undefined) {
+        s = { name: h.service, kind: h.serviceKind, handlers: new Map() };
+        services.set(h.service, s);
+      }
+      (s.handlers as Map<string, HandlerInfo>).set(h.name, h);
+      handlers.set(`${h.service}/${h.name}`, h);
+    }
+    for (const s of manifests.flatMap((m) => m.services)) {
+      if (!services.has(s.name))
+        services.set(s.name, { name: s.name, kind: kindOf(s.ty), handlers: new Map() });
     }
     this.services = services;
+    const invokers =
+      o.invokers ??
+      inProcessInvokers({
+        handlers: new Map(
+          o.services.flatMap((d) => resolveHandlers(d)).map((h) => [`${h.service}/${h.name}`, h]),
+        ),
+        isRegistered: (service, handler) => services.get(service)?.handlers.has(handler) === true,
+        ...(o.console === undefined ? {} : { console: o.console }),
+        ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
+      });
     const stores: PartitionStore[] = [];
+    for (let p = 0; p < this.partitions; p++) stores.push(o.storeFor(p));
+    const leadership =
+      o.leadership ?? new EmbeddedLeadership({ lastEpoch: (p) => stores[p]!.getLeaderEpoch() });
     const processors: PartitionProcessor[] = [];
     for (let p = 0; p < this.partitions; p++) {
-      const store = o.storeFor(p);
-      stores.push(store);
+      const store = stores[p]!;
       processors.push(
         new PartitionProcessor({
           partition: p,
           log: o.log,
           store,
+          leadership,
           clock: o.clock,
           logger: o.logger,
           handlers,
+          invokers,
           onCompleted: (id, result) => this.completed(id, result),
-          ...(o.console === undefined ? {} : { console: o.console }),
-          ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
           ...(o.faults === undefined ? {} : { faults: o.faults }),
           ...(o.observer === undefined ? {} : { observer: o.observer }),
         }),
@@ -124,7 +174,7 @@ export class Engine {
   }
 
   /** The handler a target names, or undefined. */
-  handler(service: string, handler: string): ResolvedHandler | undefined {
+  handler(service: string, handler: string): HandlerInfo | undefined {
     return this.services.get(service)?.handlers.get(handler);
   }
 
@@ -317,4 +367,8 @@ export class Engine {
     this.waiters.delete(invocationId);
     for (const resolve of set) resolve(result);
   }
+}
+
+function kindOf(ty: ServiceManifest["ty"]): RegisteredService["kind"] {
+  return ty === "SERVICE" ? "service" : ty === "VIRTUAL_OBJECT" ? "object" : "workflow";
 }

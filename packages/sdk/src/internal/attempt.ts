@@ -1,27 +1,31 @@
 /**
  * The journal state machine: runs one attempt of a handler against the journal of earlier
- * attempts. Journaled commands replay (their recorded results come back without running
- * again); new commands are proposed to the engine in the order the handler issued them;
- * notifications (completions, cancellation) are delivered in journal order.
+ * attempts (journal.ts has the model: commands with completion ids, notifications). Journaled
+ * commands replay; new commands are proposed to the engine in the order the handler issued
+ * them; notifications settle what waits on them, in journal order.
  *
  * Invariants:
- * 1. Command k is proposed only after commands 1..k-1 were (the engine appends in order);
- *    `ctx.run` resolves only after its entry is acknowledged, i.e. durable and applied.
- * 2. While replaying, the handler's k-th command must match the journal's k-th command by type
- *    and name/key/target; the first difference is a JournalMismatchError that fails the attempt
- *    whatever the handler does with it.
+ * 1. Commands are proposed in issue order (command k after commands 1..k-1); a step's proposed
+ *    completion after its Run command. Nothing the handler awaits settles from a proposal: only
+ *    notifications settle futures, so a `ctx.run` returns only once its result is durable.
+ * 2. While replaying, the handler's k-th command must match the journal's k-th command by type,
+ *    name/key/target and completion ids; the first difference is a JournalMismatchError that
+ *    fails the attempt whatever the handler does with it.
  * 3. A non-terminal error from a step without retry options fails the attempt even if the
- *    handler catches it: nothing was journaled for that command.
- * 4. Journal events (acknowledgements of commands, notifications) are delivered one at a time in
- *    journal order, each followed by a full drain of the handler's microtasks, on the first
- *    attempt and on every replay; every future settles at the journal position of the entry
- *    that settled it. So concurrent branches of a handler interleave the same way each time.
- *    (Only results known when a command is issued, such as eagerly known state, settle at once,
- *    in both modes.)
- * 5. A cancellation rejects, with CancelledError, the pending futures of commands applied
- *    before it; if there are none, the next completable command applied after it.
+ *    handler catches it: no completion was proposed for that step.
+ * 4. Journal events are delivered one at a time in journal order, each followed by a full drain
+ *    of the handler's microtasks, on the first attempt and on every replay: a notification
+ *    settles its future at its journal position, and a journaled command is not passed until
+ *    the handler issued it again. So concurrent branches interleave the same way each time, and
+ *    combinators see completions in the order they reached the journal. (Only results known
+ *    when a command is issued, such as eagerly known state, settle at once, in both modes.)
+ * 5. The cancel signal rejects, with CancelledError, every pending cancellable future (calls,
+ *    sleeps, awakeables, attach, promise get; not steps, whose completion is on its way); if none
+ *    is pending, the next cancellable command issued after it.
  * 6. The handler's return, terminal error or retryable error becomes exactly one outcome, and
  *    only after every command it issued was handed to the engine.
+ * 7. A Run command journaled without its completion (the attempt died while the step ran) runs
+ *    its step again on replay; one with its completion never does.
  */
 import type {
   Awakeable,
@@ -50,24 +54,28 @@ import {
 } from "./errors.js";
 import {
   awakeableId,
-  parseAwakeableId,
+  CANCEL_SIGNAL_ID,
+  completionIdsOf,
   describeEntry,
+  FIRST_AWAKEABLE_SIGNAL_ID,
   isNotification,
+  parseAwakeableId,
+  resultOf,
   type CallTarget,
   type CommandEntry,
   type Failure,
   type JournalEntry,
   type NotificationEntry,
+  type NotificationValue,
   type Result,
 } from "./journal.js";
 import { SeededRand } from "./rand.js";
-import { Future, RestatePromiseImpl, type RestatePromise } from "./restate-promise.js";
+import { DurablePromiseImpl, Future, RestatePromiseImpl, type RestatePromise } from "./restate-promise.js";
 import { callOptionsOf, sendOptionsOf } from "./rpc.js";
 import { serde as serdes, type Serde } from "./serde.js";
 
-/** An acknowledged command: the entry as applied (with what apply filled in) and its journal index. */
+/** An acknowledged command: its position in the journal. */
 export interface Applied {
-  readonly entry: CommandEntry;
   readonly position: number;
 }
 
@@ -86,8 +94,17 @@ export interface AttemptIO {
   readonly key?: string;
   /** State of the key, sent eagerly (keyed handlers). */
   readonly state?: EagerState;
-  /** Proposes command `commandIndex`; resolves once it is durable and applied. */
+  /**
+   * Proposes command `commandIndex`; resolves with its journal position once it is durable and
+   * applied. A rejection ends the attempt (a later command would leave a gap).
+   */
   propose(commandIndex: number, entry: CommandEntry): Promise<Applied>;
+  /**
+   * Proposes the result of the step `name` whose Run command has `completionId`; the engine appends it
+   * as that command's notification and delivers it with {@link AttemptHandle.notify}. A
+   * rejection ends the attempt.
+   */
+  proposeRunCompletion(completionId: number, result: Result, name: string): Promise<void>;
   /** Wall-clock time for `ctx.date`, sleeps and step retry deadlines. */
   now(): number;
   /** A non-durable wait, for retries of a step inside one attempt. */
@@ -105,6 +122,12 @@ export type AttemptOutcome =
   | { readonly type: "end"; readonly result: Result }
   | { readonly type: "failed"; readonly message: string; readonly retryAfterMs?: number };
 
+/** What a suspended attempt waits for: any of these completions or signals resumes it. */
+export interface WaitingOn {
+  readonly completionIds: readonly number[];
+  readonly signalIds: readonly number[];
+}
+
 /** A running attempt: deliver notifications to it, ask whether it may suspend. */
 export interface AttemptHandle {
   /** Settles once the handler ended (never rejects). */
@@ -112,10 +135,10 @@ export interface AttemptHandle {
   /** A notification the engine applied after the journal this attempt started from. */
   notify(entry: NotificationEntry, position: number): void;
   /**
-   * The commands this attempt waits for, when it can do nothing else (no step running, every
-   * command acknowledged); undefined when it is busy or waits for nothing.
+   * What this attempt waits for, when it can do nothing else (no step running, every command
+   * acknowledged, nothing left to replay); undefined when it is busy or waits for nothing.
    */
-  waitingOn(): number[] | undefined;
+  waitingOn(): WaitingOn | undefined;
 }
 
 const SILENT: Console = new Proxy(console, {
@@ -127,7 +150,7 @@ export function startAttempt(handler: ResolvedHandler, io: AttemptIO): AttemptHa
   const sm = new AttemptStateMachine(handler, io);
   return {
     outcome: sm.runHandler(),
-    notify: (e, p) => sm.deliver(e, p, true),
+    notify: (e, p) => sm.deliver(e, p),
     waitingOn: () => sm.waitingOn(),
   };
 }
@@ -168,9 +191,17 @@ function decodeResult<T>(result: Result, serde: Serde<T>): T {
   return serde.deserialize(result.ok);
 }
 
+/** A notification's value as a handler value: a failure throws; void and ids read as empty bytes. */
+function decodeValue<T>(value: NotificationValue, serde: Serde<T>): T {
+  return decodeResult(resultOf(value), serde);
+}
+
 /** Whether a replayed command is the same command the handler issued now (invariant 2). */
 function sameCommand(journaled: CommandEntry, issued: CommandEntry): boolean {
   if (journaled.type !== issued.type) return false;
+  const ids = completionIdsOf(journaled);
+  const issuedIds = completionIdsOf(issued);
+  if (ids.length !== issuedIds.length || ids.some((id, i) => id !== issuedIds[i])) return false;
   switch (issued.type) {
     case "run":
     case "promise_get":
@@ -200,10 +231,16 @@ function sameCommand(journaled: CommandEntry, issued: CommandEntry): boolean {
   }
 }
 
+/** A future waiting for a notification. */
 interface Pending {
   readonly future: Future<unknown>;
-  readonly decode: (r: Result) => unknown;
+  readonly decode: (value: NotificationValue) => unknown;
+  /** Rejected by the cancel signal (invariant 5). */
+  readonly cancellable: boolean;
 }
+
+/** Where a future waits: a completion id or a signal id. */
+type WaitKey = `c${number}` | `s${number}`;
 
 class AttemptStateMachine {
   private readonly label: string;
@@ -216,30 +253,33 @@ class AttemptStateMachine {
   private readonly commandAt = new Map<number, number>();
   /** Journal position of each journaled command. */
   private readonly positionOf: number[] = [];
-  /** Issued commands whose acknowledgement has not been delivered, by command index. */
-  private readonly issued = new Map<number, { applied: Future<Applied>; live: boolean }>();
-  /** Live events beyond the journal this attempt started from, by position. */
-  private readonly live = new Map<
-    number,
-    { kind: "ack"; commandIndex: number; entry: CommandEntry } | { kind: "notify"; entry: NotificationEntry }
-  >();
+  /** Completion ids that have a notification in the journal this attempt started from. */
+  private readonly journaledCompletions = new Set<number>();
+  /** Acks of live commands, by journal position (delivered by the pump, invariant 4). */
+  private readonly liveAcks = new Set<number>();
+  /** Live notifications beyond the journal this attempt started from, by position. */
+  private readonly liveNotifications = new Map<number, NotificationEntry>();
   private pumping = false;
   /** The index the next command gets (the input is command 0). */
   private nextCommand = 1;
-  /** Commands issued but not yet handed to the engine, by index (invariant 1). */
-  private readonly queued = new Map<number, { entry: CommandEntry; applied: Future<Applied> } | "wait">();
-  private nextToPropose: number;
-  /** Proposed and not yet acknowledged, plus steps running. */
+  private nextCompletionId = 1;
+  private nextSignalId = FIRST_AWAKEABLE_SIGNAL_ID;
+  /** Proposed and not yet acknowledged commands, steps running, proposed step results not yet notified. */
   private busy = 0;
-  /** Completable commands whose notification has not come. */
-  private readonly pending = new Map<number, Pending>();
-  private readonly applied = new Set<number>();
-  private cancelPending = false;
+  /** Step results this attempt proposed, not yet notified. */
+  private readonly proposedRuns = new Set<number>();
+  /** Futures waiting for a notification. */
+  private readonly pending = new Map<WaitKey, Pending>();
+  /** Notifications that came before anything waited on them (an awakeable resolved early). */
+  private readonly unclaimed = new Map<WaitKey, { value: NotificationValue; position: number }>();
+  /** Whether the cancel signal was delivered (a suspended attempt waits for it until then). */
+  private cancelSeen = false;
+  /** The position of a cancel signal that found nothing to reject (invariant 5). */
+  private cancelAt: number | undefined;
   private fatal: AttemptOutcome | undefined;
   private fatalError: unknown;
   private readonly state: Map<string, Uint8Array | null>;
   private stateComplete: boolean;
-  private flushedWaiters: (() => void)[] = [];
   private readonly context: WorkflowContext;
 
   constructor(
@@ -250,13 +290,15 @@ class AttemptStateMachine {
     this.journal = io.journal;
     let commands = 0;
     io.journal.forEach((e, position) => {
-      if (isNotification(e)) return;
+      if (isNotification(e)) {
+        if (e.type === "completion") this.journaledCompletions.add(e.completionId);
+        return;
+      }
       this.commandAt.set(position, commands);
       this.positionOf.push(position);
       commands++;
     });
     this.replayCommands = commands;
-    this.nextToPropose = commands;
     this.state = new Map(io.state?.values ?? []);
     this.stateComplete = io.state?.complete ?? false;
     this.context = this.buildContext();
@@ -291,7 +333,7 @@ class AttemptStateMachine {
     } catch (e) {
       outcome = this.check() ?? errorOutcome(e);
     }
-    if (outcome.type === "end") await this.flushed(); // 6
+    // Invariant 6 holds by construction: commands are handed to the engine when issued.
     return outcome;
   }
 
@@ -299,8 +341,7 @@ class AttemptStateMachine {
   private check(): AttemptOutcome | undefined {
     if (this.fatal !== undefined) return this.fatal;
     if (this.nextCommand < this.replayCommands) {
-      let k = 0;
-      const entry = this.journal.find((e) => !isNotification(e) && k++ === this.nextCommand)!;
+      const entry = this.journal[this.positionOf[this.nextCommand]!]!;
       return this.mismatch(
         `journal mismatch at command ${this.nextCommand}: expected ${describeEntry(entry)}, but the handler returned`,
       );
@@ -312,9 +353,19 @@ class AttemptStateMachine {
     const error = new JournalMismatchError(
       `${this.label}: ${what} — was the handler code changed while invocations were in flight?`,
     );
+    return this.fail(error);
+  }
+
+  /** Makes the attempt fail with `error` whatever the handler does, and wakes what waits. */
+  private fail(error: unknown): AttemptOutcome {
     if (this.fatal === undefined) {
-      this.fatal = { type: "failed", message: errorMessage(error) };
+      this.fatal = errorOutcome(error);
+      if (this.fatal.type === "end") this.fatal = { type: "failed", message: errorMessage(error) };
       this.fatalError = error;
+      for (const [key, p] of this.pending) {
+        this.pending.delete(key);
+        p.future.reject(error, Number.MAX_SAFE_INTEGER);
+      }
     }
     return this.fatal;
   }
@@ -323,30 +374,25 @@ class AttemptStateMachine {
     if (this.fatal !== undefined) throw this.fatalError;
   }
 
-  /** A live event: a command acknowledged at `position`, or a notification appended there. */
-  deliver(entry: NotificationEntry, position: number, live: boolean): void {
-    if (!live) return this.settleNotification(entry, position);
+  /** A live notification, appended at `position` after the journal this attempt started from. */
+  deliver(entry: NotificationEntry, position: number): void {
     this.io.onActivity?.();
     if (position < this.journal.length) return; // already in the journal this attempt started from
-    this.live.set(position, { kind: "notify", entry });
+    this.liveNotifications.set(position, entry);
     this.wake();
   }
 
   /** The event at a journal position, if it can be delivered now. */
-  private eventAt(
-    position: number,
-  ):
-    | { kind: "ack"; commandIndex: number; entry: CommandEntry }
-    | { kind: "notify"; entry: NotificationEntry }
-    | undefined {
+  private eventAt(position: number): { notification?: NotificationEntry } | undefined {
     if (position < this.journal.length) {
       const e = this.journal[position]!;
-      if (isNotification(e)) return { kind: "notify", entry: e };
-      const commandIndex = this.commandAt.get(position)!;
-      // A journaled command is delivered once the handler issued it again.
-      return this.issued.has(commandIndex) ? { kind: "ack", commandIndex, entry: e } : undefined;
+      if (isNotification(e)) return { notification: e };
+      // A journaled command is passed once the handler issued it again (invariant 4).
+      return this.commandAt.get(position)! < this.nextCommand ? {} : undefined;
     }
-    return this.live.get(position);
+    if (this.liveAcks.has(position)) return {};
+    const notification = this.liveNotifications.get(position);
+    return notification === undefined ? undefined : { notification };
   }
 
   private wake(): void {
@@ -355,24 +401,22 @@ class AttemptStateMachine {
     void this.pump();
   }
 
-  /** Delivers events in position order, each followed by a drain of microtasks (invariant 4). */
+  /**
+   * Delivers events in position order, each preceded by a drain of the handler's microtasks
+   * (invariant 4): as live, where an event always arrives in a later turn, the handler has run
+   * up to its next await before an event reaches it — also on replay, and for the first event.
+   */
   private async pump(): Promise<void> {
     for (;;) {
+      if (this.eventAt(this.nextPosition) === undefined) break;
+      await (this.io.nextTurn?.() ?? new Promise<void>((resolve) => setImmediate(resolve)));
       const position = this.nextPosition;
       const ev = this.eventAt(position);
       if (ev === undefined) break;
       this.nextPosition++;
-      this.live.delete(position);
-      if (ev.kind === "notify") {
-        this.settleNotification(ev.entry, position);
-      } else {
-        const i = this.issued.get(ev.commandIndex)!;
-        this.issued.delete(ev.commandIndex);
-        if (i.live) this.busy--;
-        this.markApplied(ev.commandIndex, position);
-        i.applied.resolve({ entry: ev.entry, position }, position);
-      }
-      await (this.io.nextTurn?.() ?? new Promise<void>((resolve) => setImmediate(resolve)));
+      if (this.liveAcks.delete(position)) this.busy--;
+      this.liveNotifications.delete(position);
+      if (ev.notification !== undefined) this.settleNotification(ev.notification, position);
     }
     this.pumping = false;
     if (this.eventAt(this.nextPosition) !== undefined) this.wake();
@@ -381,121 +425,116 @@ class AttemptStateMachine {
 
   /** Settles what a notification completes. */
   private settleNotification(entry: NotificationEntry, position: number): void {
-    if (entry.type === "cancel_signal") {
-      // Invariant 5.
-      let rejected = 0;
-      for (const [idx, p] of this.pending) {
-        if (this.applied.has(idx) && p.future.settled === undefined) {
-          p.future.reject(new CancelledError(), position);
-          this.pending.delete(idx);
-          rejected++;
-        }
-      }
-      if (rejected === 0) this.cancelPending = true;
+    if (entry.type === "signal" && entry.signalId === CANCEL_SIGNAL_ID) {
+      this.cancelSeen = true;
+      return this.cancelled(position);
+    }
+    const key: WaitKey = entry.type === "signal" ? `s${entry.signalId}` : `c${entry.completionId}`;
+    if (entry.type === "completion" && this.proposedRuns.delete(entry.completionId)) this.busy--;
+    const p = this.pending.get(key);
+    if (p === undefined) {
+      if (!this.unclaimed.has(key)) this.unclaimed.set(key, { value: entry.value, position });
       return;
     }
-    const p = this.pending.get(entry.commandIndex);
-    if (p === undefined) return;
-    this.pending.delete(entry.commandIndex);
+    this.pending.delete(key);
+    this.settle(p, entry.value, position);
+  }
+
+  private settle(p: Pending, value: NotificationValue, position: number): void {
     try {
-      p.future.resolve(p.decode(entry.result), position);
+      p.future.resolve(p.decode(value), position);
     } catch (e) {
       p.future.reject(e, position);
     }
   }
 
-  private markApplied(index: number, position: number): void {
-    this.applied.add(index);
-    const p = this.pending.get(index);
-    if (this.cancelPending && p !== undefined) {
-      this.cancelPending = false;
-      this.pending.delete(index);
+  /** Invariant 5. */
+  private cancelled(position: number): void {
+    let rejected = 0;
+    for (const [key, p] of this.pending) {
+      if (!p.cancellable) continue;
+      this.pending.delete(key);
       p.future.reject(new CancelledError(), position);
+      rejected++;
     }
+    if (rejected === 0) this.cancelAt = position;
   }
 
-  waitingOn(): number[] | undefined {
-    if (this.fatal !== undefined || this.busy > 0 || this.replaying || this.queued.size > 0 || this.pumping) {
-      return undefined;
+  /** Registers a future waiting on a completion or signal; settles it at once if that already came. */
+  private wait<T>(key: WaitKey, decode: (v: NotificationValue) => T, cancellable: boolean): Future<T> {
+    const future = new Future<T>();
+    const p: Pending = { future: future as Future<unknown>, decode, cancellable };
+    const early = this.unclaimed.get(key);
+    if (early !== undefined) {
+      this.unclaimed.delete(key);
+      this.settle(p, early.value, early.position);
+    } else if (cancellable && this.cancelAt !== undefined) {
+      future.reject(new CancelledError(), this.cancelAt);
+      this.cancelAt = undefined;
+    } else {
+      this.pending.set(key, p);
     }
-    const out: number[] = [];
-    for (const [idx, p] of this.pending)
-      if (this.applied.has(idx) && p.future.settled === undefined) out.push(idx);
-    return out.length === 0 ? undefined : out;
+    return future;
+  }
+
+  waitingOn(): WaitingOn | undefined {
+    if (this.fatal !== undefined || this.busy > 0 || this.replaying || this.pumping) return undefined;
+    const completionIds: number[] = [];
+    const signalIds: number[] = [];
+    for (const key of this.pending.keys()) {
+      const id = Number(key.slice(1));
+      if (key.startsWith("c")) completionIds.push(id);
+      else signalIds.push(id);
+    }
+    if (completionIds.length + signalIds.length === 0) return undefined;
+    // The cancel signal always resumes a suspended invocation, unless this attempt already saw it.
+    if (!this.cancelSeen) signalIds.push(CANCEL_SIGNAL_ID);
+    return { completionIds, signalIds };
+  }
+
+  /** The journaled command the next issued command replays, if any. */
+  private replayed(): CommandEntry | undefined {
+    return this.nextCommand < this.replayCommands
+      ? (this.journal[this.positionOf[this.nextCommand]!] as CommandEntry)
+      : undefined;
   }
 
   /**
-   * Issues a command. In replay it is matched with the journal and settled from it; live it is
-   * queued and proposed in order. `ready` false means the entry comes later (a running step).
+   * Issues a command: in replay it is matched with the journal (invariant 2); live it is
+   * proposed at once, in issue order (invariant 1). Returns whether it was replayed.
    */
-  private issue(
-    entry: CommandEntry | undefined,
-    completable?: (r: Result) => unknown,
-  ): {
-    index: number;
-    applied: Future<Applied>;
-    completion: Future<unknown> | undefined;
-    replayed: boolean;
-  } {
+  private issue(entry: CommandEntry): boolean {
     this.throwIfFatal();
     const index = this.nextCommand++;
-    const applied = new Future<Applied>();
-    let completion: Future<unknown> | undefined;
-    if (completable !== undefined) {
-      completion = new Future<unknown>();
-      this.pending.set(index, { future: completion, decode: completable });
-    }
     if (index < this.replayCommands) {
       const journaled = this.journal[this.positionOf[index]!] as CommandEntry;
-      if (entry !== undefined && !sameCommand(journaled, entry)) {
+      if (!sameCommand(journaled, entry)) {
         this.mismatch(
           `journal mismatch at command ${index}: expected ${describeEntry(journaled)}, got ${describeEntry(entry)}`,
         );
         this.throwIfFatal();
       }
-      this.issued.set(index, { applied, live: false });
       this.wake();
-      return { index, applied, completion, replayed: true };
+      return true;
     }
     this.io.onActivity?.();
-    if (entry === undefined) this.queued.set(index, "wait");
-    else this.enqueue(index, entry, applied);
-    return { index, applied, completion, replayed: false };
+    this.busy++;
+    this.io.propose(index, entry).then(
+      (a) => {
+        this.io.onActivity?.();
+        this.liveAcks.add(a.position);
+        this.wake();
+      },
+      (e: unknown) => {
+        this.busy--;
+        this.fail(e);
+      },
+    );
+    return false;
   }
 
-  /** Hands queued commands to the engine in index order (invariant 1). */
-  private enqueue(index: number, entry: CommandEntry, applied: Future<Applied>): void {
-    this.queued.set(index, { entry, applied });
-    for (
-      let q = this.queued.get(this.nextToPropose);
-      q !== undefined && q !== "wait";
-      q = this.queued.get(this.nextToPropose)
-    ) {
-      const idx = this.nextToPropose++;
-      this.queued.delete(idx);
-      this.busy++;
-      const target = q.applied;
-      this.issued.set(idx, { applied: target, live: true });
-      this.io.propose(idx, q.entry).then(
-        (a) => {
-          // Delivered in journal order by the pump (invariant 4).
-          this.io.onActivity?.();
-          this.live.set(a.position, { kind: "ack", commandIndex: idx, entry: a.entry });
-          this.wake();
-        },
-        (e: unknown) => {
-          this.busy--;
-          this.issued.delete(idx);
-          target.reject(e, Number.MAX_SAFE_INTEGER);
-        },
-      );
-    }
-    if (this.queued.size === 0) for (const w of this.flushedWaiters.splice(0)) w();
-  }
-
-  private flushed(): Promise<void> {
-    if (this.queued.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.flushedWaiters.push(resolve));
+  private completionId(): number {
+    return this.nextCompletionId++;
   }
 
   private promise<T>(future: Future<T>): RestatePromiseImpl<T> {
@@ -506,23 +545,20 @@ class AttemptStateMachine {
 
   run<T>(name: string, action: RunAction<T>, options: RunOptions<T> | undefined): RestatePromise<T> {
     const serde = (options?.serde ?? serdes.json) as Serde<T>;
-    const { index, applied, replayed } = this.issue(replayedOrLater(this, name));
-    const out = new Future<T>();
-    const settleFrom = (a: Applied) => {
-      const result = (a.entry as { result: Result }).result;
-      try {
-        out.resolve(decodeResult(result, serde), a.position);
-      } catch (e) {
-        out.reject(e, a.position);
-      }
-    };
-    applied.onSettled((s) => (s.ok ? settleFrom(s.value) : out.reject(s.error, s.position)));
-    if (!replayed) {
+    const completionId = this.completionId();
+    const replayed = this.issue({ type: "run", name, completionId });
+    const out = this.wait(`c${completionId}`, (v) => decodeValue(v, serde), false);
+    // Invariant 7: a step without a journaled result runs (again).
+    if (!replayed || !this.journaledCompletions.has(completionId)) {
       this.busy++;
       void this.execute(name, action, serde, options).then(
         (result) => {
-          this.busy--;
-          this.enqueue(index, { type: "run", name, result }, applied);
+          if (this.fatal !== undefined) return void this.busy--;
+          this.proposedRuns.add(completionId); // busy until notified
+          this.io.proposeRunCompletion(completionId, result, name).catch((e: unknown) => {
+            if (this.proposedRuns.delete(completionId)) this.busy--;
+            this.fail(e);
+          });
         },
         (e: unknown) => {
           this.busy--;
@@ -554,11 +590,9 @@ class AttemptStateMachine {
       } catch (e) {
         if (isTerminalError(e)) return { err: toFailure(e) };
         if (!retries) {
-          // Invariant 3: the attempt fails even if the handler catches this.
-          if (this.fatal === undefined) {
-            this.fatal = errorOutcome(e);
-            this.fatalError = e;
-          }
+          // Invariant 3: the attempt fails even if the handler catches this, or awaits
+          // something else (what it awaits is rejected too).
+          this.fail(e);
           throw e;
         }
         const elapsed = this.io.now() - start;
@@ -577,8 +611,9 @@ class AttemptStateMachine {
   }
 
   sleep(ms: number): RestatePromise<void> {
-    const { completion } = this.issue({ type: "sleep", wakeUpAt: this.io.now() + ms }, () => undefined);
-    return this.promise(completion as Future<void>);
+    const completionId = this.completionId();
+    this.issue({ type: "sleep", wakeUpAt: this.io.now() + ms, completionId });
+    return this.promise(this.wait(`c${completionId}`, () => undefined, true));
   }
 
   call<T>(
@@ -591,20 +626,22 @@ class AttemptStateMachine {
       workflow?: boolean;
     },
   ): InvocationPromise<T> {
-    const entry: CommandEntry = {
+    const invocationIdCompletionId = this.completionId();
+    const resultCompletionId = this.completionId();
+    this.issue({
       type: "call",
       target,
       argument: parameter,
       headers: opts.headers ?? {},
       ...(opts.workflow === true ? { workflow: true } : {}),
       ...(opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey }),
-    };
-    const { applied, completion } = this.issue(entry, (r) => decodeResult(r, output));
-    const p = this.promise(completion as Future<T>) as RestatePromiseImpl<T> & {
-      invocationId: Promise<string>;
-    };
-    p.invocationId = applied.promise.then((a) => (a.entry as { invocationId: string }).invocationId);
-    p.invocationId.catch(() => {});
+      invocationIdCompletionId,
+      resultCompletionId,
+    });
+    const invocationId = this.wait(`c${invocationIdCompletionId}`, invocationIdOf, false).promise;
+    const result = this.wait(`c${resultCompletionId}`, (v) => decodeValue(v, output), true);
+    const p = this.promise(result) as RestatePromiseImpl<T> & { invocationId: Promise<string> };
+    p.invocationId = invocationId;
     return p;
   }
 
@@ -619,7 +656,8 @@ class AttemptStateMachine {
     },
   ): InvocationHandle {
     const delayMs = opts.delay === undefined ? 0 : durationMs(opts.delay);
-    const entry: CommandEntry = {
+    const invocationIdCompletionId = this.completionId();
+    this.issue({
       type: "send",
       target,
       argument: parameter,
@@ -627,40 +665,57 @@ class AttemptStateMachine {
       ...(opts.workflow === true ? { workflow: true } : {}),
       ...(opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey }),
       ...(delayMs > 0 ? { delayMs } : {}),
-    };
-    const { applied } = this.issue(entry);
-    const invocationId = applied.promise.then((a) => (a.entry as { invocationId: string }).invocationId);
-    invocationId.catch(() => {});
-    return { invocationId };
+      invocationIdCompletionId,
+    });
+    return { invocationId: this.wait(`c${invocationIdCompletionId}`, invocationIdOf, false).promise };
   }
 
   getState<T>(key: string, serde: Serde<T>): Promise<T | null> {
     const decode = (v: Uint8Array | null | undefined) =>
       v === null || v === undefined ? null : serde.deserialize(v);
-    const known = this.state.has(key) || this.stateComplete;
-    const local = this.state.get(key) ?? null;
-    const entry: CommandEntry = known ? { type: "get_state", key, value: local } : { type: "get_state", key };
-    const { applied, replayed } = this.issue(entry);
-    if (known && !replayed) return Promise.resolve(decode(local));
-    return applied.promise.then((a) => {
-      const value = (a.entry as { value?: Uint8Array | null }).value ?? null;
-      if (!this.state.has(key)) this.state.set(key, value);
-      return decode(value);
-    });
+    // A replay reads what the journal says, not today's state.
+    const journaled = this.replayed();
+    const known =
+      journaled?.type === "get_state"
+        ? journaled.value !== undefined
+        : this.state.has(key) || this.stateComplete;
+    if (known) {
+      const value =
+        journaled?.type === "get_state" && journaled.value !== undefined
+          ? journaled.value
+          : (this.state.get(key) ?? null);
+      this.issue({ type: "get_state", key, value });
+      return Promise.resolve(decode(value));
+    }
+    const completionId = this.completionId();
+    this.issue({ type: "get_state", key, completionId });
+    return this.wait(
+      `c${completionId}`,
+      (v) => {
+        const value = "ok" in v ? v.ok : null;
+        if (!this.state.has(key)) this.state.set(key, value);
+        return decode(value);
+      },
+      false,
+    ).promise;
   }
 
   stateKeys(): Promise<string[]> {
-    const local = () =>
-      [...this.state]
-        .filter(([, v]) => v !== null)
-        .map(([k]) => k)
-        .sort();
-    const entry: CommandEntry = this.stateComplete
-      ? { type: "get_state_keys", keys: local() }
-      : { type: "get_state_keys" };
-    const { applied, replayed } = this.issue(entry);
-    if (this.stateComplete && !replayed) return Promise.resolve(local());
-    return applied.promise.then((a) => [...((a.entry as { keys?: readonly string[] }).keys ?? [])]);
+    const journaled = this.replayed();
+    if (journaled?.type === "get_state_keys" ? journaled.keys !== undefined : this.stateComplete) {
+      const keys =
+        journaled?.type === "get_state_keys" && journaled.keys !== undefined
+          ? [...journaled.keys]
+          : [...this.state]
+              .filter(([, v]) => v !== null)
+              .map(([k]) => k)
+              .sort();
+      this.issue({ type: "get_state_keys", keys });
+      return Promise.resolve(keys);
+    }
+    const completionId = this.completionId();
+    this.issue({ type: "get_state_keys", completionId });
+    return this.wait(`c${completionId}`, (v) => ("stateKeys" in v ? [...v.stateKeys] : []), false).promise;
   }
 
   setState<T>(key: string, value: T, serde: Serde<T>): void {
@@ -681,8 +736,12 @@ class AttemptStateMachine {
   }
 
   awakeable<T>(serde: Serde<T>): Awakeable<T> {
-    const { index, completion } = this.issue({ type: "awakeable" }, (r) => decodeResult(r, serde));
-    return { id: awakeableId(this.io.invocationId, index), promise: this.promise(completion as Future<T>) };
+    this.throwIfFatal();
+    const signalId = this.nextSignalId++;
+    return {
+      id: awakeableId(this.io.invocationId, signalId),
+      promise: this.promise(this.wait(`s${signalId}`, (v) => decodeValue(v, serde), true)),
+    };
   }
 
   completeAwakeable(id: string, result: Result): void {
@@ -693,8 +752,9 @@ class AttemptStateMachine {
   }
 
   attach<T>(invocationId: string, serde: Serde<T>): RestatePromise<T> {
-    const { completion } = this.issue({ type: "attach", invocationId }, (r) => decodeResult(r, serde));
-    return this.promise(completion as Future<T>);
+    const completionId = this.completionId();
+    this.issue({ type: "attach", invocationId, completionId });
+    return this.promise(this.wait(`c${completionId}`, (v) => decodeValue(v, serde), true));
   }
 
   cancel(invocationId: string): void {
@@ -704,32 +764,36 @@ class AttemptStateMachine {
   durablePromise<T>(name: string, serde: Serde<T>): DurablePromise<T> {
     let got: RestatePromise<T> | undefined;
     const get = (): RestatePromise<T> => {
-      got ??= this.promise(
-        this.issue({ type: "promise_get", name }, (r) => decodeResult(r, serde)).completion as Future<T>,
-      );
+      if (got === undefined) {
+        const completionId = this.completionId();
+        this.issue({ type: "promise_get", name, completionId });
+        got = this.promise(this.wait(`c${completionId}`, (v) => decodeValue(v, serde), true));
+      }
       return got;
     };
-    const complete = (result: Result): Promise<void> =>
-      this.issue({ type: "promise_complete", name, result }).applied.promise.then((a) => {
-        const outcome = (a.entry as { outcome?: Result }).outcome;
-        if (outcome !== undefined && "err" in outcome) throw failureError(outcome.err);
-      });
-    return {
-      [Symbol.toStringTag]: "DurablePromise",
+    const complete = (result: Result): Promise<void> => {
+      const completionId = this.completionId();
+      this.issue({ type: "promise_complete", name, result, completionId });
+      return this.wait(
+        `c${completionId}`,
+        (v) => {
+          if ("err" in v) throw failureError(v.err);
+        },
+        false,
+      ).promise;
+    };
+    const peek = (): Promise<T | undefined> => {
+      const completionId = this.completionId();
+      this.issue({ type: "promise_peek", name, completionId });
+      return this.wait(`c${completionId}`, (v) => ("void" in v ? undefined : decodeValue(v, serde)), false)
+        .promise;
+    };
+    return new DurablePromiseImpl<T>({
       get,
-      peek: () =>
-        this.issue({ type: "promise_peek", name }).applied.promise.then((a) => {
-          const r = (a.entry as { result?: Result | null }).result;
-          return r === null || r === undefined ? undefined : decodeResult(r, serde);
-        }),
+      peek,
       resolve: (value?: T) => complete({ ok: serde.serialize(value as T) }),
       reject: (message: string) => complete({ err: { code: 500, message } }),
-      then: (a, b) => get().then(a, b),
-      catch: (f) => get().catch(f),
-      finally: (f) => get().finally(f),
-      orTimeout: (d) => get().orTimeout(d),
-      map: (m) => get().map(m),
-    } as DurablePromise<T>;
+    });
   }
 
   // ---- the context object ---------------------------------------------------------------
@@ -901,9 +965,11 @@ export function isRpcOptions(x: unknown): boolean {
   return callOptionsOf(x) !== undefined || sendOptionsOf(x) !== undefined;
 }
 
-/** A run's entry is known only after its body ran, except when replayed (then the name is checked). */
-function replayedOrLater(sm: AttemptStateMachine, name: string): CommandEntry | undefined {
-  return sm.replaying ? { type: "run", name, result: { ok: new Uint8Array(0) } } : undefined;
+/** The callee's id in an invocation-id notification. */
+function invocationIdOf(v: NotificationValue): string {
+  if ("invocationId" in v) return v.invocationId;
+  if ("err" in v) throw failureError(v.err);
+  throw new TypeError("expected an invocation id notification");
 }
 
 export type { Client, SendClient };

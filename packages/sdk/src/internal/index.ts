@@ -9,12 +9,31 @@ export type {
   InputEntry,
   JournalEntry,
   NotificationEntry,
+  NotificationValue,
   Result,
   RunEntry,
+  SignalEntry,
 } from "./journal.js";
-export { awaitsCompletion, awakeableId, describeEntry, isNotification, parseAwakeableId } from "./journal.js";
-export type { Applied, AttemptHandle, AttemptIO, AttemptOutcome, EagerState } from "./attempt.js";
+export {
+  CANCEL_SIGNAL_ID,
+  FIRST_AWAKEABLE_SIGNAL_ID,
+  VOID,
+  awakeableId,
+  completionIdsOf,
+  describeEntry,
+  isNotification,
+  parseAwakeableId,
+  resultOf,
+} from "./journal.js";
+export type { Applied, AttemptHandle, AttemptIO, AttemptOutcome, EagerState, WaitingOn } from "./attempt.js";
 export { runAttempt, startAttempt } from "./attempt.js";
 export type { AnyDefinition, DefinitionParts, HandlerKind, ResolvedHandler } from "./definitions.js";
 export { DEFAULTS, definitionParts, resolveHandlers } from "./definitions.js";
 export { durationMs } from "./duration.js";
+export type { EndpointManifest, HandlerInfo, HandlerManifest, ServiceManifest } from "./manifest.js";
+export {
+  MAX_PROTOCOL_VERSION,
+  MIN_PROTOCOL_VERSION,
+  endpointManifest,
+  handlersOfManifest,
+} from "./manifest.js";

@@ -1,17 +1,19 @@
 /**
- * Journal entries: what an invocation recorded, in order. The engine stores them; the SDK
- * replays them. Entry 0 is always the input.
+ * Journal entries: what an invocation recorded, in order, in the shape of the Restate service
+ * protocol (V5/V6). The engine stores them; the SDK replays them. Entry 0 is always the input.
  *
  * Two kinds share the journal:
  * - **Commands**, proposed by the handler in the order it issued them; the k-th command of the
- *   journal is the handler's k-th command (the input is command 0). Some commands are complete
- *   in themselves (run, set_state, a get_state the SDK or the engine filled in); others wait for
- *   a notification (sleep, call, awakeable, promise_get, attach).
- * - **Notifications**, appended by the engine when something completes a command (a timer, a
- *   call's response, an awakeable's resolution) or when the invocation is cancelled.
+ *   journal is the handler's k-th command (the input is command 0). A command that waits for
+ *   something carries a **completion id**, allocated by the SDK (1, 2, 3, … in issue order); a
+ *   call carries two (the callee's invocation id, and its result).
+ * - **Notifications**, appended by the engine: a completion, keyed by completion id (a step's
+ *   result, a timer that fired, a call's result or invocation id, a promise, a lazily read state
+ *   value), or a signal, keyed by signal id (1 is cancellation; awakeables use 17 and up).
  *
- * Replay delivers notifications in journal order, which is the order in which the attempt that
- * wrote them saw them: which of two awaited commands completed first is therefore journaled.
+ * A `ctx.run` is a Run command plus a *proposed* completion that the engine appends as the
+ * Run's notification once it is durable. Awaits and combinators resolve in notification order,
+ * which is journal order, so replays take the same branches as the first attempt did.
  */
 
 /** A terminal failure as it is journaled and returned to callers. */
@@ -37,20 +39,24 @@ export interface InputEntry {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-/** A `ctx.run` step together with its result: one entry, proposed once the step ended. */
+/** `ctx.run`: the step's result comes as the notification of `completionId`. */
 export interface RunEntry {
   readonly type: "run";
   readonly name: string;
-  readonly result: Result;
+  readonly completionId: number;
 }
 
-/** `ctx.sleep`: completed by a notification when the timer fires. */
+/** `ctx.sleep`: completed (void) when the timer fires. */
 export interface SleepEntry {
   readonly type: "sleep";
   readonly wakeUpAt: number;
+  readonly completionId: number;
 }
 
-/** A call (awaits the callee's result) or a one-way send. Apply fills in the callee's id. */
+/**
+ * A call (awaits the callee's result) or a one-way send. The engine notifies the callee's
+ * invocation id on `invocationIdCompletionId`, and a call's result on `resultCompletionId`.
+ */
 export interface CallEntry {
   readonly type: "call" | "send";
   readonly target: CallTarget;
@@ -61,21 +67,27 @@ export interface CallEntry {
   readonly workflow?: boolean;
   /** Sends only: start no earlier than this long after the send is applied. */
   readonly delayMs?: number;
-  /** The callee's invocation id; set by apply. */
-  readonly invocationId?: string;
+  readonly invocationIdCompletionId: number;
+  /** Calls only. */
+  readonly resultCompletionId?: number;
 }
 
-/** `ctx.get`: the value, or null when absent. The SDK fills it from eager state, else apply does. */
+/**
+ * `ctx.get`: with `value` when the SDK knew it (eager state: the bytes, or null when absent);
+ * else with `completionId`, and the engine notifies the value (void when absent).
+ */
 export interface GetStateEntry {
   readonly type: "get_state";
   readonly key: string;
   readonly value?: Uint8Array | null;
+  readonly completionId?: number;
 }
 
-/** `ctx.stateKeys()`: the keys, filled by the SDK from complete eager state, else by apply. */
+/** `ctx.stateKeys()`: with `keys` from complete eager state, else notified on `completionId`. */
 export interface GetStateKeysEntry {
   readonly type: "get_state_keys";
   readonly keys?: readonly string[];
+  readonly completionId?: number;
 }
 
 export interface SetStateEntry {
@@ -93,46 +105,43 @@ export interface ClearAllStateEntry {
   readonly type: "clear_all_state";
 }
 
-/** `ctx.awakeable()`: completed by a notification when someone resolves or rejects its id. */
-export interface AwakeableEntry {
-  readonly type: "awakeable";
-}
-
-/** `ctx.resolveAwakeable` / `rejectAwakeable`. */
+/** `ctx.resolveAwakeable` / `rejectAwakeable`: the awakeable's signal goes to its invocation. */
 export interface CompleteAwakeableEntry {
   readonly type: "complete_awakeable";
   readonly awakeableId: string;
   readonly result: Result;
 }
 
-/** `ctx.promise(name).get()`: completed by a notification once the promise has a result. */
+/** `ctx.promise(name).get()`: notified once the promise has a result. */
 export interface PromiseGetEntry {
   readonly type: "promise_get";
   readonly name: string;
+  readonly completionId: number;
 }
 
-/** `ctx.promise(name).peek()`: apply fills in the result, or null when it has none yet. */
+/** `ctx.promise(name).peek()`: notified at once with the result, or void when it has none yet. */
 export interface PromisePeekEntry {
   readonly type: "promise_peek";
   readonly name: string;
-  readonly result?: Result | null;
+  readonly completionId: number;
 }
 
-/** `ctx.promise(name).resolve/reject`: apply fills in the outcome (an error if already completed). */
+/** `ctx.promise(name).resolve/reject`: notified void, or a 409 failure if already completed. */
 export interface PromiseCompleteEntry {
   readonly type: "promise_complete";
   readonly name: string;
   readonly result: Result;
-  readonly outcome?: Result;
+  readonly completionId: number;
 }
 
-/** `ctx.attach(id)`: completed by a notification with that invocation's result. */
+/** `ctx.attach(id)`: notified with that invocation's result. */
 export interface AttachEntry {
   readonly type: "attach";
   readonly invocationId: string;
+  readonly completionId: number;
 }
 
-/** `ctx.cancel(id)`: asks another invocation to cancel. */
+/** `ctx.cancel(id)`: sends the cancel signal to another invocation. */
 export interface CancelInvocationEntry {
   readonly type: "cancel_invocation";
   readonly invocationId: string;
@@ -149,7 +158,6 @@ export type CommandEntry =
   | SetStateEntry
   | ClearStateEntry
   | ClearAllStateEntry
-  | AwakeableEntry
   | CompleteAwakeableEntry
   | PromiseGetEntry
   | PromisePeekEntry
@@ -157,40 +165,81 @@ export type CommandEntry =
   | AttachEntry
   | CancelInvocationEntry;
 
-/** A notification: command `commandIndex` completed with `result`. */
+/**
+ * What a notification carries: a value or a terminal failure (a step, a call, a promise, an
+ * awakeable), nothing (a timer fired, a promise completed, state absent), a callee's invocation
+ * id, or state keys.
+ */
+export type NotificationValue =
+  | { readonly ok: Uint8Array }
+  | { readonly err: Failure }
+  | { readonly void: true }
+  | { readonly invocationId: string }
+  | { readonly stateKeys: readonly string[] };
+
+/** A notification: what `completionId` waited for. At most one per completion id. */
 export interface CompletionEntry {
   readonly type: "completion";
-  readonly commandIndex: number;
-  readonly result: Result;
+  readonly completionId: number;
+  readonly value: NotificationValue;
 }
 
-/** A notification: the invocation was asked to cancel. */
-export interface CancelSignalEntry {
-  readonly type: "cancel_signal";
+/** The signal id of cancellation (as in the Restate protocol). */
+export const CANCEL_SIGNAL_ID = 1;
+/** The first signal id an awakeable gets (lower ids are reserved, as in the Restate protocol). */
+export const FIRST_AWAKEABLE_SIGNAL_ID = 17;
+
+/** A notification: signal `signalId` arrived (1: cancel; 17 and up: awakeables). */
+export interface SignalEntry {
+  readonly type: "signal";
+  readonly signalId: number;
+  readonly value: NotificationValue;
 }
 
-export type NotificationEntry = CompletionEntry | CancelSignalEntry;
+export type NotificationEntry = CompletionEntry | SignalEntry;
 
 export type JournalEntry = CommandEntry | NotificationEntry;
 
+/** The void notification value (a timer fired, a promise completed, absent state). */
+export const VOID: NotificationValue = { void: true };
+
 /** True for entries the engine appends (not proposed by the handler). */
 export function isNotification(entry: JournalEntry): entry is NotificationEntry {
-  return entry.type === "completion" || entry.type === "cancel_signal";
+  return entry.type === "completion" || entry.type === "signal";
 }
 
-/** True for commands that wait for a completion notification. */
-export function awaitsCompletion(entry: CommandEntry): boolean {
+/** The completion ids a command waits on (none for commands complete in themselves). */
+export function completionIdsOf(entry: CommandEntry): number[] {
   switch (entry.type) {
+    case "run":
     case "sleep":
-    case "awakeable":
     case "promise_get":
+    case "promise_peek":
+    case "promise_complete":
     case "attach":
-      return true;
+      return [entry.completionId];
+    case "get_state":
+    case "get_state_keys":
+      return entry.completionId === undefined ? [] : [entry.completionId];
     case "call":
-      return true;
-    default:
-      return false;
+    case "send":
+      return entry.resultCompletionId === undefined
+        ? [entry.invocationIdCompletionId]
+        : [entry.invocationIdCompletionId, entry.resultCompletionId];
+    case "input":
+    case "set_state":
+    case "clear_state":
+    case "clear_all_state":
+    case "complete_awakeable":
+    case "cancel_invocation":
+      return [];
   }
+}
+
+/** A notification value read as a result: void and ids read as empty bytes. */
+export function resultOf(value: NotificationValue): Result {
+  if ("err" in value || "ok" in value) return value;
+  return { ok: new Uint8Array(0) };
 }
 
 /** A short human description of an entry for error messages: `Run 'compose'`. */
@@ -215,8 +264,6 @@ export function describeEntry(entry: JournalEntry): string {
       return `ClearState '${entry.key}'`;
     case "clear_all_state":
       return "ClearAllState";
-    case "awakeable":
-      return "Awakeable";
     case "complete_awakeable":
       return `CompleteAwakeable ${entry.awakeableId}`;
     case "promise_get":
@@ -230,20 +277,22 @@ export function describeEntry(entry: JournalEntry): string {
     case "cancel_invocation":
       return `CancelInvocation ${entry.invocationId}`;
     case "completion":
-      return `Completion of command ${entry.commandIndex}`;
-    case "cancel_signal":
-      return "CancelSignal";
+      return `Completion ${entry.completionId}`;
+    case "signal":
+      return entry.signalId === CANCEL_SIGNAL_ID ? "CancelSignal" : `Signal ${entry.signalId}`;
   }
 }
 
-/** The awakeable id of command `commandIndex` of an invocation: `awk_` + id hex + index. */
-export function awakeableId(invocationId: string, commandIndex: number): string {
-  return `awk_${invocationId.slice(4)}${commandIndex.toString(36)}`;
+/** The awakeable id of signal `signalId` of an invocation: `awk_` + id hex + signal id (base 36). */
+export function awakeableId(invocationId: string, signalId: number): string {
+  return `awk_${invocationId.slice(4)}${signalId.toString(36)}`;
 }
 
-/** Splits an awakeable id into its invocation id and command index; undefined if malformed. */
-export function parseAwakeableId(id: string): { invocationId: string; commandIndex: number } | undefined {
+/** Splits an awakeable id into its invocation id and signal id; undefined if malformed. */
+export function parseAwakeableId(id: string): { invocationId: string; signalId: number } | undefined {
   const m = /^awk_([0-9a-f]{40})([0-9a-z]{1,8})$/.exec(id);
   if (m === null) return undefined;
-  return { invocationId: `inv_${m[1]!}`, commandIndex: Number.parseInt(m[2]!, 36) };
+  const signalId = Number.parseInt(m[2]!, 36);
+  if (signalId < FIRST_AWAKEABLE_SIGNAL_ID) return undefined;
+  return { invocationId: `inv_${m[1]!}`, signalId };
 }

@@ -68,8 +68,11 @@ export class Future<T> {
 /** Makes a journaled sleep; given by the state machine so `orTimeout` is journaled. */
 export type SleepFactory = (ms: number) => RestatePromise<void>;
 
-/** A journaled future. Await it like a promise. */
-export interface RestatePromise<T> extends PromiseLike<T> {
+/**
+ * A journaled future: a `Promise` (assignable wherever one is expected) with the Restate SDK's
+ * `orTimeout` and `map`.
+ */
+export interface RestatePromise<T> extends Promise<T> {
   /**
    * Fails with a {@link TimeoutError} if this has not completed within `duration`; a journaled
    * sleep races it, so a replay decides the same way.
@@ -77,31 +80,31 @@ export interface RestatePromise<T> extends PromiseLike<T> {
   orTimeout(duration: Duration): RestatePromise<T>;
   /** Maps the value, or the terminal failure, into a new value. */
   map<U>(mapper: (value?: T, failure?: TerminalError) => U): RestatePromise<U>;
-  catch<U = never>(onRejected?: ((reason: any) => U | PromiseLike<U>) | null): Promise<T | U>;
-  finally(onFinally?: (() => void) | null): Promise<T>;
 }
 
-export class RestatePromiseImpl<T> implements RestatePromise<T> {
-  readonly [Symbol.toStringTag] = "RestatePromise";
-
-  constructor(
-    readonly future: Future<T>,
-    readonly sleep: SleepFactory,
-  ) {}
-
-  then<R1 = T, R2 = never>(
-    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return this.future.promise.then(onfulfilled, onrejected);
+/**
+ * The one implementation of {@link RestatePromise}. A real `Promise` subclass settled by its
+ * {@link Future}; `then`/`catch`/`finally` return plain promises (species), as in the Restate SDK.
+ */
+export class RestatePromiseImpl<T> extends Promise<T> implements RestatePromise<T> {
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
   }
 
-  catch<U = never>(onRejected?: ((reason: any) => U | PromiseLike<U>) | null): Promise<T | U> {
-    return this.future.promise.catch(onRejected);
-  }
+  override readonly [Symbol.toStringTag] = "RestatePromise";
+  readonly future: Future<T>;
+  readonly sleep: SleepFactory;
 
-  finally(onFinally?: (() => void) | null): Promise<T> {
-    return this.future.promise.finally(onFinally);
+  constructor(future: Future<T>, sleep: SleepFactory) {
+    let settle!: (s: Settled<T>) => void;
+    super((resolve, reject) => {
+      settle = (s) => (s.ok ? resolve(s.value) : reject(s.error));
+    });
+    this.future = future;
+    this.sleep = sleep;
+    // A future nobody awaits must not crash the process when it fails (cancellation).
+    super.then(undefined, () => {});
+    future.onSettled(settle);
   }
 
   orTimeout(duration: Duration): RestatePromise<T> {
@@ -127,16 +130,70 @@ export class RestatePromiseImpl<T> implements RestatePromise<T> {
   }
 }
 
+/** What a workflow's durable promise does; {@link DurablePromiseImpl} makes it a Promise. */
+export interface DurablePromiseOps<T> {
+  get(): RestatePromise<T>;
+  peek(): Promise<T | undefined>;
+  resolve(value?: T): Promise<void>;
+  reject(message: string): Promise<void>;
+}
+
+/**
+ * `ctx.promise(name)`: a `Promise` whose value is the durable promise's. Nothing is journaled
+ * until it is awaited (or `get()` is called): awaiting issues the GetPromise command once.
+ */
+export class DurablePromiseImpl<T> extends Promise<T> {
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  override readonly [Symbol.toStringTag] = "DurablePromise";
+  private readonly ops: DurablePromiseOps<T>;
+
+  constructor(ops: DurablePromiseOps<T>) {
+    super(() => {});
+    this.ops = ops;
+  }
+
+  override then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.ops.get().then(onfulfilled, onrejected);
+  }
+
+  get(): RestatePromise<T> {
+    return this.ops.get();
+  }
+
+  peek(): Promise<T | undefined> {
+    return this.ops.peek();
+  }
+
+  resolve(value?: T): Promise<void> {
+    return this.ops.resolve(value);
+  }
+
+  reject(message: string): Promise<void> {
+    return this.ops.reject(message);
+  }
+
+  orTimeout(duration: Duration): RestatePromise<T> {
+    return this.ops.get().orTimeout(duration);
+  }
+
+  map<U>(mapper: (value?: T, failure?: TerminalError) => U): RestatePromise<U> {
+    return this.ops.get().map(mapper);
+  }
+}
+
 type Kind = "all" | "race" | "any" | "allSettled";
 
 /** Builds a combinator over journaled futures (invariant 2). */
 function combine(kind: Kind, children: readonly PromiseLike<unknown>[], sleep: SleepFactory): any {
   const futures = children.map((child) => {
     // A durable promise combines as its get().
-    const c =
-      !(child instanceof RestatePromiseImpl) && typeof (child as { get?: unknown }).get === "function"
-        ? (child as unknown as { get(): PromiseLike<unknown> }).get()
-        : child;
+    const c = child instanceof DurablePromiseImpl ? (child.get() as PromiseLike<unknown>) : child;
     if (!(c instanceof RestatePromiseImpl)) {
       throw new TypeError(
         `RestatePromise.${kind} takes journaled futures (ctx.run, ctx.sleep, calls, awakeables, …)`,

@@ -43,7 +43,7 @@ interface Described {
   state: string;
   attemptEpoch: number;
   retryCount: number;
-  waitingOn?: number[];
+  waitingOn?: { completionIds: number[]; signalIds: number[] };
   idempotencyKey?: string;
   lastFailure?: string;
   nextRetryAt?: number;
@@ -88,13 +88,18 @@ function entryDetail(e: ShownEntry): string {
   switch (e.type) {
     case "input":
       return showValue(f.argument as ShownValue);
-    case "run":
     case "completion":
+    case "signal": {
+      const v = f.value as Record<string, unknown> | undefined;
+      if (v === undefined) return "";
+      if ("invocationId" in v) return `→ ${String(v.invocationId)}`;
+      if ("stateKeys" in v) return `→ ${JSON.stringify(v.stateKeys)}`;
+      if ("void" in v) return "→ (void)";
+      return shownResult(v);
+    }
     case "complete_awakeable":
     case "promise_complete":
       return shownResult(f.result);
-    case "promise_peek":
-      return f.result === null ? "→ (not completed)" : shownResult(f.result);
     case "get_state":
       return f.value === undefined
         ? ""
@@ -109,7 +114,7 @@ function entryDetail(e: ShownEntry): string {
       return `until ${iso(f.wakeUpAt as number) ?? "?"}`;
     case "call":
     case "send":
-      return `(${showValue(f.argument as ShownValue, 40)})${typeof f.invocationId === "string" ? ` → ${f.invocationId}` : ""}`;
+      return `(${showValue(f.argument as ShownValue, 40)})`;
     default:
       return "";
   }
@@ -135,7 +140,10 @@ function describeText(d: Described): string {
   const target = `${t.service}/${t.key === undefined ? "" : `${t.key}/`}${t.handler}`;
   const status =
     d.state === "suspended" && d.waitingOn !== undefined
-      ? `suspended (waiting on command ${d.waitingOn.join(", ")})`
+      ? `suspended (waiting on ${[
+          ...d.waitingOn.completionIds.map((c) => `completion ${c}`),
+          ...d.waitingOn.signalIds.filter((g) => g !== 1).map((g) => `signal ${g}`),
+        ].join(", ")})`
       : d.state === "backing-off" && d.nextRetryAt !== undefined
         ? `backing-off (next attempt at ${iso(d.nextRetryAt)})`
         : d.state;

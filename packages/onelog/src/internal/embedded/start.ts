@@ -7,13 +7,14 @@ import { pino } from "pino";
 import type { AnyDefinition } from "@onelog/sdk";
 import { Admin, AdminTokenRequiredError, isLoopbackHost } from "../http/admin.js";
 import { systemClock } from "../clock.js";
-import { openDataDir } from "./data-dir.js";
+import { fileEpochRecord, openDataDir } from "./data-dir.js";
 import { Engine } from "../engine.js";
 import { Ingress } from "../http/ingress.js";
 import type { Logger } from "../ops/logger.js";
 import type { Log } from "../log/log.js";
 import { SqliteLog } from "../log/sqlite-log.js";
 import { Metrics } from "../ops/metrics.js";
+import { EmbeddedLeadership } from "../partition/leadership.js";
 import { SqliteStoreDb } from "../partition/store/sqlite-store.js";
 
 /** Options of {@link start}. */
@@ -95,11 +96,17 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
     const sqliteLog = SqliteLog.open({ path: join(dataDir, "log.db"), partitions: meta.partitions });
     cleanups.push(() => sqliteLog.close());
     const log: Log = metrics === undefined ? sqliteLog : metrics.meter(sqliteLog);
-    const stores = SqliteStoreDb.open(join(dataDir, "store.db"));
+    const stores = SqliteStoreDb.open(join(dataDir, "store.db"), { partitions: meta.partitions });
     cleanups.push(() => stores.close());
+    // One node, every partition; epochs above the stores' and recorded in epochs.json.
+    const leadership = new EmbeddedLeadership({
+      lastEpoch: (p) => stores.partition(p).getLeaderEpoch(),
+      epochs: fileEpochRecord(dataDir),
+    });
     const engine = await Engine.start({
       log,
       storeFor: (p) => stores.partition(p),
+      leadership,
       clock: systemClock,
       logger,
       services: options.services,
@@ -137,12 +144,13 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
       adminUrl = await admin.listen();
       cleanups.push(() => admin.close());
     }
-    // The store is the materialized log: once a checkpoint made its commits durable, the log
-    // records it applied can go (DESIGN.md §2.11).
+    // The store is the materialized log: the log is trimmed behind the oldest snapshot still
+    // needed (DESIGN.md §2.11). Embedded, the only snapshot is the store file itself, as a
+    // checkpoint leaves it: it covers each partition up to the applied LSN the checkpoint made
+    // durable, and nothing older is kept, so that LSN is the trim point.
     const compact = async () => {
-      const applied = engine.processors.map((p) => p.appliedLsn);
-      stores.checkpoint();
-      return Promise.all(applied.map((lsn, p) => log.trim(p, lsn)));
+      const snapshots = stores.checkpoint();
+      return Promise.all(snapshots.map(({ partition, appliedLsn }) => log.trim(partition, appliedLsn)));
     };
     // The first pass soon after start, so a process that restarts often still trims.
     const firstCompaction = setTimeout(

@@ -206,7 +206,7 @@ export class Admin {
     const method = req.method ?? "GET";
     if (path === "/health") {
       if (method !== "GET") throw this.methodNotAllowed("GET", path);
-      return this.health(res);
+      return await this.health(res);
     }
     if (!this.authorized(req)) {
       req.resume();
@@ -276,13 +276,15 @@ export class Admin {
     return new AdminError(405, "OL1007", `${path} takes ${allow}`);
   }
 
-  private health(res: ServerResponse): void {
-    const partitions = this.o.engine.processors.map((p) => ({
-      partition: p.partition,
-      leader: p.isLeader,
-      appliedLsn: p.appliedLsn,
-      tailLsn: this.o.log.tailLsn(p.partition),
-    }));
+  private async health(res: ServerResponse): Promise<void> {
+    const partitions = await Promise.all(
+      this.o.engine.processors.map(async (p) => ({
+        partition: p.partition,
+        leader: p.isLeader,
+        appliedLsn: p.appliedLsn,
+        tailLsn: (await this.o.log.findTail(p.partition)).tailLsn,
+      })),
+    );
     const ok = partitions.every((p) => p.leader);
     this.send(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable", partitions });
   }

@@ -4,7 +4,7 @@
  * case, `ty`, durations as text such as `1d`, `1m` or `50ms`.
  */
 import { createHash } from "node:crypto";
-import type { ResolvedHandler } from "@onelog/sdk/internal";
+import type { HandlerInfo } from "@onelog/sdk/internal";
 import type { RegisteredService } from "../engine.js";
 
 /** One handler with its resolved options. */
@@ -75,12 +75,12 @@ export function formatDuration(ms: number): string {
 
 const SERVICE_TY = { service: "Service", object: "VirtualObject", workflow: "Workflow" } as const;
 
-function handlerTy(h: ResolvedHandler): HandlerDescription["ty"] {
+function handlerTy(h: HandlerInfo): HandlerDescription["ty"] {
   if (h.serviceKind === "service") return null;
   return h.kind === "workflow" ? "Workflow" : h.kind === "shared" ? "Shared" : "Exclusive";
 }
 
-function describeHandler(h: ResolvedHandler): HandlerDescription {
+function describeHandler(h: HandlerInfo): HandlerDescription {
   const r = h.retryPolicy;
   return {
     name: h.name,

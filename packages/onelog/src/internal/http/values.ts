@@ -2,7 +2,7 @@
  * How the admin API and SQL views show stored bytes (arguments, step results, state values):
  * as JSON text when the bytes are UTF-8 JSON, else as base64, and never guessed silently.
  */
-import { describeEntry, type JournalEntry, type Result } from "@onelog/sdk/internal";
+import { describeEntry, isNotification, type JournalEntry, type Result } from "@onelog/sdk/internal";
 
 /** A stored value: `{ json }` holds JSON text; `{ base64 }` anything else (also empty bytes). */
 export type ShownValue = { readonly json: string } | { readonly base64: string };
@@ -97,7 +97,7 @@ export interface ShownEntry {
 export function showJournal(journal: readonly JournalEntry[]): ShownEntry[] {
   let command = 0;
   return journal.map((entry, index) => {
-    const isCommand = entry.type !== "completion" && entry.type !== "cancel_signal";
+    const isCommand = !isNotification(entry);
     const { type, ...rest } = entry;
     const name = entryName(entry);
     return {

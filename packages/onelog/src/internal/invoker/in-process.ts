@@ -1,9 +1,11 @@
 /**
- * The in-process invoker: runs attempts of handlers that live in this process (DESIGN.md §2.6).
- * It hands the SDK the journal and the key's state, appends each new command as an effect
- * carrying the attempt epoch, acknowledges it once applied (so a step's result is durable
- * before the handler sees it), delivers notifications, and suspends an attempt that waits only
- * for completions once it has been inactive for the handler's inactivity timeout.
+ * The in-process invoker: runs attempts of handlers that live in this process (DESIGN.md §2.6),
+ * by direct calls into the SDK's journal state machine (no encoding). It hands the SDK the
+ * journal and the key's state, appends each new command and each proposed step result as an
+ * effect carrying the attempt epoch, passes acks and notifications on (a step's result reaches
+ * the handler only as its notification, so only once durable), and suspends an attempt that
+ * waits only for notifications once it has been inactive for the handler's inactivity timeout.
+ * It implements the {@link Invoker} contract (invoker.ts).
  *
  * Invariants:
  * 1. At most one attempt per invocation runs here; starting a newer epoch aborts the older one.
@@ -22,12 +24,11 @@ import {
   type EagerState,
   type NotificationEntry,
   type ResolvedHandler,
+  type Result,
 } from "@onelog/sdk/internal";
-import type { Clock } from "../clock.js";
-import type { Logger } from "../ops/logger.js";
 import type { RecordBody } from "../partition/records.js";
-import type { PartitionStore } from "../partition/store/store.js";
 import { startAttemptTrace, type AttemptTrace } from "../ops/tracing.js";
+import type { Invoker, InvokerFactory, InvokerHost } from "./invoker.js";
 
 /** State sent with an invocation is eager up to this many bytes; beyond, `ctx.get` reads lazily. */
 export const EAGER_STATE_MAX_BYTES = 256 * 1024;
@@ -43,13 +44,14 @@ export const MAX_RUNNING_ATTEMPTS = 2_000;
 
 /** The payload bytes of an entry (the parts that can be large). */
 function entryBytes(entry: CommandEntry): number {
-  const e = entry as {
-    result?: { ok?: Uint8Array } | null;
-    value?: Uint8Array | null;
-    argument?: Uint8Array;
-    outcome?: { ok?: Uint8Array };
-  };
-  return (e.result?.ok?.length ?? 0) + (e.value?.length ?? 0) + (e.argument?.length ?? 0);
+  const e = entry as { result?: Result; value?: Uint8Array | null; argument?: Uint8Array };
+  return (
+    (e.result === undefined ? 0 : resultBytes(e.result)) + (e.value?.length ?? 0) + (e.argument?.length ?? 0)
+  );
+}
+
+function resultBytes(result: Result): number {
+  return "ok" in result ? result.ok.length : result.err.message.length;
 }
 
 /** Thrown into a handler whose command was refused before it reached the log. */
@@ -61,14 +63,15 @@ export class EntryTooLargeError extends Error {
   }
 }
 
-export interface InvokerOptions {
+/** What the in-process invoker runs, besides its host. */
+export interface InProcessOptions {
+  /** The handler functions, by `service/handler`: they never leave this invoker. */
   readonly handlers: ReadonlyMap<string, ResolvedHandler>;
-  /** Reads the journal, status and state; only read, never written. */
-  readonly store: PartitionStore;
-  /** Appends a leader-proposed record to this partition's log; resolves when durable. */
-  readonly propose: (body: RecordBody) => Promise<unknown>;
-  readonly clock: Clock;
-  readonly logger: Logger;
+  /**
+   * Whether a call or send target is served by any deployment (default: by `handlers`). A call
+   * or send to one that is not is refused before the log and its attempt fails (retryable).
+   */
+  readonly isRegistered?: (service: string, handler: string) => boolean;
   /** Where ctx.console writes. */
   readonly console?: Console;
   /** Suspend at every await that waits for a completion (a test mode: inactivity timeout 0). */
@@ -82,8 +85,6 @@ interface Attempt {
   aborted: boolean;
   readonly acks: Map<number, { resolve: (a: Applied) => void; reject: (e: unknown) => void }>;
   handle: AttemptHandle | undefined;
-  /** The journal length this attempt has seen (entries it started with, acks, notifications). */
-  knownLength: number;
   lastActivity: number;
   inactivity: unknown;
   timeoutMs: number;
@@ -99,13 +100,21 @@ export class AttemptAbortedError extends Error {
   }
 }
 
-export class InProcessInvoker {
+/** The factory of in-process invokers for an engine: one per partition, sharing the handlers. */
+export function inProcessInvokers(options: InProcessOptions): InvokerFactory {
+  return (host) => new InProcessInvoker(host, options);
+}
+
+export class InProcessInvoker implements Invoker {
   private readonly attempts = new Map<string, Attempt>();
   /** Invocations waiting for a free slot (MAX_RUNNING_ATTEMPTS), in arrival order. */
   private readonly waiting = new Map<string, number>();
   private stopped = false;
+  private readonly o: InvokerHost & InProcessOptions;
 
-  constructor(private readonly o: InvokerOptions) {}
+  constructor(host: InvokerHost, options: InProcessOptions) {
+    this.o = { ...host, ...options };
+  }
 
   /** Number of attempts running now. */
   get running(): number {
@@ -124,7 +133,6 @@ export class InProcessInvoker {
       aborted: false,
       acks: new Map(),
       handle: undefined,
-      knownLength: 0,
       lastActivity: this.o.clock.now(),
       inactivity: undefined,
       timeoutMs: 0,
@@ -133,27 +141,19 @@ export class InProcessInvoker {
     void this.run(invocationId, attempt);
   }
 
-  /** Command `commandIndex` of this attempt was applied: its future may settle. */
-  ack(
-    invocationId: string,
-    epoch: number,
-    commandIndex: number,
-    entry: CommandEntry,
-    position: number,
-  ): void {
+  /** Command `commandIndex` of this attempt was applied at `position`. */
+  ack(invocationId: string, epoch: number, commandIndex: number, position: number): void {
     const a = this.attempts.get(invocationId);
     if (a === undefined || a.epoch !== epoch) return;
-    a.knownLength = Math.max(a.knownLength, position + 1);
     const p = a.acks.get(commandIndex);
     a.acks.delete(commandIndex);
-    p?.resolve({ entry, position });
+    p?.resolve({ position });
   }
 
   /** A notification was appended to the journal of this attempt's invocation. */
   notify(invocationId: string, epoch: number, entry: NotificationEntry, position: number): void {
     const a = this.attempts.get(invocationId);
     if (a === undefined || a.epoch !== epoch) return;
-    a.knownLength = Math.max(a.knownLength, position + 1);
     a.handle?.notify(entry, position);
   }
 
@@ -294,11 +294,16 @@ export class InProcessInvoker {
       }
       return;
     }
-    const knownLength = attempt.knownLength;
     attempt.trace?.end("suspended");
     this.abort(id);
     this.proposeOutcome(
-      { type: "suspend", invocationId: id, attemptEpoch: attempt.epoch, waitingOn, knownLength },
+      {
+        type: "suspend",
+        invocationId: id,
+        attemptEpoch: attempt.epoch,
+        waitingCompletions: waitingOn.completionIds,
+        waitingSignals: waitingOn.signalIds,
+      },
       0,
     );
   }
@@ -315,6 +320,24 @@ export class InProcessInvoker {
     return { values, complete: true };
   }
 
+  /**
+   * Refuses an entry over MAX_ENTRY_BYTES before it reaches the log: this attempt can propose
+   * nothing more (4), and retrying would produce the same entry, so the invocation fails for good.
+   */
+  private refuseLarge(id: string, attempt: Attempt, what: string, bytes: number): Error | undefined {
+    if (bytes <= MAX_ENTRY_BYTES) return undefined;
+    const error = new EntryTooLargeError(what, bytes);
+    this.abort(id);
+    this.proposeOutcome(
+      this.outcomeRecord(id, attempt.epoch, {
+        type: "end",
+        result: { err: { code: 413, message: `${error.name} [${error.code}]: ${error.message}` } },
+      }),
+      0,
+    );
+    return error;
+  }
+
   private async execute(id: string, attempt: Attempt): Promise<AttemptOutcome> {
     const status = this.o.store.getStatus(id);
     if (status === undefined || status.attemptEpoch !== attempt.epoch) {
@@ -326,7 +349,6 @@ export class InProcessInvoker {
       return { type: "failed", message: `no handler ${service}/${name} is registered in this process` };
     }
     const journal = this.o.store.getJournal(id);
-    attempt.knownLength = journal.length;
     attempt.timeoutMs = this.o.suspendAlways === true ? 0 : handler.inactivityTimeoutMs;
     attempt.trace = startAttemptTrace({
       invocationId: id,
@@ -345,24 +367,14 @@ export class InProcessInvoker {
       onActivity: () => this.activity(id, attempt),
       propose: (commandIndex, entry) => {
         if (attempt.aborted) return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
-        const bytes = entryBytes(entry);
-        if (bytes > MAX_ENTRY_BYTES) {
-          // Refused before the log: this attempt can propose nothing more (4); retrying would
-          // produce the same entry, so the invocation fails for good.
-          const error = new EntryTooLargeError(describeEntry(entry), bytes);
-          this.abort(id);
-          this.proposeOutcome(
-            this.outcomeRecord(id, attempt.epoch, {
-              type: "end",
-              result: { err: { code: 413, message: `${error.name} [${error.code}]: ${error.message}` } },
-            }),
-            0,
-          );
-          return Promise.reject(error);
-        }
+        const refused = this.refuseLarge(id, attempt, describeEntry(entry), entryBytes(entry));
+        if (refused !== undefined) return Promise.reject(refused);
         if (
           (entry.type === "call" || entry.type === "send") &&
-          !this.o.handlers.has(`${entry.target.service}/${entry.target.handler}`)
+          !(
+            this.o.isRegistered?.(entry.target.service, entry.target.handler) ??
+            this.o.handlers.has(`${entry.target.service}/${entry.target.handler}`)
+          )
         ) {
           // As in Restate: a call or send to a handler that is not registered is not journaled;
           // the calling attempt fails (retryable, the reason in its status) and the invocation
@@ -382,6 +394,26 @@ export class InProcessInvoker {
             .propose({ type: "entry", invocationId: id, attemptEpoch: attempt.epoch, commandIndex, entry })
             .catch((e: unknown) => this.entryAppendFailed(id, attempt, e));
         });
+      },
+      proposeRunCompletion: (completionId, result, name) => {
+        if (attempt.aborted) return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
+        const refused = this.refuseLarge(id, attempt, `Run '${name}'`, resultBytes(result));
+        if (refused !== undefined) return Promise.reject(refused);
+        return this.o
+          .propose({
+            type: "run_completion",
+            invocationId: id,
+            attemptEpoch: attempt.epoch,
+            completionId,
+            result,
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => {
+              this.entryAppendFailed(id, attempt, e);
+              throw e;
+            },
+          );
       },
     });
     attempt.handle = handle;

@@ -5,8 +5,8 @@
  * {@link MemoryLog.crash} drops every proposal not flushed yet, as a process crash drops writes
  * that were never fsynced. The object itself plays the disk: it survives a crash.
  *
- * Invariants (besides the ones of {@link Log}, which cite as Log.1 … Log.5):
- * 1. Per partition, `durable` holds the records with LSNs `trimmedLsn + 1 … tailLsn`, in order,
+ * Invariants (besides the ones of {@link Log}, which cite as Log.1 … Log.6):
+ * 1. Per partition, `durable` holds the entries with LSNs `trimmedLsn + 1 … tailLsn`, in order,
  *    without gaps; `nextLsn` is `tailLsn + 1` plus the number of pending proposed records.
  * 2. Pending proposals are flushed in the order they were made, all at once, by one deferred
  *    flush (one "commit", counted in `stats.commits`).
@@ -15,9 +15,7 @@
  * 4. A reader yields only durable records, each once, in LSN order (Log.3).
  */
 import { LogError } from "./log.js";
-import type { Log } from "./log.js";
-import { decodeRecord, encodeRecord } from "../partition/records.js";
-import type { LogRecord, ProposedRecord } from "../partition/records.js";
+import type { Log, LogEntry, LogPosition, StoredEntry } from "./log.js";
 
 /**
  * Runs a function later, after the current synchronous work: the moment a group commit flushes.
@@ -50,13 +48,13 @@ export interface MemoryLogOptions {
 
 interface Pending {
   readonly partition: number;
-  readonly records: readonly LogRecord[];
+  readonly records: readonly StoredEntry[];
   readonly resolve: (lsns: number[]) => void;
 }
 
 interface PartitionState {
   /** Durable records, LSNs trimmedLsn + 1 … tailLsn (invariant 1). */
-  durable: LogRecord[];
+  durable: StoredEntry[];
   trimmedLsn: number;
   tailLsn: number;
   nextLsn: number;
@@ -73,14 +71,14 @@ const READ_BATCH_RECORDS = 512;
  * An in-memory log with group commit and simulated crashes.
  *
  * Appends resolve when the deferred flush runs; every append proposed before that flush shares
- * it. Records are encoded and decoded on append, so a body the real log could not store fails
- * (or changes) here too. `crash()` loses what was not flushed; the object stays usable and acts
- * like the reopened log of a restarted process.
+ * it (an implementation detail: the contract promises durability per call, Log.1). Payloads are
+ * kept as given (the log owns them once appended, Log.2). `crash()` loses what was not flushed;
+ * the object stays usable and acts like the reopened log of a restarted process.
  *
  * @example
  * const log = new MemoryLog({ partitions: 4 });
- * const [lsn] = await log.append(0, [{ header: { at: Date.now() }, body: { type: "resume", invocationId: id } }]);
- * for await (const batch of log.read(0, 1, signal)) apply(batch);
+ * const [lsn] = await log.append(0, [encodeRecord({ header: { at: Date.now() }, body })]);
+ * for await (const batch of log.read(0, 1, signal)) apply(batch.map(decodeRecord));
  */
 export class MemoryLog implements Log {
   readonly partitions: number;
@@ -122,17 +120,16 @@ export class MemoryLog implements Log {
    * Proposes records; resolves with their LSNs at the next flush. Rejects with LogError "closed"
    * after {@link close}; never settles if the log crashes first.
    */
-  append(partition: number, records: readonly ProposedRecord[]): Promise<number[]> {
+  append(partition: number, entries: readonly LogEntry[]): Promise<number[]> {
     const part = this.#part(partition);
     if (this.#closed)
       return Promise.reject(new LogError("closed", `log closed: append to partition ${partition}`));
-    let stored: LogRecord[];
-    try {
-      // Invariant 1: LSNs are assigned at proposal, consecutively; a crash gives them back.
-      stored = records.map((record, i) => ({ ...decodeRecord(encodeRecord(record)), lsn: part.nextLsn + i }));
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+    // Invariant 1: LSNs are assigned at proposal, consecutively; a crash gives them back.
+    const stored: StoredEntry[] = entries.map((entry, i) => ({
+      lsn: part.nextLsn + i,
+      header: entry.header,
+      payload: entry.payload,
+    }));
     if (stored.length === 0) return Promise.resolve([]);
     part.nextLsn += stored.length;
     return new Promise<number[]>((resolve) => {
@@ -141,17 +138,17 @@ export class MemoryLog implements Log {
     });
   }
 
-  read(partition: number, fromLsn: number, signal: AbortSignal): AsyncIterable<readonly LogRecord[]> {
+  read(partition: number, fromLsn: number, signal: AbortSignal): AsyncIterable<readonly StoredEntry[]> {
     const part = this.#part(partition);
     return this.#reader(part, fromLsn, signal);
   }
 
-  tailLsn(partition: number): number {
-    return this.#part(partition).tailLsn;
-  }
-
-  trimmedLsn(partition: number): number {
-    return this.#part(partition).trimmedLsn;
+  /** The durable tail and trim point; rejects with LogError "closed" after {@link close}. */
+  findTail(partition: number): Promise<LogPosition> {
+    const part = this.#part(partition);
+    if (this.#closed)
+      return Promise.reject(new LogError("closed", `log closed: findTail of partition ${partition}`));
+    return Promise.resolve({ tailLsn: part.tailLsn, trimmedLsn: part.trimmedLsn });
   }
 
   /** Drops durable records ≤ upToLsn (clamped to the tail); the trim point survives crashes. */
@@ -246,7 +243,7 @@ export class MemoryLog implements Log {
     part: PartitionState,
     fromLsn: number,
     signal: AbortSignal,
-  ): AsyncGenerator<readonly LogRecord[]> {
+  ): AsyncGenerator<readonly StoredEntry[]> {
     const generation = this.#generation;
     let next = Math.max(1, Math.floor(fromLsn));
     const ended = (): boolean => signal.aborted || this.#closed || generation !== this.#generation;

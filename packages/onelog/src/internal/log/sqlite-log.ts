@@ -12,7 +12,11 @@
  * `synchronous=FULL` (WAL fsynced before, database file fsynced after), so the WAL is never reset
  * over frames whose pages are not durable in the database file.
  *
- * Invariants (besides the ones of {@link Log}, which cite as Log.1 … Log.5):
+ * Group commit is this implementation's own business (the Log contract only promises that each
+ * append resolves once durable): appends made in one turn of the event loop, across partitions,
+ * share one transaction and one fsync.
+ *
+ * Invariants (besides the ones of {@link Log}, which cite as Log.1 … Log.6):
  * 1. Per partition, the durable rows are exactly LSNs `trimmedLsn + 1 … tailLsn`, without gaps;
  *    committed but not yet fsynced rows are `tailLsn + 1 … committedLsn`; `nextLsn` is
  *    `committedLsn + 1` plus the number of pending (not yet committed) records. An append
@@ -22,18 +26,20 @@
  *    alone); an append's records are never split across transactions, so an append is atomic.
  * 3. A failed transaction rejects every append in it and rolls `nextLsn` back to `committedLsn + 1`;
  *    nothing committed before is touched, and the next append continues without a gap.
- * 4. `cache` holds the most recently committed records of the partition, consecutive and ending
- *    at `tailLsn`; readers serve from it whatever it holds and read older records from disk.
- * 5. Every body is stored with its CRC32; a read whose CRC does not match fails with LogError "io".
+ * 4. `cache` holds the most recently committed entries of the partition, consecutive and ending
+ *    at `tailLsn`; readers serve from it whatever it holds and read older entries from disk.
+ * 5. Every entry is stored with a CRC32 over its header and payload; a read whose CRC does not
+ *    match fails with LogError "io".
+ * 6. The file declares its layout (`log_meta.format` = LOG_FORMAT); a file with another layout is
+ *    refused at open with DataFormatError (OL1022), before anything is read or written.
  */
 import Database from "better-sqlite3";
 import { closeSync, fsync, fsyncSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
+import { DataFormatError, LOG_FORMAT } from "../format-versions.js";
 import { LogError } from "./log.js";
-import type { Log } from "./log.js";
-import { decodeRecord, encodeRecord } from "../partition/records.js";
-import type { LogRecord, ProposedRecord } from "../partition/records.js";
+import type { EntryHeader, Log, LogEntry, LogPosition, StoredEntry } from "./log.js";
 
 /** Options of {@link SqliteLog.open}. */
 export interface SqliteLogOptions {
@@ -64,7 +70,7 @@ export interface SqliteLogStats {
 interface PendingAppend {
   readonly partition: number;
   readonly firstLsn: number;
-  readonly bodies: readonly Uint8Array[];
+  readonly entries: readonly LogEntry[];
   readonly resolve: (lsns: number[]) => void;
   readonly reject: (error: LogError) => void;
 }
@@ -77,14 +83,17 @@ interface PartitionState {
   nextLsn: number;
   trimmedLsn: number;
   /** Invariant 4: recent committed records, consecutive, the last one at tailLsn. */
-  cache: LogRecord[];
+  cache: StoredEntry[];
   /** Readers waiting for a commit or a close. */
   readonly waiters: Set<() => void>;
 }
 
 interface StoredRow {
   readonly lsn: number;
-  readonly body: Buffer;
+  readonly leader_epoch: number | null;
+  readonly producer: string | null;
+  readonly seq: number | null;
+  readonly payload: Buffer;
   readonly crc: number;
 }
 
@@ -123,7 +132,9 @@ export class SqliteLog implements Log {
   readonly #maxBatchBytes: number;
   readonly #tailCacheRecords: number;
   readonly #parts: PartitionState[];
-  readonly #insert: Database.Statement<[number, number, Uint8Array, number]>;
+  readonly #insert: Database.Statement<
+    [number, number, number | null, string | null, number | null, Uint8Array, number]
+  >;
   readonly #selectFrom: Database.Statement<[number, number, number], StoredRow>;
   readonly #commitBatch: (batch: readonly PendingAppend[]) => void;
   readonly #trimTx: (partition: number, upToLsn: number) => void;
@@ -156,14 +167,25 @@ export class SqliteLog implements Log {
     this.#maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
     this.#tailCacheRecords = options.tailCacheRecords ?? DEFAULT_TAIL_CACHE_RECORDS;
 
-    this.#insert = db.prepare("INSERT INTO log (partition, lsn, body, crc) VALUES (?, ?, ?, ?)");
+    this.#insert = db.prepare(
+      "INSERT INTO log (partition, lsn, leader_epoch, producer, seq, payload, crc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
     this.#selectFrom = db.prepare(
-      "SELECT lsn, body, crc FROM log WHERE partition = ? AND lsn >= ? ORDER BY lsn LIMIT ?",
+      "SELECT lsn, leader_epoch, producer, seq, payload, crc FROM log " +
+        "WHERE partition = ? AND lsn >= ? ORDER BY lsn LIMIT ?",
     );
     this.#commitBatch = db.transaction((batch: readonly PendingAppend[]) => {
       for (const item of batch) {
-        item.bodies.forEach((body, i) =>
-          this.#insert.run(item.partition, item.firstLsn + i, body, crc32(body)),
+        item.entries.forEach(({ header, payload }, i) =>
+          this.#insert.run(
+            item.partition,
+            item.firstLsn + i,
+            header.leaderEpoch ?? null,
+            header.dedup?.producer ?? null,
+            header.dedup?.seq ?? null,
+            payload,
+            checksum(header.leaderEpoch, header.dedup?.producer, header.dedup?.seq, payload),
+          ),
         );
       }
     });
@@ -208,8 +230,9 @@ export class SqliteLog implements Log {
   }
 
   /**
-   * Opens (or creates) the log file. Throws if the file cannot be opened or was created with a
-   * different number of partitions.
+   * Opens (or creates) the log file. Throws LogError "io" if the file cannot be opened, an Error
+   * if it was created with a different number of partitions, and DataFormatError (OL1022) if it
+   * has another layout (invariant 6).
    *
    * @example
    * const log = SqliteLog.open({ path: "/var/lib/onelog/log.db", partitions: 8 });
@@ -246,11 +269,15 @@ export class SqliteLog implements Log {
       db.pragma("synchronous = OFF");
       db.pragma("wal_autocheckpoint = 0");
       if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${options.maxPageCount}`);
+      checkFormat(db, options.path);
       db.exec(`
         CREATE TABLE IF NOT EXISTS log (
           partition INTEGER NOT NULL,
           lsn INTEGER NOT NULL,
-          body BLOB NOT NULL,
+          leader_epoch INTEGER,
+          producer TEXT,
+          seq INTEGER,
+          payload BLOB NOT NULL,
           crc INTEGER NOT NULL,
           PRIMARY KEY (partition, lsn)
         ) WITHOUT ROWID;
@@ -263,6 +290,7 @@ export class SqliteLog implements Log {
           value INTEGER NOT NULL
         ) WITHOUT ROWID;
       `);
+      db.prepare("INSERT OR IGNORE INTO log_meta (name, value) VALUES ('format', ?)").run(LOG_FORMAT);
       db.prepare("INSERT OR IGNORE INTO log_meta (name, value) VALUES ('partitions', ?)").run(
         options.partitions,
       );
@@ -295,7 +323,8 @@ export class SqliteLog implements Log {
       return new SqliteLog(db, options, walFd);
     } catch (error) {
       db.close();
-      if (error instanceof LogError || (error instanceof Error && !isSqliteError(error))) throw error;
+      if (error instanceof LogError || error instanceof DataFormatError) throw error;
+      if (error instanceof Error && !isSqliteError(error)) throw error;
       throw new LogError("io", `log ${options.path}: cannot open: ${messageOf(error)}`, { cause: error });
     }
   }
@@ -311,38 +340,34 @@ export class SqliteLog implements Log {
   }
 
   /**
-   * Appends records to a partition; resolves with their LSNs once their transaction committed.
+   * Appends entries to a partition; resolves with their LSNs once their transaction is durable.
    * Rejects with LogError "closed" after {@link close}, "disk_full" or "io" if the transaction
-   * failed (then none of these records is stored).
+   * failed (then none of these entries is stored).
    */
-  append(partition: number, records: readonly ProposedRecord[]): Promise<number[]> {
+  append(partition: number, entries: readonly LogEntry[]): Promise<number[]> {
     const part = this.#part(partition);
     if (this.#closed)
       return Promise.reject(new LogError("closed", `log closed: append to partition ${partition}`));
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
-    let bodies: Uint8Array[];
-    try {
-      bodies = records.map((record) => encodeRecord(record));
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-    if (bodies.length === 0) return Promise.resolve([]);
-    const bytes = bodies.reduce((sum, body) => sum + body.byteLength, 0);
+    const count = entries.length;
+    if (count === 0) return Promise.resolve([]);
+    let bytes = 0;
+    for (const entry of entries) bytes += entry.payload.byteLength;
     // Invariant 2: flush early rather than let one transaction exceed the batch limits.
     if (
       this.#pending.length > 0 &&
-      (this.#pendingRecords + bodies.length > this.#maxBatchRecords ||
+      (this.#pendingRecords + count > this.#maxBatchRecords ||
         this.#pendingBytes + bytes > this.#maxBatchBytes)
     ) {
       this.#flush();
     }
     // LSNs are assigned after that flush, so its rollback (invariant 3) cannot leave a gap.
     const firstLsn = part.nextLsn;
-    part.nextLsn += bodies.length;
-    this.#pendingRecords += bodies.length;
+    part.nextLsn += count;
+    this.#pendingRecords += count;
     this.#pendingBytes += bytes;
     const promise = new Promise<number[]>((resolve, reject) => {
-      this.#pending.push({ partition, firstLsn, bodies, resolve, reject });
+      this.#pending.push({ partition, firstLsn, entries, resolve, reject });
     });
     this.#flushTimer ??= setImmediate(() => {
       this.#flushTimer = undefined;
@@ -351,16 +376,16 @@ export class SqliteLog implements Log {
     return promise;
   }
 
-  read(partition: number, fromLsn: number, signal: AbortSignal): AsyncIterable<readonly LogRecord[]> {
+  read(partition: number, fromLsn: number, signal: AbortSignal): AsyncIterable<readonly StoredEntry[]> {
     return this.#reader(this.#part(partition), fromLsn, signal);
   }
 
-  trimmedLsn(partition: number): number {
-    return this.#part(partition).trimmedLsn;
-  }
-
-  tailLsn(partition: number): number {
-    return this.#part(partition).tailLsn;
+  /** The durable tail and trim point, from memory; rejects with LogError "closed" after close. */
+  findTail(partition: number): Promise<LogPosition> {
+    const part = this.#part(partition);
+    if (this.#closed)
+      return Promise.reject(new LogError("closed", `log closed: findTail of partition ${partition}`));
+    return Promise.resolve({ tailLsn: part.tailLsn, trimmedLsn: part.trimmedLsn });
   }
 
   /**
@@ -379,7 +404,7 @@ export class SqliteLog implements Log {
       return Promise.reject(toLogError(error, `trim of partition ${partition} up to ${upTo}`));
     }
     part.trimmedLsn = upTo;
-    const drop = part.cache.findIndex((record) => record.lsn > upTo);
+    const drop = part.cache.findIndex((entry) => entry.lsn > upTo);
     part.cache = drop === -1 ? [] : part.cache.slice(drop);
     return Promise.resolve();
   }
@@ -498,7 +523,7 @@ export class SqliteLog implements Log {
     }
     for (const item of batch) {
       const part = this.#parts[item.partition]!;
-      part.committedLsn = item.firstLsn + item.bodies.length - 1;
+      part.committedLsn = item.firstLsn + item.entries.length - 1;
     }
     this.#unsynced.push({ batch, count, seq: ++this.#commitSeq });
     this.#bytesSinceCheckpoint += bytesOf(batch);
@@ -528,10 +553,12 @@ export class SqliteLog implements Log {
           `SqliteLog invariant 1 broken: partition ${item.partition} tail ${part.tailLsn}, next ${item.firstLsn}`,
         );
       }
-      part.tailLsn = item.firstLsn + item.bodies.length - 1;
+      part.tailLsn = item.firstLsn + item.entries.length - 1;
       if (this.#tailCacheRecords > 0) {
-        // Decoded from the stored bytes, so readers never share objects with the proposer.
-        item.bodies.forEach((body, i) => part.cache.push({ ...decodeRecord(body), lsn: item.firstLsn + i }));
+        // The appended entries themselves: the log owns their payloads (Log.2), no copy needed.
+        item.entries.forEach(({ header, payload }, i) =>
+          part.cache.push({ lsn: item.firstLsn + i, header, payload }),
+        );
       }
       touched.add(part);
     }
@@ -541,7 +568,7 @@ export class SqliteLog implements Log {
         part.cache = part.cache.slice(part.cache.length - this.#tailCacheRecords);
       }
     }
-    for (const item of batch) item.resolve(item.bodies.map((_, i) => item.firstLsn + i));
+    for (const item of batch) item.resolve(item.entries.map((_, i) => item.firstLsn + i));
     for (const part of touched) wake(part);
   }
 
@@ -549,7 +576,7 @@ export class SqliteLog implements Log {
     part: PartitionState,
     fromLsn: number,
     signal: AbortSignal,
-  ): AsyncGenerator<readonly LogRecord[]> {
+  ): AsyncGenerator<readonly StoredEntry[]> {
     let next = Math.max(1, Math.floor(fromLsn));
     while (!signal.aborted && !this.#closed) {
       // Log.4: records at or below the trim point are gone; continue above it.
@@ -559,7 +586,7 @@ export class SqliteLog implements Log {
         continue;
       }
       const cacheFirst = part.cache[0]?.lsn ?? part.tailLsn + 1;
-      let batch: readonly LogRecord[];
+      let batch: readonly StoredEntry[];
       if (next >= cacheFirst) {
         // Committed in this process and still cached: no disk read (invariant 4).
         const start = next - cacheFirst;
@@ -576,26 +603,23 @@ export class SqliteLog implements Log {
    * Reads up to `limit` stored records from `from` on, checking CRCs and continuity. Yields the
    * good prefix before a bad record, so the next read fails exactly at the bad one.
    */
-  #readStored(part: PartitionState, from: number, limit: number): LogRecord[] {
+  #readStored(part: PartitionState, from: number, limit: number): StoredEntry[] {
     let rows: StoredRow[];
     try {
       rows = this.#selectFrom.all(part.index, from, limit);
     } catch (error) {
       throw toLogError(error, `read of partition ${part.index} from LSN ${from}`);
     }
-    const records: LogRecord[] = [];
+    const records: StoredEntry[] = [];
     for (const row of rows) {
       const expected = from + records.length;
       let problem: string | undefined;
       if (row.lsn !== expected) problem = `record missing (found LSN ${row.lsn} next)`;
-      else if (crc32(row.body) !== row.crc) problem = "checksum mismatch (the body is corrupted)";
+      else if (checksum(row.leader_epoch, row.producer, row.seq, row.payload) !== row.crc)
+        problem = "checksum mismatch (the entry is corrupted)";
       if (problem === undefined) {
-        try {
-          records.push({ ...decodeRecord(row.body), lsn: row.lsn });
-          continue;
-        } catch (error) {
-          problem = `undecodable body (${messageOf(error)})`;
-        }
+        records.push({ lsn: row.lsn, header: headerOf(row), payload: row.payload });
+        continue;
       }
       if (records.length > 0) return records;
       throw new LogError("io", `log partition ${part.index}, LSN ${expected}: ${problem}`);
@@ -612,8 +636,45 @@ export class SqliteLog implements Log {
 
 function bytesOf(batch: readonly PendingAppend[]): number {
   let n = 0;
-  for (const item of batch) for (const body of item.bodies) n += body.byteLength;
+  for (const item of batch) for (const entry of item.entries) n += entry.payload.byteLength;
   return n;
+}
+
+/**
+ * The CRC32 of an entry: over its header fields (as text) and then its payload, so a flipped
+ * byte in either is caught (invariant 5). The common entry without a header costs one crc32.
+ */
+function checksum(
+  leaderEpoch: number | null | undefined,
+  producer: string | null | undefined,
+  seq: number | null | undefined,
+  payload: Uint8Array,
+): number {
+  if (leaderEpoch == null && producer == null && seq == null) return crc32(payload);
+  return crc32(payload, crc32(`${leaderEpoch ?? ""}\0${producer ?? ""}\0${seq ?? ""}`));
+}
+
+function headerOf(row: StoredRow): EntryHeader {
+  if (row.leader_epoch === null && row.producer === null) return {};
+  return {
+    ...(row.leader_epoch === null ? {} : { leaderEpoch: row.leader_epoch }),
+    ...(row.producer === null ? {} : { dedup: { producer: row.producer, seq: row.seq ?? 0 } }),
+  };
+}
+
+/**
+ * Invariant 6: refuses a file of another layout. A file without a `format` row but with a `log`
+ * table was written before format versions (format 1: the record codec's bytes in `body`).
+ */
+function checkFormat(db: Database.Database, path: string): void {
+  const hasTable = (name: string): boolean =>
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+  if (!hasTable("log")) return; // a new file
+  const format = hasTable("log_meta")
+    ? (db.prepare("SELECT value FROM log_meta WHERE name = 'format'").pluck().get() as number | undefined)
+    : undefined;
+  const found = format ?? 1;
+  if (found !== LOG_FORMAT) throw new DataFormatError(`log ${path}`, found, LOG_FORMAT);
 }
 
 function isSqliteError(error: unknown): error is Error & { code: string } {

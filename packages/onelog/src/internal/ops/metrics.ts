@@ -99,24 +99,29 @@ export class Metrics implements ProcessorObserver {
     const perPartition = (
       name: string,
       help: string,
-      read: (s: MetricSources, partition: number) => number | undefined,
+      read: (s: MetricSources, partition: number) => number | undefined | Promise<number | undefined>,
     ) =>
       new Gauge({
         name,
         help,
         labelNames: ["partition"],
         registers,
-        collect() {
+        // Async: the log's positions are asynchronous (a replicated log answers over the network).
+        async collect() {
           const s = current();
           if (s === undefined) return;
-          for (let p = 0; p < s.engine.partitions; p++) {
-            const v = read(s, p);
+          const values = await Promise.all(
+            Array.from({ length: s.engine.partitions }, (_, p) => Promise.resolve(read(s, p))),
+          );
+          values.forEach((v, p) => {
             if (v !== undefined) this.set({ partition: String(p) }, v);
-          }
+          });
         },
       });
-    perPartition("onelog_log_tail_lsn", "The highest durable LSN of the partition's log", (s, p) =>
-      s.log.tailLsn(p),
+    perPartition(
+      "onelog_log_tail_lsn",
+      "The highest durable LSN of the partition's log",
+      async (s, p) => (await s.log.findTail(p)).tailLsn,
     );
     perPartition(
       "onelog_applied_lsn",
@@ -126,7 +131,7 @@ export class Metrics implements ProcessorObserver {
     perPartition(
       "onelog_apply_lag_records",
       "Records appended to the partition's log and not applied yet",
-      (s, p) => s.log.tailLsn(p) - (s.engine.processors[p]?.appliedLsn ?? 0),
+      async (s, p) => (await s.log.findTail(p)).tailLsn - (s.engine.processors[p]?.appliedLsn ?? 0),
     );
     perPartition("onelog_log_records", "Records still in the partition's log (not trimmed yet)", (_s, p) =>
       this.retainedRecords(p),
@@ -199,8 +204,7 @@ export class Metrics implements ProcessorObserver {
         return result;
       },
       read: (partition, fromLsn, signal) => log.read(partition, fromLsn, signal),
-      tailLsn: (partition) => log.tailLsn(partition),
-      trimmedLsn: (partition) => log.trimmedLsn(partition),
+      findTail: (partition) => log.findTail(partition),
       trim: (partition, upToLsn) => log.trim(partition, upToLsn),
       close: () => log.close(),
     };

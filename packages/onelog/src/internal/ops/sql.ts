@@ -179,8 +179,9 @@ function entryField(e: JournalEntry, field: string): string | number | null {
     case "name":
       return entryName(e) ?? null;
     case "invoked_id":
-      return (e.type === "call" || e.type === "send") && e.invocationId !== undefined
-        ? e.invocationId
+      // A call's callee id is the notification of its invocation-id completion.
+      return e.type === "completion" && "invocationId" in e.value
+        ? e.value.invocationId
         : e.type === "attach" || e.type === "cancel_invocation"
           ? e.invocationId
           : null;

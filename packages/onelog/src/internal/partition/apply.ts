@@ -17,27 +17,37 @@
  * 6. At most one exclusive invocation per object key (or workflow run per id) holds the key's
  *    lock; the others wait in the key's inbox in arrival order, and the lock passes to the
  *    oldest when its holder completes.
- * 7. Each command gets at most one completion; a completion for a command not journaled yet is
- *    kept and appended right after the command.
+ * 7. Each completion id gets at most one notification, and each signal id at most one (a
+ *    second resolution of an awakeable, a second cancel, are dropped). What a command can be
+ *    told at once (a callee's id, a lazily read state value, a promise's peek) is notified in
+ *    the same record's application, right after the command.
  * 8. Messages to other partitions are written to the outbox in the same transaction as their
  *    cause; the leader ships them (actions `ship_outbox`).
  */
-import type { CommandEntry, JournalEntry, NotificationEntry, Result } from "@onelog/sdk/internal";
-import { parseAwakeableId } from "@onelog/sdk/internal";
+import type {
+  CommandEntry,
+  JournalEntry,
+  NotificationEntry,
+  NotificationValue,
+  Result,
+} from "@onelog/sdk/internal";
+import { CANCEL_SIGNAL_ID, VOID, parseAwakeableId } from "@onelog/sdk/internal";
 import { derivedInvocationId } from "./ids.js";
 import type {
   AttachRequestBody,
   AttemptFailedBody,
   Caller,
-  CompleteCommandBody,
   EndEffectBody,
   EntryEffectBody,
   InvocationOpBody,
+  InvocationResponseBody,
   InvokeBody,
   LogRecord,
   OutboxMessage,
   PatchStateBody,
   RecordHeader,
+  ResolveAwakeableBody,
+  RunCompletionBody,
   SuspendBody,
   TimerFiredBody,
   TimerKey,
@@ -48,13 +58,12 @@ import { InvariantError, type InvocationStatus, type PartitionStore } from "./st
 export type Action =
   /** Start an attempt of an invocation with this epoch (aborting any older attempt). */
   | { readonly type: "invoke"; readonly invocationId: string; readonly attemptEpoch: number }
-  /** Command `commandIndex` of this attempt is durable and applied (as `entry`, at `position`). */
+  /** Command `commandIndex` of this attempt is durable and applied, at journal `position`. */
   | {
       readonly type: "ack";
       readonly invocationId: string;
       readonly attemptEpoch: number;
       readonly commandIndex: number;
-      readonly entry: CommandEntry;
       readonly position: number;
     }
   /** A notification was appended to the journal of a running attempt. */
@@ -91,51 +100,56 @@ export function apply(store: PartitionStore, record: LogRecord): Action[] {
     if (last !== undefined && header.dedup.seq <= last) return []; // 1
     store.setDedup(header.dedup.producer, header.dedup.seq);
   }
-  const a = new Applier(store, header);
+  const applier = new Applier(store, header);
   switch (body.type) {
     case "invoke":
-      a.invoke(record.lsn, body);
+      applier.invoke(record.lsn, body);
       break;
     case "entry":
-      a.entry(body);
+      applier.entry(body);
+      break;
+    case "run_completion":
+      applier.runCompletion(body);
       break;
     case "end":
-      a.end(body);
+      applier.end(body);
       break;
     case "attempt_failed":
-      a.attemptFailed(body);
+      applier.attemptFailed(body);
       break;
     case "suspend":
-      a.suspend(body);
+      applier.suspend(body);
       break;
     case "timer_fired":
-      a.timerFired(body);
+      applier.timerFired(body);
       break;
     case "announce_leader":
-      a.announceLeader(body.leaderEpoch);
+      applier.announceLeader(body.leaderEpoch);
       break;
     case "resume":
     case "pause":
     case "cancel":
     case "kill":
     case "purge":
-      a.operation(body);
+      applier.operation(body);
       break;
     case "invocation_response":
+      applier.invocationResponse(body);
+      break;
     case "resolve_awakeable":
-      a.completeCommand(body);
+      applier.resolveAwakeable(body);
       break;
     case "attach_request":
-      a.attachRequest(body);
+      applier.attachRequest(body);
       break;
     case "truncate_outbox":
       store.deleteOutboxUpTo(body.upToSeq);
       break;
     case "patch_state":
-      a.patchState(body);
+      applier.patchState(body);
       break;
   }
-  return a.actions;
+  return applier.actions;
 }
 
 /** True for handlers that hold their key's lock while they run. */
@@ -152,7 +166,7 @@ class Applier {
 
   constructor(
     private readonly store: PartitionStore,
-    private readonly h: RecordHeader,
+    private readonly header: RecordHeader,
   ) {}
 
   private outbox(message: OutboxMessage): void {
@@ -192,13 +206,13 @@ class Applier {
       commandCount: 1,
       retry: b.retry,
       retentionMs: b.retentionMs,
-      createdAt: this.h.at,
+      createdAt: this.header.at,
       createdLsn: lsn,
-      modifiedAt: this.h.at,
+      modifiedAt: this.header.at,
       ...(b.idempotencyKey === undefined ? {} : { idempotencyKey: b.idempotencyKey }),
       ...(b.caller === undefined ? {} : { sinks: [b.caller] }),
     };
-    if (b.executeAt !== undefined && b.executeAt > this.h.at) {
+    if (b.executeAt !== undefined && b.executeAt > this.header.at) {
       this.store.putStatus(status);
       this.timer(b.executeAt, { kind: "delayed_invoke", invocationId: b.invocationId });
       return;
@@ -214,7 +228,7 @@ class Applier {
       const holder = this.store.getLock(service, key);
       if (holder !== undefined && holder !== s.invocationId) {
         this.store.pushInbox(service, key, s.invocationId);
-        this.store.putStatus({ ...s, state: "inboxed", modifiedAt: this.h.at });
+        this.store.putStatus({ ...s, state: "inboxed", modifiedAt: this.header.at });
         return;
       }
       this.store.setLock(service, key, s.invocationId);
@@ -229,7 +243,7 @@ class Applier {
       ...rest,
       state: "invoked",
       attemptEpoch: s.attemptEpoch + 1,
-      modifiedAt: this.h.at,
+      modifiedAt: this.header.at,
     };
     this.store.putStatus(next);
     this.actions.push({ type: "invoke", invocationId: s.invocationId, attemptEpoch: next.attemptEpoch });
@@ -251,71 +265,79 @@ class Applier {
       ); // 3
     }
     const position = s.journalLength;
-    const entry = this.command(s, b.commandIndex, b.entry);
-    this.store.appendJournal(b.invocationId, position, entry);
-    s = { ...s, journalLength: position + 1, commandCount: s.commandCount + 1, modifiedAt: this.h.at };
+    this.command(s, b.commandIndex, b.entry);
+    this.store.appendJournal(b.invocationId, position, b.entry);
+    s = { ...s, journalLength: position + 1, commandCount: s.commandCount + 1, modifiedAt: this.header.at };
     this.store.putStatus(s);
     this.actions.push({
       type: "ack",
       invocationId: b.invocationId,
       attemptEpoch: b.attemptEpoch,
       commandIndex: b.commandIndex,
-      entry,
       position,
     });
-    for (const f of this.after.splice(0)) f();
-    s = this.store.getStatus(b.invocationId)!;
-    // Completions that are already known: a resolved promise, an awakeable resolved early (7).
-    const early = s.early?.find((e) => e.commandIndex === b.commandIndex);
-    if (early !== undefined) {
-      this.store.putStatus({ ...s, early: s.early!.filter((e) => e !== early) });
-      this.notify(b.invocationId, { type: "completion", commandIndex: b.commandIndex, result: early.result });
-    } else if (entry.type === "promise_get") {
-      const row = this.store.getPromise(s.target.service, s.target.key ?? "", entry.name);
-      if (row?.result !== undefined) {
-        this.notify(b.invocationId, { type: "completion", commandIndex: b.commandIndex, result: row.result });
-      }
-    }
+    for (const f of this.after.splice(0)) f(); // 7
   }
 
-  /** Applies a command's effects on the partition and returns the entry as journaled. */
-  private command(s: InvocationStatus, commandIndex: number, e: CommandEntry): CommandEntry {
+  /** A step's result, proposed by the attempt that ran it: the Run command's notification. */
+  runCompletion(b: RunCompletionBody): void {
+    if (this.currentAttempt(b.invocationId, b.attemptEpoch) === undefined) return; // 2
+    // Only a Run command's completion may be proposed by the attempt. A proposal for a call, a
+    // sleep or an unknown id (a misbehaving remote SDK) is dropped, not allowed to complete
+    // something the engine owns; the invoker validates what it proposes before this.
+    const isRun = this.store
+      .getJournal(b.invocationId)
+      .some((e) => e.type === "run" && e.completionId === b.completionId);
+    if (!isRun) return;
+    this.completion(b.invocationId, b.completionId, b.result);
+  }
+
+  /**
+   * Applies a command's effects on the partition; what it can be told at once is queued in
+   * `after`, to be notified right after the command is journaled (invariant 7).
+   */
+  private command(s: InvocationStatus, commandIndex: number, e: CommandEntry): void {
     const service = s.target.service;
     const key = s.target.key ?? "";
+    const id = s.invocationId;
     const writes = s.handlerKind === "exclusive" || s.handlerKind === "workflow";
+    const notifyAfter = (completionId: number, value: NotificationValue) =>
+      this.after.push(() => this.completion(id, completionId, value));
     switch (e.type) {
       case "input":
-        throw new InvariantError(
-          `invocation ${s.invocationId}: an input entry proposed as command ${commandIndex}`,
-        );
+        throw new InvariantError(`invocation ${id}: an input entry proposed as command ${commandIndex}`);
       case "run":
-      case "awakeable":
-        return e;
+        return;
       case "get_state":
-        if (e.value !== undefined) return e;
-        return { ...e, value: this.store.getState(service, key, e.key) ?? null };
+        if (e.completionId !== undefined) {
+          const value = this.store.getState(service, key, e.key);
+          notifyAfter(e.completionId, value === undefined ? VOID : { ok: value });
+        }
+        return;
       case "get_state_keys":
-        if (e.keys !== undefined) return e;
-        return { ...e, keys: this.store.listState(service, key).map(([n]) => n) };
+        if (e.completionId !== undefined) {
+          notifyAfter(e.completionId, { stateKeys: this.store.listState(service, key).map(([n]) => n) });
+        }
+        return;
       case "set_state":
         if (writes) this.store.putState(service, key, e.key, e.value);
-        return e;
+        return;
       case "clear_state":
         if (writes) this.store.deleteState(service, key, e.key);
-        return e;
+        return;
       case "clear_all_state":
         if (writes) this.store.clearState(service, key);
-        return e;
+        return;
       case "sleep":
-        this.timer(e.wakeUpAt, { kind: "sleep", invocationId: s.invocationId, commandIndex });
-        this.after.push(() => {
-          const st = this.store.getStatus(s.invocationId)!;
-          this.store.putStatus({ ...st, sleeps: [...(st.sleeps ?? []), commandIndex] });
+        this.timer(e.wakeUpAt, { kind: "sleep", invocationId: id, completionId: e.completionId });
+        this.after.unshift(() => {
+          const st = this.store.getStatus(id)!;
+          this.store.putStatus({ ...st, sleeps: [...(st.sleeps ?? []), e.completionId] });
         });
-        return e;
+        return;
       case "call":
       case "send": {
-        const invocationId = derivedInvocationId(e.target, s.invocationId, commandIndex, {
+        const invocationId = derivedInvocationId(e.target, id, commandIndex, {
           idempotencyKey: e.idempotencyKey,
           workflow: e.workflow,
         });
@@ -327,88 +349,103 @@ class Applier {
           argument: e.argument,
           headers: e.headers,
           ...(e.idempotencyKey === undefined ? {} : { idempotencyKey: e.idempotencyKey }),
-          ...(e.type === "send" && e.delayMs !== undefined ? { executeAt: this.h.at + e.delayMs } : {}),
-          ...(e.type === "call" ? { caller: { invocationId: s.invocationId, commandIndex } } : {}),
+          ...(e.type === "send" && e.delayMs !== undefined ? { executeAt: this.header.at + e.delayMs } : {}),
+          ...(e.type === "call" && e.resultCompletionId !== undefined
+            ? { caller: { invocationId: id, completionId: e.resultCompletionId } }
+            : {}),
         });
-        return { ...e, invocationId };
+        notifyAfter(e.invocationIdCompletionId, { invocationId });
+        return;
       }
       case "complete_awakeable": {
         const target = parseAwakeableId(e.awakeableId);
         if (target !== undefined) {
           this.outbox({ type: "resolve_awakeable", ...target, result: e.result });
         }
-        return e;
+        return;
       }
       case "promise_get": {
         const row = this.store.getPromise(service, key, e.name);
-        if (row?.result === undefined) {
-          const waiters = [...(row?.waiters ?? []), { invocationId: s.invocationId, commandIndex }];
+        if (row?.result !== undefined) {
+          notifyAfter(e.completionId, row.result);
+        } else {
+          const waiters = [...(row?.waiters ?? []), { invocationId: id, completionId: e.completionId }];
           this.store.putPromise(service, key, e.name, { waiters });
         }
-        return e;
+        return;
       }
       case "promise_peek":
-        return { ...e, result: this.store.getPromise(service, key, e.name)?.result ?? null };
+        notifyAfter(e.completionId, this.store.getPromise(service, key, e.name)?.result ?? VOID);
+        return;
       case "promise_complete": {
         const row = this.store.getPromise(service, key, e.name);
         if (row?.result !== undefined) {
-          return {
-            ...e,
-            outcome: { err: { code: 409, message: `promise '${e.name}' was already completed` } },
-          };
+          notifyAfter(e.completionId, {
+            err: { code: 409, message: `promise '${e.name}' was already completed` },
+          });
+          return;
         }
         this.store.putPromise(service, key, e.name, { result: e.result, waiters: [] });
+        notifyAfter(e.completionId, VOID);
         // Waiters are invocations of the same workflow instance, so in this partition; they are
         // completed once this command is journaled (one of them may be this invocation).
         for (const w of row?.waiters ?? []) {
-          this.after.push(() => this.completion(w.invocationId, w.commandIndex, e.result));
+          this.after.push(() => this.completion(w.invocationId, w.completionId, e.result));
         }
-        return { ...e, outcome: { ok: EMPTY } };
+        return;
       }
       case "attach":
         this.outbox({
           type: "attach_request",
           invocationId: e.invocationId,
-          caller: { invocationId: s.invocationId, commandIndex },
+          caller: { invocationId: id, completionId: e.completionId },
         });
-        return e;
+        return;
       case "cancel_invocation":
         this.outbox({ type: "cancel", invocationId: e.invocationId });
-        return e;
+        return;
     }
   }
 
-  /**
-   * Completes command `commandIndex` of an invocation in this partition (invariant 7): appends
-   * the notification, wakes the attempt (notify) or the suspended invocation (re-invoke).
-   */
-  private completion(invocationId: string, commandIndex: number, result: Result): void {
+  /** Notifies completion `completionId` of an invocation in this partition, once (invariant 7). */
+  private completion(invocationId: string, completionId: number, value: NotificationValue): void {
     const s = this.store.getStatus(invocationId);
     if (s === undefined || s.state === "completed") return;
-    if ((s.completed ?? []).includes(commandIndex)) return;
-    if (commandIndex >= s.commandCount) {
-      if ((s.early ?? []).some((e) => e.commandIndex === commandIndex)) return;
-      this.store.putStatus({ ...s, early: [...(s.early ?? []), { commandIndex, result }] });
-      return;
-    }
-    this.notify(invocationId, { type: "completion", commandIndex, result });
+    if ((s.completed ?? []).includes(completionId)) return;
+    this.notify(s, { type: "completion", completionId, value });
+  }
+
+  /** Notifies signal `signalId` of an invocation in this partition, once (invariant 7). */
+  private signal(invocationId: string, signalId: number, value: NotificationValue): void {
+    const s = this.store.getStatus(invocationId);
+    if (s === undefined || s.state === "completed") return;
+    if ((s.signals ?? []).includes(signalId)) return;
+    this.notify(s, { type: "signal", signalId, value });
   }
 
   /** Appends a notification to an invocation's journal and wakes it. */
-  private notify(invocationId: string, entry: NotificationEntry): void {
-    const s = this.store.getStatus(invocationId)!;
+  private notify(s: InvocationStatus, entry: NotificationEntry): void {
+    const invocationId = s.invocationId;
     const position = s.journalLength;
     this.store.appendJournal(invocationId, position, entry);
-    const completed =
-      entry.type === "completion" ? [...(s.completed ?? []), entry.commandIndex] : (s.completed ?? []);
-    const next: InvocationStatus = { ...s, journalLength: position + 1, completed, modifiedAt: this.h.at };
+    const next: InvocationStatus =
+      entry.type === "completion"
+        ? {
+            ...s,
+            journalLength: position + 1,
+            completed: [...(s.completed ?? []), entry.completionId],
+            modifiedAt: this.header.at,
+          }
+        : {
+            ...s,
+            journalLength: position + 1,
+            signals: [...(s.signals ?? []), entry.signalId],
+            modifiedAt: this.header.at,
+          };
     this.store.putStatus(next);
     if (s.state === "invoked") {
       this.actions.push({ type: "notify", invocationId, attemptEpoch: s.attemptEpoch, entry, position });
-    } else if (
-      s.state === "suspended" &&
-      (entry.type === "cancel_signal" || (s.waitingOn ?? []).includes(entry.commandIndex))
-    ) {
+    } else if (s.state === "suspended" && resumes(s, entry)) {
       this.startAttempt(next);
     }
   }
@@ -428,7 +465,7 @@ class Applier {
     this.store.deleteJournal(s.invocationId);
     // Its sleeps will not be awaited any more; a later invocation with the same id must not see them.
     for (const c of s.sleeps ?? [])
-      this.store.deleteTimer({ kind: "sleep", invocationId: s.invocationId, commandIndex: c });
+      this.store.deleteTimer({ kind: "sleep", invocationId: s.invocationId, completionId: c });
     this.actions.push({ type: "completed", invocationId: s.invocationId, result });
     for (const sink of s.sinks ?? []) this.respond(sink, result);
     if (locks(s) && this.store.getLock(s.target.service, s.target.key!) === s.invocationId) {
@@ -441,16 +478,24 @@ class Applier {
     }
     const retained = (s.idempotencyKey !== undefined || s.handlerKind === "workflow") && s.retentionMs > 0;
     if (retained) {
-      const { nextRetryAt: _r, waitingOn: _w, early: _e, completed: _c, sinks: _s, sleeps: _z, ...rest } = s;
+      const {
+        nextRetryAt: _r,
+        waitingOn: _w,
+        signals: _g,
+        completed: _c,
+        sinks: _s,
+        sleeps: _z,
+        ...rest
+      } = s;
       this.store.putStatus({
         ...rest,
         state: "completed",
         result,
-        completedAt: this.h.at,
-        modifiedAt: this.h.at,
+        completedAt: this.header.at,
+        modifiedAt: this.header.at,
         journalLength: 0,
       });
-      this.timer(this.h.at + s.retentionMs, { kind: "cleanup", invocationId: s.invocationId });
+      this.timer(this.header.at + s.retentionMs, { kind: "cleanup", invocationId: s.invocationId });
     } else {
       this.store.deleteStatus(s.invocationId);
       if (s.handlerKind === "workflow") this.dropWorkflow(s);
@@ -471,7 +516,7 @@ class Applier {
     const s = this.currentAttempt(b.invocationId, b.attemptEpoch);
     if (s === undefined) return;
     const retryCount = s.retryCount + 1;
-    const failed: InvocationStatus = { ...s, retryCount, lastFailure: b.message, modifiedAt: this.h.at };
+    const failed: InvocationStatus = { ...s, retryCount, lastFailure: b.message, modifiedAt: this.header.at };
     const max = s.retry.maxAttempts;
     if (max !== null && retryCount >= max) {
       if (s.retry.onMaxAttempts === "kill") {
@@ -483,7 +528,7 @@ class Applier {
       this.store.putStatus({ ...failed, state: "paused" });
       return;
     }
-    const dueAt = this.h.at + (b.retryAfterMs ?? backoffMs(s.retry, retryCount));
+    const dueAt = this.header.at + (b.retryAfterMs ?? backoffMs(s.retry, retryCount));
     this.store.putStatus({ ...failed, state: "backing-off", nextRetryAt: dueAt });
     this.timer(dueAt, { kind: "retry", invocationId: b.invocationId });
   }
@@ -491,13 +536,18 @@ class Applier {
   suspend(b: SuspendBody): void {
     const s = this.currentAttempt(b.invocationId, b.attemptEpoch);
     if (s === undefined) return;
-    const done = new Set(s.completed ?? []);
-    if (s.journalLength > b.knownLength || b.waitingOn.some((i) => done.has(i))) {
-      // Something arrived that the attempt did not see: go on at once with a fresh attempt.
+    const waitingOn = { completionIds: b.waitingCompletions, signalIds: b.waitingSignals };
+    const completed = new Set(s.completed ?? []);
+    const signals = new Set(s.signals ?? []);
+    if (
+      waitingOn.completionIds.some((c) => completed.has(c)) ||
+      waitingOn.signalIds.some((g) => signals.has(g))
+    ) {
+      // Something it waits for arrived before the attempt saw it: go on at once with a fresh attempt.
       this.startAttempt(s);
       return;
     }
-    this.store.putStatus({ ...s, state: "suspended", waitingOn: b.waitingOn, modifiedAt: this.h.at });
+    this.store.putStatus({ ...s, state: "suspended", waitingOn, modifiedAt: this.header.at });
     this.actions.push({ type: "abort", invocationId: b.invocationId });
   }
 
@@ -513,9 +563,9 @@ class Applier {
         if (s.state === "scheduled") this.enqueue(s);
         return;
       case "sleep": {
-        const left = (s.sleeps ?? []).filter((c) => c !== b.timer.commandIndex);
+        const left = (s.sleeps ?? []).filter((c) => c !== b.timer.completionId);
         this.store.putStatus(left.length === 0 ? withoutSleeps(s) : { ...s, sleeps: left });
-        this.completion(s.invocationId, b.timer.commandIndex ?? -1, { ok: EMPTY });
+        this.completion(s.invocationId, b.timer.completionId ?? -1, VOID);
         return;
       }
       case "cleanup":
@@ -551,7 +601,7 @@ class Applier {
       case "pause":
         if (s.state === "invoked" || s.state === "backing-off" || s.state === "suspended") {
           this.store.deleteTimer({ kind: "retry", invocationId: s.invocationId });
-          this.store.putStatus({ ...s, state: "paused", modifiedAt: this.h.at });
+          this.store.putStatus({ ...s, state: "paused", modifiedAt: this.header.at });
           this.actions.push({ type: "abort", invocationId: s.invocationId });
         }
         return;
@@ -582,7 +632,7 @@ class Applier {
         return;
       default:
         for (const child of this.childCalls(s)) this.outbox({ type: "cancel", invocationId: child });
-        this.notify(s.invocationId, { type: "cancel_signal" });
+        this.signal(s.invocationId, CANCEL_SIGNAL_ID, VOID);
         if (s.state === "backing-off" || s.state === "paused") {
           this.store.deleteTimer({ kind: "retry", invocationId: s.invocationId });
           this.startAttempt(this.store.getStatus(s.invocationId)!);
@@ -612,18 +662,25 @@ class Applier {
   private childCalls(s: InvocationStatus): string[] {
     const journal: JournalEntry[] = this.store.getJournal(s.invocationId);
     const done = new Set(s.completed ?? []);
-    const out: string[] = [];
-    let k = 0;
+    const ids = new Map<number, string>();
     for (const e of journal) {
-      if (e.type === "completion" || e.type === "cancel_signal") continue;
-      if (e.type === "call" && e.invocationId !== undefined && !done.has(k)) out.push(e.invocationId);
-      k++;
+      if (e.type === "completion" && "invocationId" in e.value) ids.set(e.completionId, e.value.invocationId);
+    }
+    const out: string[] = [];
+    for (const e of journal) {
+      if (e.type !== "call" || e.resultCompletionId === undefined || done.has(e.resultCompletionId)) continue;
+      const id = ids.get(e.invocationIdCompletionId);
+      if (id !== undefined) out.push(id);
     }
     return out;
   }
 
-  completeCommand(b: CompleteCommandBody): void {
-    this.completion(b.invocationId, b.commandIndex, b.result);
+  invocationResponse(b: InvocationResponseBody): void {
+    this.completion(b.invocationId, b.completionId, b.result);
+  }
+
+  resolveAwakeable(b: ResolveAwakeableBody): void {
+    this.signal(b.invocationId, b.signalId, b.result);
   }
 
   /**
@@ -658,6 +715,12 @@ class Applier {
       this.store.putStatus({ ...s, sinks: [...(s.sinks ?? []), b.caller] });
     }
   }
+}
+
+/** Whether a notification wakes a suspended invocation. */
+function resumes(s: InvocationStatus, entry: NotificationEntry): boolean {
+  if (entry.type === "completion") return s.waitingOn?.completionIds.includes(entry.completionId) ?? false;
+  return entry.signalId === CANCEL_SIGNAL_ID || (s.waitingOn?.signalIds.includes(entry.signalId) ?? false);
 }
 
 function withoutSleeps(s: InvocationStatus): InvocationStatus {

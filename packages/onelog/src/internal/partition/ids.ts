@@ -84,3 +84,12 @@ export function partitionOf(invocationId: string, partitions: number): number {
   const hi = Number.parseInt(invocationId.slice(4, 12), 16);
   return Math.floor((hi * partitions) / 0x1_0000_0000);
 }
+
+/**
+ * The partition that owns an object key or a workflow id: the one its invocations land in (its
+ * partition key is hash64(service, key), as in {@link partitionKeyFor}). The store uses it to
+ * tell one partition's state rows from another's.
+ */
+export function partitionOfKey(service: string, key: string, partitions: number): number {
+  return partitionOf(`inv_${hash64(service, key)}`, partitions);
+}

@@ -7,18 +7,22 @@
  * 1. Records are applied in LSN order, each exactly once per store (the applied LSN commits
  *    with the batch's changes, and reading resumes after it).
  * 2. Actions run only after their batch committed, and only while this processor is leader;
- *    it becomes leader when its own AnnounceLeader is applied, and from then on derives what
- *    the previous leader left undone from the store (invoked invocations, timers).
+ *    it becomes leader when its own AnnounceLeader (with the epoch of its Leadership grant) is
+ *    applied, and from then on derives what the previous leader left undone from the store
+ *    (invoked invocations, timers). It stops leading for good when a newer AnnounceLeader is
+ *    applied or its grant is revoked; a node that wants the partition back builds a new processor.
  * 3. A failed apply (a broken invariant) stops the partition; nothing of that batch commits.
  */
-import { DEFAULTS, type ResolvedHandler, type Result } from "@onelog/sdk/internal";
+import { DEFAULTS, type HandlerInfo, type Result } from "@onelog/sdk/internal";
 import { apply, type Action } from "./apply.js";
 import type { Clock } from "../clock.js";
-import { InProcessInvoker } from "../invoker/in-process.js";
-import { LogError, type Log } from "../log/log.js";
+import type { Invoker, InvokerFactory } from "../invoker/invoker.js";
+import { LogError, type Log, type LogEntry } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
+import { decodeRecord, encodeRecord } from "./codec.js";
 import { partitionOf } from "./ids.js";
-import type { LogRecord, OutboxMessage, ProposedRecord, RecordBody } from "./records.js";
+import type { Leadership, LeadershipGrant } from "./leadership.js";
+import type { LogRecord, OutboxMessage, RecordBody } from "./records.js";
 import type { PartitionStore } from "./store/store.js";
 import { TimerService } from "./timers.js";
 
@@ -26,16 +30,18 @@ export interface ProcessorOptions {
   readonly partition: number;
   readonly log: Log;
   readonly store: PartitionStore;
+  /** Hands this processor its leader epoch (invariant 2). */
+  readonly leadership: Leadership;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly handlers: ReadonlyMap<string, ResolvedHandler>;
+  /** The handlers the engine knows (from deployments' manifests), by `service/handler`. */
+  readonly handlers: ReadonlyMap<string, HandlerInfo>;
+  /** Makes this partition's invoker: whatever runs the attempts, in this process or remote. */
+  readonly invokers: InvokerFactory;
   /** Called (leader only) when an invocation has a result. */
   readonly onCompleted: (invocationId: string, result: Result) => void;
   /** Called once if the partition stops on an error. */
   readonly onFailed?: (error: unknown) => void;
-  readonly console?: Console;
-  /** Suspend at every await that waits for a completion (test mode). */
-  readonly suspendAlways?: boolean;
   /** Told how long each applied batch took (the admin's metrics); optional. */
   readonly observer?: ProcessorObserver;
   /**
@@ -65,26 +71,26 @@ export class PartitionProcessor {
   readonly partition: number;
   readonly stats: ProcessorStats = { batches: 0, records: 0 };
   private readonly abort = new AbortController();
-  private readonly invoker: InProcessInvoker;
+  private readonly invoker: Invoker;
   private readonly timers: TimerService;
   private myEpoch = 0;
+  private grant: LeadershipGrant | undefined;
   private leader = false;
   private applied: number;
   private failure: Error | undefined;
   private loop: Promise<void> | undefined;
   private readonly appliedWaiters: { lsn: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
 
-  constructor(private readonly o: ProcessorOptions) {
+  constructor(private readonly options: ProcessorOptions) {
+    const o = options;
     this.partition = o.partition;
     this.applied = o.store.getAppliedLsn();
-    this.invoker = new InProcessInvoker({
-      handlers: o.handlers,
+    this.invoker = o.invokers({
+      partition: o.partition,
       store: o.store,
       propose: (body) => this.propose(body),
       clock: o.clock,
       logger: o.logger,
-      ...(o.console === undefined ? {} : { console: o.console }),
-      ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
     });
     this.timers = new TimerService({
       store: o.store,
@@ -109,11 +115,12 @@ export class PartitionProcessor {
   }
 
   /**
-   * Replays the log from the store's applied LSN, then claims leadership with the next epoch.
-   * Resolves once this processor is leader.
+   * Replays the log from the store's applied LSN to its tail, then asks the Leadership for a
+   * grant and announces it. Resolves once this processor is leader; rejects if the store is
+   * older than the log's trim point, if the grant cannot be had, or if it was not won.
    */
   async start(): Promise<void> {
-    const trimmed = this.o.log.trimmedLsn(this.partition);
+    const { tailLsn, trimmedLsn: trimmed } = await this.options.log.findTail(this.partition);
     if (this.applied < trimmed) {
       // The store is older than what the log still holds: the records in between are gone.
       throw new Error(
@@ -123,20 +130,44 @@ export class PartitionProcessor {
     }
     this.loop = this.run();
     this.loop.catch(() => {});
-    await this.waitApplied(this.o.log.tailLsn(this.partition));
-    this.myEpoch = this.o.store.getLeaderEpoch() + 1;
-    const [lsn] = await this.o.log.append(this.partition, [
-      { header: { at: this.o.clock.now() }, body: { type: "announce_leader", leaderEpoch: this.myEpoch } },
+    await this.waitApplied(tailLsn);
+    const grant = await this.options.leadership.acquire(this.partition, this.abort.signal);
+    this.grant = grant;
+    this.myEpoch = grant.epoch;
+    grant.revoked.addEventListener("abort", () => this.stepDown(grant), { once: true });
+    const [lsn] = await this.options.log.append(this.partition, [
+      encodeRecord({
+        header: { at: this.options.clock.now(), leaderEpoch: grant.epoch },
+        body: { type: "announce_leader", leaderEpoch: grant.epoch, node: grant.node },
+      }),
     ]);
     await this.waitApplied(lsn!);
     if (!this.leader)
       throw new Error(`partition ${this.partition}: leadership with epoch ${this.myEpoch} was not won`);
   }
 
+  /**
+   * The grant ended (revoked or released): stop acting as leader at once (invariant 2). The
+   * epoch is forgotten, so this processor's own AnnounceLeader, if applied later, wins nothing,
+   * and what it still proposes carries epoch 0, which apply drops.
+   */
+  private stepDown(grant: LeadershipGrant): void {
+    if (this.grant !== grant) return;
+    this.grant = undefined;
+    this.myEpoch = 0;
+    if (!this.leader) return;
+    this.leader = false;
+    this.invoker.stop();
+    this.timers.stop();
+    this.options.logger.warn({ partition: this.partition, epoch: grant.epoch }, "partition leadership lost");
+  }
+
   /** Appends a record proposed by this leader (it carries the leader epoch). */
   propose(body: RecordBody): Promise<number> {
-    return this.o.log
-      .append(this.partition, [{ header: { at: this.o.clock.now(), leaderEpoch: this.myEpoch }, body }])
+    return this.options.log
+      .append(this.partition, [
+        encodeRecord({ header: { at: this.options.clock.now(), leaderEpoch: this.myEpoch }, body }),
+      ])
       .then((lsns) => lsns[0]!);
   }
 
@@ -150,7 +181,9 @@ export class PartitionProcessor {
     if (this.failure !== undefined) {
       throw new LogError("io", `partition ${this.partition} stopped after an error: ${this.failure.message}`);
     }
-    const [lsn] = await this.o.log.append(this.partition, [{ header: { at: this.o.clock.now() }, body }]);
+    const [lsn] = await this.options.log.append(this.partition, [
+      encodeRecord({ header: { at: this.options.clock.now() }, body }),
+    ]);
     return lsn!;
   }
 
@@ -167,17 +200,26 @@ export class PartitionProcessor {
     this.leader = false;
     this.invoker.stop();
     this.timers.stop();
+    const grant = this.grant;
+    this.grant = undefined;
     await this.loop?.catch(() => {});
+    if (grant !== undefined) await this.options.leadership.release(grant);
   }
 
   private async run(): Promise<void> {
     try {
-      for await (const batch of this.o.log.read(this.partition, this.applied + 1, this.abort.signal)) {
-        if (batch.length === 0) continue;
-        const started = this.o.observer === undefined ? 0 : performance.now();
+      for await (const entries of this.options.log.read(
+        this.partition,
+        this.applied + 1,
+        this.abort.signal,
+      )) {
+        if (entries.length === 0) continue;
+        // Decoded once, here: the log yields bytes (log.ts), apply wants records.
+        const batch = entries.map(decodeRecord);
+        const started = this.options.observer === undefined ? 0 : performance.now();
         const actions = await this.applyBatchRetrying(batch);
         if (actions === undefined) return; // stopped while waiting for the store
-        this.o.observer?.batchApplied(this.partition, batch.length, performance.now() - started);
+        this.options.observer?.batchApplied(this.partition, batch.length, performance.now() - started);
         this.applied = batch[batch.length - 1]!.lsn;
         this.stats.batches++;
         this.stats.records += batch.length;
@@ -190,9 +232,9 @@ export class PartitionProcessor {
       this.leader = false;
       this.invoker.stop();
       this.timers.stop();
-      this.o.logger.error({ partition: this.partition, err: e }, "partition processor stopped");
+      this.options.logger.error({ partition: this.partition, err: e }, "partition processor stopped");
       for (const w of this.appliedWaiters.splice(0)) w.reject(e);
-      this.o.onFailed?.(e);
+      this.options.onFailed?.(e);
     }
   }
 
@@ -213,11 +255,11 @@ export class PartitionProcessor {
         if (!transient) throw e;
         this.storeErrors++;
         const delay = Math.min(50 * 2 ** failures, 5_000);
-        this.o.logger.error(
+        this.options.logger.error(
           { partition: this.partition, err: e, retryInMs: delay },
           "the store cannot commit (disk full?); retrying the batch",
         );
-        await new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, delay));
+        await new Promise<void>((resolve) => this.options.clock.setTimeout(resolve, delay));
         if (this.abort.signal.aborted) return undefined;
       }
     }
@@ -228,7 +270,7 @@ export class PartitionProcessor {
 
   /** Invariant 1 and 3: the batch's changes and its last LSN in one transaction. */
   private applyBatch(batch: readonly LogRecord[]): Action[] {
-    const store = this.o.store;
+    const store = this.options.store;
     return store.transaction(() => {
       const actions: Action[] = [];
       for (const record of batch) {
@@ -267,9 +309,7 @@ export class PartitionProcessor {
           this.invoker.invoke(a.invocationId, a.attemptEpoch);
           break;
         case "ack":
-          this.toInvoker(() =>
-            this.invoker.ack(a.invocationId, a.attemptEpoch, a.commandIndex, a.entry, a.position),
-          );
+          this.toInvoker(() => this.invoker.ack(a.invocationId, a.attemptEpoch, a.commandIndex, a.position));
           break;
         case "notify":
           this.toInvoker(() => this.invoker.notify(a.invocationId, a.attemptEpoch, a.entry, a.position));
@@ -282,13 +322,13 @@ export class PartitionProcessor {
           break;
         case "completed":
           this.invoker.abort(a.invocationId);
-          this.o.onCompleted(a.invocationId, a.result);
+          this.options.onCompleted(a.invocationId, a.result);
           break;
         case "schedule_timer":
           this.timers.schedule(a.dueAt, a.timer);
           break;
         case "state_patched":
-          this.o.onCompleted(a.requestId, a.result);
+          this.options.onCompleted(a.requestId, a.result);
           break;
       }
     }
@@ -311,28 +351,28 @@ export class PartitionProcessor {
     }
     this.shipping = true;
     this.shipAgain = false;
-    const rows = this.o.store.listOutbox(this.shippedUpTo, 1000);
+    const rows = this.options.store.listOutbox(this.shippedUpTo, 1000);
     if (rows.length === 0) {
       this.shipping = false;
       return;
     }
-    const byPartition = new Map<number, ProposedRecord[]>();
-    const at = this.o.clock.now();
+    const byPartition = new Map<number, LogEntry[]>();
+    const at = this.options.clock.now();
     for (const { seq, message } of rows) {
       const body = this.resolveMessage(message);
-      const target = partitionOf(body.invocationId, this.o.log.partitions);
+      const target = partitionOf(body.invocationId, this.options.log.partitions);
       let list = byPartition.get(target);
       if (list === undefined) byPartition.set(target, (list = []));
-      list.push({ header: { at, dedup: { producer: `p${this.partition}`, seq } }, body });
+      list.push(encodeRecord({ header: { at, dedup: { producer: `p${this.partition}`, seq } }, body }));
     }
     const last = rows[rows.length - 1]!.seq;
-    const again = this.o.faults?.duplicateShipment?.();
+    const again = this.options.faults?.duplicateShipment?.();
     if (again !== undefined) {
-      this.o.clock.setTimeout(() => {
-        for (const [p, records] of byPartition) this.o.log.append(p, records).catch(() => {});
+      this.options.clock.setTimeout(() => {
+        for (const [p, records] of byPartition) this.options.log.append(p, records).catch(() => {});
       }, again);
     }
-    Promise.all([...byPartition].map(([p, records]) => this.o.log.append(p, records)))
+    Promise.all([...byPartition].map(([p, records]) => this.options.log.append(p, records)))
       .then(() => {
         this.shippedUpTo = Math.max(this.shippedUpTo, last);
         return this.propose({ type: "truncate_outbox", upToSeq: last });
@@ -345,8 +385,11 @@ export class PartitionProcessor {
         (e: unknown) => {
           this.shipping = false;
           if (!this.leader) return;
-          this.o.logger.warn({ partition: this.partition, err: e }, "shipping the outbox failed; retrying");
-          this.o.clock.setTimeout(() => this.shipOutbox(), 1000);
+          this.options.logger.warn(
+            { partition: this.partition, err: e },
+            "shipping the outbox failed; retrying",
+          );
+          this.options.clock.setTimeout(() => this.shipOutbox(), 1000);
         },
       );
   }
@@ -355,7 +398,7 @@ export class PartitionProcessor {
   private resolveMessage(m: OutboxMessage): Extract<RecordBody, { invocationId: string }> {
     if (m.type !== "invoke") return m;
     const { fromHandler: _f, ...invoke } = m;
-    const h = this.o.handlers.get(`${m.target.service}/${m.target.handler}`);
+    const h = this.options.handlers.get(`${m.target.service}/${m.target.handler}`);
     if (h === undefined) {
       if (m.caller === undefined) {
         // A send to nothing: it becomes an invocation that fails its attempts and pauses, visible to operators.
@@ -375,7 +418,7 @@ export class PartitionProcessor {
       return {
         type: "invocation_response",
         invocationId: m.caller.invocationId,
-        commandIndex: m.caller.commandIndex,
+        completionId: m.caller.completionId,
         result: { err: { code: 404, message: `unknown handler ${m.target.service}/${m.target.handler}` } },
       };
     }
@@ -389,9 +432,9 @@ export class PartitionProcessor {
 
   /** Hands an ack or notification to the invoker, late when the simulator says so. */
   private toInvoker(deliver: () => void): void {
-    const delay = this.o.faults?.delayInvokerTraffic?.();
+    const delay = this.options.faults?.delayInvokerTraffic?.();
     if (delay === undefined) deliver();
-    else this.o.clock.setTimeout(deliver, delay);
+    else this.options.clock.setTimeout(deliver, delay);
   }
 
   private wakeWaiters(): void {

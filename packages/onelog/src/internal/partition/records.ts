@@ -2,10 +2,10 @@
  * Log records: a header and a typed body. Every effect in onelog is one of these, appended to
  * one partition's log and applied by that partition's processor (DESIGN.md §2).
  *
- * Encoding: msgpack (msgpackr) maps, see {@link encodeRecord}. The LSN is not
- * in the encoded bytes: it is the record's position in the log, assigned by the log.
+ * The log sees a record as a payload (bytes) plus a small header (leader epoch, dedup): the
+ * codec in codec.ts does that split. The LSN is not in the payload: it is the record's position
+ * in the log, assigned by the log.
  */
-import { Packr } from "msgpackr";
 import type { CommandEntry, Result } from "@onelog/sdk/internal";
 
 /** Where an invocation goes: a service and handler, and the key for objects and workflows. */
@@ -44,10 +44,10 @@ export interface RecordHeader {
 /** How the target handler runs; decides locking (exclusive and workflow take the key's lock). */
 export type HandlerKind = "service" | "exclusive" | "shared" | "workflow";
 
-/** Who waits for an invocation's result durably: command `commandIndex` of another invocation. */
+/** Who waits for an invocation's result durably: completion `completionId` of another invocation. */
 export interface Caller {
   readonly invocationId: string;
-  readonly commandIndex: number;
+  readonly completionId: number;
 }
 
 /** A new invocation, from the ingress or from another invocation (through the outbox). */
@@ -77,6 +77,18 @@ export interface EntryEffectBody {
   readonly entry: CommandEntry;
 }
 
+/**
+ * The result of a step, proposed by the attempt that ran it (the protocol's ProposeRunCompletion):
+ * apply appends it as the notification of the Run command's completion id.
+ */
+export interface RunCompletionBody {
+  readonly type: "run_completion";
+  readonly invocationId: string;
+  readonly attemptEpoch: number;
+  readonly completionId: number;
+  readonly result: Result;
+}
+
 /** An attempt ended the invocation with an output or a terminal failure. */
 export interface EndEffectBody {
   readonly type: "end";
@@ -96,26 +108,25 @@ export interface AttemptFailedBody {
 }
 
 /**
- * An attempt waits only for these commands: stop it, re-invoke when one completes. If the
- * journal grew past `knownLength` (a notification the attempt did not see), it is re-invoked
- * at once instead.
+ * An attempt waits only for these completions and signals: stop it, re-invoke when one of them
+ * (or the cancel signal) is notified. If one already was, it is re-invoked at once instead.
  */
 export interface SuspendBody {
   readonly type: "suspend";
   readonly invocationId: string;
   readonly attemptEpoch: number;
-  readonly waitingOn: readonly number[];
-  readonly knownLength: number;
+  readonly waitingCompletions: readonly number[];
+  readonly waitingSignals: readonly number[];
 }
 
 /** What a durable timer does when it fires. */
 export type TimerKind = "retry" | "delayed_invoke" | "cleanup" | "sleep";
 
-/** A timer is identified by its kind, invocation and (sleeps) command. */
+/** A timer is identified by its kind, invocation and (sleeps) completion id. */
 export interface TimerKey {
   readonly kind: TimerKind;
   readonly invocationId: string;
-  readonly commandIndex?: number;
+  readonly completionId?: number;
 }
 
 export interface TimerFiredBody {
@@ -123,10 +134,15 @@ export interface TimerFiredBody {
   readonly timer: TimerKey;
 }
 
-/** A new leader's first record: apply drops later records proposed by an older leader. */
+/**
+ * A new leader's first record: apply drops later records proposed by an older leader. The epoch
+ * and node come from a `Leadership` grant (leadership.ts), never from the store.
+ */
 export interface AnnounceLeaderBody {
   readonly type: "announce_leader";
   readonly leaderEpoch: number;
+  /** The node the grant went to (the processor always sets it; apply decides by epoch alone). */
+  readonly node?: string;
 }
 
 /** Operator and handler requests on an invocation. */
@@ -135,11 +151,19 @@ export interface InvocationOpBody {
   readonly invocationId: string;
 }
 
-/** Completes command `commandIndex` of an invocation (a call's response, an awakeable). */
-export interface CompleteCommandBody {
-  readonly type: "invocation_response" | "resolve_awakeable";
+/** A call's result (or an attached invocation's): the notification of `completionId`. */
+export interface InvocationResponseBody {
+  readonly type: "invocation_response";
   readonly invocationId: string;
-  readonly commandIndex: number;
+  readonly completionId: number;
+  readonly result: Result;
+}
+
+/** An awakeable was resolved or rejected: the notification of signal `signalId`. */
+export interface ResolveAwakeableBody {
+  readonly type: "resolve_awakeable";
+  readonly invocationId: string;
+  readonly signalId: number;
   readonly result: Result;
 }
 
@@ -173,13 +197,15 @@ export interface PatchStateBody {
 export type RecordBody =
   | InvokeBody
   | EntryEffectBody
+  | RunCompletionBody
   | EndEffectBody
   | AttemptFailedBody
   | SuspendBody
   | TimerFiredBody
   | AnnounceLeaderBody
   | InvocationOpBody
-  | CompleteCommandBody
+  | InvocationResponseBody
+  | ResolveAwakeableBody
   | AttachRequestBody
   | TruncateOutboxBody
   | PatchStateBody;
@@ -191,7 +217,8 @@ export type RecordBody =
  */
 export type OutboxMessage =
   | (Omit<InvokeBody, "handlerKind" | "retry" | "retentionMs"> & { readonly fromHandler: true })
-  | CompleteCommandBody
+  | InvocationResponseBody
+  | ResolveAwakeableBody
   | AttachRequestBody
   | InvocationOpBody;
 
@@ -204,20 +231,4 @@ export interface ProposedRecord {
 /** A record as read back from the log: with the LSN the log gave it. */
 export interface LogRecord extends ProposedRecord {
   readonly lsn: number;
-}
-
-// Records are msgpack maps with record structures off, so the bytes are self-describing and
-// stable across processes and versions. Measured (docs/architecture.md): an invoke of a small
-// JSON argument with a few headers is ~340 bytes, an entry effect ~200, an end ~160; field
-// names are about half of that; a positional encoding would halve it.
-const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
-
-/** Encodes a proposed record (header + body) into bytes for the log. */
-export function encodeRecord(record: ProposedRecord): Uint8Array {
-  return packr.pack(record);
-}
-
-/** Decodes bytes written by {@link encodeRecord}. */
-export function decodeRecord(bytes: Uint8Array): ProposedRecord {
-  return packr.unpack(bytes) as ProposedRecord;
 }

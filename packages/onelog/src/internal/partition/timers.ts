@@ -25,7 +25,7 @@ export interface TimerServiceOptions {
   readonly refillLimit?: number;
 }
 
-const keyId = (k: TimerKey): string => `${k.kind}:${k.invocationId}:${k.commandIndex ?? ""}`;
+const keyId = (k: TimerKey): string => `${k.kind}:${k.invocationId}:${k.completionId ?? ""}`;
 
 export class TimerService {
   /** Timers in memory, sorted by due time. */
@@ -38,7 +38,8 @@ export class TimerService {
   private readonly horizonMs: number;
   private readonly refillLimit: number;
 
-  constructor(private readonly o: TimerServiceOptions) {
+  constructor(private readonly options: TimerServiceOptions) {
+    const o = options;
     this.horizonMs = o.horizonMs ?? 60_000;
     this.refillLimit = o.refillLimit ?? 10_000;
   }
@@ -57,8 +58,8 @@ export class TimerService {
 
   stop(): void {
     this.stopped = true;
-    if (this.armed !== undefined) this.o.clock.clearTimeout(this.armed.handle);
-    if (this.refillHandle !== undefined) this.o.clock.clearTimeout(this.refillHandle);
+    if (this.armed !== undefined) this.options.clock.clearTimeout(this.armed.handle);
+    if (this.refillHandle !== undefined) this.options.clock.clearTimeout(this.refillHandle);
     this.armed = undefined;
     this.queue = [];
     this.known.clear();
@@ -66,12 +67,12 @@ export class TimerService {
 
   private refill(): void {
     if (this.stopped) return;
-    const until = this.o.clock.now() + this.horizonMs;
-    const rows = this.o.store.listTimers(until, this.refillLimit);
+    const until = this.options.clock.now() + this.horizonMs;
+    const rows = this.options.store.listTimers(until, this.refillLimit);
     for (const row of rows) this.insert(row);
     this.loadedUntil = rows.length === this.refillLimit ? rows[rows.length - 1]!.dueAt : until;
     this.arm();
-    this.refillHandle = this.o.clock.setTimeout(() => this.refill(), this.horizonMs / 2);
+    this.refillHandle = this.options.clock.setTimeout(() => this.refill(), this.horizonMs / 2);
   }
 
   private insert(row: TimerRow): void {
@@ -93,22 +94,22 @@ export class TimerService {
     if (first === undefined || this.stopped) return;
     if (this.armed !== undefined) {
       if (this.armed.at <= first.dueAt) return;
-      this.o.clock.clearTimeout(this.armed.handle);
+      this.options.clock.clearTimeout(this.armed.handle);
     }
-    const delay = Math.max(0, first.dueAt - this.o.clock.now());
-    this.armed = { at: first.dueAt, handle: this.o.clock.setTimeout(() => this.due(), delay) };
+    const delay = Math.max(0, first.dueAt - this.options.clock.now());
+    this.armed = { at: first.dueAt, handle: this.options.clock.setTimeout(() => this.due(), delay) };
   }
 
   private due(): void {
     this.armed = undefined;
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     while (this.queue.length > 0 && this.queue[0]!.dueAt <= now) {
       const row = this.queue.shift()!;
-      this.o.fire(row.key).then(
+      this.options.fire(row.key).then(
         () => this.known.delete(keyId(row.key)),
         (e: unknown) => {
           // 2: try again shortly; the row is still in the store.
-          this.o.logger.warn({ err: e, timer: row.key }, "proposing a timer fire failed; retrying");
+          this.options.logger.warn({ err: e, timer: row.key }, "proposing a timer fire failed; retrying");
           this.known.delete(keyId(row.key));
           if (!this.stopped) this.schedule(now + 1000, row.key);
         },

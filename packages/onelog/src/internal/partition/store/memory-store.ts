@@ -4,13 +4,20 @@
  * Invariants:
  * 1. A transaction that throws leaves no trace (every write inside it is undone).
  * 2. Reads inside a transaction see its own writes.
- * 3. Stored values are never mutated in place (copy on write), so a snapshot can share them.
+ * 3. Stored values are never mutated in place (copy on write), so a copy can share them.
  */
+import { Packr } from "msgpackr";
 import type { JournalEntry } from "@onelog/sdk/internal";
+import { DataFormatError, STORE_FORMAT } from "../../format-versions.js";
 import type { OutboxMessage, TimerKey } from "../records.js";
-import type { InvocationStatus, PartitionStore, PromiseRow, TimerRow } from "./store.js";
+import type { InvocationStatus, PartitionSnapshot, PartitionStore, PromiseRow, TimerRow } from "./store.js";
 
-const timerId = (k: TimerKey): string => `${k.kind}:${k.invocationId}:${k.commandIndex ?? ""}`;
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** The tables as a snapshot encodes them: every Map as an array of entries (keys keep their types). */
+type Entries = [unknown, unknown][];
+
+const timerId = (k: TimerKey): string => `${k.kind}:${k.invocationId}:${k.completionId ?? ""}`;
 const keyId = (service: string, key: string): string => `${service}\0${key}`;
 
 interface Counters {
@@ -204,11 +211,68 @@ export class MemoryStore implements PartitionStore {
   }
 
   /**
+   * The committed tables and applied LSN as bytes (msgpack): a deep copy nothing shares with this
+   * store. Rejects inside a transaction.
+   */
+  snapshot(): Promise<PartitionSnapshot> {
+    if (this.undo !== undefined) return Promise.reject(new Error("snapshot inside a transaction"));
+    const nested = (m: Map<string, Map<string, unknown>>): Entries =>
+      [...m].map(([k, inner]) => [k, [...inner]]);
+    const tables = {
+      status: [...this.status],
+      journal: [...this.journal],
+      timers: [...this.timers],
+      state: nested(this.state),
+      locks: [...this.locks],
+      inbox: [...this.inbox],
+      outbox: [...this.outbox],
+      dedup: [...this.dedup],
+      promises: nested(this.promises),
+      counters: this.counters,
+    };
+    return Promise.resolve({
+      partition: this.partition,
+      appliedLsn: this.counters.appliedLsn,
+      format: STORE_FORMAT,
+      bytes: packr.pack(tables),
+    });
+  }
+
+  /**
+   * A store with the rows and applied LSN of a snapshot made by {@link MemoryStore.snapshot}.
+   * Throws DataFormatError (OL1022) for a snapshot of another store format.
+   *
+   * @example
+   * const copy = MemoryStore.restore(await store.snapshot());
+   */
+  static restore(snapshot: PartitionSnapshot): MemoryStore {
+    if (snapshot.format !== STORE_FORMAT) {
+      throw new DataFormatError(`snapshot of partition ${snapshot.partition}`, snapshot.format, STORE_FORMAT);
+    }
+    const t = packr.unpack(snapshot.bytes) as Record<string, Entries> & { counters: Counters };
+    const store = new MemoryStore(snapshot.partition);
+    const map = <K, V>(entries: Entries | undefined): Map<K, V> => new Map(entries as [K, V][]);
+    const nested = <V>(entries: Entries | undefined): Map<string, Map<string, V>> =>
+      new Map((entries ?? []).map(([k, inner]) => [k as string, map<string, V>(inner as Entries)]));
+    store.status = map(t.status);
+    store.journal = map(t.journal);
+    store.timers = map(t.timers);
+    store.state = nested(t.state);
+    store.locks = map(t.locks);
+    store.inbox = map(t.inbox);
+    store.outbox = map(t.outbox);
+    store.dedup = map(t.dedup);
+    store.promises = nested(t.promises);
+    store.counters = { ...t.counters };
+    return store;
+  }
+
+  /**
    * A copy of every committed table, as the store's file would be after a checkpoint. The
    * simulator restores one on a crash to model commits lost with synchronous=NORMAL.
    */
-  snapshot(): MemoryStore {
-    if (this.undo !== undefined) throw new Error("snapshot inside a transaction");
+  copy(): MemoryStore {
+    if (this.undo !== undefined) throw new Error("copy inside a transaction");
     const copy = new MemoryStore(this.partition);
     copy.status = new Map(this.status);
     copy.journal = new Map(this.journal);

@@ -6,7 +6,15 @@
  * rolls the store back to an earlier, consistent transaction (WAL keeps transactions atomic),
  * whose applied LSN is older, and the processor replays the log from there. The log itself is
  * synchronous=FULL. Log trimming must therefore only go up to an applied LSN that a checkpoint
- * made durable ({@link SqliteStoreDb.checkpoint}).
+ * made durable ({@link SqliteStoreDb.checkpoint}): the store file after a checkpoint is the
+ * embedded mode's snapshot, and the log is trimmed behind it.
+ *
+ * All partitions share the file, so a per-partition snapshot ({@link SqliteStoreDb.snapshot})
+ * copies only that partition's rows: by the `partition` column where a table has one, else by
+ * the partition its invocation id or object key hashes to (the same hash that routed it here).
+ * One file rather than one per partition: the admin's SQL views, the metrics and the storage
+ * tests read `store.db`, and one WAL with one checkpoint serves every partition; a file per
+ * partition (a cluster node holding a few partitions) was not measured and is left for then.
  *
  * Invariants:
  * 1. A batch's writes and its applied LSN commit in one transaction.
@@ -15,12 +23,16 @@
  *    invocation whose status changes several times in one batch is encoded and written once.
  *    A transaction that fails drops the cache entries it touched, so the cache never holds what
  *    the file does not.
+ * 4. The file declares its format (`PRAGMA user_version` = STORE_FORMAT); a file with another
+ *    one, or with tables and no version (format 1), is refused at open with DataFormatError.
  */
 import Database from "better-sqlite3";
 import { Packr } from "msgpackr";
 import type { JournalEntry } from "@onelog/sdk/internal";
+import { DataFormatError, STORE_FORMAT } from "../../format-versions.js";
+import { partitionOf, partitionOfKey } from "../ids.js";
 import type { OutboxMessage, TimerKey } from "../records.js";
-import type { InvocationStatus, PartitionStore, PromiseRow, TimerRow } from "./store.js";
+import type { InvocationStatus, PartitionSnapshot, PartitionStore, PromiseRow, TimerRow } from "./store.js";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -70,34 +82,190 @@ CREATE TABLE IF NOT EXISTS timers (
 CREATE INDEX IF NOT EXISTS timers_due ON timers (partition, due_at);
 `;
 
+/**
+ * Which rows of each table belong to partition `?` (the parameter): the snapshot copies them,
+ * a restore replaces them. Every table of SCHEMA is listed (a test checks it).
+ */
+const PARTITION_ROWS: readonly { readonly table: string; readonly where: string }[] = [
+  { table: "partition_meta", where: "partition = ?" },
+  { table: "state", where: "onelog_partition_of_key(service, key) = ?" },
+  { table: "locks", where: "onelog_partition_of_key(service, key) = ?" },
+  { table: "inbox", where: "onelog_partition_of_key(service, key) = ?" },
+  { table: "outbox", where: "partition = ?" },
+  { table: "dedup", where: "partition = ?" },
+  { table: "promises", where: "onelog_partition_of_key(service, key) = ?" },
+  { table: "invocation_status", where: "partition = ?" },
+  { table: "journal", where: "onelog_partition_of_id(id) = ?" },
+  { table: "timers", where: "partition = ?" },
+];
+
+/** Options of {@link SqliteStoreDb.open}. */
+export interface SqliteStoreDbOptions {
+  /** Partitions of the data directory: snapshots and restores need it to tell rows apart. */
+  readonly partitions?: number;
+}
+
 /** The store database file; `partition(p)` gives one partition's view. */
 export class SqliteStoreDb {
   readonly db: Database.Database;
   private readonly stores = new Map<number, SqlitePartitionStore>();
+  private readonly partitions: number | undefined;
 
-  private constructor(path: string) {
+  private constructor(
+    readonly path: string,
+    options: SqliteStoreDbOptions,
+  ) {
+    this.partitions = options.partitions;
     this.db = new Database(path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.exec(SCHEMA);
+    try {
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = NORMAL");
+      const version = this.db.pragma("user_version", { simple: true }) as number;
+      const tables = this.db
+        .prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+        .pluck()
+        .get() as number;
+      // Invariant 4: a file with tables but no version was written before versions (format 1).
+      const found = version === 0 ? (tables > 0 ? 1 : STORE_FORMAT) : version;
+      if (found !== STORE_FORMAT) throw new DataFormatError(`store ${path}`, found, STORE_FORMAT);
+      this.db.exec(SCHEMA);
+      if (version === 0) this.db.pragma(`user_version = ${STORE_FORMAT}`);
+      const n = options.partitions;
+      if (n !== undefined) {
+        this.db.function("onelog_partition_of_key", { deterministic: true }, (service, key) =>
+          partitionOfKey(String(service), String(key), n),
+        );
+        this.db.function("onelog_partition_of_id", { deterministic: true }, (id) =>
+          partitionOf(String(id), n),
+        );
+      }
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
   }
 
-  static open(path: string): SqliteStoreDb {
-    return new SqliteStoreDb(path);
+  /**
+   * Opens (or creates) the store file. Throws DataFormatError (OL1022) if it has another format
+   * (invariant 4), and SQLite's error if it cannot be opened.
+   *
+   * @example
+   * const stores = SqliteStoreDb.open(".onelog/store.db", { partitions: 4 });
+   */
+  static open(path: string, options: SqliteStoreDbOptions = {}): SqliteStoreDb {
+    return new SqliteStoreDb(path, options);
   }
 
   partition(p: number): SqlitePartitionStore {
     let s = this.stores.get(p);
     if (s === undefined) {
-      s = new SqlitePartitionStore(this.db, p);
+      s = new SqlitePartitionStore(this.db, p, () => this.snapshot(p));
       this.stores.set(p, s);
     }
     return s;
   }
 
-  /** Makes every committed transaction durable (fsync of the WAL, then a checkpoint). */
-  checkpoint(): void {
+  /**
+   * Makes every committed transaction durable (fsync of the WAL, then a checkpoint) and returns,
+   * per partition, the applied LSN that is now durable: the store file is then a snapshot of
+   * each partition at that LSN, and the log may be trimmed up to it. Throws on an I/O error.
+   */
+  checkpoint(): { partition: number; appliedLsn: number }[] {
     this.db.pragma("wal_checkpoint(FULL)");
+    // Read right after the checkpoint, in the same synchronous turn: no commit in between.
+    return this.db
+      .prepare("SELECT partition, applied_lsn AS appliedLsn FROM partition_meta ORDER BY partition")
+      .all() as { partition: number; appliedLsn: number }[];
+  }
+
+  /**
+   * One partition's rows and applied LSN as a SQLite database file (its bytes), consistent: it
+   * is copied in one read transaction. Throws without `partitions` at open, inside a transaction,
+   * or on an I/O error.
+   */
+  snapshot(p: number): PartitionSnapshot {
+    this.requirePartitions("snapshot");
+    if (this.db.inTransaction) throw new Error(`snapshot of partition ${p} inside a transaction`);
+    this.db.exec("ATTACH DATABASE ':memory:' AS snap");
+    try {
+      this.db.exec(
+        SCHEMA.replaceAll("CREATE TABLE IF NOT EXISTS ", "CREATE TABLE snap.").replaceAll(
+          "CREATE INDEX IF NOT EXISTS ",
+          "CREATE INDEX snap.",
+        ),
+      );
+      this.db.pragma(`snap.user_version = ${STORE_FORMAT}`);
+      const copy = this.db.transaction(() => {
+        for (const { table, where } of PARTITION_ROWS) {
+          this.db.prepare(`INSERT INTO snap.${table} SELECT * FROM main.${table} WHERE ${where}`).run(p);
+        }
+        const applied = this.db
+          .prepare("SELECT applied_lsn FROM snap.partition_meta WHERE partition = ?")
+          .pluck()
+          .get(p) as number | undefined;
+        return applied ?? 0;
+      });
+      const appliedLsn = copy();
+      return {
+        partition: p,
+        appliedLsn,
+        format: STORE_FORMAT,
+        bytes: this.db.serialize({ attached: "snap" }),
+      };
+    } finally {
+      this.db.exec("DETACH DATABASE snap");
+    }
+  }
+
+  /**
+   * Replaces one partition's rows with a snapshot's, in one transaction, and returns the
+   * partition's store (reloaded if it was open). Call it before the partition's processor starts
+   * (a new leader restores, then replays the log from `appliedLsn + 1`). Throws DataFormatError
+   * (OL1022) for a snapshot of another format, and an Error without `partitions` at open or
+   * inside a transaction.
+   *
+   * @example
+   * const store = SqliteStoreDb.open(path, { partitions }).restore(snapshotFromObjectStore);
+   */
+  restore(snapshot: PartitionSnapshot): SqlitePartitionStore {
+    this.requirePartitions("restore");
+    const p = snapshot.partition;
+    if (this.db.inTransaction) throw new Error(`restore of partition ${p} inside a transaction`);
+    const subject = `snapshot of partition ${p}`;
+    if (snapshot.format !== STORE_FORMAT) throw new DataFormatError(subject, snapshot.format, STORE_FORMAT);
+    const source = new Database(
+      Buffer.from(snapshot.bytes.buffer, snapshot.bytes.byteOffset, snapshot.bytes.byteLength),
+    );
+    try {
+      const version = source.pragma("user_version", { simple: true }) as number;
+      if (version !== STORE_FORMAT) throw new DataFormatError(subject, version, STORE_FORMAT);
+      const replace = this.db.transaction(() => {
+        for (const { table, where } of PARTITION_ROWS) {
+          this.db.prepare(`DELETE FROM main.${table} WHERE ${where}`).run(p);
+          const select = source.prepare(`SELECT * FROM ${table}`).raw();
+          const columns = select.columns().length;
+          const insert = this.db.prepare(
+            `INSERT INTO main.${table} VALUES (${Array.from({ length: columns }, () => "?").join(", ")})`,
+          );
+          for (const row of select.iterate() as Iterable<unknown[]>) insert.run(...row);
+        }
+      });
+      replace();
+    } finally {
+      source.close();
+    }
+    const open = this.stores.get(p);
+    if (open !== undefined) {
+      open.reload();
+      return open;
+    }
+    return this.partition(p);
+  }
+
+  private requirePartitions(what: string): void {
+    if (this.partitions === undefined) {
+      throw new Error(`store ${this.path}: ${what} needs the partition count (open it with { partitions })`);
+    }
   }
 
   close(): void {
@@ -114,6 +282,7 @@ export class SqlitePartitionStore implements PartitionStore {
   constructor(
     private readonly db: Database.Database,
     readonly partition: number,
+    private readonly snapshotter?: () => PartitionSnapshot,
   ) {
     this.q = {
       getMeta: db.prepare(
@@ -172,17 +341,37 @@ export class SqlitePartitionStore implements PartitionStore {
       ),
       clearPromises: db.prepare("DELETE FROM promises WHERE service = ? AND key = ?"),
     };
-    const meta = this.q.getMeta.get(partition) as
-      { applied_lsn: number; leader_epoch: number; outbox_seq: number } | undefined;
-    this.appliedLsn = meta?.applied_lsn ?? 0;
-    this.leaderEpoch = meta?.leader_epoch ?? 0;
-    this.outboxSeq = meta?.outbox_seq ?? 0;
+    this.appliedLsn = 0;
+    this.leaderEpoch = 0;
+    this.outboxSeq = 0;
+    this.reload();
     this.txn = db.transaction((fn: () => unknown) => {
       const r = fn();
       this.flushDirty();
       this.q.putMeta.run(this.partition, this.appliedLsn, this.leaderEpoch, this.outboxSeq);
       return r;
     });
+  }
+
+  /** Re-reads the counters and drops the caches: the rows changed underneath (a restore). */
+  reload(): void {
+    const meta = this.q.getMeta.get(this.partition) as
+      { applied_lsn: number; leader_epoch: number; outbox_seq: number } | undefined;
+    this.appliedLsn = meta?.applied_lsn ?? 0;
+    this.leaderEpoch = meta?.leader_epoch ?? 0;
+    this.outboxSeq = meta?.outbox_seq ?? 0;
+    this.statusCache.clear();
+    this.journalCache.clear();
+  }
+
+  /** See {@link SqliteStoreDb.snapshot}. Rejects if the store was not opened through one with `partitions`. */
+  snapshot(): Promise<PartitionSnapshot> {
+    try {
+      if (this.snapshotter === undefined) throw new Error("this store cannot make snapshots");
+      return Promise.resolve(this.snapshotter());
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   transaction<T>(fn: () => T): T {
@@ -308,12 +497,12 @@ export class SqlitePartitionStore implements PartitionStore {
       row.dueAt,
       row.key.kind,
       row.key.invocationId,
-      row.key.commandIndex ?? -1,
+      row.key.completionId ?? -1,
     );
   }
   deleteTimer(key: TimerKey): boolean {
     return (
-      this.q.deleteTimer.run(this.partition, key.kind, key.invocationId, key.commandIndex ?? -1).changes > 0
+      this.q.deleteTimer.run(this.partition, key.kind, key.invocationId, key.completionId ?? -1).changes > 0
     );
   }
   listTimers(untilMs: number, limit: number): TimerRow[] {
@@ -325,7 +514,7 @@ export class SqlitePartitionStore implements PartitionStore {
     }[];
     return rows.map((r) => ({
       dueAt: r.due_at,
-      key: { kind: r.kind, invocationId: r.id, ...(r.command < 0 ? {} : { commandIndex: r.command }) },
+      key: { kind: r.kind, invocationId: r.id, ...(r.command < 0 ? {} : { completionId: r.command }) },
     }));
   }
 

@@ -1,7 +1,8 @@
 /**
  * The partition store: the tables one partition's processor materializes from its log
  * (DESIGN.md §2.4). Only the processor writes it, inside `transaction`; readers (the invoker,
- * the ingress) only read. Methods are synchronous: apply is a pure function over them.
+ * the ingress) only read. Methods are synchronous: apply is a pure function over them, except
+ * {@link PartitionStore.snapshot}, which a cluster ships elsewhere.
  */
 import type { JournalEntry, Result } from "@onelog/sdk/internal";
 import type { Caller, HandlerKind, OutboxMessage, RetryPolicy, Target, TimerKey } from "../records.js";
@@ -24,14 +25,14 @@ export interface InvocationStatus {
   readonly journalLength: number;
   /** Commands in the journal, the input included. */
   readonly commandCount: number;
-  /** Commands that have a completion in the journal (so a second one is dropped). */
+  /** Completion ids that have a notification in the journal (so a second one is dropped). */
   readonly completed?: readonly number[];
-  /** Completions that arrived before their command (an awakeable id given out early). */
-  readonly early?: readonly { readonly commandIndex: number; readonly result: Result }[];
-  /** Sleep commands whose timer has not fired (deleted with the invocation). */
+  /** Signal ids that have a notification in the journal (an awakeable resolves once). */
+  readonly signals?: readonly number[];
+  /** Completion ids of sleeps whose timer has not fired (deleted with the invocation). */
   readonly sleeps?: readonly number[];
-  /** When suspended: the commands whose completion resumes it. */
-  readonly waitingOn?: readonly number[];
+  /** When suspended: the completions and signals that resume it (the cancel signal always does). */
+  readonly waitingOn?: { readonly completionIds: readonly number[]; readonly signalIds: readonly number[] };
   /** Invocations waiting for this one's result (callers, attachers). */
   readonly sinks?: readonly Caller[];
   readonly idempotencyKey?: string;
@@ -59,8 +60,29 @@ export interface TimerRow {
   readonly key: TimerKey;
 }
 
+/**
+ * One partition's tables at one applied LSN, as bytes: what a new leader restores before it
+ * replays the log's tail from `appliedLsn + 1`. The log may be trimmed up to the `appliedLsn` of
+ * the oldest snapshot still needed (embedded: the store file itself, after a checkpoint).
+ */
+export interface PartitionSnapshot {
+  readonly partition: number;
+  /** Every record up to this LSN is in the snapshot, none after it. */
+  readonly appliedLsn: number;
+  /** The store format the bytes are in (STORE_FORMAT when written); a restore checks it. */
+  readonly format: number;
+  /** The implementation's own encoding (SQLite: a database file; memory: msgpack). */
+  readonly bytes: Uint8Array;
+}
+
 export interface PartitionStore {
   readonly partition: number;
+  /**
+   * A snapshot of this partition's committed tables and applied LSN (never a transaction in
+   * progress: it throws inside one). The implementation's `restore` gives back a store with the
+   * same rows and applied LSN. Rejects if the tables cannot be read.
+   */
+  snapshot(): Promise<PartitionSnapshot>;
   /** Runs `fn` in one transaction: all its writes commit together, or none do. */
   transaction<T>(fn: () => T): T;
 
