@@ -137,6 +137,10 @@ export const caller = restate.service({
       ]);
       const any = await restate.RestatePromise.any([ctx.run("c", () => 3)]);
       const settled = await restate.RestatePromise.allSettled([ctx.run("d", () => 4)]);
+      // RestatePromise and InvocationPromise are Promises (issue 11 item 11).
+      const asPromise: Promise<number> = ctx.run("e", () => 5);
+      const called: Promise<string> = ctx.serviceClient(greeter).hello();
+      await Promise.all([asPromise, called]);
       const awk = ctx.awakeable<string>();
       ctx.resolveAwakeable(awk.id, "woken");
       const woken = await awk.promise.orTimeout({ seconds: 30 });
