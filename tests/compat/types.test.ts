@@ -27,7 +27,6 @@ export const NOT_PROVIDED: Readonly<Record<string, string>> = {
   internal: "Restate's internal API",
   JournalValueCodec: "journal value codecs (encryption/compression) are not supported",
   PauseError: "not yet: pausing from a handler",
-  isRestatePromise: "not yet (RestatePromise becomes a Promise in the journal re-cut)",
   InvocationReference: "not yet: ctx.invocation() and signals",
   SignalReference: "not yet: ctx.invocation() and signals",
   ScopedContext: "not yet: scoped invocations",

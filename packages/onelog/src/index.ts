@@ -8,6 +8,7 @@ export {
   createServiceHandler,
   createWorkflowHandler,
   createWorkflowSharedHandler,
+  isRestatePromise,
   RestatePromise,
   rpc,
   object,

@@ -66,6 +66,7 @@ export type {
   WorkflowSharedContext,
 } from "./internal/context.js";
 export { RestatePromise, RestatePromise as CombineablePromise } from "./internal/restate-promise.js";
+export { isRestatePromise } from "./internal/is-restate-promise.js";
 export { rpc } from "./internal/rpc.js";
 export type {
   CallOptions,

@@ -141,6 +141,7 @@ export const caller = restate.service({
       const asPromise: Promise<number> = ctx.run("e", () => 5);
       const called: Promise<string> = ctx.serviceClient(greeter).hello();
       await Promise.all([asPromise, called]);
+      const journaled = restate.isRestatePromise(asPromise) && !restate.isRestatePromise(Promise.resolve(1));
       const awk = ctx.awakeable<string>();
       ctx.resolveAwakeable(awk.id, "woken");
       const woken = await awk.promise.orTimeout({ seconds: 30 });
@@ -156,6 +157,7 @@ export const caller = restate.service({
         r: r < 1,
         uuid: uuid.length,
         now: now > 0,
+        journaled,
       };
     },
     errors: async (_ctx: restate.Context) => {
