@@ -2,7 +2,18 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "eslint.config.js", "scripts/**/*.mjs"] },
+  {
+    ignores: [
+      "**/node_modules/**",
+      "**/dist/**",
+      "eslint.config.js",
+      "scripts/**/*.mjs",
+      "tests/compat/programs/**",
+      "tests/compat/restate-endpoint.ts",
+      "tests/compat/with-resolvers.mjs",
+      "tests/compat/.generated/**",
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

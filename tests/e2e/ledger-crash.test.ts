@@ -86,6 +86,8 @@ interface Job {
   readonly idempotencyKey?: string;
   /** Statuses that end the job; anything else in 5xx (or no answer) is retried, other 4xx are a defect. */
   readonly finalStatuses: readonly number[];
+  /** Where to attach when a retried call finds the workflow already invoked (409, as Restate). */
+  readonly attachPath?: string;
   tries: number;
   /** performance.now() when the job was first sent. */
   firstSentAt?: number;
@@ -100,6 +102,8 @@ interface Final {
   /** performance.now() when the answer arrived. */
   readonly at: number;
 }
+
+const ALREADY_INVOKED = "the workflow method was already invoked";
 
 function job(name: string, p: string, body: unknown, finalStatuses: readonly number[], key?: string): Job {
   return {
@@ -134,7 +138,13 @@ function planTransfers(rand: (lo: number, hi: number) => number): PlannedTransfe
       amount,
       ...(workflow === "SlowTransfer" ? { sleepMs: rand(...SLEEP_MS) } : {}),
     };
-    out.push({ id, workflow, req, job: job(id, `/${workflow}/${id}/run`, req, [200, 409]) });
+    const runJob = job(id, `/${workflow}/${id}/run`, req, [200, 409]);
+    out.push({
+      id,
+      workflow,
+      req,
+      job: { ...runJob, attachPath: `/restate/workflow/${workflow}/${id}/attach` },
+    });
   }
   return out;
 }
@@ -222,12 +232,21 @@ void test(
           j.firstSentAt ??= performance.now();
           requests++;
           inFlight++;
-          const r = await request(child.url + j.path, {
+          let r = await request(child.url + j.path, {
             method: "POST",
             body: j.body,
             ...(j.idempotencyKey === undefined ? {} : { headers: { "idempotency-key": j.idempotencyKey } }),
             timeoutMs: REQUEST_TIMEOUT_MS,
           });
+          if (
+            r.answered &&
+            r.status === 409 &&
+            j.attachPath !== undefined &&
+            r.body.includes(ALREADY_INVOKED)
+          ) {
+            // A retried workflow call (the first answer was lost in a crash): Restate's way is to attach.
+            r = await request(child.url + j.attachPath, { method: "GET", timeoutMs: REQUEST_TIMEOUT_MS });
+          }
           inFlight--;
           if (r.answered && j.finalStatuses.includes(r.status)) {
             j.final = { status: r.status, body: r.body, life: child.life, at: performance.now() };
@@ -295,10 +314,14 @@ void test(
         for (let x = queue.shift(); x !== undefined; x = queue.shift()) {
           const final = x.job.final!;
           const was = `${final.status} ${final.body}`;
-          // The run is once per workflow id: asking again attaches to it and gets the same answer.
+          // The run is once per workflow id: calling it again is a conflict (409, as Restate), and
+          // attaching gets the same answer.
           const again = await ask(`/${x.workflow}/${x.id}/run`, "POST", x.req);
-          if (describe(again) !== was)
+          if (!again.answered || again.status !== 409 || !again.body.includes(ALREADY_INVOKED))
             violations.push(`${x.id}: answered ${was}; run again after restart: ${describe(again)}`);
+          const attached = await ask(`/restate/workflow/${x.workflow}/${x.id}/attach`, "GET");
+          if (describe(attached) !== was)
+            violations.push(`${x.id}: answered ${was}; attach after restart: ${describe(attached)}`);
           // Not running any more: the output is there without waiting (470 if it were not).
           const output = await ask(`/restate/workflow/${x.workflow}/${x.id}/output`, "GET");
           if (describe(output) !== was)

@@ -798,7 +798,7 @@ async function whileFull(
       else if (
         r.status === 503 &&
         (r.headers.get("content-type") ?? "").startsWith("application/json") &&
-        (JSON.parse(r.body) as { code?: string }).code === "OL1011" &&
+        (JSON.parse(r.body) as { onelog_code?: string }).onelog_code === "OL1011" &&
         /^\d+$/.test(r.headers.get("retry-after") ?? "")
       ) {
         if (tally.refused++ === 0) t.diagnostic(`first refusal: ${r.body.slice(0, 300)}`);

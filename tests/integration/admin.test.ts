@@ -116,7 +116,7 @@ describe("admin: services and deployments", () => {
     );
     const missing = await http("GET", `${admin}/services/Nope`);
     assert.equal(missing.status, 404);
-    assert.equal(missing.body.code, "OL1001");
+    assert.equal(missing.body.onelog_code, "OL1001");
   });
 
   it("GET /deployments shows one embedded deployment listing the services, with the id services name", async () => {
@@ -243,10 +243,10 @@ describe("admin: invocations", () => {
   it("answers 400 for a malformed id and 404 for an unknown one", async () => {
     const bad = await http("GET", `${admin}/invocations/nope`);
     assert.equal(bad.status, 400);
-    assert.equal(bad.body.code, "OL1013");
+    assert.equal(bad.body.onelog_code, "OL1013");
     const unknown = await http("GET", `${admin}/invocations/inv_${"0".repeat(40)}`);
     assert.equal(unknown.status, 404);
-    assert.equal(unknown.body.code, "OL1008");
+    assert.equal(unknown.body.onelog_code, "OL1008");
   });
 });
 
@@ -289,7 +289,7 @@ describe("admin: state", () => {
     const awakeable = await eventually("the holder published its awakeable", () => published.get("hold/bob"));
     const refused = await http("PATCH", `${admin}/state/Account/bob`, { balance: 1000 });
     assert.equal(refused.status, 409);
-    assert.equal(refused.body.code, "OL1020");
+    assert.equal(refused.body.onelog_code, "OL1020");
     assert.match(refused.body.message, new RegExp(`locked by invocation ${hold.body.invocationId}`));
     assert.deepEqual((await http("GET", `${admin}/state/Account/bob`)).body.state, {
       balance: { json: "5" },
@@ -307,14 +307,14 @@ describe("admin: state", () => {
   it("answers 404 for an unknown service, 400 for a service without state or a body that is not an object", async () => {
     const unknown = await http("GET", `${admin}/state/Nope/k`);
     assert.equal(unknown.status, 404);
-    assert.equal(unknown.body.code, "OL1001");
+    assert.equal(unknown.body.onelog_code, "OL1001");
     assert.equal((await http("PATCH", `${admin}/state/Greeter/k`, { a: 1 })).status, 400);
     for (const body of ["[1,2]", "5", "null", "not json", "{}"]) {
       const r = await http("PATCH", `${admin}/state/Account/carol`, body, {
         "content-type": "application/json",
       });
       assert.equal(r.status, 400, `${body}: ${r.text}`);
-      assert.equal(r.body.code, "OL1003");
+      assert.equal(r.body.onelog_code, "OL1003");
     }
     assert.deepEqual((await http("GET", `${admin}/state/Account/carol`)).body.state, {});
   });
@@ -324,10 +324,10 @@ describe("admin: paths and methods", () => {
   it("answers 404 for an unknown path and 405 for a wrong method, as JSON", async () => {
     const missing = await http("GET", `${admin}/nope`);
     assert.equal(missing.status, 404);
-    assert.equal(missing.body.code, "OL1012");
+    assert.equal(missing.body.onelog_code, "OL1012");
     const wrong = await http("DELETE", `${admin}/services`);
     assert.equal(wrong.status, 405);
-    assert.equal(wrong.body.code, "OL1007");
+    assert.equal(wrong.body.onelog_code, "OL1007");
     assert.equal((await http("GET", `${admin}/query`)).status, 405);
   });
 });
@@ -340,7 +340,7 @@ describe("admin: the bearer token", () => {
       assert.equal((await http("GET", `${url}/health`)).status, 200);
       const none = await http("GET", `${url}/services`);
       assert.equal(none.status, 401);
-      assert.equal(none.body.code, "OL1017");
+      assert.equal(none.body.onelog_code, "OL1017");
       assert.match(none.headers.get("www-authenticate") ?? "", /^Bearer/);
       assert.equal(
         (await http("GET", `${url}/services`, undefined, { authorization: "Bearer wrong" })).status,

@@ -22,7 +22,7 @@ function tmpDir(): string {
 
 function startOn(
   dataDir: string,
-  services: onelog.ServiceDefinition<string, any>[],
+  services: onelog.AnyDefinition[],
   extra: Partial<onelog.StartOptions> = {},
 ) {
   return onelog.start({ services, dataDir, ingressPort: 0, adminPort: 0, logger: silent, ...extra });
@@ -55,7 +55,10 @@ async function read(res: Response): Promise<{ status: number; headers: Headers; 
   return { status: res.status, headers: res.headers, body };
 }
 
-/** An error answer: this status, a JSON body with this code and a non-empty message. */
+/**
+ * An error answer in Restate's shape: this status, a JSON body whose `code` is the status, whose
+ * `source` is "ingress", with a non-empty message, and onelog's own code in `onelog_code`.
+ */
 function assertError(
   r: { status: number; headers: Headers; body: any },
   status: number,
@@ -64,7 +67,9 @@ function assertError(
   assert.equal(r.status, status, JSON.stringify(r.body));
   assert.match(r.headers.get("content-type") ?? "", /^application\/json/);
   assert.equal(typeof r.body, "object");
-  assert.equal(r.body.code, code);
+  assert.equal(r.body.code, status);
+  assert.equal(r.body.source, "ingress");
+  assert.equal(r.body.onelog_code, code);
   assert.equal(typeof r.body.message, "string");
   assert.ok(r.body.message.length > 0);
 }
@@ -141,6 +146,17 @@ const failing = onelog.service({
   },
 });
 
+const tally = onelog.object({
+  name: "Tally",
+  handlers: {
+    bump: async (ctx: onelog.ObjectContext) => {
+      const n = ((await ctx.get<number>("n")) ?? 0) + 1;
+      ctx.set("n", n);
+      return n;
+    },
+  },
+});
+
 const secret = onelog.service({
   name: "Secret",
   options: { ingressPrivate: true },
@@ -158,7 +174,7 @@ describe("ingress", () => {
   let base: string;
 
   before(async () => {
-    server = await startOn(tmpDir(), [greeter, slow, failing, secret], { maxRequestBytes: 1024 });
+    server = await startOn(tmpDir(), [greeter, slow, failing, secret, tally], { maxRequestBytes: 1024 });
     base = server.ingressUrl;
   });
   after(async () => {
@@ -287,8 +303,11 @@ describe("ingress", () => {
 
   describe("delays and running invocations", () => {
     it("a send with ?delay=1s is not completed right after the send, and attach later gets the result", async () => {
+      const before = Date.now();
       const r = await post(base, "/Greeter/greet/send?delay=1s", "Later");
       assert.equal(r.status, 202);
+      // As Restate: a delayed send's answer says when it will run.
+      assert.ok(Date.parse(r.body.executionTime) >= before + 1000, JSON.stringify(r.body));
       const id = r.body.invocationId as string;
       const early = await get(base, `/restate/invocation/${id}/output`);
       assertError(early, 470, "OL1009");
@@ -325,10 +344,21 @@ describe("ingress", () => {
       assertError(await post(base, "/Greeter/nope", "x"), 404, "OL1002");
     });
 
-    it("GET on a handler → 405 OL1007 with allow: POST", async () => {
-      const r = await get(base, "/Greeter/greet");
-      assertError(r, 405, "OL1007");
-      assert.equal(r.headers.get("allow"), "POST");
+    it("GET on a handler path calls it with an empty input, as Restate; PUT → 405 OL1007", async () => {
+      const r = await get(base, "/Tally/g1/bump");
+      assert.equal(r.status, 200);
+      assert.equal(r.body, 1);
+      assert.match(r.headers.get("x-restate-id") ?? "", /^inv_/);
+      assert.equal((await get(base, "/Tally/g1/bump")).body, 2);
+      const put = await read(await fetch(base + "/Tally/g1/bump", { method: "PUT" }));
+      assertError(put, 405, "OL1007");
+      assert.equal(put.headers.get("allow"), "GET, POST");
+    });
+
+    it("a keyed path without its key → 400 OL1030 (a bad path, not an unknown target), as Restate", async () => {
+      assertError(await post(base, "/Tally/bump"), 400, "OL1030");
+      assertError(await get(base, "/Tally/bump"), 400, "OL1030");
+      assertError(await post(base, "/Greeter/k/greet", "x"), 400, "OL1030");
     });
 
     it("an invalid JSON body → 400 OL1003", async () => {
@@ -404,13 +434,13 @@ describe("ingress", () => {
       const r = await post(base, "/Failing/terminal");
       assert.equal(r.status, 422);
       assert.match(r.headers.get("content-type") ?? "", /^application\/json/);
-      assert.deepEqual(r.body, { code: 422, message: "cannot process that thing" });
+      assert.deepEqual(r.body, { code: 422, message: "cannot process that thing", source: "invocation" });
     });
 
     it("a TerminalError whose code is not an HTTP status → HTTP 500 with the code in the body", async () => {
       const r = await post(base, "/Failing/oddCode");
       assert.equal(r.status, 500);
-      assert.deepEqual(r.body, { code: 1234, message: "odd" });
+      assert.deepEqual(r.body, { code: 1234, message: "odd", source: "invocation" });
     });
 
     it("a handler that throws a plain error twice, then succeeds, answers 200", async () => {
@@ -422,7 +452,9 @@ describe("ingress", () => {
 
     it("retries used up with onMaxAttempts kill → 500 JSON saying it was killed", async () => {
       const r = await post(base, "/Failing/doomed");
-      assertError(r, 500, 500);
+      assert.equal(r.status, 500);
+      assert.equal(r.body.code, 500);
+      assert.equal(r.body.source, "invocation");
       assert.match(r.body.message, /killed after 2 attempts/);
       assert.match(r.body.message, /always broken/);
     });
@@ -534,6 +566,29 @@ describe("ingress: the data directory lock", () => {
     } finally {
       await second?.stop();
       await first.stop();
+    }
+  });
+});
+
+describe("ingress: a terminal failure is logged", () => {
+  it("once, with its target and invocation id, as Restate does", async () => {
+    const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+    const logger: onelog.Logger = {
+      ...silent,
+      warn: (fields: object, message?: string) =>
+        warnings.push({ fields: fields as Record<string, unknown>, message: message ?? "" }),
+    };
+    const server = await startOn(tmpDir(), [failing], { logger });
+    try {
+      const r = await post(server.ingressUrl, "/Failing/terminal");
+      assert.equal(r.status, 422);
+      const id = r.headers.get("x-restate-id");
+      const about = warnings.filter((w) => w.fields.invocationId === id);
+      assert.equal(about.length, 1, JSON.stringify(warnings));
+      assert.equal(about[0]!.fields.target, "Failing/terminal");
+      assert.match(about[0]!.message, /Failing\/terminal inv_\S+ failed: \[422\] cannot process that thing/);
+    } finally {
+      await server.stop();
     }
   });
 });

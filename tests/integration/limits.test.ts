@@ -183,7 +183,7 @@ void describe("ingress limits", () => {
     const third = await post(server.ingressUrl, "/Gate/wait", "c", { "idempotency-key": "c" });
     assert.equal(third.status, 503, JSON.stringify(third.body));
     assert.match(third.headers.get("content-type") ?? "", /^application\/json/);
-    assert.equal(third.body.code, "OL1016");
+    assert.equal(third.body.onelog_code, "OL1016");
     assert.match(third.body.message, /more than 2 requests are in flight/);
     assert.match(third.headers.get("retry-after") ?? "", /^\d+$/);
     const thirdId = server.engine.invocationIdFor({
@@ -240,6 +240,6 @@ void describe("ingress limits", () => {
 
   it("a request body over maxRequestBytes: 413 OL1004", async () => {
     const r = await post(server.ingressUrl, "/Gate/ping", "x".repeat(2048));
-    assert.deepEqual([r.status, r.body.code], [413, "OL1004"]);
+    assert.deepEqual([r.status, r.body.onelog_code], [413, "OL1004"]);
   });
 });

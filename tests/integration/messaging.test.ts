@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as onelog from "onelog";
 import { eventually, get, post, silent, tmpDir } from "./http-harness.js";
+import { query } from "./admin-harness.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -182,25 +183,6 @@ const caller = onelog.service({
       }
     },
     rethrow: async (ctx: onelog.Context, message: string) => ctx.serviceClient(callee).fail(message),
-    unknownHandler: async (ctx: onelog.Context) => {
-      const out: Record<string, unknown> = {};
-      const targets: [string, string][] = [
-        ["Callee", "nope"],
-        ["NoSuchService", "nope"],
-      ];
-      for (const [service, method] of targets) {
-        try {
-          await ctx.genericCall({ service, method, parameter: new Uint8Array(0) });
-          out[`${service}/${method}`] = "no error";
-        } catch (e) {
-          out[`${service}/${method}`] = {
-            terminal: onelog.isTerminalError(e),
-            code: (e as onelog.TerminalError).code,
-          };
-        }
-      }
-      return out;
-    },
     /** 50 increments of one key, all in flight at once. */
     incMany: async (ctx: onelog.Context, req: { key: string; n: number }) => {
       const all = await onelog.RestatePromise.all(
@@ -386,16 +368,7 @@ describe("messaging between handlers", () => {
     it("uncaught in the caller, the callee's TerminalError becomes the caller's HTTP answer", async () => {
       const r = await post(`${base}/Caller/rethrow`, "still a teapot");
       assert.equal(r.status, 418);
-      assert.deepEqual(r.body, { code: 418, message: "still a teapot" });
-    });
-
-    it("a call to an unknown handler or service fails the caller's await with a 404 TerminalError", async () => {
-      const r = await post(`${base}/Caller/unknownHandler`);
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      assert.deepEqual(r.body, {
-        "Callee/nope": { terminal: true, code: 404 },
-        "NoSuchService/nope": { terminal: true, code: 404 },
-      });
+      assert.deepEqual(r.body, { code: 418, message: "still a teapot", source: "invocation" });
     });
   });
 });
@@ -434,6 +407,71 @@ describe("messaging: exactly once across a restart", () => {
       );
       assert.deepEqual(r.body.final, { n: 50, mark: null });
       assert.deepEqual((await post(`${second.ingressUrl}/Tally/restart/get`)).body, { n: 50, mark: null });
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+// A service registered only in the second run, and its caller, typed through a `{ name }` stub.
+const later = onelog.service({
+  name: "Later",
+  handlers: { greet: async (_ctx: onelog.Context, name: string) => `later says hi to ${name}` },
+});
+const LaterApi: typeof later = { name: "Later" };
+const asker = onelog.service({
+  name: "Asker",
+  options: { retryPolicy: { initialInterval: 10, maxInterval: 50, maxAttempts: null } },
+  handlers: {
+    ask: async (ctx: onelog.Context, name: string) => ctx.serviceClient(LaterApi).greet(name),
+    tell: async (ctx: onelog.Context, name: string) => {
+      ctx.serviceSendClient(LaterApi).greet(name);
+      return "sent";
+    },
+  },
+});
+
+describe("messaging: a call or send to a service that is not registered", () => {
+  it("keeps the caller retrying with the reason in its status (as Restate), and it goes on once the service is registered", async () => {
+    const dir = tmpDir("onelog-unregistered-");
+    const opts = { dataDir: dir, ingressPort: 0, adminPort: 0, logger: silent };
+    const first = await onelog.start({ services: [asker], ...opts });
+    let ids: string[];
+    try {
+      ids = [
+        (await post(`${first.ingressUrl}/Asker/ask/send`, "ada", { "idempotency-key": "ask-ada" })).body
+          .invocationId as string,
+        (await post(`${first.ingressUrl}/Asker/tell/send`, "bob", { "idempotency-key": "tell-bob" })).body
+          .invocationId as string,
+      ];
+      for (const id of ids) {
+        const row = await eventually(`${id} retries with the reason visible`, async () => {
+          const rows = await query(
+            first.adminUrl!,
+            `SELECT status, last_failure, retry_count FROM sys_invocation WHERE id = '${id}'`,
+          );
+          const r = rows[0];
+          return r !== undefined && Number(r.retry_count) >= 2 && r.last_failure !== null ? r : undefined;
+        });
+        assert.match(String(row.last_failure), /Later\/greet is not registered/);
+        assert.notEqual(row.status, "completed");
+      }
+      // Nothing was journaled for the callee: no invocation of Later exists.
+      const callees = await query(
+        first.adminUrl!,
+        "SELECT id FROM sys_invocation WHERE target LIKE 'Later/%'",
+      );
+      assert.deepEqual(callees, []);
+    } finally {
+      await first.stop();
+    }
+    const second = await onelog.start({ services: [asker, later], ...opts });
+    try {
+      const asked = await get(`${second.ingressUrl}/restate/invocation/${ids[0]}/attach`);
+      assert.equal(asked.status, 200, JSON.stringify(asked.body));
+      assert.equal(asked.body, "later says hi to ada");
+      const told = await get(`${second.ingressUrl}/restate/invocation/${ids[1]}/attach`);
+      assert.equal(told.body, "sent");
     } finally {
       await second.stop();
     }

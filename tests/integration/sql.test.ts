@@ -279,7 +279,7 @@ describe("sql: only reads run", () => {
     ]) {
       const r = await http("POST", `${admin}/query`, { query: sql });
       assert.equal(r.status, 400, `${sql}: ${r.text}`);
-      assert.equal(r.body.code, "OL1019", sql);
+      assert.equal(r.body.onelog_code, "OL1019", sql);
     }
     assert.deepEqual(await query(admin, "SELECT count(*) AS n FROM state"), before);
     assert.equal((await query(admin, "SELECT count(*) AS n FROM sys_service"))[0].n, 3);

@@ -249,7 +249,7 @@ describe("timers and awakeables", () => {
         const r = await post(`${base}/restate/awakeables/not-an-awakeable/${what}`, "x");
         assert.equal(r.status, 400);
         assert.match(r.headers.get("content-type") ?? "", /^application\/json/);
-        assert.equal(r.body.code, "OL1014");
+        assert.equal(r.body.onelog_code, "OL1014");
         assert.ok(typeof r.body.message === "string" && r.body.message.length > 0);
       }
     });

@@ -128,14 +128,20 @@ describe("workflows", () => {
     await server?.stop();
   });
 
-  it("run executes once per workflow id: a second call gets the first one's result without running again", async () => {
+  it("run executes once per workflow id: a second call answers 409 as Restate; attach and output give the first one's result", async () => {
     const first = await post(`${base}/Once/w1/run`, "a");
     assert.equal(first.status, 200);
     assert.equal(first.body, "done w1 with a");
     const second = await post(`${base}/Once/w1/run`, "b");
-    assert.equal(second.status, 200);
-    assert.equal(second.body, "done w1 with a");
+    assert.equal(second.status, 409);
+    assert.deepEqual(second.body, {
+      code: 409,
+      message: "the workflow method was already invoked",
+      source: "invocation",
+    });
     assert.equal(second.headers.get("x-restate-id"), first.headers.get("x-restate-id"));
+    assert.equal((await get(`${base}/restate/workflow/Once/w1/attach`)).body, "done w1 with a");
+    assert.equal((await get(`${base}/restate/workflow/Once/w1/output`)).body, "done w1 with a");
     assert.equal(runs.get("Once/w1"), 1);
     // Another id is another workflow.
     assert.equal((await post(`${base}/Once/w2/run`, "c")).body, "done w2 with c");
@@ -153,9 +159,9 @@ describe("workflows", () => {
     assert.equal(second.body.invocationId, first.body.invocationId);
     const attached = await get(`${base}/restate/invocation/${first.body.invocationId}/attach`);
     assert.equal(attached.body, "done s1 with x");
-    // A send after completion is also PreviouslyAccepted, and a call gets the same result.
+    // A send after completion is also PreviouslyAccepted; a call is a conflict (409), as in Restate.
     assert.equal((await post(`${base}/Once/s1/run/send`, "z")).body.status, "PreviouslyAccepted");
-    assert.equal((await post(`${base}/Once/s1/run`, "z")).body, "done s1 with x");
+    assert.equal((await post(`${base}/Once/s1/run`, "z")).status, 409);
     assert.equal(runs.get("Once/s1"), 1);
   });
 
@@ -170,11 +176,14 @@ describe("workflows", () => {
     assert.deepEqual(during, { stage: "waiting", email: "ada@example.com", keys: ["email", "stage"] });
     assert.equal((await post(`${base}/Signup/u1/peek`)).body, null);
 
-    // While running: the workflow output answers 470, and a second /run call waits for the first.
+    // While running: the workflow output answers 470, and a second /run call is a conflict (409,
+    // as in Restate) while attach waits for the result.
     const output = await get(`${base}/restate/workflow/Signup/u1/output`);
     assert.equal(output.status, 470);
-    assert.equal(output.body.code, "OL1009");
-    const waitingCall = post(`${base}/Signup/u1/run`, "other@example.com");
+    assert.equal(output.body.onelog_code, "OL1009");
+    const conflict = await post(`${base}/Signup/u1/run`, "other@example.com");
+    assert.equal(conflict.status, 409);
+    assert.equal(conflict.headers.get("x-restate-id"), id);
     const waitingAttach = get(`${base}/restate/workflow/Signup/u1/attach`);
     const byId = get(`${base}/restate/invocation/${id}/attach`);
 
@@ -182,7 +191,7 @@ describe("workflows", () => {
     assert.equal(clicked.status, 200);
     assert.equal(clicked.body, "clicked");
     const expected = { email: "ada@example.com", secret: "s3cret" };
-    for (const r of [await waitingCall, await waitingAttach, await byId]) {
+    for (const r of [await waitingAttach, await byId]) {
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.deepEqual(r.body, expected);
       assert.equal(r.headers.get("x-restate-id"), id);
@@ -277,11 +286,11 @@ describe("workflows", () => {
   it("attach and output of an unknown workflow id → 404; of an unknown workflow name → 404", async () => {
     const unknownId = await get(`${base}/restate/workflow/Signup/never-started/output`);
     assert.equal(unknownId.status, 404);
-    assert.equal(unknownId.body.code, "OL1008");
+    assert.equal(unknownId.body.onelog_code, "OL1008");
     assert.equal((await get(`${base}/restate/workflow/Signup/never-started/attach`)).status, 404);
     const unknownName = await get(`${base}/restate/workflow/Nope/x/output`);
     assert.equal(unknownName.status, 404);
-    assert.equal(unknownName.body.code, "OL1001");
+    assert.equal(unknownName.body.onelog_code, "OL1001");
   });
 });
 
@@ -346,7 +355,7 @@ describe("workflows: retention across a restart", () => {
       });
       assert.equal((await post(`${u}/Signup/kept/peek`)).body, "k");
       const again = await post(`${u}/Signup/kept/run`, "someone-else@example.com");
-      assert.deepEqual(again.body, expected);
+      assert.equal(again.status, 409);
       assert.equal((await post(`${u}/Signup/kept/run/send`, "x")).body.status, "PreviouslyAccepted");
       assert.equal(runs.get("Signup/kept"), 1);
     } finally {

@@ -74,10 +74,11 @@ export class AdminClient {
       json = undefined;
     }
     if (!res.ok) {
-      const err = (json ?? {}) as { code?: string; message?: string };
+      const err = (json ?? {}) as { onelog_code?: string; message?: string };
       const message = err.message ?? (text === "" ? `HTTP ${res.status}` : text);
       const hint = res.status === 401 ? " (set ONELOG_ADMIN_TOKEN)" : "";
-      throw new CliError(`${message}${err.code === undefined ? "" : ` [${err.code}]`}${hint}`);
+      const code = err.onelog_code;
+      throw new CliError(`${message}${code === undefined ? "" : ` [${code}]`}${hint}`);
     }
     return json as T;
   }

@@ -32,6 +32,11 @@ import { PartitionProcessor, type ProcessorObserver, type ProcessorOptions } fro
 import type { InvokeBody, Target } from "./partition/records.js";
 import type { InvocationStatus, PartitionStore } from "./partition/store/store.js";
 
+/** Restate's answer to a second request-response call to a workflow's `run`. */
+const WORKFLOW_ALREADY_INVOKED: Result = {
+  err: { code: 409, message: "the workflow method was already invoked" },
+};
+
 export interface EngineOptions {
   readonly log: Log;
   /** The store of each partition (0 … log.partitions-1). */
@@ -130,6 +135,7 @@ export class Engine {
         handlers: new Map(
           o.services.flatMap((d) => resolveHandlers(d)).map((h) => [`${h.service}/${h.name}`, h]),
         ),
+        isRegistered: (service, handler) => services.get(service)?.handlers.has(handler) === true,
         ...(o.console === undefined ? {} : { console: o.console }),
         ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
       });
@@ -172,12 +178,28 @@ export class Engine {
     return this.services.get(service)?.handlers.get(handler);
   }
 
-  /** Starts an invocation and waits for its result. With an idempotency key, a duplicate gets the first one's result. */
+  /**
+   * Starts an invocation and waits for its result. With an idempotency key, a duplicate gets the
+   * first one's result. A call to a workflow's `run` whose workflow id was already invoked (running
+   * or finished) gets a 409 failure instead, as in Restate: attach or output give its result.
+   */
   async call(req: InvocationRequest): Promise<{ invocationId: string; result: Result }> {
     const invocationId = this.invocationIdFor(req);
+    const workflowRun = this.isWorkflowRun(req.target);
+    if (workflowRun && this.statusOf(invocationId) !== undefined) {
+      return { invocationId, result: WORKFLOW_ALREADY_INVOKED };
+    }
     const result = this.waitFor(invocationId); // 2
     try {
-      await this.appendInvoke(invocationId, req);
+      const lsn = await this.appendInvoke(invocationId, req);
+      if (workflowRun) {
+        // Concurrent first calls may both get here: apply decides which Invoke created the run.
+        await this.processorOf(invocationId).waitApplied(lsn);
+        if (this.statusOf(invocationId)?.createdLsn !== lsn) {
+          this.dropWaiter(invocationId, result);
+          return { invocationId, result: WORKFLOW_ALREADY_INVOKED };
+        }
+      }
     } catch (e) {
       this.dropWaiter(invocationId, result);
       throw e;

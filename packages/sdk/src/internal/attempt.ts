@@ -608,9 +608,8 @@ class AttemptStateMachine {
           options.maxRetryDuration !== undefined &&
           elapsed + intervalMs > durationMs(options.maxRetryDuration);
         if (outOfAttempts || outOfTime) {
-          return {
-            err: { code: 500, message: `step '${name}' failed after ${attempt} tries: ${errorMessage(e)}` },
-          };
+          // As in Restate: the TerminalError the handler catches carries the step's own message.
+          return { err: { code: 500, message: e instanceof Error ? e.message : String(e) } };
         }
         await this.io.sleep(intervalMs);
         intervalMs = Math.min(intervalMs * factor, maxIntervalMs);

@@ -1,5 +1,12 @@
 /** The handler context types. Names follow the Restate TypeScript SDK 1.x. */
-import type { ServiceDefinition, VirtualObjectDefinition, WorkflowDefinition } from "./definitions.js";
+import type {
+  Service,
+  ServiceDefinitionFrom,
+  VirtualObject,
+  VirtualObjectDefinitionFrom,
+  Workflow,
+  WorkflowDefinitionFrom,
+} from "./definitions.js";
 import type { Duration } from "./duration.js";
 import type { Rand } from "./rand.js";
 import type { RestatePromise } from "./restate-promise.js";
@@ -61,35 +68,29 @@ export interface InvocationHandle {
   readonly invocationId: Promise<string>;
 }
 
-type Handlers<D> =
-  D extends ServiceDefinition<string, infer M>
-    ? M
-    : D extends VirtualObjectDefinition<string, infer M>
-      ? M
-      : D extends WorkflowDefinition<string, infer M>
-        ? M
-        : never;
+/** The first element of a parameter list, or unknown. */
+export type InferArg<P> = P extends [infer A, ...any[]] ? A : unknown;
 
-type InputOf<F> = F extends (ctx: any, input: infer I) => any ? I : never;
-type OutputOf<F> = F extends (...args: any[]) => Promise<infer O> ? O : never;
-
-/** A typed client: one method per handler, returning the handler's output as a future. */
-export type Client<D> = {
-  readonly [K in keyof Handlers<D>]: unknown extends InputOf<Handlers<D>[K]>
-    ? (input?: InputOf<Handlers<D>[K]>, opts?: Opts<any, any>) => InvocationPromise<OutputOf<Handlers<D>[K]>>
-    : (input: InputOf<Handlers<D>[K]>, opts?: Opts<any, any>) => InvocationPromise<OutputOf<Handlers<D>[K]>>;
+/**
+ * A typed client of a handlers type `M` (`Service<typeof svc>` …): one method per handler, taking
+ * the handler's input (none for a handler without one) and an optional `rpc.opts(…)` last, and
+ * returning the output as an {@link InvocationPromise}. As in the Restate SDK.
+ */
+export type Client<M> = {
+  [K in keyof M as M[K] extends never ? never : K]: M[K] extends (
+    arg: any,
+    ...args: infer P
+  ) => PromiseLike<infer O>
+    ? (...args: [...P, ...[opts?: Opts<InferArg<P>, O>]]) => InvocationPromise<O>
+    : never;
 };
 
-/** A typed send client: one method per handler, returning a handle at once. */
-export type SendClient<D> = {
-  readonly [K in keyof Handlers<D>]: (
-    input?: InputOf<Handlers<D>[K]>,
-    opts?: SendOpts<any>,
-  ) => InvocationHandle;
+/** A typed send client of a handlers type `M`: like {@link Client}, with `rpc.sendOpts(…)`, returning a handle. */
+export type SendClient<M> = {
+  [K in keyof M as M[K] extends never ? never : K]: M[K] extends (arg: any, ...args: infer P) => any
+    ? (...args: [...P, ...[opts?: SendOpts<InferArg<P>>]]) => InvocationHandle
+    : never;
 };
-
-/** A definition, or just its name (typed through the generic parameter). */
-export type DefinitionRef<D> = D | { readonly name: string };
 
 /** A call described by names, with bytes in and out unless serdes are given. */
 export interface GenericCall<REQ = Uint8Array, RES = Uint8Array> {
@@ -140,15 +141,23 @@ export interface Context {
   request(): Request;
 
   /** Calls handlers of a service and awaits their output. */
-  serviceClient<D>(service: DefinitionRef<D>): Client<D>;
+  serviceClient<D>(service: ServiceDefinitionFrom<D>): Client<Service<D>>;
   /** Calls handlers of one object key. */
-  objectClient<D>(object: DefinitionRef<D>, key: string): Client<D>;
+  objectClient<D>(object: VirtualObjectDefinitionFrom<D>, key: string): Client<VirtualObject<D>>;
   /** Calls handlers of one workflow instance (`run`, or a shared handler). */
-  workflowClient<D>(workflow: DefinitionRef<D>, workflowId: string): Client<D>;
+  workflowClient<D>(workflow: WorkflowDefinitionFrom<D>, workflowId: string): Client<Workflow<D>>;
   /** Sends to handlers of a service without waiting (`rpc.sendOpts({ delay })` delays). */
-  serviceSendClient<D>(service: DefinitionRef<D>, opts?: SendOpts<any>): SendClient<D>;
-  objectSendClient<D>(object: DefinitionRef<D>, key: string, opts?: SendOpts<any>): SendClient<D>;
-  workflowSendClient<D>(workflow: DefinitionRef<D>, workflowId: string, opts?: SendOpts<any>): SendClient<D>;
+  serviceSendClient<D>(service: ServiceDefinitionFrom<D>, opts?: SendOpts<any>): SendClient<Service<D>>;
+  objectSendClient<D>(
+    object: VirtualObjectDefinitionFrom<D>,
+    key: string,
+    opts?: SendOpts<any>,
+  ): SendClient<VirtualObject<D>>;
+  workflowSendClient<D>(
+    workflow: WorkflowDefinitionFrom<D>,
+    workflowId: string,
+    opts?: SendOpts<any>,
+  ): SendClient<Workflow<D>>;
   /** Calls a handler by name; bytes in and out unless serdes are given. */
   genericCall<REQ = Uint8Array, RES = Uint8Array>(call: GenericCall<REQ, RES>): InvocationPromise<RES>;
   /** Sends to a handler by name. */
@@ -164,21 +173,52 @@ export interface Context {
   cancel(invocationId: string): void;
 }
 
+/** A state type: names to value types. */
+export type TypedState = Record<string, any>;
+/** The default state type: any name, each value typed at the call (`ctx.get<number>("n")`). */
+export type UntypedState = { _: never };
+
+type StateName<TState, TKey> = TState extends UntypedState ? string : TKey;
+type StateValue<TState, TKey extends keyof TState, TValue> = TState extends UntypedState
+  ? TValue
+  : TState[TKey];
+
+/** Reading and writing one key's state; typed by `TState` when it is given (as in Restate). */
+export interface KeyValueStore<TState extends TypedState = UntypedState> {
+  /** The value of a state entry, or null when there is none. */
+  get<TValue, TKey extends keyof TState = string>(
+    name: StateName<TState, TKey>,
+    serde?: Serde<StateValue<TState, TKey, TValue>>,
+  ): Promise<StateValue<TState, TKey, TValue> | null>;
+  /** The names of the key's state entries. */
+  stateKeys(): Promise<string[]>;
+  /** Sets a state entry; durable with the handler's next journaled step. */
+  set<TValue, TKey extends keyof TState = string>(
+    name: StateName<TState, TKey>,
+    value: StateValue<TState, TKey, TValue>,
+    serde?: Serde<StateValue<TState, TKey, TValue>>,
+  ): void;
+  /** Removes a state entry. */
+  clear<TKey extends keyof TState>(name: StateName<TState, TKey>): void;
+  /** Removes every state entry of the key. */
+  clearAll(): void;
+}
+
 /** The context of a shared object handler: reads the key's state. */
-export interface ObjectSharedContext extends Context {
+export interface ObjectSharedContext<TState extends TypedState = UntypedState> extends Context {
   readonly key: string;
   /** The value of a state entry, or null when there is none. */
-  get<T>(name: string, serde?: Serde<T>): Promise<T | null>;
+  get<TValue, TKey extends keyof TState = string>(
+    name: StateName<TState, TKey>,
+    serde?: Serde<StateValue<TState, TKey, TValue>>,
+  ): Promise<StateValue<TState, TKey, TValue> | null>;
   /** The names of the key's state entries. */
   stateKeys(): Promise<string[]>;
 }
 
 /** The context of an exclusive object handler: reads and writes the key's state. */
-export interface ObjectContext extends ObjectSharedContext {
-  set<T>(name: string, value: T, serde?: Serde<T>): void;
-  clear(name: string): void;
-  clearAll(): void;
-}
+export interface ObjectContext<TState extends TypedState = UntypedState>
+  extends ObjectSharedContext<TState>, KeyValueStore<TState> {}
 
 /** A durable promise of a workflow: resolved once, by any handler of the workflow instance. */
 export interface DurablePromise<T> extends RestatePromise<T> {
@@ -193,13 +233,12 @@ export interface DurablePromise<T> extends RestatePromise<T> {
 }
 
 /** The context of a shared workflow handler. */
-export interface WorkflowSharedContext extends ObjectSharedContext {
+export interface WorkflowSharedContext<
+  TState extends TypedState = UntypedState,
+> extends ObjectSharedContext<TState> {
   promise<T>(name: string, serde?: Serde<T>): DurablePromise<T>;
 }
 
 /** The context of a workflow's `run` handler. */
-export interface WorkflowContext extends WorkflowSharedContext {
-  set<T>(name: string, value: T, serde?: Serde<T>): void;
-  clear(name: string): void;
-  clearAll(): void;
-}
+export interface WorkflowContext<TState extends TypedState = UntypedState>
+  extends WorkflowSharedContext<TState>, ObjectContext<TState> {}

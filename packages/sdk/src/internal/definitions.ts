@@ -6,10 +6,21 @@ import type {
   Context,
   ObjectContext,
   ObjectSharedContext,
+  TypedState,
+  UntypedState,
   WorkflowContext,
   WorkflowSharedContext,
 } from "./context.js";
 import { durationMs, type Duration } from "./duration.js";
+// The definition types are Restate's own (type-only; nothing of it is loaded at run time): its
+// `{ name }` aliases carry the handlers as a phantom parameter, and TypeScript infers such a
+// parameter only through the same alias, so only these make Restate's typed clients
+// (`@restatedev/restate-sdk-clients`) and stubs (`const Api: typeof svc = { name }`) work.
+import type {
+  ServiceDefinition,
+  VirtualObjectDefinition,
+  WorkflowDefinition,
+} from "@restatedev/restate-sdk-core";
 import { serde as serdes, type Serde } from "./serde.js";
 
 /** Retry policy options of a service or handler (Restate SDK names). */
@@ -85,61 +96,146 @@ function wrap<F extends (...args: any[]) => Promise<unknown>>(
 }
 
 /**
- * Handler wrappers that attach options, as in the Restate SDK.
+ * The constraint on a definition's handlers: functions of a context, with or without an input.
+ * The `never` input gives `ctx` its contextual type without making
+ * `handlers.object.shared(async (ctx) => …)` infer an `any` input.
+ */
+type HandlersOf<C> = Record<
+  string,
+  ((ctx: C) => Promise<unknown>) | ((ctx: C, input: never) => Promise<unknown>)
+>;
+
+/** A handler type without its input parameter when the input is `void` (as in Restate). */
+export type RemoveVoidArgument<F> = F extends (ctx: infer C, arg: infer A) => infer R
+  ? [A] extends [void]
+    ? (ctx: C) => R
+    : F
+  : F;
+
+/**
+ * Handler wrappers that attach options, as in the Restate SDK. A TypeScript namespace, as there,
+ * so `import shared = handlers.object.shared` works.
  *
  * @example
  * const greeter = service({ name: "Greeter", handlers: {
  *   greet: handlers.handler({ retryPolicy: { maxAttempts: 3 } }, async (ctx: Context, name: string) => `hi ${name}`),
  * }});
  */
-export const handlers = {
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export namespace handlers {
   /** A service handler with options. */
-  handler<I, O>(options: HandlerOptions<I, O>, fn: ServiceHandler<I, O>): ServiceHandler<I, O> {
-    return wrap(undefined, options, fn);
-  },
-  object: {
+  export function handler<O, I = void>(
+    options: HandlerOptions<I, O>,
+    fn: (ctx: Context, input: I) => Promise<O>,
+  ): RemoveVoidArgument<typeof fn> {
+    return wrap(undefined, options, fn) as RemoveVoidArgument<typeof fn>;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  export namespace object {
     /** An exclusive object handler (the default for object handlers), with options. */
-    exclusive<I, O>(
-      optionsOrFn: HandlerOptions<I, O> | ObjectHandler<I, O>,
-      fn?: ObjectHandler<I, O>,
-    ): ObjectHandler<I, O> {
+    export function exclusive<O, I = void, TState extends TypedState = UntypedState>(
+      options: HandlerOptions<I, O>,
+      fn: (ctx: ObjectContext<TState>, input: I) => Promise<O>,
+    ): RemoveVoidArgument<typeof fn>;
+    export function exclusive<O, I = void, TState extends TypedState = UntypedState>(
+      fn: (ctx: ObjectContext<TState>, input: I) => Promise<O>,
+    ): RemoveVoidArgument<typeof fn>;
+    export function exclusive(optionsOrFn: any, fn?: any): any {
       return wrap("exclusive", optionsOrFn, fn);
-    },
+    }
     /** A shared object handler: concurrent with other handlers of the key; reads state only. */
-    shared<I, O>(
-      optionsOrFn: HandlerOptions<I, O> | ObjectSharedHandler<I, O>,
-      fn?: ObjectSharedHandler<I, O>,
-    ): ObjectSharedHandler<I, O> {
+    export function shared<O, I = void, TState extends TypedState = UntypedState>(
+      options: HandlerOptions<I, O>,
+      fn: (ctx: ObjectSharedContext<TState>, input: I) => Promise<O>,
+    ): RemoveVoidArgument<typeof fn>;
+    export function shared<O, I = void, TState extends TypedState = UntypedState>(
+      fn: (ctx: ObjectSharedContext<TState>, input: I) => Promise<O>,
+    ): RemoveVoidArgument<typeof fn>;
+    export function shared(optionsOrFn: any, fn?: any): any {
       return wrap("shared", optionsOrFn, fn);
-    },
-  },
-  workflow: {
+    }
+  }
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  export namespace workflow {
     /** The workflow's `run` handler, with options. */
-    workflow<I, O>(
-      optionsOrFn: HandlerOptions<I, O> | WorkflowHandler<I, O>,
-      fn?: WorkflowHandler<I, O>,
-    ): WorkflowHandler<I, O> {
+    export function workflow<O, I = void, TState extends TypedState = UntypedState>(
+      options: HandlerOptions<I, O>,
+      fn: (ctx: WorkflowContext<TState>, input: I) => Promise<O>,
+    ): RemoveVoidArgument<typeof fn>;
+    export function workflow<O, I = void, TState extends TypedState = UntypedState>(
+      fn: (ctx: WorkflowContext<TState>, input: I) => Promise<O>,
+    ): RemoveVoidArgument<typeof fn>;
+    export function workflow(optionsOrFn: any, fn?: any): any {
       return wrap("workflow", optionsOrFn, fn);
-    },
+    }
     /** A shared workflow handler: reads state and resolves durable promises. */
-    shared<I, O>(
-      optionsOrFn: HandlerOptions<I, O> | WorkflowSharedHandler<I, O>,
-      fn?: WorkflowSharedHandler<I, O>,
-    ): WorkflowSharedHandler<I, O> {
+    export function shared<O, I = void, TState extends TypedState = UntypedState>(
+      options: HandlerOptions<I, O>,
+      fn: (ctx: WorkflowSharedContext<TState>, input: I) => Promise<O>,
+    ): RemoveVoidArgument<typeof fn>;
+    export function shared<O, I = void, TState extends TypedState = UntypedState>(
+      fn: (ctx: WorkflowSharedContext<TState>, input: I) => Promise<O>,
+    ): RemoveVoidArgument<typeof fn>;
+    export function shared(optionsOrFn: any, fn?: any): any {
       return wrap("shared", optionsOrFn, fn);
-    },
-  },
-} as const;
+    }
+  }
+}
 
-/** What `service()` returns: a name, its handlers and options. Pass it to `start({ services })`. */
-export interface ServiceDefinition<P extends string = string, M = Record<string, ServiceHandler>> {
-  readonly name: P;
-  readonly kind: "service";
-  readonly handlers: M;
-  readonly options: ServiceOptions;
+/**
+ * What `service()` returns, as its type says: only a name, with the handlers' types as a phantom
+ * parameter, exactly as in the Restate SDK. So a stub for a service defined elsewhere,
+ * `const Api: typeof greeter = { name: "Greeter" }`, is a valid client target, and the typed
+ * clients of `@restatedev/restate-sdk-clients` accept onelog definitions. At run time the object
+ * also carries the handlers and options the engine registers (see `definitionParts`).
+ */
+export type { ServiceDefinition, VirtualObjectDefinition, WorkflowDefinition };
+/** The handlers of a service definition's type. */
+export type Service<D> = D extends ServiceDefinition<string, infer M> ? M : D;
+/** A service definition type, from a definition or from a handlers type. */
+export type ServiceDefinitionFrom<D> =
+  D extends ServiceDefinition<string, unknown> ? D : ServiceDefinition<string, D>;
+
+/** What the engine reads of a definition at run time: kind, handlers and options. */
+export interface DefinitionParts {
+  readonly name: string;
+  readonly kind: "service" | "object" | "workflow";
+  readonly handlers: Readonly<Record<string, (ctx: any, input: any) => Promise<unknown>>>;
+  readonly options: ServiceOptions & { readonly workflowRetention?: Duration };
   readonly description?: string;
   readonly metadata?: Readonly<Record<string, string>>;
 }
+
+/**
+ * The runtime parts of a definition made by `service()`, `object()` or `workflow()`.
+ * Throws a TypeError for anything else, such as a `{ name }` stub (stubs name a target for
+ * clients; only real definitions can be served).
+ */
+export function definitionParts(def: { readonly name: string }): DefinitionParts {
+  const d = def as Partial<DefinitionParts>;
+  if (
+    (d.kind !== "service" && d.kind !== "object" && d.kind !== "workflow") ||
+    typeof d.handlers !== "object" ||
+    d.handlers === null
+  ) {
+    throw new TypeError(
+      `${JSON.stringify(def.name)} is not a definition made by service(), object() or workflow(): ` +
+        "a { name } stub can be called through clients but not served",
+    );
+  }
+  return d as DefinitionParts;
+}
+
+/** @deprecated Restate SDK's older name of {@link handlers.handler}. */
+export const createServiceHandler = handlers.handler;
+/** @deprecated Restate SDK's older name of {@link handlers.object.exclusive}. */
+export const createObjectHandler = handlers.object.exclusive;
+/** @deprecated Restate SDK's older name of {@link handlers.object.shared}. */
+export const createObjectSharedHandler = handlers.object.shared;
+/** @deprecated Restate SDK's older name of {@link handlers.workflow.workflow}. */
+export const createWorkflowHandler = handlers.workflow.workflow;
+/** @deprecated Restate SDK's older name of {@link handlers.workflow.shared}. */
+export const createWorkflowSharedHandler = handlers.workflow.shared;
 
 /**
  * Defines a service: a set of stateless handlers, each invocation independent of the others.
@@ -150,7 +246,7 @@ export interface ServiceDefinition<P extends string = string, M = Record<string,
  *   greet: async (ctx: Context, name: string) => ctx.run("compose", () => `hello ${name}`),
  * }});
  */
-export function service<P extends string, M extends Record<string, ServiceHandler>>(definition: {
+export function service<P extends string, M extends HandlersOf<Context>>(definition: {
   readonly name: P;
   readonly handlers: M;
   readonly options?: ServiceOptions;
@@ -164,42 +260,54 @@ export function service<P extends string, M extends Record<string, ServiceHandle
       throw new TypeError(`service ${definition.name}: handler '${name}' is not a function`);
     }
   }
+  return makeParts("service", definition) as unknown as ServiceDefinition<P, M>;
+}
+
+function makeParts(
+  kind: DefinitionParts["kind"],
+  definition: {
+    readonly name: string;
+    readonly handlers: object;
+    readonly options?: WorkflowOptions;
+    readonly description?: string;
+    readonly metadata?: Readonly<Record<string, string>>;
+  },
+): DefinitionParts {
   return {
     name: definition.name,
-    kind: "service",
-    handlers: definition.handlers,
+    kind,
+    handlers: definition.handlers as DefinitionParts["handlers"],
     options: definition.options ?? {},
     ...(definition.description === undefined ? {} : { description: definition.description }),
     ...(definition.metadata === undefined ? {} : { metadata: definition.metadata }),
   };
 }
 
-/** What `object()` returns. */
-export interface VirtualObjectDefinition<P extends string = string, M = Record<string, ObjectHandler>> {
-  readonly name: P;
-  readonly kind: "object";
-  readonly handlers: M;
-  readonly options: ServiceOptions;
-  readonly description?: string;
-  readonly metadata?: Readonly<Record<string, string>>;
+/** What `object()` returns: a name with the handlers' types as a phantom parameter (as Restate). */
+/** The handlers of a virtual object definition's type. */
+export type VirtualObject<D> = D extends VirtualObjectDefinition<string, infer M> ? M : D;
+/** A virtual object definition type, from a definition or from a handlers type. */
+export type VirtualObjectDefinitionFrom<D> =
+  D extends VirtualObjectDefinition<string, unknown> ? D : VirtualObjectDefinition<string, D>;
+
+/** What `workflow()` returns: a name with the handlers' types as a phantom parameter (as Restate). */
+/** The handlers of a workflow definition's type. */
+export type Workflow<D> = D extends WorkflowDefinition<string, infer M> ? M : D;
+/** A workflow definition type, from a definition or from a handlers type. */
+export type WorkflowDefinitionFrom<D> =
+  D extends WorkflowDefinition<string, unknown> ? D : WorkflowDefinition<string, D>;
+
+/** Workflow options: a service's, plus how long a finished workflow keeps its state and output. */
+export interface WorkflowOptions extends ServiceOptions {
+  /** How long a finished workflow keeps its state, promises and output. Default 24 h. */
+  readonly workflowRetention?: Duration;
 }
 
-/** What `workflow()` returns. */
-export interface WorkflowDefinition<P extends string = string, M = Record<string, WorkflowHandler>> {
-  readonly name: P;
-  readonly kind: "workflow";
-  readonly handlers: M;
-  readonly options: ServiceOptions & {
-    /** How long a finished workflow keeps its state, promises and output. Default 24 h. */
-    readonly workflowRetention?: Duration;
-  };
-  readonly description?: string;
-  readonly metadata?: Readonly<Record<string, string>>;
-}
-
-/** Any definition `start({ services })` takes. */
-export type AnyDefinition =
-  ServiceDefinition<string, any> | VirtualObjectDefinition<string, any> | WorkflowDefinition<string, any>;
+/**
+ * Any definition `start({ services })` takes. Its type is only `{ name }`, as Restate's; at run
+ * time `start` refuses (TypeError) what `service()`, `object()` or `workflow()` did not make.
+ */
+export type AnyDefinition = { readonly name: string };
 
 /**
  * Defines a virtual object: handlers keyed by a string, with durable state per key. Exclusive
@@ -215,18 +323,15 @@ export type AnyDefinition =
  *   },
  * }});
  */
-export function object<
-  P extends string,
-  M extends Record<string, ObjectHandler | ObjectSharedHandler>,
->(definition: {
+export function object<P extends string, M extends HandlersOf<ObjectContext<any>>>(definition: {
   readonly name: P;
   readonly handlers: M;
   readonly options?: ServiceOptions;
   readonly description?: string;
   readonly metadata?: Readonly<Record<string, string>>;
 }): VirtualObjectDefinition<P, M> {
-  const d = service(definition as any) as unknown as Omit<VirtualObjectDefinition<P, M>, "kind">;
-  return { ...d, kind: "object" };
+  service(definition as any);
+  return makeParts("object", definition) as unknown as VirtualObjectDefinition<P, M>;
 }
 
 /**
@@ -242,21 +347,18 @@ export function object<
  *   click: async (ctx: WorkflowSharedContext, secret: string) => ctx.promise<string>("clicked").resolve(secret),
  * }});
  */
-export function workflow<
-  P extends string,
-  M extends Record<string, WorkflowHandler | WorkflowSharedHandler>,
->(definition: {
+export function workflow<P extends string, M extends HandlersOf<WorkflowContext<any>>>(definition: {
   readonly name: P;
   readonly handlers: M;
-  readonly options?: WorkflowDefinition["options"];
+  readonly options?: WorkflowOptions;
   readonly description?: string;
   readonly metadata?: Readonly<Record<string, string>>;
 }): WorkflowDefinition<P, M> {
   if (typeof (definition.handlers as Record<string, unknown>).run !== "function") {
     throw new TypeError(`workflow ${definition.name}: it needs a 'run' handler`);
   }
-  const d = service(definition as any) as unknown as Omit<WorkflowDefinition<P, M>, "kind">;
-  return { ...d, kind: "workflow" };
+  service(definition as any);
+  return makeParts("workflow", definition) as unknown as WorkflowDefinition<P, M>;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -305,7 +407,8 @@ export const DEFAULTS = {
 } as const;
 
 /** Resolves every handler of a definition with its service's options and the defaults. */
-export function resolveHandlers(def: AnyDefinition): ResolvedHandler[] {
+export function resolveHandlers(stub: AnyDefinition): ResolvedHandler[] {
+  const def = definitionParts(stub);
   const entries = Object.entries(def.handlers as Record<string, (ctx: any, input: any) => Promise<unknown>>);
   return entries.map(([name, fn]) => {
     const own = (fn as WithOptions)[HANDLER_OPTIONS] ?? {};

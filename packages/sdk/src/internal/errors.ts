@@ -118,3 +118,17 @@ export function isCancelledError(e: unknown): e is CancelledError {
 export function isJournalMismatchError(e: unknown): e is JournalMismatchError {
   return branded(e, MISMATCH);
 }
+
+/**
+ * The base class of Restate's errors in its SDK; here an alias of {@link TerminalError}'s
+ * parent shape for programs that name it in `instanceof` checks or types. Thrown from a handler
+ * it behaves as any non-terminal error: the attempt is retried.
+ */
+export class RestateError extends Error {
+  readonly code: number;
+  constructor(message: string, options?: { readonly errorCode?: number; readonly cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "RestateError";
+    this.code = options?.errorCode ?? 500;
+  }
+}

@@ -27,8 +27,8 @@ export {
 } from "./journal.js";
 export type { Applied, AttemptHandle, AttemptIO, AttemptOutcome, EagerState, WaitingOn } from "./attempt.js";
 export { runAttempt, startAttempt } from "./attempt.js";
-export type { AnyDefinition, HandlerKind, ResolvedHandler } from "./definitions.js";
-export { DEFAULTS, resolveHandlers } from "./definitions.js";
+export type { AnyDefinition, DefinitionParts, HandlerKind, ResolvedHandler } from "./definitions.js";
+export { DEFAULTS, definitionParts, resolveHandlers } from "./definitions.js";
 export { durationMs } from "./duration.js";
 export type { EndpointManifest, HandlerInfo, HandlerManifest, ServiceManifest } from "./manifest.js";
 export {

@@ -7,7 +7,13 @@
  * Durations are milliseconds, as in the Restate schema. The retry policy fields follow Restate's
  * later manifest versions; a manifest without them gets onelog's defaults.
  */
-import { DEFAULTS, resolveHandlers, type AnyDefinition, type HandlerKind } from "./definitions.js";
+import {
+  DEFAULTS,
+  definitionParts,
+  resolveHandlers,
+  type AnyDefinition,
+  type HandlerKind,
+} from "./definitions.js";
 
 /** The protocol versions this SDK's endpoint speaks (the Restate service protocol). */
 export const MIN_PROTOCOL_VERSION = 5;
@@ -115,7 +121,7 @@ export function endpointManifest(
     maxProtocolVersion: MAX_PROTOCOL_VERSION,
     services: definitions.map((def) => ({
       name: def.name,
-      ty: SERVICE_TY[def.kind],
+      ty: SERVICE_TY[definitionParts(def).kind],
       handlers: resolveHandlers(def).map((h): HandlerManifest => {
         const p = h.retryPolicy;
         return {

@@ -35,14 +35,13 @@ export interface SendOpts<I> {
  * await ctx.serviceClient(greeter).greet("Ada", rpc.opts({ idempotencyKey: "a" }));
  * ctx.serviceSendClient(greeter).greet("Ada", rpc.sendOpts({ delay: { seconds: 5 } }));
  */
-export const rpc = {
-  opts<I, O>(options: CallOptions<I, O>): Opts<I, O> {
-    return { [OPTS]: options };
-  },
-  sendOpts<I>(options: SendOptions<I>): SendOpts<I> {
-    return { [SEND_OPTS]: options };
-  },
-} as const;
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export namespace rpc {
+  /** Options of one call (idempotency key, headers, serdes): last argument of a client method. */
+  export const opts = <I, O>(options: CallOptions<I, O>): Opts<I, O> => ({ [OPTS]: options });
+  /** Options of one send (delay, idempotency key, headers, serde): last argument of a send client method. */
+  export const sendOpts = <I>(options: SendOptions<I>): SendOpts<I> => ({ [SEND_OPTS]: options });
+}
 
 /** The call options in a trailing argument, if it is an `rpc.opts(…)`. */
 export function callOptionsOf(x: unknown): CallOptions<unknown, unknown> | undefined {

@@ -15,13 +15,14 @@
  *   POST   /query                           { "query": "SELECT …" } → { rows, truncated }
  *
  * With a token (start option `adminToken`, env ONELOG_ADMIN_TOKEN), every path but /health needs
- * `Authorization: Bearer <token>`. Errors are JSON `{ code, message }` like the ingress's.
+ * `Authorization: Bearer <token>`. Errors are JSON in Restate's admin shape `{ message, restate_code, onelog_code }` (errors.ts).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isIP } from "node:net";
 import type { Engine } from "../engine.js";
+import { errorBody } from "../errors.js";
 import { parseTarget } from "./request-target.js";
 import { isInvocationId } from "../partition/ids.js";
 import type { Log } from "../log/log.js";
@@ -113,7 +114,12 @@ function refusal(op: Operation, state: InvocationState): string | undefined {
   }
 }
 
-/** An error answered as `{ code, message }` with its status. */
+/** The body of an admin error: Restate's admin shape plus onelog's code (errors.ts `errorBody`). */
+function adminError(onelogCode: string, message: string): Record<string, unknown> {
+  return errorBody("admin", { status: 0, message, onelogCode });
+}
+
+/** An error answered with its status and an `errorBody("admin", …)`. */
 class AdminError extends Error {
   constructor(
     readonly status: number,
@@ -200,14 +206,14 @@ export class Admin {
       return;
     }
     if (e instanceof AdminError) {
-      this.send(res, e.status, { code: e.code, message: e.message });
+      this.send(res, e.status, adminError(e.code, e.message));
     } else if (e instanceof SqlQueryError) {
-      this.send(res, 400, { code: e.code, message: e.message });
+      this.send(res, 400, adminError(e.code, e.message));
     } else if (e instanceof LogError) {
-      this.send(res, 503, { code: "OL1011", message: e.message });
+      this.send(res, 503, adminError("OL1011", e.message));
     } else {
       this.o.logger?.error({ err: e }, "admin request failed");
-      this.send(res, 500, { code: "OL1000", message: `internal error: ${String(e)}` });
+      this.send(res, 500, adminError("OL1000", `internal error: ${String(e)}`));
     }
   }
 
@@ -223,10 +229,7 @@ export class Admin {
     const url = parseTarget(req.url ?? "");
     if (url === undefined) {
       req.resume();
-      return this.send(res, 400, {
-        code: "OL1021",
-        message: `cannot parse the request target ${req.url ?? ""}`,
-      });
+      return this.send(res, 400, adminError("OL1021", `cannot parse the request target ${req.url ?? ""}`));
     }
     const path = url.pathname;
     const method = req.method ?? "GET";
@@ -239,10 +242,7 @@ export class Admin {
       return this.send(
         res,
         401,
-        {
-          code: "OL1017",
-          message: "the admin endpoint needs Authorization: Bearer <token> (ONELOG_ADMIN_TOKEN)",
-        },
+        adminError("OL1017", "the admin endpoint needs Authorization: Bearer <token> (ONELOG_ADMIN_TOKEN)"),
         { "www-authenticate": 'Bearer realm="onelog admin"' },
       );
     }

@@ -9,14 +9,15 @@
  *   GET  /restate/invocation/{object}/{key}/{handler}/{idempotencyKey}/attach | /output
  *   GET  /restate/workflow/{workflow}/{workflowId}/attach | /output
  *   POST /restate/awakeables/{id}/resolve | /reject
+ * Handler paths take GET too (an empty input), as Restate's ingress does.
  * Header `idempotency-key`: a duplicate request gets the first one's result, also after a restart.
- * Every error is JSON `{ code, message }` with the status of its code (errors.ts).
+ * Every error is JSON in Restate's shape `{ code, message, source, onelog_code }` (errors.ts errorBody).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Result } from "@onelog/sdk/internal";
 import type { Engine, InvocationRequest } from "../engine.js";
-import { IngressError } from "../errors.js";
+import { IngressError, errorBody, type IngressErrorCode } from "../errors.js";
 import { parseAwakeableId } from "@onelog/sdk/internal";
 import { idempotentInvocationId, isInvocationId, workflowRunId } from "../partition/ids.js";
 import { parseTarget, type RequestTarget } from "./request-target.js";
@@ -123,13 +124,14 @@ export class Ingress {
     server.keepAliveTimeout = 65_000;
     server.on("clientError", clientError);
     server.on("checkExpectation", (req, res) => {
-      this.json(res, 417, {
-        code: "OL1021",
-        message: `unsupported expectation: ${String(req.headers.expect)}`,
-      });
+      this.json(
+        res,
+        417,
+        ingressError(417, "OL1021", `unsupported expectation: ${String(req.headers.expect)}`),
+      );
     });
     server.on("connect", (_req, socket: import("node:stream").Duplex) => {
-      const body = JSON.stringify({ code: "OL1007", message: "CONNECT is not supported" });
+      const body = JSON.stringify(ingressError(405, "OL1007", "CONNECT is not supported"));
       socket.end(
         `HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
@@ -185,7 +187,8 @@ export class Ingress {
           res.setHeader("allow", "GET, HEAD");
           throw new IngressError("OL1007", `use GET for /restate/health, not ${req.method}`);
         }
-        return this.json(res, 200, { status: "ok" });
+        // As Restate: the names of the services this ingress can reach.
+        return this.json(res, 200, { services: [...this.o.engine.services.keys()].sort() });
       }
       throw new IngressError("OL1012", `no such path: ${url.pathname}`);
     }
@@ -206,8 +209,10 @@ export class Ingress {
     }
     const keyed = svc.kind !== "service";
     if (segments.length !== (keyed ? 3 : 2)) {
+      // A known service with the wrong number of segments (a keyed path without its key) is a
+      // bad path (400), as in Restate, not an unknown target.
       throw new IngressError(
-        "OL1012",
+        "OL1030",
         keyed
           ? `${svc.kind} ${svc.name} is called as /${svc.name}/{${svc.kind === "object" ? "key" : "workflowId"}}/{handler}`
           : `service ${svc.name} is a plain service: call it as /${svc.name}/{handler}, it takes no key`,
@@ -234,9 +239,12 @@ export class Ingress {
     segments: string[],
     send: boolean,
   ) {
-    if (req.method !== "POST") {
-      res.setHeader("allow", "POST");
-      throw new IngressError("OL1007", `use POST to invoke a handler, not ${req.method}`);
+    if (req.method !== "POST" && req.method !== "GET") {
+      res.setHeader("allow", "GET, POST");
+      throw new IngressError(
+        "OL1007",
+        `use POST (or GET, with no input) to invoke a handler, not ${req.method}`,
+      );
     }
     const target = this.targetOf(segments, url.pathname);
     const idempotencyKey = this.idempotencyKey(req);
@@ -264,6 +272,8 @@ export class Ingress {
       res.setHeader("x-restate-id", r.invocationId);
       return this.json(res, 202, {
         invocationId: r.invocationId,
+        // As Restate: a delayed send says when it will run.
+        ...(delayMs === undefined ? {} : { executionTime: new Date(Date.now() + delayMs).toISOString() }),
         status: r.previouslyAccepted ? "PreviouslyAccepted" : "Accepted",
       });
     }
@@ -426,7 +436,11 @@ export class Ingress {
       return;
     }
     const status = result.err.code >= 400 && result.err.code <= 599 ? result.err.code : 500;
-    this.json(res, status, { code: result.err.code, message: result.err.message });
+    this.json(
+      res,
+      status,
+      errorBody("ingress", { status: result.err.code, message: result.err.message, source: "invocation" }),
+    );
   }
 
   private json(res: ServerResponse, status: number, body: unknown): void {
@@ -444,11 +458,11 @@ export class Ingress {
     }
     if (e instanceof IngressError) {
       if (e.status === 503) res.setHeader("retry-after", "1");
-      this.json(res, e.status, { code: e.code, message: e.message });
+      this.json(res, e.status, ingressError(e.status, e.code, e.message));
       return;
     }
     this.o.logger.error({ err: e }, "ingress request failed");
-    this.json(res, 500, { code: "OL1000", message: `internal error: ${(e as Error).message ?? String(e)}` });
+    this.json(res, 500, ingressError(500, "OL1000", `internal error: ${(e as Error).message ?? String(e)}`));
   }
 }
 
@@ -460,12 +474,13 @@ function clientError(err: NodeJS.ErrnoException, socket: import("node:stream").D
   }
   const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
   const status = tooLarge ? 431 : 400;
-  const body = JSON.stringify({
-    code: "OL1021",
-    message: tooLarge
-      ? "request headers are too large"
-      : `malformed HTTP request: ${err.code ?? err.message}`,
-  });
+  const body = JSON.stringify(
+    ingressError(
+      status,
+      "OL1021",
+      tooLarge ? "request headers are too large" : `malformed HTTP request: ${err.code ?? err.message}`,
+    ),
+  );
   socket.end(
     `HTTP/1.1 ${status} ${tooLarge ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
@@ -485,4 +500,12 @@ function reasonOf(body: Buffer): string {
 
 function tooLarge(limit: number): IngressError {
   return new IngressError("OL1004", `request body is larger than the limit of ${limit} bytes`);
+}
+
+function ingressError(
+  status: number,
+  onelogCode: IngressErrorCode,
+  message: string,
+): Record<string, unknown> {
+  return errorBody("ingress", { status, message, onelogCode });
 }

@@ -68,6 +68,11 @@ export class EntryTooLargeError extends Error {
 export interface InProcessOptions {
   /** The handler functions, by `service/handler`: they never leave this invoker. */
   readonly handlers: ReadonlyMap<string, ResolvedHandler>;
+  /**
+   * Whether a call or send target is served by any deployment (default: by `handlers`). A call
+   * or send to one that is not is refused before the log and its attempt fails (retryable).
+   */
+  readonly isRegistered?: (service: string, handler: string) => boolean;
   /** Where ctx.console writes. */
   readonly console?: Console;
   /** Suspend at every await that waits for a completion (a test mode: inactivity timeout 0). */
@@ -210,6 +215,17 @@ export class InProcessInvoker implements Invoker {
         registered:
           status === undefined || this.o.handlers.has(`${status.target.service}/${status.target.handler}`),
       });
+    } else if ("err" in outcome.result) {
+      // The handler ended with a terminal failure: logged once, with its target and id, as
+      // Restate does (a zombie attempt returned above, so this is the attempt that counts).
+      const t = this.o.store.getStatus(id)?.target;
+      const target =
+        t === undefined ? "?" : `${t.service}/${t.key === undefined ? "" : `${t.key}/`}${t.handler}`;
+      const { code, message } = outcome.result.err;
+      this.o.logger.warn(
+        { invocationId: id, target, code },
+        `invocation ${target} ${id} failed: [${code}] ${message}`,
+      );
     }
     this.proposeOutcome(this.outcomeRecord(id, attempt.epoch, outcome), 0);
   }
@@ -361,6 +377,25 @@ export class InProcessInvoker implements Invoker {
         if (attempt.aborted) return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
         const refused = this.refuseLarge(id, attempt, describeEntry(entry), entryBytes(entry));
         if (refused !== undefined) return Promise.reject(refused);
+        if (
+          (entry.type === "call" || entry.type === "send") &&
+          !(
+            this.o.isRegistered?.(entry.target.service, entry.target.handler) ??
+            this.o.handlers.has(`${entry.target.service}/${entry.target.handler}`)
+          )
+        ) {
+          // As in Restate: a call or send to a handler that is not registered is not journaled;
+          // the calling attempt fails (retryable, the reason in its status) and the invocation
+          // retries by its policy, so it goes on by itself once the service is registered.
+          const message = `cannot ${entry.type === "call" ? "call" : "send to"} ${entry.target.service}/${entry.target.handler}: the service handler ${entry.target.service}/${entry.target.handler} is not registered`;
+          this.o.logger.warn(
+            { invocationId: id, attemptEpoch: attempt.epoch, error: message },
+            "attempt failed",
+          );
+          this.abort(id);
+          this.proposeOutcome(this.outcomeRecord(id, attempt.epoch, { type: "failed", message }), 0);
+          return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
+        }
         return new Promise<Applied>((resolve, reject) => {
           attempt.acks.set(commandIndex, { resolve, reject });
           this.o

@@ -1,0 +1,204 @@
+// Proves onelog answers like Restate: the compat programs are served by a real restate-server (npm @restatedev/restate-server, free loopback ports, a temp base dir) with the Restate SDK's endpoint, and by onelog embedded from a copy whose only change is the import; the same scripted requests go to both and status + body are compared with ids and times normalised. Known differences are listed in docs/compatibility.md.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import type * as onelog from "onelog";
+import { eventually, silent, tmpDir } from "../integration/http-harness.js";
+
+const SERVER = "node_modules/@restatedev/restate-server-linux-x64/bin/restate-server";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+type Step = { method: "GET" | "POST"; path: string; body?: unknown; headers?: Record<string, string> };
+type Answer = { status: number; body: unknown };
+
+/** The script, in order; each step's answer is compared. */
+const SCRIPT: Step[] = [
+  { method: "POST", path: "/Greeter/greet", body: "Ada" },
+  { method: "GET", path: "/Greeter/hello" },
+  { method: "POST", path: "/Greeter/fail" },
+  { method: "POST", path: "/Greeter/stepFails" },
+  { method: "POST", path: "/Greeter/order", body: { id: "o1", qty: 2 } },
+  { method: "POST", path: "/Greeter/greet", body: "Idem", headers: { "idempotency-key": "k1" } },
+  { method: "POST", path: "/Greeter/greet", body: "Idem", headers: { "idempotency-key": "k1" } },
+  { method: "POST", path: "/Cart/c1/add", body: "apple" },
+  { method: "GET", path: "/Cart/c1/count" },
+  { method: "POST", path: "/Cart/c1/untyped" },
+  { method: "POST", path: "/Cart/add", body: "x" },
+  { method: "POST", path: "/Nope/x" },
+  { method: "POST", path: "/Greeter/nope" },
+  { method: "POST", path: "/Greeter/greet/send?delay=1s", body: "Later" },
+  { method: "POST", path: "/Signup/w1/run/send", body: "ada@example.com" },
+  { method: "POST", path: "/Signup/w1/run/send", body: "ada@example.com" },
+  { method: "POST", path: "/Signup/w1/click", body: "s3cret" },
+  { method: "GET", path: "/restate/workflow/Signup/w1/attach" },
+  { method: "GET", path: "/restate/workflow/Signup/w1/output" },
+  { method: "POST", path: "/Signup/w1/run", body: "other@example.com" },
+  { method: "POST", path: "/Signup/w1/email" },
+  { method: "POST", path: "/Caller/calls", body: "bob" },
+  { method: "POST", path: "/Caller/sends", body: "zed" },
+  { method: "POST", path: "/Caller/generic", body: "eve" },
+  { method: "POST", path: "/Caller/combine" },
+  { method: "POST", path: "/Caller/errors" },
+  { method: "GET", path: "/restate/invocation/Greeter/greet/k1/output" },
+  { method: "GET", path: "/restate/invocation/Greeter/greet/k1/attach" },
+  { method: "GET", path: "/restate/invocation/Greeter/greet/never/output" },
+  { method: "GET", path: "/restate/invocation/inv_bogus/output" },
+  { method: "GET", path: "/restate/workflow/Signup/never/output" },
+  { method: "POST", path: "/Greeter/greet?delay=1s", body: "x" },
+  { method: "POST", path: "/restate/awakeables/nope/resolve", body: "x" },
+  { method: "GET", path: "/restate/health" },
+];
+
+/** Ids and times differ by construction; onelog's extra error field and ingress wording are documented. */
+function normalise(a: Answer): Answer {
+  const text = JSON.stringify(a.body ?? null)
+    .replace(/inv_[0-9A-Za-z]+/g, "inv_…")
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g, "<time>");
+  const body = JSON.parse(text) as unknown;
+  if (typeof body === "object" && body !== null && !Array.isArray(body)) {
+    const b = { ...(body as Record<string, unknown>) };
+    delete b.onelog_code;
+    if (Array.isArray(b.services)) b.services = [...(b.services as string[])].sort(); // /restate/health: any order
+    if (b.source === "ingress") delete b.message; // different wording (docs/compatibility.md)
+    return { status: a.status, body: b };
+  }
+  return { status: a.status, body };
+}
+
+async function run(base: string): Promise<Answer[]> {
+  const out: Answer[] = [];
+  for (const s of SCRIPT) {
+    const res = await fetch(base + s.path, {
+      method: s.method,
+      headers: { "content-type": "application/json", ...s.headers },
+      ...(s.body === undefined ? {} : { body: JSON.stringify(s.body) }),
+    });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = text === "" ? "" : JSON.parse(text);
+    } catch {
+      // not JSON: compared as text
+    }
+    out.push(normalise({ status: res.status, body }));
+  }
+  return out;
+}
+
+const available = fs.existsSync(SERVER);
+
+describe("compatibility with Restate (behaviour)", { skip: available ? false : `no ${SERVER}` }, () => {
+  const children: ChildProcess[] = [];
+  let restateIngress = "";
+  let server: onelog.OnelogServer | undefined;
+
+  before(async () => {
+    const dir = tmpDir("onelog-compat-");
+    const [ingress, admin, node, pg, endpoint] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+    const restate = spawn(
+      SERVER,
+      [
+        "--no-logo",
+        "--listen-mode",
+        "tcp",
+        "--base-dir",
+        path.join(dir, "restate"),
+        "--default-num-partitions",
+        "2",
+      ],
+      {
+        env: {
+          ...process.env,
+          RESTATE_INGRESS__BIND_ADDRESS: `127.0.0.1:${ingress}`,
+          RESTATE_ADMIN__BIND_ADDRESS: `127.0.0.1:${admin}`,
+          RESTATE_BIND_ADDRESS: `127.0.0.1:${node}`,
+          RESTATE_ADMIN__QUERY_ENGINE__PGSQL_BIND_ADDRESS: `127.0.0.1:${pg}`,
+          RESTATE_LOG_FILTER: "warn",
+        },
+        stdio: "ignore",
+      },
+    );
+    children.push(restate);
+    const sdk = spawn(
+      process.execPath,
+      [
+        "--import",
+        "./tests/compat/with-resolvers.mjs",
+        "--import",
+        "tsx",
+        "tests/compat/restate-endpoint.ts",
+        String(endpoint),
+      ],
+      { stdio: "ignore" },
+    );
+    children.push(sdk);
+    await eventually(
+      "restate-server is up",
+      async () => (await fetch(`http://127.0.0.1:${admin}/health`).catch(() => undefined))?.ok === true,
+      60_000,
+    );
+    await eventually(
+      "the deployment is registered",
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${admin}/deployments`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ uri: `http://127.0.0.1:${endpoint}`, force: true }),
+        }).catch(() => undefined);
+        return r !== undefined && r.status < 300;
+      },
+      60_000,
+    );
+    restateIngress = `http://127.0.0.1:${ingress}`;
+
+    // onelog: the same program with its import changed, nothing else.
+    const generated = path.resolve("tests/compat/.generated");
+    fs.mkdirSync(generated, { recursive: true });
+    const source = fs.readFileSync("tests/compat/programs/shop.ts", "utf8");
+    assert.ok(source.includes('from "@restatedev/restate-sdk"'));
+    fs.writeFileSync(
+      path.join(generated, "shop.ts"),
+      source.replace('from "@restatedev/restate-sdk"', 'from "onelog"'),
+    );
+    const ol = await import("onelog");
+    const shop = (await import(path.join(generated, "shop.ts"))) as Record<string, onelog.AnyDefinition>;
+    server = await ol.start({
+      services: [shop.greeter!, shop.cart!, shop.signup!, shop.caller!],
+      dataDir: tmpDir("onelog-compat-data-"),
+      ingressPort: 0,
+      adminPort: false,
+      logger: silent,
+    });
+  });
+
+  after(async () => {
+    await server?.stop();
+    for (const c of children) c.kill("SIGKILL");
+  });
+
+  it("the same requests get the same status and body from restate-server and from onelog", async () => {
+    const fromRestate = await run(restateIngress);
+    const fromOnelog = await run(server!.ingressUrl);
+    const differences = SCRIPT.flatMap((s, i) =>
+      JSON.stringify(fromRestate[i]) === JSON.stringify(fromOnelog[i])
+        ? []
+        : [
+            `${s.method} ${s.path}: restate ${JSON.stringify(fromRestate[i])} / onelog ${JSON.stringify(fromOnelog[i])}`,
+          ],
+    );
+    assert.deepEqual(differences, []);
+  });
+});

@@ -1,0 +1,115 @@
+// Proves onelog's public surface matches @restatedev/restate-sdk 1.17 name for name (each missing name is listed in docs/compatibility.md with its reason) and that programs in Restate's idioms compile against both with only the import changed, by reading both packages' exports with the TypeScript compiler and running tsc on tests/compat/programs twice.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import ts from "typescript";
+
+/** Restate SDK exports onelog does not have, each with the reason (docs/compatibility.md says more). */
+export const NOT_PROVIDED: Readonly<Record<string, string>> = {
+  endpoint: "no remote endpoint yet: onelog serves handlers in process with start()",
+  serve: "no remote endpoint yet",
+  createEndpointHandler: "no remote endpoint yet",
+  RestateEndpoint: "no remote endpoint yet",
+  RestateEndpointBase: "no remote endpoint yet",
+  EndpointOptions: "no remote endpoint yet",
+  NodeEndpointOptions: "no remote endpoint yet",
+  ServeOptions: "no remote endpoint yet",
+  DefaultServiceOptions: "no remote endpoint yet",
+  Hooks: "endpoint hooks and interceptors are not supported",
+  HooksProvider: "endpoint hooks and interceptors are not supported",
+  Interceptor: "endpoint hooks and interceptors are not supported",
+  LoggerTransport: "the endpoint's logger transport: onelog takes a Logger in start()",
+  LogMetadata: "the endpoint's logger transport",
+  LogSource: "the endpoint's logger transport",
+  LoggerContext: "the endpoint's logger transport",
+  RestateLogLevel: "the endpoint's logger transport",
+  internal: "Restate's internal API",
+  JournalValueCodec: "journal value codecs (encryption/compression) are not supported",
+  PauseError: "not yet: pausing from a handler",
+  InvocationReference: "not yet: ctx.invocation() and signals",
+  SignalReference: "not yet: ctx.invocation() and signals",
+  ScopedContext: "not yet: scoped invocations",
+  Target: "not yet: ctx.invocation() and signals",
+  iface: "not yet: the 1.17 interface/descriptor API",
+  implement: "not yet: the 1.17 interface/descriptor API",
+  Descriptor: "not yet: the 1.17 interface/descriptor API",
+  DescriptorOpts: "not yet: the 1.17 interface/descriptor API",
+  HandlerDescriptor: "not yet: the 1.17 interface/descriptor API",
+  ServiceDescriptor: "not yet: the 1.17 interface/descriptor API",
+  ObjectDescriptor: "not yet: the 1.17 interface/descriptor API",
+  WorkflowDescriptor: "not yet: the 1.17 interface/descriptor API",
+  ClientFromDescriptors: "not yet: the 1.17 interface/descriptor API",
+  SendClientFromDescriptors: "not yet: the 1.17 interface/descriptor API",
+  ImplementedDefinition: "not yet: the 1.17 interface/descriptor API",
+  ImplementedServiceDefinition: "not yet: the 1.17 interface/descriptor API",
+  ImplementedObjectDefinition: "not yet: the 1.17 interface/descriptor API",
+  ImplementedWorkflowDefinition: "not yet: the 1.17 interface/descriptor API",
+  ServiceImplHandlers: "not yet: the 1.17 interface/descriptor API",
+  ObjectImplHandlers: "not yet: the 1.17 interface/descriptor API",
+  WorkflowImplHandlers: "not yet: the 1.17 interface/descriptor API",
+  ServicePerHandlerOpts: "not yet: the 1.17 interface/descriptor API",
+  ObjectPerHandlerOpts: "not yet: the 1.17 interface/descriptor API",
+  WorkflowPerHandlerOpts: "not yet: the 1.17 interface/descriptor API",
+  ServiceInterface: "not yet: the 1.17 interface/descriptor API",
+  FnOf: "not yet: the 1.17 interface/descriptor API",
+  InferInput: "not yet: the 1.17 interface/descriptor API",
+  InferOutput: "not yet: the 1.17 interface/descriptor API",
+  ServiceOpts: "not yet: the type of service()'s handlers record (onelog infers it)",
+  ObjectOpts: "not yet: the type of object()'s handlers record (onelog infers it)",
+  WorkflowOpts: "not yet: the type of workflow()'s handlers record (onelog infers it)",
+};
+
+function exportsOf(files: string[]): Set<string>[] {
+  const program = ts.createProgram(files, {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    customConditions: ["onelog-source"],
+    noEmit: true,
+    skipLibCheck: true,
+  });
+  const checker = program.getTypeChecker();
+  return files.map((f) => {
+    const sf = program.getSourceFile(f);
+    assert.ok(sf, f);
+    const module = checker.getSymbolAtLocation(sf);
+    assert.ok(module, f);
+    return new Set(checker.getExportsOfModule(module).map((s) => s.name));
+  });
+}
+
+function tsc(project: string): { status: number | null; output: string } {
+  const r = spawnSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", project], {
+    encoding: "utf8",
+  });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+describe("compatibility with @restatedev/restate-sdk (types)", () => {
+  it("every export of the Restate SDK is exported by onelog, or listed as not provided with a reason", () => {
+    const [onelog, restate] = exportsOf([
+      "packages/onelog/src/index.ts",
+      "node_modules/@restatedev/restate-sdk/dist/index.d.ts",
+    ]);
+    const missing = [...restate!].filter((n) => !onelog!.has(n) && NOT_PROVIDED[n] === undefined);
+    assert.deepEqual(missing, [], "exports of @restatedev/restate-sdk that onelog neither has nor lists");
+    const stale = Object.keys(NOT_PROVIDED).filter((n) => onelog!.has(n) || !restate!.has(n));
+    assert.deepEqual(stale, [], "names listed as not provided that onelog has, or Restate does not");
+  });
+
+  it("docs/compatibility.md names every export onelog does not provide", () => {
+    const doc = fs.readFileSync("docs/compatibility.md", "utf8");
+    const undocumented = Object.keys(NOT_PROVIDED).filter((n) => !doc.includes(`\`${n}\``));
+    assert.deepEqual(undocumented, []);
+  });
+
+  it("the programs in Restate's idioms compile against @restatedev/restate-sdk", () => {
+    const r = tsc("tests/compat/tsconfig.restate.json");
+    assert.equal(r.status, 0, r.output);
+  });
+
+  it("the same programs compile against onelog with only the import mapped (also Restate's typed clients with onelog definitions)", () => {
+    const r = tsc("tests/compat/tsconfig.onelog.json");
+    assert.equal(r.status, 0, r.output);
+  });
+});
