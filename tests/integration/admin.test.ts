@@ -200,7 +200,7 @@ describe("admin: invocations", () => {
     const expect409 = async (id: string, op: string, why: RegExp) => {
       const r = await http("PATCH", `${admin}/invocations/${id}/${op}`);
       assert.equal(r.status, 409, `${op}: ${r.text}`);
-      assert.equal(r.body.code, "OL1023");
+      assert.equal(r.body.onelog_code, "OL1023");
       assert.match(r.body.message, new RegExp(`^cannot ${op} invocation ${id}: it is \\S+; `));
       assert.match(r.body.message, why);
     };
