@@ -2,6 +2,7 @@
  * Service definitions: what `service()` returns and the engine registers. Names and shapes follow
  * the Restate TypeScript SDK 1.x so that programs move over by changing their import.
  */
+import type { HandlerInfo } from "./manifest.js";
 import type {
   Context,
   ObjectContext,
@@ -372,25 +373,10 @@ function checkName(what: string, name: string): void {
 }
 
 /** The engine's view of one handler: its function and its resolved options. */
-export interface ResolvedHandler {
-  readonly service: string;
-  readonly name: string;
-  readonly serviceKind: "service" | "object" | "workflow";
-  readonly kind: HandlerKind;
+export interface ResolvedHandler extends Omit<HandlerInfo, "input" | "output"> {
   readonly fn: (ctx: any, input: any) => Promise<unknown>;
   readonly input: Serde<unknown>;
   readonly output: Serde<unknown>;
-  readonly ingressPrivate: boolean;
-  readonly retryPolicy: {
-    readonly initialIntervalMs: number;
-    readonly factor: number;
-    readonly maxIntervalMs: number;
-    readonly maxAttempts: number | null;
-    readonly onMaxAttempts: "pause" | "kill";
-  };
-  readonly idempotencyRetentionMs: number;
-  readonly journalRetentionMs: number;
-  readonly inactivityTimeoutMs: number;
 }
 
 /** Defaults of the retry policy and retentions (docs/architecture.md, "Retries"). */

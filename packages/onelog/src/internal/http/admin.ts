@@ -32,7 +32,7 @@ import type { Metrics } from "../ops/metrics.js";
 import { Registry } from "./registry.js";
 import { showBytes, showDeep, showJournal, type ShownValue } from "./values.js";
 import { SqlIntrospection, SqlQueryError } from "../ops/sql.js";
-import type { InvocationState } from "../partition/store/store.js";
+import { INVOCATION_STATES, type InvocationState } from "../partition/store/store.js";
 
 export interface AdminOptions {
   readonly engine: Engine;
@@ -72,15 +72,7 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(v4) === 4 && v4.startsWith("127.");
 }
 
-const STATES: ReadonlySet<string> = new Set<InvocationState>([
-  "scheduled",
-  "inboxed",
-  "invoked",
-  "suspended",
-  "backing-off",
-  "paused",
-  "completed",
-]);
+const STATES: ReadonlySet<string> = new Set<InvocationState>(INVOCATION_STATES);
 const OPERATIONS = new Set(["cancel", "kill", "purge", "pause", "resume"] as const);
 type Operation = "cancel" | "kill" | "purge" | "pause" | "resume";
 const MAX_BODY_BYTES = 8 * 1024 * 1024;

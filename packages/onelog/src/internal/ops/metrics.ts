@@ -17,17 +17,9 @@ import type { Engine } from "../engine.js";
 import type { Log } from "../log/log.js";
 import type { ProcessorObserver } from "../partition/processor.js";
 import type { SqlIntrospection } from "./sql.js";
-import type { InvocationState } from "../partition/store/store.js";
+import { INVOCATION_STATES, type InvocationState } from "../partition/store/store.js";
 
-const STATES: readonly InvocationState[] = [
-  "scheduled",
-  "inboxed",
-  "invoked",
-  "suspended",
-  "backing-off",
-  "paused",
-  "completed",
-];
+const STATES: readonly InvocationState[] = INVOCATION_STATES;
 
 /** What the scrape-time gauges read. */
 export interface MetricSources {

@@ -7,9 +7,19 @@
 import type { JournalEntry, Result } from "@onelog/sdk/internal";
 import type { Caller, HandlerKind, OutboxMessage, RetryPolicy, Target, TimerKey } from "../records.js";
 
+/** Where an invocation is in its life, in the order of a typical life. */
+export const INVOCATION_STATES = [
+  "scheduled",
+  "inboxed",
+  "invoked",
+  "suspended",
+  "backing-off",
+  "paused",
+  "completed",
+] as const;
+
 /** Where an invocation is in its life. */
-export type InvocationState =
-  "scheduled" | "inboxed" | "invoked" | "suspended" | "backing-off" | "paused" | "completed";
+export type InvocationState = (typeof INVOCATION_STATES)[number];
 
 /** One row of the invocation status table. */
 export interface InvocationStatus {
