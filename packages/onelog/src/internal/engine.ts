@@ -102,7 +102,8 @@ export class Engine {
   /** What the embedded deployment serves, as discovery would describe it. */
   readonly manifest: EndpointManifest;
 
-  private constructor(private readonly o: EngineOptions) {
+  private constructor(private readonly options: EngineOptions) {
+    const o = options;
     this.partitions = o.log.partitions;
     this.random = o.random ?? systemRandom();
     // The engine knows services only through the manifest; the functions stay in the invoker.
@@ -338,7 +339,7 @@ export class Engine {
       ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
       ...(req.delayMs === undefined || req.delayMs <= 0
         ? {}
-        : { executeAt: this.o.clock.now() + req.delayMs }),
+        : { executeAt: this.options.clock.now() + req.delayMs }),
     };
     return this.processorOf(invocationId).appendExternal(body);
   }

@@ -1,31 +1,50 @@
 /**
- * Error codes users and operators meet at the ingress, each with a page in docs/errors/.
- * The HTTP status goes with the code; the JSON body has Restate's fields plus onelog's code
- * (see {@link errorBody}).
+ * Every error code users and operators meet, in one table that every layer uses: the code, the
+ * HTTP status it answers with (null where no HTTP request is answered: `start()` refusals, the
+ * SDK's journal mismatch), a title, and where it arises. Each code has a page
+ * `docs/errors/{code}.md`; a test (tests/unit/error-codes.test.ts) checks that the table, the
+ * pages, their index and the codes used in the sources agree. The JSON body of an HTTP error has
+ * Restate's fields plus onelog's code (see {@link errorBody}).
  */
-export const IngressErrors = {
-  OL1000: { status: 500, title: "internal error" },
-  OL1001: { status: 404, title: "unknown service" },
-  OL1002: { status: 404, title: "unknown handler" },
-  OL1003: { status: 400, title: "bad request body" },
-  OL1004: { status: 413, title: "request too large" },
-  OL1005: { status: 400, title: "bad idempotency key" },
-  OL1006: { status: 400, title: "bad delay" },
-  OL1007: { status: 405, title: "method not allowed" },
-  OL1008: { status: 404, title: "invocation not found" },
-  OL1009: { status: 470, title: "invocation not completed yet" },
-  OL1010: { status: 400, title: "service is private" },
-  OL1011: { status: 503, title: "cannot accept the request now" },
-  OL1012: { status: 404, title: "no such path" },
-  OL1013: { status: 400, title: "bad invocation id" },
-  OL1014: { status: 400, title: "bad awakeable id" },
-  OL1015: { status: 413, title: "journal entry too large" },
-  OL1016: { status: 503, title: "too many requests in flight" },
-  OL1021: { status: 400, title: "malformed HTTP request" },
-  OL1030: { status: 400, title: "bad path" },
+export const ErrorCodes = {
+  OL0001: { status: null, title: "journal mismatch (SDK, fails the attempt)", where: "sdk" },
+  OL1000: { status: 500, title: "internal error", where: "ingress" },
+  OL1001: { status: 404, title: "unknown service", where: "ingress" },
+  OL1002: { status: 404, title: "unknown handler", where: "ingress" },
+  OL1003: { status: 400, title: "bad request body", where: "ingress" },
+  OL1004: { status: 413, title: "request too large", where: "ingress" },
+  OL1005: { status: 400, title: "bad idempotency key", where: "ingress" },
+  OL1006: { status: 400, title: "bad delay", where: "ingress" },
+  OL1007: { status: 405, title: "method not allowed", where: "ingress" },
+  OL1008: { status: 404, title: "invocation not found", where: "ingress" },
+  OL1009: { status: 470, title: "invocation not completed yet", where: "ingress" },
+  OL1010: { status: 400, title: "service is private", where: "ingress" },
+  OL1011: { status: 503, title: "cannot accept the request now", where: "ingress" },
+  OL1012: { status: 404, title: "no such path", where: "ingress" },
+  OL1013: { status: 400, title: "bad invocation id", where: "ingress" },
+  OL1014: { status: 400, title: "bad awakeable id", where: "ingress" },
+  OL1015: { status: 413, title: "journal entry too large", where: "ingress" },
+  OL1016: { status: 503, title: "too many requests in flight", where: "ingress" },
+  OL1017: { status: 401, title: "admin request without a valid token", where: "admin" },
+  OL1018: { status: null, title: "admin endpoint beyond loopback without a token", where: "start" },
+  OL1019: { status: 400, title: "the SQL query cannot run", where: "admin" },
+  OL1020: { status: 409, title: "state patch refused, the key is locked", where: "admin" },
+  OL1021: { status: 400, title: "malformed HTTP request", where: "ingress" },
+  OL1022: { status: null, title: "data written in another format", where: "start" },
+  OL1023: { status: 409, title: "the operation does not apply to the invocation's state", where: "admin" },
+  OL1024: { status: 400, title: "bad query parameter", where: "admin" },
+  OL1025: { status: null, title: "port in use", where: "start" },
+  OL1030: { status: 400, title: "bad path (a keyed path without its key)", where: "ingress" },
 } as const;
 
-export type IngressErrorCode = keyof typeof IngressErrors;
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** The codes the ingress answers with (an HTTP status each). */
+export const IngressErrors = ErrorCodes;
+
+export type IngressErrorCode = {
+  [C in ErrorCode]: (typeof ErrorCodes)[C]["where"] extends "ingress" ? C : never;
+}[ErrorCode];
 
 /** An error the ingress answers with its code's status and a JSON body. */
 export class IngressError extends Error {
@@ -36,7 +55,7 @@ export class IngressError extends Error {
   ) {
     super(message);
     this.name = "IngressError";
-    this.status = IngressErrors[code].status;
+    this.status = ErrorCodes[code].status;
   }
 }
 

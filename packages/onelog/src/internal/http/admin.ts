@@ -129,18 +129,18 @@ export class Admin {
   private sql: SqlIntrospection | undefined;
   private registry: Registry | undefined;
 
-  constructor(private readonly o: AdminOptions) {}
+  constructor(private readonly options: AdminOptions) {}
 
   /** Opens the SQL connection and listens; resolves with the URL once bound. */
   async listen(): Promise<string> {
-    this.registry = new Registry(this.o.engine.services, this.o.startedAt ?? Date.now());
-    this.sql = SqlIntrospection.open({ storePath: this.o.storePath, registry: this.registry });
-    this.o.metrics?.attach({
-      engine: this.o.engine,
-      log: this.o.log,
+    this.registry = new Registry(this.options.engine.services, this.options.startedAt ?? Date.now());
+    this.sql = SqlIntrospection.open({ storePath: this.options.storePath, registry: this.registry });
+    this.options.metrics?.attach({
+      engine: this.options.engine,
+      log: this.options.log,
       sql: this.sql,
-      logPath: this.o.logPath,
-      storePath: this.o.storePath,
+      logPath: this.options.logPath,
+      storePath: this.options.storePath,
     });
     const server = createServer((req, res) => {
       this.handle(req, res).catch((e: unknown) => this.fail(res, e));
@@ -149,7 +149,7 @@ export class Admin {
     try {
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(this.o.port, this.o.host, () => {
+        server.listen(this.options.port, this.options.host, () => {
           server.off("error", reject);
           resolve();
         });
@@ -176,7 +176,7 @@ export class Admin {
   }
 
   private closeSources(): void {
-    this.o.metrics?.close();
+    this.options.metrics?.close();
     this.sql?.close();
     this.sql = undefined;
   }
@@ -204,13 +204,13 @@ export class Admin {
     } else if (e instanceof LogError) {
       this.send(res, 503, adminError("OL1011", e.message));
     } else {
-      this.o.logger?.error({ err: e }, "admin request failed");
+      this.options.logger?.error({ err: e }, "admin request failed");
       this.send(res, 500, adminError("OL1000", `internal error: ${String(e)}`));
     }
   }
 
   private authorized(req: IncomingMessage): boolean {
-    const token = this.o.token;
+    const token = this.options.token;
     if (token === undefined || token === "") return true;
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
     return m !== null && timingSafeEqual(digest(m[1]!.trim()), digest(token));
@@ -268,8 +268,8 @@ export class Admin {
     const registry = this.registry!;
     if (path === "/stats") return this.stats(res);
     if (path === "/metrics") {
-      if (this.o.metrics === undefined) throw new AdminError(404, "OL1012", "metrics are not enabled");
-      const { contentType, body } = await this.o.metrics.text();
+      if (this.options.metrics === undefined) throw new AdminError(404, "OL1012", "metrics are not enabled");
+      const { contentType, body } = await this.options.metrics.text();
       res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
       res.end(body);
       return;
@@ -299,11 +299,11 @@ export class Admin {
 
   private async health(res: ServerResponse): Promise<void> {
     const partitions = await Promise.all(
-      this.o.engine.processors.map(async (p) => ({
+      this.options.engine.processors.map(async (p) => ({
         partition: p.partition,
         leader: p.isLeader,
         appliedLsn: p.appliedLsn,
-        tailLsn: (await this.o.log.findTail(p.partition)).tailLsn,
+        tailLsn: (await this.options.log.findTail(p.partition)).tailLsn,
       })),
     );
     const ok = partitions.every((p) => p.leader);
@@ -312,8 +312,8 @@ export class Admin {
 
   private stats(res: ServerResponse): void {
     this.send(res, 200, {
-      log: this.o.log.stats ?? null,
-      partitions: this.o.engine.processors.map((p) => ({
+      log: this.options.log.stats ?? null,
+      partitions: this.options.engine.processors.map((p) => ({
         partition: p.partition,
         appliedLsn: p.appliedLsn,
         batches: p.stats.batches,
@@ -339,7 +339,7 @@ export class Admin {
       );
     }
     const id = this.checkedId(rawId);
-    const status = this.o.engine.statusOf(id);
+    const status = this.options.engine.statusOf(id);
     if (status === undefined) throw new AdminError(404, "OL1008", `invocation ${id} not found`);
     const refused = refusal(mode as Operation, status.state);
     if (refused !== undefined)
@@ -349,7 +349,7 @@ export class Admin {
         `cannot ${mode} invocation ${id}: it is ${status.state}; ${refused}`,
       );
     try {
-      await this.o.engine.operate(mode as Operation, id);
+      await this.options.engine.operate(mode as Operation, id);
     } catch (e) {
       throw new AdminError(503, "OL1011", String(e));
     }
@@ -388,7 +388,7 @@ export class Admin {
 
   private describeInvocation(res: ServerResponse, rawId: string): void {
     const id = this.checkedId(rawId);
-    const status = this.o.engine.statusOf(id);
+    const status = this.options.engine.statusOf(id);
     if (status === undefined) throw new AdminError(404, "OL1008", `invocation ${id} not found`);
     const { result, ...rest } = status;
     this.send(res, 200, {
@@ -403,7 +403,7 @@ export class Admin {
   }
 
   private keyedService(service: string): void {
-    const s = this.o.engine.services.get(service);
+    const s = this.options.engine.services.get(service);
     if (s === undefined) throw new AdminError(404, "OL1001", `unknown service ${service}`);
     if (s.kind === "service") {
       throw new AdminError(400, "OL1003", `${service} is a service: only objects and workflows have state`);
@@ -442,7 +442,7 @@ export class Admin {
     // Read just before the patch is appended: while it applies no exclusive handler holds the
     // key (apply refuses the patch then), so only another admin patch could come in between.
     const before = this.stateOf(service, key);
-    const result = await this.o.engine.patchState(service, key, changes);
+    const result = await this.options.engine.patchState(service, key, changes);
     if ("err" in result) throw new AdminError(409, "OL1020", result.err.message);
     const state = this.stateOf(service, key);
     // One entry per name: what it was, what it is now, and in a word what happened, so that a

@@ -81,13 +81,14 @@ export class Ingress {
   private readonly maxRequestBytes: number;
   private inflight = 0;
 
-  constructor(private readonly o: IngressOptions) {
+  constructor(private readonly options: IngressOptions) {
+    const o = options;
     this.maxRequestBytes = o.maxRequestBytes ?? 10 * 1024 * 1024;
   }
 
   /** Listens; resolves with the URL once bound. */
   async listen(): Promise<string> {
-    const limit = this.o.maxInflightRequests ?? 10_000;
+    const limit = this.options.maxInflightRequests ?? 10_000;
     // The ingress does not use Host; without this option Node answers a host-less request with a
     // bare 400 that is not JSON.
     const server = createServer({ requireHostHeader: false }, (req, res) => {
@@ -139,7 +140,7 @@ export class Ingress {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(this.o.port, this.o.host, () => {
+      server.listen(this.options.port, this.options.host, () => {
         server.off("error", reject);
         resolve();
       });
@@ -188,11 +189,11 @@ export class Ingress {
           throw new IngressError("OL1007", `use GET for /restate/health, not ${req.method}`);
         }
         // As Restate: the names of the services this ingress can reach.
-        return this.json(res, 200, { services: [...this.o.engine.services.keys()].sort() });
+        return this.json(res, 200, { services: [...this.options.engine.services.keys()].sort() });
       }
       throw new IngressError("OL1012", `no such path: ${url.pathname}`);
     }
-    const svc = segments[0] === undefined ? undefined : this.o.engine.services.get(segments[0]);
+    const svc = segments[0] === undefined ? undefined : this.options.engine.services.get(segments[0]);
     const expected = svc === undefined || svc.kind === "service" ? 2 : 3;
     const send = segments.length === expected + 1 && segments[segments.length - 1] === "send";
     return this.invoke(req, res, url, send ? segments.slice(0, -1) : segments, send);
@@ -201,7 +202,7 @@ export class Ingress {
   /** The target a path names: /{service}/{handler}, or /{object|workflow}/{key}/{handler}. */
   private targetOf(segments: string[], path: string): Target {
     const name = segments[0];
-    const svc = name === undefined ? undefined : this.o.engine.services.get(name);
+    const svc = name === undefined ? undefined : this.options.engine.services.get(name);
     if (svc === undefined) {
       if (segments.length < 2)
         throw new IngressError("OL1012", `no such path: ${path} (expected /{service}/{handler})`);
@@ -252,7 +253,7 @@ export class Ingress {
     if (delay !== null && !send) throw new IngressError("OL1006", "delay is only allowed on /send");
     const delayMs = delay === null ? undefined : parseDelayMs(delay);
     const argument = await this.readBody(req);
-    const handler = this.o.engine.handler(target.service, target.handler)!;
+    const handler = this.options.engine.handler(target.service, target.handler)!;
     if (argument.length > 0 && handler.input.contentType === "application/json") {
       try {
         JSON.parse(argument.toString("utf8"));
@@ -268,7 +269,7 @@ export class Ingress {
       ...(delayMs === undefined ? {} : { delayMs }),
     };
     if (send) {
-      const r = await this.unavailableOnLogError(() => this.o.engine.send(request));
+      const r = await this.unavailableOnLogError(() => this.options.engine.send(request));
       res.setHeader("x-restate-id", r.invocationId);
       return this.json(res, 202, {
         invocationId: r.invocationId,
@@ -277,7 +278,9 @@ export class Ingress {
         status: r.previouslyAccepted ? "PreviouslyAccepted" : "Accepted",
       });
     }
-    const { invocationId, result } = await this.unavailableOnLogError(() => this.o.engine.call(request));
+    const { invocationId, result } = await this.unavailableOnLogError(() =>
+      this.options.engine.call(request),
+    );
     res.setHeader("x-restate-id", invocationId);
     this.result(res, result, handler.output.contentType);
   }
@@ -320,7 +323,7 @@ export class Ingress {
     if (rest.length !== 3 || (what !== "attach" && what !== "output")) {
       throw new IngressError("OL1012", "expected /restate/workflow/{name}/{workflowId}/attach or /output");
     }
-    const svc = this.o.engine.services.get(name!);
+    const svc = this.options.engine.services.get(name!);
     if (svc === undefined || svc.kind !== "workflow") {
       throw new IngressError("OL1001", `unknown workflow ${JSON.stringify(name)}`);
     }
@@ -345,7 +348,7 @@ export class Ingress {
       what === "resolve"
         ? { ok: body }
         : { err: { code: 500, message: body.length === 0 ? "rejected" : reasonOf(body) } };
-    await this.unavailableOnLogError(() => this.o.engine.completeAwakeable(id!, result));
+    await this.unavailableOnLogError(() => this.options.engine.completeAwakeable(id!, result));
     res.writeHead(202, { "content-length": 0 });
     res.end();
   }
@@ -353,14 +356,14 @@ export class Ingress {
   private async answerFor(res: ServerResponse, id: string, what: "attach" | "output"): Promise<void> {
     const handler = this.handlerForId(id);
     if (what === "output") {
-      const found = this.o.engine.output(id);
+      const found = this.options.engine.output(id);
       if (found.state === "not_found") throw new IngressError("OL1008", `invocation ${id} not found`);
       if (found.state === "running")
         throw new IngressError("OL1009", `invocation ${id} has not completed yet`);
       res.setHeader("x-restate-id", id);
       return this.result(res, found.result, handler);
     }
-    const pending = this.o.engine.attach(id);
+    const pending = this.options.engine.attach(id);
     if (pending === undefined) throw new IngressError("OL1008", `invocation ${id} not found`);
     const result = await pending;
     res.setHeader("x-restate-id", id);
@@ -368,9 +371,9 @@ export class Ingress {
   }
 
   private handlerForId(id: string): string | undefined {
-    const status = this.o.engine.statusOf(id);
+    const status = this.options.engine.statusOf(id);
     if (status === undefined) return undefined;
-    return this.o.engine.handler(status.target.service, status.target.handler)?.output.contentType;
+    return this.options.engine.handler(status.target.service, status.target.handler)?.output.contentType;
   }
 
   private idempotencyKey(req: IncomingMessage): string | undefined {
@@ -452,7 +455,7 @@ export class Ingress {
   private fail(res: ServerResponse, e: unknown): void {
     if (res.headersSent || res.destroyed || res.writableEnded) {
       // The client went away (mid-body, mid-wait): nothing to answer, nothing wrong here.
-      this.o.logger.debug({ err: e }, "ingress client disconnected");
+      this.options.logger.debug({ err: e }, "ingress client disconnected");
       res.destroy();
       return;
     }
@@ -461,7 +464,7 @@ export class Ingress {
       this.json(res, e.status, ingressError(e.status, e.code, e.message));
       return;
     }
-    this.o.logger.error({ err: e }, "ingress request failed");
+    this.options.logger.error({ err: e }, "ingress request failed");
     this.json(res, 500, ingressError(500, "OL1000", `internal error: ${(e as Error).message ?? String(e)}`));
   }
 }

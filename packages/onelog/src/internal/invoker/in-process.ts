@@ -111,10 +111,10 @@ export class InProcessInvoker implements Invoker {
   /** Invocations waiting for a free slot (MAX_RUNNING_ATTEMPTS), in arrival order. */
   private readonly waiting = new Map<string, number>();
   private stopped = false;
-  private readonly o: InvokerHost & InProcessOptions;
+  private readonly options: InvokerHost & InProcessOptions;
 
   constructor(host: InvokerHost, options: InProcessOptions) {
-    this.o = { ...host, ...options };
+    this.options = { ...host, ...options };
   }
 
   /** Number of attempts running now. */
@@ -125,7 +125,7 @@ export class InProcessInvoker implements Invoker {
   /** Starts an attempt with this epoch; the processor calls it for each invoke action. */
   invoke(invocationId: string, epoch: number): void {
     this.abort(invocationId); // 1
-    if (this.attempts.size >= (this.o.maxRunning ?? MAX_RUNNING_ATTEMPTS)) {
+    if (this.attempts.size >= (this.options.maxRunning ?? MAX_RUNNING_ATTEMPTS)) {
       this.waiting.set(invocationId, epoch);
       return;
     }
@@ -134,7 +134,7 @@ export class InProcessInvoker implements Invoker {
       aborted: false,
       acks: new Map(),
       handle: undefined,
-      lastActivity: this.o.clock.now(),
+      lastActivity: this.options.clock.now(),
       inactivity: undefined,
       timeoutMs: 0,
     };
@@ -167,7 +167,7 @@ export class InProcessInvoker implements Invoker {
     this.startWaiting();
     a.aborted = true;
     a.trace?.end("aborted");
-    if (a.inactivity !== undefined) this.o.clock.clearTimeout(a.inactivity);
+    if (a.inactivity !== undefined) this.options.clock.clearTimeout(a.inactivity);
     for (const p of a.acks.values()) p.reject(new AttemptAbortedError(invocationId, a.epoch));
     a.acks.clear();
   }
@@ -177,7 +177,7 @@ export class InProcessInvoker implements Invoker {
     while (
       !this.stopped &&
       this.waiting.size > 0 &&
-      this.attempts.size < (this.o.maxRunning ?? MAX_RUNNING_ATTEMPTS)
+      this.attempts.size < (this.options.maxRunning ?? MAX_RUNNING_ATTEMPTS)
     ) {
       const [id, epoch] = this.waiting.entries().next().value as [string, number];
       this.waiting.delete(id);
@@ -205,24 +205,25 @@ export class InProcessInvoker implements Invoker {
     attempt.trace?.end(outcome);
     this.abort(id);
     if (outcome.type === "failed") {
-      const status = this.o.store.getStatus(id);
-      logAttemptFailed(this.o.logger, status, {
+      const status = this.options.store.getStatus(id);
+      logAttemptFailed(this.options.logger, status, {
         invocationId: id,
         attemptEpoch: attempt.epoch,
         message: outcome.message,
         stack: outcome.stack,
         retryAfterMs: outcome.retryAfterMs,
         registered:
-          status === undefined || this.o.handlers.has(`${status.target.service}/${status.target.handler}`),
+          status === undefined ||
+          this.options.handlers.has(`${status.target.service}/${status.target.handler}`),
       });
     } else if ("err" in outcome.result) {
       // The handler ended with a terminal failure: logged once, with its target and id, as
       // Restate does (a zombie attempt returned above, so this is the attempt that counts).
-      const t = this.o.store.getStatus(id)?.target;
+      const t = this.options.store.getStatus(id)?.target;
       const target =
         t === undefined ? "?" : `${t.service}/${t.key === undefined ? "" : `${t.key}/`}${t.handler}`;
       const { code, message } = outcome.result.err;
-      this.o.logger.warn(
+      this.options.logger.warn(
         { invocationId: id, target, code },
         `invocation ${target} ${id} failed: [${code}] ${message}`,
       );
@@ -247,15 +248,15 @@ export class InProcessInvoker implements Invoker {
    * with a growing pause: until it is durable the invocation stays `invoked` with this epoch.
    */
   private proposeOutcome(body: RecordBody, failures: number): void {
-    this.o.propose(body).catch((e: unknown) => {
+    this.options.propose(body).catch((e: unknown) => {
       if (this.stopped) return;
       const delay = Math.min(100 * 2 ** failures, 10_000);
       const id = (body as { invocationId: string }).invocationId;
-      this.o.logger.error(
-        { ...invocationFields(id, this.o.store.getStatus(id)), err: e, retryInMs: delay },
+      this.options.logger.error(
+        { ...invocationFields(id, this.options.store.getStatus(id)), err: e, retryInMs: delay },
         `could not append the outcome of an attempt of ${id}; trying again in ${delay} ms`,
       );
-      this.o.clock.setTimeout(() => this.proposeOutcome(body, failures + 1), delay);
+      this.options.clock.setTimeout(() => this.proposeOutcome(body, failures + 1), delay);
     });
   }
 
@@ -275,20 +276,20 @@ export class InProcessInvoker implements Invoker {
   /** Arms (or re-arms) the check that suspends an attempt waiting only for completions. */
   private activity(id: string, attempt: Attempt): void {
     if (attempt.aborted) return;
-    attempt.lastActivity = this.o.clock.now();
+    attempt.lastActivity = this.options.clock.now();
     if (attempt.inactivity !== undefined) {
       if (attempt.timeoutMs > 0) return; // the armed check looks at lastActivity when it fires
-      this.o.clock.clearTimeout(attempt.inactivity);
+      this.options.clock.clearTimeout(attempt.inactivity);
     }
-    attempt.inactivity = this.o.clock.setTimeout(() => this.inactive(id, attempt), attempt.timeoutMs);
+    attempt.inactivity = this.options.clock.setTimeout(() => this.inactive(id, attempt), attempt.timeoutMs);
   }
 
   private inactive(id: string, attempt: Attempt): void {
     attempt.inactivity = undefined;
     if (attempt.aborted || attempt.handle === undefined) return;
-    const idle = this.o.clock.now() - attempt.lastActivity;
+    const idle = this.options.clock.now() - attempt.lastActivity;
     if (idle < attempt.timeoutMs) {
-      attempt.inactivity = this.o.clock.setTimeout(
+      attempt.inactivity = this.options.clock.setTimeout(
         () => this.inactive(id, attempt),
         attempt.timeoutMs - idle,
       );
@@ -298,7 +299,10 @@ export class InProcessInvoker implements Invoker {
     if (waitingOn === undefined) {
       // Busy (a step runs, a command is in flight) or waiting for nothing journaled: look again later.
       if (attempt.timeoutMs > 0) {
-        attempt.inactivity = this.o.clock.setTimeout(() => this.inactive(id, attempt), attempt.timeoutMs);
+        attempt.inactivity = this.options.clock.setTimeout(
+          () => this.inactive(id, attempt),
+          attempt.timeoutMs,
+        );
       }
       return;
     }
@@ -319,7 +323,7 @@ export class InProcessInvoker implements Invoker {
   private eagerState(service: string, key: string): EagerState {
     const values = new Map<string, Uint8Array>();
     let size = 0;
-    const all = this.o.store.listState(service, key);
+    const all = this.options.store.listState(service, key);
     for (const [name, value] of all) {
       size += Buffer.byteLength(name) + value.length;
       if (size > EAGER_STATE_MAX_BYTES) return { values, complete: false };
@@ -347,17 +351,17 @@ export class InProcessInvoker implements Invoker {
   }
 
   private async execute(id: string, attempt: Attempt): Promise<AttemptOutcome> {
-    const status = this.o.store.getStatus(id);
+    const status = this.options.store.getStatus(id);
     if (status === undefined || status.attemptEpoch !== attempt.epoch) {
       return { type: "failed", message: `invocation ${id} has no attempt ${attempt.epoch}` };
     }
     const { service, handler: name, key } = status.target;
-    const handler = this.o.handlers.get(`${service}/${name}`);
+    const handler = this.options.handlers.get(`${service}/${name}`);
     if (handler === undefined) {
       return { type: "failed", message: `no handler ${service}/${name} is registered in this process` };
     }
-    const journal = this.o.store.getJournal(id);
-    attempt.timeoutMs = this.o.suspendAlways === true ? 0 : handler.inactivityTimeoutMs;
+    const journal = this.options.store.getJournal(id);
+    attempt.timeoutMs = this.options.suspendAlways === true ? 0 : handler.inactivityTimeoutMs;
     attempt.trace = startAttemptTrace({
       invocationId: id,
       attemptEpoch: attempt.epoch,
@@ -368,10 +372,10 @@ export class InProcessInvoker implements Invoker {
       invocationId: id,
       journal,
       ...(key === undefined ? {} : { key, state: this.eagerState(service, key) }),
-      now: () => this.o.clock.now(),
-      sleep: (ms) => new Promise((resolve) => this.o.clock.setTimeout(resolve, ms)),
-      nextTurn: () => new Promise((resolve) => this.o.clock.defer(resolve)),
-      console: this.o.console ?? console,
+      now: () => this.options.clock.now(),
+      sleep: (ms) => new Promise((resolve) => this.options.clock.setTimeout(resolve, ms)),
+      nextTurn: () => new Promise((resolve) => this.options.clock.defer(resolve)),
+      console: this.options.console ?? console,
       onActivity: () => this.activity(id, attempt),
       propose: (commandIndex, entry) => {
         if (attempt.aborted) return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
@@ -380,15 +384,15 @@ export class InProcessInvoker implements Invoker {
         if (
           (entry.type === "call" || entry.type === "send") &&
           !(
-            this.o.isRegistered?.(entry.target.service, entry.target.handler) ??
-            this.o.handlers.has(`${entry.target.service}/${entry.target.handler}`)
+            this.options.isRegistered?.(entry.target.service, entry.target.handler) ??
+            this.options.handlers.has(`${entry.target.service}/${entry.target.handler}`)
           )
         ) {
           // As in Restate: a call or send to a handler that is not registered is not journaled;
           // the calling attempt fails (retryable, the reason in its status) and the invocation
           // retries by its policy, so it goes on by itself once the service is registered.
           const message = `cannot ${entry.type === "call" ? "call" : "send to"} ${entry.target.service}/${entry.target.handler}: the service handler ${entry.target.service}/${entry.target.handler} is not registered`;
-          this.o.logger.warn(
+          this.options.logger.warn(
             { invocationId: id, attemptEpoch: attempt.epoch, error: message },
             "attempt failed",
           );
@@ -398,7 +402,7 @@ export class InProcessInvoker implements Invoker {
         }
         return new Promise<Applied>((resolve, reject) => {
           attempt.acks.set(commandIndex, { resolve, reject });
-          this.o
+          this.options
             .propose({ type: "entry", invocationId: id, attemptEpoch: attempt.epoch, commandIndex, entry })
             .catch((e: unknown) => this.entryAppendFailed(id, attempt, e));
         });
@@ -407,7 +411,7 @@ export class InProcessInvoker implements Invoker {
         if (attempt.aborted) return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
         const refused = this.refuseLarge(id, attempt, `Run '${name}'`, resultBytes(result));
         if (refused !== undefined) return Promise.reject(refused);
-        return this.o
+        return this.options
           .propose({
             type: "run_completion",
             invocationId: id,
