@@ -233,8 +233,9 @@ async function run(mode: "dev" | "serve", file: string, o: RunOptions): Promise<
     return await done;
   } finally {
     clearAll();
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
+    // The signal listeners stay (they do nothing once stopping): removed here, a second Ctrl-C
+    // arriving between the server's exit and this process's own would kill it by the signal
+    // instead of letting it exit with the server's code.
   }
 
   function clearAll() {
