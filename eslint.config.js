@@ -48,7 +48,7 @@ export default tseslint.config(
     },
   },
   {
-    // apply() and the tables it writes are pure (DESIGN.md §4): time comes from record headers,
+    // apply() and the tables it writes are pure (docs/architecture.md): time comes from record headers,
     // ids from records, and nothing touches the process, files or sockets. Replaying the log must
     // rebuild exactly the same store, so these files may not reach for a clock or randomness.
     files: [

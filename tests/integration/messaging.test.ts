@@ -8,7 +8,7 @@ import { query } from "./admin-harness.js";
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/** The partition an invocation id routes to (DESIGN.md §2.1: the partition key is inside the id). */
+/** The partition an invocation id routes to (docs/architecture.md: the partition key is inside the id). */
 function partitionOfId(id: string, partitions: number): number {
   return Math.floor((Number.parseInt(id.slice(4, 12), 16) * partitions) / 0x1_0000_0000);
 }

@@ -1,5 +1,5 @@
 /**
- * The deterministic simulator (DESIGN.md §4): the whole engine — log, processors, apply,
+ * The deterministic simulator (docs/architecture.md): the whole engine — log, processors, apply,
  * invoker, timers, SDK — on virtual time and one seeded random source. It injects crashes
  * (losing every log write not yet flushed, and sometimes the store's commits since its last
  * checkpoint), random flush delays and timer skew, then lets the faults heal and checks:

@@ -1,6 +1,6 @@
 /**
  * `onelog.start()`: the embedded mode — log and stores in SQLite under a data directory, the
- * engine, the ingress and the admin endpoint in this process (DESIGN.md §3).
+ * engine, the ingress and the admin endpoint in this process (docs/architecture.md).
  */
 import { join, resolve } from "node:path";
 import { pino } from "pino";
@@ -172,7 +172,7 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
       cleanups.push(() => admin.close());
     }
     // The store is the materialized log: the log is trimmed behind the oldest snapshot still
-    // needed (DESIGN.md §2.11). Embedded, the only snapshot is the store file itself, as a
+    // needed (docs/architecture.md). Embedded, the only snapshot is the store file itself, as a
     // checkpoint leaves it: it covers each partition up to the applied LSN the checkpoint made
     // durable, and nothing older is kept, so that LSN is the trim point.
     const compact = async () => {

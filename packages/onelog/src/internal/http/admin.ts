@@ -1,5 +1,5 @@
 /**
- * The admin endpoint (default 127.0.0.1:9070, DESIGN.md §5). Shapes follow Restate's admin API
+ * The admin endpoint (default 127.0.0.1:9070, docs/architecture.md). Shapes follow Restate's admin API
  * where it has the same endpoint; docs/admin.md lists every path.
  *
  *   GET    /health                          200 once every partition has a leader, else 503 (no token needed)

@@ -1,5 +1,5 @@
 /**
- * The HTTP ingress (DESIGN.md §5), Restate's paths and shapes:
+ * The HTTP ingress (docs/architecture.md), Restate's paths and shapes:
  *   POST /{service}/{handler}                      call, answers with the handler's output
  *   POST /{service}/{handler}/send[?delay=10s]     send, 202 { invocationId, status }
  *   POST /restate/call/{service}/{handler}, POST /restate/send/{service}/{handler}

@@ -1,5 +1,5 @@
 /**
- * The in-process invoker: runs attempts of handlers that live in this process (DESIGN.md §2.6),
+ * The in-process invoker: runs attempts of handlers that live in this process (docs/architecture.md),
  * by direct calls into the SDK's journal state machine (no encoding). It hands the SDK the
  * journal and the key's state, appends each new command and each proposed step result as an
  * effect carrying the attempt epoch, passes acks and notifications on (a step's result reaches

@@ -1,5 +1,5 @@
 /**
- * The Invoker seam (DESIGN.md §4): how a partition's leader runs attempts of invocations,
+ * The Invoker seam (docs/architecture.md): how a partition's leader runs attempts of invocations,
  * whatever the transport. The processor depends on this interface only; the in-process invoker
  * (handlers in this process, direct calls into the SDK's state machine) is one implementation,
  * and an HTTP invoker speaking the Restate service protocol to remote deployments is another.

@@ -1,5 +1,5 @@
 /**
- * The log: per partition, an ordered sequence of entries with LSNs 1, 2, 3, … (DESIGN.md §4).
+ * The log: per partition, an ordered sequence of entries with LSNs 1, 2, 3, … (docs/architecture.md).
  *
  * An entry is opaque bytes (the payload) with a small header the log may need to act on without
  * decoding the payload: the leader epoch of the proposer and a dedup key. The log knows nothing

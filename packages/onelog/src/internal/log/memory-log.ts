@@ -1,5 +1,5 @@
 /**
- * An in-memory {@link Log} for tests and the deterministic simulator (DESIGN.md §4).
+ * An in-memory {@link Log} for tests and the deterministic simulator (docs/architecture.md).
  *
  * "Durable" here means "flushed": a proposal becomes durable when the deferred flush runs, and
  * {@link MemoryLog.crash} drops every proposal not flushed yet, as a process crash drops writes

@@ -1,6 +1,6 @@
 /**
  * The embedded {@link Log}: every partition in one SQLite database, WAL mode, with group commit
- * (DESIGN.md §3).
+ * (docs/architecture.md).
  *
  * Durability without blocking the event loop: SQLite runs with `synchronous=OFF`, so a COMMIT
  * only writes its WAL frames to the page cache; the log then fsyncs the WAL file itself with

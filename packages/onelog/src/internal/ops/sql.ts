@@ -1,5 +1,5 @@
 /**
- * SQL introspection (admin `POST /query`, DESIGN.md §5): SQL over the partition stores, through
+ * SQL introspection (admin `POST /query`, docs/architecture.md): SQL over the partition stores, through
  * views in the shapes of Restate's introspection tables.
  *
  * It opens its own read-only connection to `store.db` and defines, on that connection only,

@@ -1,5 +1,5 @@
 /**
- * apply(store, record) -> actions: the partition's state machine (DESIGN.md §2.3).
+ * apply(store, record) -> actions: the partition's state machine (docs/architecture.md).
  *
  * Pure: no clock, no randomness, no I/O but the store it is given. Time comes from the record
  * header. The processor calls it inside one store transaction per batch and, if it is the

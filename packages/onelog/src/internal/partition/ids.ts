@@ -1,6 +1,6 @@
 /**
  * Invocation ids and partition keys. The partition key (64 bits) is inside the id, so anything
- * can route by id alone (DESIGN.md §2.1). Id format: `inv_` + 16 hex digits of partition key +
+ * can route by id alone (docs/architecture.md). Id format: `inv_` + 16 hex digits of partition key +
  * 24 hex digits of identity (random, or derived from an idempotency key).
  */
 import { createHash } from "node:crypto";

@@ -1,5 +1,5 @@
 /**
- * Leadership: which node leads which partition, with which leader epoch (DESIGN.md §4). It is
+ * Leadership: which node leads which partition, with which leader epoch (docs/architecture.md). It is
  * decided outside the log: the embedded mode grants every partition to its one node; a cluster
  * holds a lease per partition in a replicated KV store whose revision is the epoch. The
  * processor asks for a grant, appends `AnnounceLeader { leaderEpoch, node }` with it, and leads

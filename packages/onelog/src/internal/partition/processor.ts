@@ -1,5 +1,5 @@
 /**
- * The partition processor: the only writer of its partition's store (DESIGN.md §2.3).
+ * The partition processor: the only writer of its partition's store (docs/architecture.md).
  * It reads the log in LSN order, applies each batch in one store transaction together with the
  * batch's last LSN, and, as leader, performs the batch's actions after the commit.
  *

@@ -1,6 +1,6 @@
 /**
  * Log records: a header and a typed body. Every effect in onelog is one of these, appended to
- * one partition's log and applied by that partition's processor (DESIGN.md §2).
+ * one partition's log and applied by that partition's processor (docs/architecture.md).
  *
  * The log sees a record as a payload (bytes) plus a small header (leader epoch, dedup): the
  * codec in codec.ts does that split. The LSN is not in the payload: it is the record's position

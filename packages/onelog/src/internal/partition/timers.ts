@@ -1,6 +1,6 @@
 /**
  * The leader's timer service: keeps the next due durable timers in memory and proposes
- * `TimerFired` when one is due (DESIGN.md §2.9). The store's timer table is the truth; memory
+ * `TimerFired` when one is due (docs/architecture.md). The store's timer table is the truth; memory
  * holds only timers due within a horizon, refilled from the store as time passes.
  *
  * Invariants:

@@ -1,6 +1,6 @@
 /**
  * The partition store: the tables one partition's processor materializes from its log
- * (DESIGN.md §2.4). Only the processor writes it, inside `transaction`; readers (the invoker,
+ * (docs/architecture.md). Only the processor writes it, inside `transaction`; readers (the invoker,
  * the ingress) only read. Methods are synchronous: apply is a pure function over them, except
  * {@link PartitionStore.snapshot}, which a cluster ships elsewhere.
  */
