@@ -353,6 +353,21 @@ function failedMessage(outcome: AttemptOutcome): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** A journaled call of Greeter/greet("Ada") (completion ids 1 and 2) and its callee-id notification. */
+function greetCalled(): JournalEntry[] {
+  return [
+    {
+      type: "call",
+      target: { service: "Greeter", handler: "greet" },
+      argument: enc("Ada"),
+      headers: {},
+      invocationIdCompletionId: 1,
+      resultCompletionId: 2,
+    },
+    { type: "completion", completionId: 1, value: { invocationId: calleeOf(1) } },
+  ];
+}
+
 describe("attempt: fresh runs and replays", () => {
   it("a fresh run proposes each Run command in command order, then its result, and returns the output", async () => {
     const calls: string[] = [];
@@ -1554,19 +1569,7 @@ describe("attempt: cancellation (invariant 5)", () => {
   });
 
   it("a journaled 409 'Cancelled' failure (a cancelled callee) surfaces as CancelledError", async () => {
-    const engine = fakeEngine([
-      input(null),
-      {
-        type: "call",
-        target: { service: "Greeter", handler: "greet" },
-        argument: enc("Ada"),
-        headers: {},
-        invocationIdCompletionId: 1,
-        resultCompletionId: 2,
-      },
-      { type: "completion", completionId: 1, value: { invocationId: calleeOf(1) } },
-      failedWith(2, 409, "Cancelled"),
-    ]);
+    const engine = fakeEngine([input(null), ...greetCalled(), failedWith(2, 409, "Cancelled")]);
     const outcome = await runAttempt(
       svc(async (ctx: Context) => {
         try {
@@ -2107,15 +2110,7 @@ describe("attempt: clients", () => {
   it("a call's failure surfaces as a TerminalError with the callee's code", async () => {
     const engine = fakeEngine([
       input(null),
-      {
-        type: "call",
-        target: { service: "Greeter", handler: "greet" },
-        argument: enc("Ada"),
-        headers: {},
-        invocationIdCompletionId: 1,
-        resultCompletionId: 2,
-      },
-      { type: "completion", completionId: 1, value: { invocationId: calleeOf(1) } },
+      ...greetCalled(),
       failedWith(2, 404, "unknown handler Greeter/greet"),
     ]);
     const outcome = await runAttempt(

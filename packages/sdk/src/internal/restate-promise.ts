@@ -202,7 +202,6 @@ function combine(kind: Kind, children: readonly PromiseLike<unknown>[], sleep: S
     return c.future as Future<unknown>;
   });
   const out = new Future<unknown>();
-  const results: Settled<unknown>[] = [];
   const decide = () => {
     if (out.settled !== undefined) return;
     // Consider completions in journal order, whatever order JS saw them in.
@@ -258,7 +257,6 @@ function combine(kind: Kind, children: readonly PromiseLike<unknown>[], sleep: S
       }
     }
   };
-  void results;
   if (futures.length === 0) {
     if (kind === "race") return new RestatePromiseImpl(out, sleep); // never settles, like Promise.race([])
     if (kind === "any") out.reject(new AggregateError([], "All promises were rejected"), 0);

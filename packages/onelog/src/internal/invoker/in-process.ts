@@ -29,7 +29,7 @@ import {
 import type { RecordBody } from "../partition/records.js";
 import { startAttemptTrace, type AttemptTrace } from "../ops/tracing.js";
 import type { Invoker, InvokerFactory, InvokerHost } from "./invoker.js";
-import { invocationFields, logAttemptFailed } from "../ops/attempt-log.js";
+import { invocationFields, logAttemptFailed, targetText } from "../ops/attempt-log.js";
 
 /** State sent with an invocation is eager up to this many bytes; beyond, `ctx.get` reads lazily. */
 export const EAGER_STATE_MAX_BYTES = 256 * 1024;
@@ -53,6 +53,14 @@ function entryBytes(entry: CommandEntry): number {
 
 function resultBytes(result: Result): number {
   return "ok" in result ? result.ok.length : result.err.message.length;
+}
+
+/** The terminal 413 an invocation ends with when one of its entries is over the limit. */
+function tooLarge(error: EntryTooLargeError): AttemptOutcome {
+  return {
+    type: "end",
+    result: { err: { code: 413, message: `${error.name} [${error.code}]: ${error.message}` } },
+  };
 }
 
 /** Thrown into a handler whose command was refused before it reached the log. */
@@ -196,11 +204,7 @@ export class InProcessInvoker implements Invoker {
     let outcome = await this.execute(id, attempt);
     if (attempt.aborted) return; // 2
     if (outcome.type === "end" && "ok" in outcome.result && outcome.result.ok.length > MAX_ENTRY_BYTES) {
-      const error = new EntryTooLargeError("the output", outcome.result.ok.length);
-      outcome = {
-        type: "end",
-        result: { err: { code: 413, message: `${error.name} [${error.code}]: ${error.message}` } },
-      };
+      outcome = tooLarge(new EntryTooLargeError("the output", outcome.result.ok.length));
     }
     attempt.trace?.end(outcome);
     this.abort(id);
@@ -220,8 +224,7 @@ export class InProcessInvoker implements Invoker {
       // The handler ended with a terminal failure: logged once, with its target and id, as
       // Restate does (a zombie attempt returned above, so this is the attempt that counts).
       const t = this.options.store.getStatus(id)?.target;
-      const target =
-        t === undefined ? "?" : `${t.service}/${t.key === undefined ? "" : `${t.key}/`}${t.handler}`;
+      const target = t === undefined ? "?" : targetText(t);
       const { code, message } = outcome.result.err;
       this.options.logger.warn(
         { invocationId: id, target, code },
@@ -263,14 +266,16 @@ export class InProcessInvoker implements Invoker {
   /** Invariant 4: the attempt ends and fails; the retry policy takes over. */
   private entryAppendFailed(id: string, attempt: Attempt, e: unknown): void {
     if (attempt.aborted) return;
+    this.endAttempt(id, attempt, {
+      type: "failed",
+      message: `appending a journal entry failed: ${String(e)}`,
+    });
+  }
+
+  /** Ends an attempt from outside the handler: it proposes nothing more, and `outcome` is its one outcome (3). */
+  private endAttempt(id: string, attempt: Attempt, outcome: AttemptOutcome): void {
     this.abort(id);
-    this.proposeOutcome(
-      this.outcomeRecord(id, attempt.epoch, {
-        type: "failed",
-        message: `appending a journal entry failed: ${String(e)}`,
-      }),
-      0,
-    );
+    this.proposeOutcome(this.outcomeRecord(id, attempt.epoch, outcome), 0);
   }
 
   /** Arms (or re-arms) the check that suspends an attempt waiting only for completions. */
@@ -339,14 +344,7 @@ export class InProcessInvoker implements Invoker {
   private refuseLarge(id: string, attempt: Attempt, what: string, bytes: number): Error | undefined {
     if (bytes <= MAX_ENTRY_BYTES) return undefined;
     const error = new EntryTooLargeError(what, bytes);
-    this.abort(id);
-    this.proposeOutcome(
-      this.outcomeRecord(id, attempt.epoch, {
-        type: "end",
-        result: { err: { code: 413, message: `${error.name} [${error.code}]: ${error.message}` } },
-      }),
-      0,
-    );
+    this.endAttempt(id, attempt, tooLarge(error));
     return error;
   }
 
@@ -392,12 +390,13 @@ export class InProcessInvoker implements Invoker {
           // the calling attempt fails (retryable, the reason in its status) and the invocation
           // retries by its policy, so it goes on by itself once the service is registered.
           const message = `cannot ${entry.type === "call" ? "call" : "send to"} ${entry.target.service}/${entry.target.handler}: the service handler ${entry.target.service}/${entry.target.handler} is not registered`;
-          this.options.logger.warn(
-            { invocationId: id, attemptEpoch: attempt.epoch, error: message },
-            "attempt failed",
-          );
-          this.abort(id);
-          this.proposeOutcome(this.outcomeRecord(id, attempt.epoch, { type: "failed", message }), 0);
+          logAttemptFailed(this.options.logger, this.options.store.getStatus(id), {
+            invocationId: id,
+            attemptEpoch: attempt.epoch,
+            message,
+            registered: true,
+          });
+          this.endAttempt(id, attempt, { type: "failed", message });
           return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
         }
         return new Promise<Applied>((resolve, reject) => {

@@ -407,41 +407,35 @@ class Applier {
     }
   }
 
-  /** Notifies completion `completionId` of an invocation in this partition, once (invariant 7). */
+  /** Notifies completion `completionId` of an invocation in this partition (invariant 7). */
   private completion(invocationId: string, completionId: number, value: NotificationValue): void {
-    const s = this.store.getStatus(invocationId);
-    if (s === undefined || s.state === "completed") return;
-    if ((s.completed ?? []).includes(completionId)) return;
-    this.notify(s, { type: "completion", completionId, value });
+    this.notify(invocationId, { type: "completion", completionId, value });
   }
 
-  /** Notifies signal `signalId` of an invocation in this partition, once (invariant 7). */
+  /** Notifies signal `signalId` of an invocation in this partition (invariant 7). */
   private signal(invocationId: string, signalId: number, value: NotificationValue): void {
-    const s = this.store.getStatus(invocationId);
-    if (s === undefined || s.state === "completed") return;
-    if ((s.signals ?? []).includes(signalId)) return;
-    this.notify(s, { type: "signal", signalId, value });
+    this.notify(invocationId, { type: "signal", signalId, value });
   }
 
-  /** Appends a notification to an invocation's journal and wakes it. */
-  private notify(s: InvocationStatus, entry: NotificationEntry): void {
-    const invocationId = s.invocationId;
+  /**
+   * Appends a notification to an invocation's journal and wakes it, once per completion id and
+   * once per signal id (invariant 7); nothing for an invocation that is gone or completed.
+   */
+  private notify(invocationId: string, entry: NotificationEntry): void {
+    const s = this.store.getStatus(invocationId);
+    if (s === undefined || s.state === "completed") return;
+    const field = entry.type === "completion" ? "completed" : "signals";
+    const id = entry.type === "completion" ? entry.completionId : entry.signalId;
+    const seen = s[field] ?? [];
+    if (seen.includes(id)) return;
     const position = s.journalLength;
     this.store.appendJournal(invocationId, position, entry);
-    const next: InvocationStatus =
-      entry.type === "completion"
-        ? {
-            ...s,
-            journalLength: position + 1,
-            completed: [...(s.completed ?? []), entry.completionId],
-            modifiedAt: this.header.at,
-          }
-        : {
-            ...s,
-            journalLength: position + 1,
-            signals: [...(s.signals ?? []), entry.signalId],
-            modifiedAt: this.header.at,
-          };
+    const next: InvocationStatus = {
+      ...s,
+      journalLength: position + 1,
+      [field]: [...seen, id],
+      modifiedAt: this.header.at,
+    };
     this.store.putStatus(next);
     if (s.state === "invoked") {
       this.actions.push({ type: "notify", invocationId, attemptEpoch: s.attemptEpoch, entry, position });
