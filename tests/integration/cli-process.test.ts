@@ -1,13 +1,13 @@
 // Proves what a new user meets when starting and stopping onelog — Ctrl-C (SIGINT to the process group, once or twice) and SIGTERM release the data directory's LOCK, a LOCK left by SIGKILL is taken over with a log line, a port in use is one line naming the flag with exit code 1, `dev` reloads after a rename-over save and keeps the old version on a syntax error, and each entry file gets its own default data directory — by spawning the real CLI and `npm start`'s program and signalling them as a terminal would.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { eventually, freePort, http, removeTmpDirs, tmpDir } from "./admin-harness.js";
+import { GroupProcess } from "./cli-harness.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = path.join(ROOT, "packages/onelog/src/cli/main.ts");
@@ -25,36 +25,13 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 /** A process in its own group, as a shell runs a foreground command: Ctrl-C signals the group. */
-class Proc {
-  readonly child: ChildProcess;
-  stdout = "";
-  stderr = "";
-  readonly exited: Promise<number | null>;
-
+class Proc extends GroupProcess {
   constructor(args: readonly string[], cwd = ROOT, env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [...NODE_ARGS, ...args], {
-      cwd,
-      env: { ...cleanEnv(), ...env },
-      detached: true,
-    });
-    this.child.stdout!.on("data", (d: Buffer) => (this.stdout += d.toString()));
-    this.child.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
+    super([...NODE_ARGS, ...args], { cwd, env: { ...cleanEnv(), ...env } });
   }
 
   static cli(args: readonly string[], cwd = ROOT): Proc {
     return new Proc([MAIN, ...args], cwd);
-  }
-
-  banner(count = 1): Promise<string> {
-    return eventually(
-      `banner #${count}`,
-      () => {
-        const lines = this.stdout.split("\n").filter((l) => /^onelog (dev|serve): serving/.test(l));
-        return lines.length >= count ? lines[count - 1] : undefined;
-      },
-      60_000,
-    );
   }
 
   /** A signal to the whole group (what Ctrl-C in a terminal does). */

@@ -1,12 +1,13 @@
 // Proves the `onelog` CLI works end to end — `dev` serves a file's services and restarts when it changes (keeping in-flight invocations), `serve` runs it standalone, and services/deployments/invocations/state/sql print tables or --json, bulk operations report progress, errors are one line with exit code 1 — by spawning the real CLI (packages/onelog/src/cli/main.ts through tsx) against the embedded server it started.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as onelog from "onelog";
 import { eventually, freePort, http, removeTmpDirs, startServer, tmpDir } from "./admin-harness.js";
+import { GroupProcess } from "./cli-harness.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = path.join(ROOT, "packages/onelog/src/cli/main.ts");
@@ -37,33 +38,9 @@ function cli(args: readonly string[], env: Record<string, string> = {}): Promise
 }
 
 /** A long-running CLI (`dev`, `serve`), in its own process group so nothing outlives the test. */
-class Daemon {
-  readonly child: ChildProcess;
-  stdout = "";
-  stderr = "";
-  readonly exited: Promise<number | null>;
-
+class Daemon extends GroupProcess {
   constructor(args: readonly string[]) {
-    this.child = spawn(process.execPath, [...NODE_ARGS, ...args], {
-      cwd: ROOT,
-      env: cleanEnv({ ONELOG_LOG_LEVEL: "warn" }),
-      detached: true,
-    });
-    this.child.stdout!.on("data", (d: Buffer) => (this.stdout += d.toString()));
-    this.child.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
-  }
-
-  /** Waits until the server printed its banner `count` times (restarts print it again). */
-  banner(count = 1): Promise<string> {
-    return eventually(
-      `banner #${count}`,
-      () => {
-        const lines = this.stdout.split("\n").filter((l) => /^onelog (dev|serve): serving/.test(l));
-        return lines.length >= count ? lines[count - 1] : undefined;
-      },
-      60_000,
-    );
+    super([...NODE_ARGS, ...args], { cwd: ROOT, env: cleanEnv({ ONELOG_LOG_LEVEL: "warn" }) });
   }
 
   /** SIGTERM to the CLI; after 20 s, SIGKILL to its whole group. */
