@@ -37,3 +37,25 @@ export {
   endpointManifest,
   handlersOfManifest,
 } from "./manifest.js";
+export type { WireCommand } from "./journal.js";
+export type { Frame } from "./protocol/frames.js";
+export {
+  DEFAULT_MAX_FRAME_BYTES,
+  FrameDecoder,
+  MessageType,
+  ProtocolError,
+  ProtocolErrorCode,
+  encodeFrame,
+} from "./protocol/frames.js";
+export type { ErrorMessage, ProtocolMessage, StartMessage, SuspensionMessage } from "./protocol/messages.js";
+export {
+  decodeMessage,
+  encodeCommand,
+  encodeError,
+  encodeNotification,
+  encodeOutput,
+  encodeProposeRunCompletion,
+  encodeStart,
+  encodeSuspension,
+  notificationTypesOf,
+} from "./protocol/messages.js";

@@ -147,8 +147,20 @@ export interface CancelInvocationEntry {
   readonly invocationId: string;
 }
 
-/** A command: something the handler did. */
-export type CommandEntry =
+/**
+ * The exact bytes of a command as a remote deployment sent it (server mode): the engine replays
+ * them byte for byte, because Restate's SDKs compare fields on replay (entry names, header order,
+ * payloads) that this model does not keep.
+ */
+export interface WireCommand {
+  /** The message type (service protocol). */
+  readonly type: number;
+  /** The protobuf body. */
+  readonly body: Uint8Array;
+}
+
+/** A command: something the handler did; `wire` when it came over the service protocol. */
+export type CommandEntry = (
   | InputEntry
   | RunEntry
   | SleepEntry
@@ -163,7 +175,8 @@ export type CommandEntry =
   | PromisePeekEntry
   | PromiseCompleteEntry
   | AttachEntry
-  | CancelInvocationEntry;
+  | CancelInvocationEntry
+) & { readonly wire?: WireCommand };
 
 /**
  * What a notification carries: a value or a terminal failure (a step, a call, a promise, an
