@@ -1,4 +1,4 @@
-// Proves onelog answers like Restate: the compat programs are served by a real restate-server (npm @restatedev/restate-server, free loopback ports, a temp base dir) with the Restate SDK's endpoint, and by onelog embedded from a copy whose only change is the import; the same scripted requests go to both and status + body are compared with ids and times normalised. Known differences are listed in docs/compatibility.md.
+// Proves onelog answers like Restate: the compat programs are served by a real restate-server (npm @restatedev/restate-server, free loopback ports, a temp base dir) with the Restate SDK's endpoint, by onelog embedded from a copy whose only change is the import, and by onelog as a server invoking that same Restate SDK endpoint over the service protocol; the same scripted requests go to both and status + body are compared with ids and times normalised. Known differences are listed in docs/compatibility.md.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -104,6 +104,7 @@ describe("compatibility with Restate (behaviour)", { skip: available ? false : `
   const children: ChildProcess[] = [];
   let restateIngress = "";
   let server: onelog.OnelogServer | undefined;
+  let remote: onelog.OnelogServer | undefined;
 
   before(async () => {
     const dir = tmpDir("onelog-compat-");
@@ -182,21 +183,50 @@ describe("compatibility with Restate (behaviour)", { skip: available ? false : `
       adminPort: false,
       logger: silent,
     });
+
+    // onelog as a server: no handlers of its own, the Restate SDK's endpoint registered by URL.
+    remote = await ol.start({
+      services: [],
+      dataDir: tmpDir("onelog-compat-remote-"),
+      ingressPort: 0,
+      adminPort: false,
+      logger: silent,
+    });
+    const r = remote.engine.remote!;
+    await r.deployments.discoverAndRegister(r.client, { uri: `http://127.0.0.1:${endpoint}` });
   });
 
   after(async () => {
     await server?.stop();
+    await remote?.stop();
     for (const c of children) c.kill("SIGKILL");
   });
 
+  /** restate-server's answers: the script runs once there (its state would differ on a second run). */
+  let fromRestateOnce: Promise<Answer[]> | undefined;
+  const restateAnswers = () => (fromRestateOnce ??= run(restateIngress));
+
   it("the same requests get the same status and body from restate-server and from onelog", async () => {
-    const fromRestate = await run(restateIngress);
+    const fromRestate = await restateAnswers();
     const fromOnelog = await run(server!.ingressUrl);
     const differences = SCRIPT.flatMap((s, i) =>
       JSON.stringify(fromRestate[i]) === JSON.stringify(fromOnelog[i])
         ? []
         : [
             `${s.method} ${s.path}: restate ${JSON.stringify(fromRestate[i])} / onelog ${JSON.stringify(fromOnelog[i])}`,
+          ],
+    );
+    assert.deepEqual(differences, []);
+  });
+
+  it("onelog as a server, invoking the Restate SDK's endpoint over the service protocol, answers the same", async () => {
+    const fromRestate = await restateAnswers();
+    const fromRemote = await run(remote!.ingressUrl);
+    const differences = SCRIPT.flatMap((s, i) =>
+      JSON.stringify(fromRestate[i]) === JSON.stringify(fromRemote[i])
+        ? []
+        : [
+            `${s.method} ${s.path}: restate ${JSON.stringify(fromRestate[i])} / onelog server ${JSON.stringify(fromRemote[i])}`,
           ],
     );
     assert.deepEqual(differences, []);

@@ -25,6 +25,10 @@ import { systemRandom, type Random } from "./random.js";
 import { isInvocationId, newInvocationId, partitionOf, workflowRunId } from "./partition/ids.js";
 import { inProcessInvokers } from "./invoker/in-process.js";
 import type { InvokerFactory } from "./invoker/invoker.js";
+import type { DeploymentClient } from "./invoker/deployment-client.js";
+import type { Deployments } from "./invoker/deployments.js";
+import { httpInvokers } from "./invoker/http.js";
+import { routingInvokers } from "./invoker/routing.js";
 import type { Log } from "./log/log.js";
 import { EmbeddedLeadership, type Leadership } from "./partition/leadership.js";
 import type { Logger } from "./ops/logger.js";
@@ -60,12 +64,26 @@ export interface EngineOptions {
    * the engine learns their services from the manifest alone.
    */
   readonly deployments?: readonly EndpointManifest[];
-  /** Runs attempts; default: the in-process invoker over `services`. */
+  /**
+   * Remote deployments (server mode): their services are invoked over the service protocol,
+   * the in-process ones directly. Without it, only `services` (and `deployments`) are known.
+   */
+  readonly remote?: RemoteOptions;
+  /** Runs attempts; default: the in-process invoker over `services` (and the HTTP one with `remote`). */
   readonly invokers?: InvokerFactory;
   /** Fault injection for the simulator. */
   readonly faults?: ProcessorOptions["faults"];
   /** Told the duration of each applied batch (admin metrics). */
   readonly observer?: ProcessorObserver;
+}
+
+/** Where remote deployments are registered and how they are reached. */
+export interface RemoteOptions {
+  readonly deployments: Deployments;
+  readonly client: DeploymentClient;
+  readonly abortTimeoutMs?: number;
+  /** Extra headers of each invocation request (request identity). */
+  readonly requestHeaders?: (path: string) => Record<string, string>;
 }
 
 /** A request to start an invocation. */
@@ -94,7 +112,10 @@ export interface RegisteredService {
 export class Engine {
   readonly partitions: number;
   readonly processors: readonly PartitionProcessor[];
-  readonly services: ReadonlyMap<string, RegisteredService>;
+  /** Every service the engine knows, by name (changes as deployments are registered). */
+  readonly services = new Map<string, RegisteredService>();
+  /** Every handler, by `service/handler` (the processors read this same map). */
+  private readonly handlers = new Map<string, HandlerInfo>();
   private readonly waiters = new Map<string, Set<(r: Result) => void>>();
   private readonly stores: readonly PartitionStore[];
 
@@ -102,44 +123,49 @@ export class Engine {
   /** What the embedded deployment serves, as discovery would describe it. */
   readonly manifest: EndpointManifest;
 
+  /** Remote deployments, when this engine invokes any (server mode). */
+  get remote(): RemoteOptions | undefined {
+    return this.options.remote;
+  }
+
   private constructor(private readonly options: EngineOptions) {
     const o = options;
     this.partitions = o.log.partitions;
     this.random = o.random ?? systemRandom();
     // The engine knows services only through the manifest; the functions stay in the invoker.
     this.manifest = endpointManifest(o.services);
-    const manifests = [this.manifest, ...(o.deployments ?? [])];
-    const names = new Set<string>();
-    for (const s of manifests.flatMap((m) => m.services)) {
-      if (names.has(s.name)) throw new TypeError(`service ${s.name} is registered twice`);
-      names.add(s.name);
-    }
-    const services = new Map<string, RegisteredService>();
-    const handlers = new Map<string, HandlerInfo>();
-    for (const h of manifests.flatMap(handlersOfManifest)) {
-      let s = services.get(h.service);
-      if (s === undefined) {
-        s = { name: h.service, kind: h.serviceKind, handlers: new Map() };
-        services.set(h.service, s);
-      }
-      (s.handlers as Map<string, HandlerInfo>).set(h.name, h);
-      handlers.set(`${h.service}/${h.name}`, h);
-    }
-    for (const s of manifests.flatMap((m) => m.services)) {
-      if (!services.has(s.name))
-        services.set(s.name, { name: s.name, kind: kindOf(s.ty), handlers: new Map() });
-    }
-    this.services = services;
+    const inProcess = new Set(this.manifest.services.map((s) => s.name));
+    this.refreshServices();
+    o.remote?.deployments.onChange(() => this.refreshServices());
+    const services = this.services;
+    const isRegistered = (service: string, handler: string) =>
+      services.get(service)?.handlers.has(handler) === true;
+    const local = inProcessInvokers({
+      handlers: new Map(
+        o.services.flatMap((d) => resolveHandlers(d)).map((h) => [`${h.service}/${h.name}`, h]),
+      ),
+      isRegistered,
+      ...(o.console === undefined ? {} : { console: o.console }),
+      ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
+    });
+    const remote = o.remote;
     const invokers =
       o.invokers ??
-      inProcessInvokers({
-        handlers: new Map(
-          o.services.flatMap((d) => resolveHandlers(d)).map((h) => [`${h.service}/${h.name}`, h]),
-        ),
-        isRegistered: (service, handler) => services.get(service)?.handlers.has(handler) === true,
-        ...(o.console === undefined ? {} : { console: o.console }),
-        ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
-      });
+      (remote === undefined
+        ? local
+        : routingInvokers({
+            inProcess: local,
+            isInProcess: (service) => inProcess.has(service),
+            remote: httpInvokers({
+              deployments: remote.deployments,
+              client: remote.client,
+              handler: (service, handler) => this.handler(service, handler),
+              isRegistered,
+              ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
+              ...(remote.abortTimeoutMs === undefined ? {} : { abortTimeoutMs: remote.abortTimeoutMs }),
+              ...(remote.requestHeaders === undefined ? {} : { requestHeaders: remote.requestHeaders }),
+            }),
+          }));
     const stores: PartitionStore[] = [];
     for (let p = 0; p < this.partitions; p++) stores.push(o.storeFor(p));
     const leadership =
@@ -155,7 +181,7 @@ export class Engine {
           leadership,
           clock: o.clock,
           logger: o.logger,
-          handlers,
+          handlers: this.handlers,
           invokers,
           onCompleted: (id, result) => this.completed(id, result),
           ...(o.faults === undefined ? {} : { faults: o.faults }),
@@ -165,6 +191,35 @@ export class Engine {
     }
     this.stores = stores;
     this.processors = processors;
+  }
+
+  /**
+   * Recomputes the services from the in-process manifest, the fixed manifests and the registered
+   * deployments, in place (the processors hold the handler map). Throws a TypeError at
+   * construction for a service named twice; later, registration refuses such a service.
+   */
+  private refreshServices(): void {
+    const o = this.options;
+    const fixed = [this.manifest, ...(o.deployments ?? [])];
+    const names = new Set<string>();
+    for (const s of fixed.flatMap((m) => m.services)) {
+      if (names.has(s.name)) throw new TypeError(`service ${s.name} is registered twice`);
+      names.add(s.name);
+    }
+    this.services.clear();
+    this.handlers.clear();
+    // A later deployment of a service replaces an earlier one (deployments.ts, invariant 1).
+    for (const m of [...fixed, ...(o.remote?.deployments.list().map((d) => d.manifest) ?? [])]) {
+      for (const s of m.services) {
+        for (const name of this.services.get(s.name)?.handlers.keys() ?? [])
+          this.handlers.delete(`${s.name}/${name}`);
+        this.services.set(s.name, { name: s.name, kind: kindOf(s.ty), handlers: new Map() });
+      }
+      for (const h of handlersOfManifest(m)) {
+        (this.services.get(h.service)!.handlers as Map<string, HandlerInfo>).set(h.name, h);
+        this.handlers.set(`${h.service}/${h.name}`, h);
+      }
+    }
   }
 
   /** Builds the engine and starts every partition; resolves once each one is leader. */

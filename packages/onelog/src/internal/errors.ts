@@ -35,6 +35,8 @@ export const ErrorCodes = {
   OL1024: { status: 400, title: "bad query parameter", where: "admin" },
   OL1025: { status: null, title: "port in use", where: "start" },
   OL1030: { status: 400, title: "bad path (a keyed path without its key)", where: "ingress" },
+  OL1031: { status: 409, title: "deployment conflict", where: "admin" },
+  OL1032: { status: 400, title: "deployment discovery failed", where: "admin" },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -301,11 +301,44 @@ export function awakeableId(invocationId: string, signalId: number): string {
   return `awk_${invocationId.slice(4)}${signalId.toString(36)}`;
 }
 
-/** Splits an awakeable id into its invocation id and signal id; undefined if malformed. */
+/**
+ * Splits an awakeable id into its invocation id and signal id; undefined if malformed. Two forms
+ * are read: onelog's (`awk_…`) and the one Restate's SDKs make from the invocation id's bytes in
+ * the protocol's Start message (`sign_1` + base64url(id bytes + signal id as u32, big-endian)).
+ */
 export function parseAwakeableId(id: string): { invocationId: string; signalId: number } | undefined {
+  if (id.startsWith("sign_1")) return parseSignalAwakeableId(id.slice(6));
   const m = /^awk_([0-9a-f]{40})([0-9a-z]{1,8})$/.exec(id);
   if (m === null) return undefined;
   const signalId = Number.parseInt(m[2]!, 36);
   if (signalId < FIRST_AWAKEABLE_SIGNAL_ID) return undefined;
   return { invocationId: `inv_${m[1]!}`, signalId };
+}
+
+function parseSignalAwakeableId(b64: string): { invocationId: string; signalId: number } | undefined {
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(b64)) return undefined;
+  const bytes = base64UrlDecode(b64.replace(/=+$/, ""));
+  if (bytes.length !== 24) return undefined;
+  const hex = Array.from(bytes.subarray(0, 20), (x) => x.toString(16).padStart(2, "0")).join("");
+  const signalId = ((bytes[20]! << 24) | (bytes[21]! << 16) | (bytes[22]! << 8) | bytes[23]!) >>> 0;
+  if (signalId < FIRST_AWAKEABLE_SIGNAL_ID) return undefined;
+  return { invocationId: `inv_${hex}`, signalId };
+}
+
+const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** base64url without padding (no Buffer: the SDK also runs where Node's globals are absent). */
+function base64UrlDecode(text: string): Uint8Array {
+  const out: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const ch of text) {
+    value = (value << 6) | B64URL.indexOf(ch);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >> bits) & 0xff);
+    }
+  }
+  return Uint8Array.from(out);
 }

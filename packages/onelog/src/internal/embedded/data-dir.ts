@@ -15,6 +15,7 @@
  *    `release`, still removes its LOCK (an `exit` hook); only SIGKILL or a crash leave one, and
  *    that one is stale: the next `openDataDir` takes it over and says so.
  */
+import type { Deployment, DeploymentRecords } from "../invoker/deployments.js";
 import {
   closeSync,
   fsyncSync,
@@ -233,22 +234,53 @@ export function fileEpochRecord(dir: string): EpochRecord {
     get: (partition) => epochs[String(partition)] ?? 0,
     set: (partition, epoch) => {
       const next = { ...epochs, [String(partition)]: epoch };
-      const tmp = `${path}.tmp`;
-      const fd = openSync(tmp, "w");
-      try {
-        writeSync(fd, JSON.stringify(next) + "\n");
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
-      const dirFd = openSync(dir, "r");
-      try {
-        fsyncSync(dirFd);
-      } finally {
-        closeSync(dirFd);
-      }
+      writeFileDurably(dir, "epochs.json", JSON.stringify(next) + "\n");
       epochs = next;
     },
+  };
+}
+
+/**
+ * Replaces a file of the data directory atomically and durably: write a temp file, fsync it,
+ * rename it over the file, fsync the directory. A crash leaves the old or the new file, whole.
+ */
+export function writeFileDurably(dir: string, name: string, text: string): void {
+  const path = join(dir, name);
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, "w");
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dirFd = openSync(dir, "r");
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+/**
+ * The registered deployments of a data directory, in `deployments.json` (server mode).
+ *
+ * @example
+ * const deployments = new Deployments(fileDeploymentRecords(dataDir));
+ */
+export function fileDeploymentRecords(dir: string): DeploymentRecords {
+  const name = "deployments.json";
+  return {
+    load: () => {
+      try {
+        const text = readFileSync(join(dir, name), "utf8");
+        return (JSON.parse(text) as { deployments: Deployment[] }).deployments;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+        throw new Error(`${join(dir, name)} cannot be read: ${(e as Error).message}`);
+      }
+    },
+    save: (deployments) => writeFileDurably(dir, name, JSON.stringify({ deployments }, null, 2) + "\n"),
   };
 }

@@ -7,7 +7,9 @@ import { pino } from "pino";
 import type { AnyDefinition } from "@onelog/sdk";
 import { Admin, AdminTokenRequiredError, isLoopbackHost } from "../http/admin.js";
 import { systemClock } from "../clock.js";
-import { fileEpochRecord, openDataDir } from "./data-dir.js";
+import { fileDeploymentRecords, fileEpochRecord, openDataDir } from "./data-dir.js";
+import { DeploymentClient } from "../invoker/deployment-client.js";
+import { Deployments } from "../invoker/deployments.js";
 import { portError } from "./port-in-use.js";
 import { Engine } from "../engine.js";
 import { Ingress } from "../http/ingress.js";
@@ -124,7 +126,13 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
       lastEpoch: (p) => stores.partition(p).getLeaderEpoch(),
       epochs: fileEpochRecord(dataDir),
     });
+    // Server mode: deployments registered by URL, invoked over the service protocol.
+    const inProcess = new Set(options.services.map((d) => d.name));
+    const deployments = new Deployments(fileDeploymentRecords(dataDir), (name) => inProcess.has(name));
+    const client = new DeploymentClient();
+    cleanups.push(() => client.close());
     const engine = await Engine.start({
+      remote: { deployments, client },
       log,
       storeFor: (p) => stores.partition(p),
       leadership,

@@ -20,57 +20,25 @@ import {
   type Applied,
   type AttemptHandle,
   type AttemptOutcome,
-  type CommandEntry,
-  type EagerState,
   type NotificationEntry,
   type ResolvedHandler,
-  type Result,
 } from "@onelog/sdk/internal";
 import type { RecordBody } from "../partition/records.js";
 import { startAttemptTrace, type AttemptTrace } from "../ops/tracing.js";
 import type { Invoker, InvokerFactory, InvokerHost } from "./invoker.js";
-import { invocationFields, logAttemptFailed, targetText } from "../ops/attempt-log.js";
-
-/** State sent with an invocation is eager up to this many bytes; beyond, `ctx.get` reads lazily. */
-export const EAGER_STATE_MAX_BYTES = 256 * 1024;
-
-/**
- * The largest journal entry (a step's result, a state value, a call's argument, an output).
- * A larger one fails its invocation with a terminal 413 instead of filling memory and the log.
- */
-export const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
-
-/** Attempts running at once per partition; more wait in a FIFO of ids (bounded memory). */
-export const MAX_RUNNING_ATTEMPTS = 2_000;
-
-/** The payload bytes of an entry (the parts that can be large). */
-function entryBytes(entry: CommandEntry): number {
-  const e = entry as { result?: Result; value?: Uint8Array | null; argument?: Uint8Array };
-  return (
-    (e.result === undefined ? 0 : resultBytes(e.result)) + (e.value?.length ?? 0) + (e.argument?.length ?? 0)
-  );
-}
-
-function resultBytes(result: Result): number {
-  return "ok" in result ? result.ok.length : result.err.message.length;
-}
-
-/** The terminal 413 an invocation ends with when one of its entries is over the limit. */
-function tooLarge(error: EntryTooLargeError): AttemptOutcome {
-  return {
-    type: "end",
-    result: { err: { code: 413, message: `${error.name} [${error.code}]: ${error.message}` } },
-  };
-}
-
-/** Thrown into a handler whose command was refused before it reached the log. */
-export class EntryTooLargeError extends Error {
-  readonly code = "OL1015";
-  constructor(what: string, bytes: number) {
-    super(`${what} is ${bytes} bytes; the limit of a journal entry is ${MAX_ENTRY_BYTES} bytes`);
-    this.name = "EntryTooLargeError";
-  }
-}
+import {
+  EntryTooLargeError,
+  MAX_ENTRY_BYTES,
+  MAX_RUNNING_ATTEMPTS,
+  eagerState,
+  entryBytes,
+  outcomeRecord,
+  proposeOutcome,
+  resultBytes,
+  tooLarge,
+  unregisteredTarget,
+} from "./checks.js";
+import { logAttemptFailed, targetText } from "../ops/attempt-log.js";
 
 /** What the in-process invoker runs, besides its host. */
 export interface InProcessOptions {
@@ -231,36 +199,7 @@ export class InProcessInvoker implements Invoker {
         `invocation ${target} ${id} failed: [${code}] ${message}`,
       );
     }
-    this.proposeOutcome(this.outcomeRecord(id, attempt.epoch, outcome), 0);
-  }
-
-  private outcomeRecord(id: string, epoch: number, outcome: AttemptOutcome): RecordBody {
-    return outcome.type === "end"
-      ? { type: "end", invocationId: id, attemptEpoch: epoch, result: outcome.result }
-      : {
-          type: "attempt_failed",
-          invocationId: id,
-          attemptEpoch: epoch,
-          message: outcome.message,
-          ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }),
-        };
-  }
-
-  /**
-   * Proposes an attempt's outcome (3). If the append fails (disk full, I/O), it is tried again
-   * with a growing pause: until it is durable the invocation stays `invoked` with this epoch.
-   */
-  private proposeOutcome(body: RecordBody, failures: number): void {
-    this.options.propose(body).catch((e: unknown) => {
-      if (this.stopped) return;
-      const delay = Math.min(100 * 2 ** failures, 10_000);
-      const id = (body as { invocationId: string }).invocationId;
-      this.options.logger.error(
-        { ...invocationFields(id, this.options.store.getStatus(id)), err: e, retryInMs: delay },
-        `could not append the outcome of an attempt of ${id}; trying again in ${delay} ms`,
-      );
-      this.options.clock.setTimeout(() => this.proposeOutcome(body, failures + 1), delay);
-    });
+    this.proposeOutcome(outcomeRecord(id, attempt.epoch, outcome));
   }
 
   /** Invariant 4: the attempt ends and fails; the retry policy takes over. */
@@ -275,7 +214,7 @@ export class InProcessInvoker implements Invoker {
   /** Ends an attempt from outside the handler: it proposes nothing more, and `outcome` is its one outcome (3). */
   private endAttempt(id: string, attempt: Attempt, outcome: AttemptOutcome): void {
     this.abort(id);
-    this.proposeOutcome(this.outcomeRecord(id, attempt.epoch, outcome), 0);
+    this.proposeOutcome(outcomeRecord(id, attempt.epoch, outcome));
   }
 
   /** Arms (or re-arms) the check that suspends an attempt waiting only for completions. */
@@ -313,28 +252,18 @@ export class InProcessInvoker implements Invoker {
     }
     attempt.trace?.end("suspended");
     this.abort(id);
-    this.proposeOutcome(
-      {
-        type: "suspend",
-        invocationId: id,
-        attemptEpoch: attempt.epoch,
-        waitingCompletions: waitingOn.completionIds,
-        waitingSignals: waitingOn.signalIds,
-      },
-      0,
-    );
+    this.proposeOutcome({
+      type: "suspend",
+      invocationId: id,
+      attemptEpoch: attempt.epoch,
+      waitingCompletions: waitingOn.completionIds,
+      waitingSignals: waitingOn.signalIds,
+    });
   }
 
-  private eagerState(service: string, key: string): EagerState {
-    const values = new Map<string, Uint8Array>();
-    let size = 0;
-    const all = this.options.store.listState(service, key);
-    for (const [name, value] of all) {
-      size += Buffer.byteLength(name) + value.length;
-      if (size > EAGER_STATE_MAX_BYTES) return { values, complete: false };
-      values.set(name, value);
-    }
-    return { values, complete: true };
+  /** Appends an outcome until it is durable (3). */
+  private proposeOutcome(body: RecordBody): void {
+    proposeOutcome(this.options, body, () => this.stopped);
   }
 
   /**
@@ -369,7 +298,7 @@ export class InProcessInvoker implements Invoker {
     const handle = startAttempt(attempt.trace.handler(handler), {
       invocationId: id,
       journal,
-      ...(key === undefined ? {} : { key, state: this.eagerState(service, key) }),
+      ...(key === undefined ? {} : { key, state: eagerState(this.options.store, service, key) }),
       now: () => this.options.clock.now(),
       sleep: (ms) => new Promise((resolve) => this.options.clock.setTimeout(resolve, ms)),
       nextTurn: () => new Promise((resolve) => this.options.clock.defer(resolve)),
@@ -379,24 +308,18 @@ export class InProcessInvoker implements Invoker {
         if (attempt.aborted) return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
         const refused = this.refuseLarge(id, attempt, describeEntry(entry), entryBytes(entry));
         if (refused !== undefined) return Promise.reject(refused);
-        if (
-          (entry.type === "call" || entry.type === "send") &&
-          !(
-            this.options.isRegistered?.(entry.target.service, entry.target.handler) ??
-            this.options.handlers.has(`${entry.target.service}/${entry.target.handler}`)
-          )
-        ) {
-          // As in Restate: a call or send to a handler that is not registered is not journaled;
-          // the calling attempt fails (retryable, the reason in its status) and the invocation
-          // retries by its policy, so it goes on by itself once the service is registered.
-          const message = `cannot ${entry.type === "call" ? "call" : "send to"} ${entry.target.service}/${entry.target.handler}: the service handler ${entry.target.service}/${entry.target.handler} is not registered`;
+        const refusedCall = unregisteredTarget(
+          entry,
+          this.options.isRegistered ?? ((svc, h) => this.options.handlers.has(`${svc}/${h}`)),
+        );
+        if (refusedCall !== undefined) {
           logAttemptFailed(this.options.logger, this.options.store.getStatus(id), {
             invocationId: id,
             attemptEpoch: attempt.epoch,
-            message,
+            message: refusedCall,
             registered: true,
           });
-          this.endAttempt(id, attempt, { type: "failed", message });
+          this.endAttempt(id, attempt, { type: "failed", message: refusedCall });
           return Promise.reject(new AttemptAbortedError(id, attempt.epoch));
         }
         return new Promise<Applied>((resolve, reject) => {

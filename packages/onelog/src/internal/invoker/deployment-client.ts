@@ -1,0 +1,246 @@
+/**
+ * HTTP to deployments: HTTP/2 cleartext with prior knowledge (one session per origin, reused by
+ * every invocation's stream, as Restate's server does), or HTTP/1.1 when a deployment asks for
+ * it. Discovery is a GET; an invocation is a POST whose request body is the server's half of the
+ * protocol stream and whose response body is the deployment's half.
+ *
+ * Invariants:
+ * 1. A broken or closed session is dropped from the pool; the next request opens a new one.
+ * 2. Every stream ends in exactly one of `onEnd` or `onError`, after at most one `onResponse`.
+ */
+import http from "node:http";
+import http2 from "node:http2";
+import type { Deployment } from "./deployments.js";
+
+/** Where and how to reach a deployment. */
+export type DeploymentAddress = Pick<Deployment, "uri" | "useHttp11" | "additionalHeaders">;
+
+/** What a stream tells its owner. */
+export interface StreamEvents {
+  readonly onResponse: (
+    status: number,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+  ) => void;
+  readonly onData: (chunk: Uint8Array) => void;
+  readonly onEnd: () => void;
+  readonly onError: (error: Error) => void;
+}
+
+/** The server's half of an invocation stream. */
+export interface InvocationStream {
+  readonly write: (bytes: Uint8Array) => void;
+  /** Ends the request body (request/response mode, or asking a deployment to suspend). */
+  readonly endInput: () => void;
+  /** Cancels the stream; no event follows. */
+  readonly abort: () => void;
+}
+
+/** The accepted manifest versions, best first (Restate's discovery content types). */
+const MANIFEST_ACCEPT = [4, 3, 2, 1]
+  .map((v) => `application/vnd.restate.endpointmanifest.v${v}+json`)
+  .join(", ");
+
+/** Joins a deployment's base URL and a path (`/discover`, `/invoke/S/h`). */
+function urlOf(uri: string, path: string): URL {
+  const base = new URL(uri);
+  const prefix = base.pathname.replace(/\/+$/, "");
+  return new URL(`${prefix}${path}`, base.origin);
+}
+
+export class DeploymentClient {
+  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+  private closed = false;
+
+  /**
+   * Asks a deployment what it serves. Resolves with the parsed manifest and the HTTP version
+   * that answered; rejects with a message that says what went wrong (unreachable, status, body).
+   */
+  async discover(address: DeploymentAddress, timeoutMs = 10_000): Promise<unknown> {
+    const url = urlOf(address.uri, "/discover");
+    const { status, body } = await this.get(address, url, { accept: MANIFEST_ACCEPT }, timeoutMs);
+    if (status < 200 || status >= 300) {
+      throw new Error(`GET ${url.href} answered ${status}: ${body.slice(0, 500)}`);
+    }
+    try {
+      return JSON.parse(body) as unknown;
+    } catch {
+      throw new Error(`GET ${url.href} answered a body that is not JSON: ${body.slice(0, 200)}`);
+    }
+  }
+
+  private get(
+    address: DeploymentAddress,
+    url: URL,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      let status = 0;
+      const chunks: Buffer[] = [];
+      const timer = setTimeout(() => {
+        stream.abort();
+        reject(new Error(`GET ${url.href} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const stream = this.open(address, url, "GET", headers, {
+        onResponse: (s) => (status = s),
+        onData: (c) => chunks.push(Buffer.from(c)),
+        onEnd: () => {
+          clearTimeout(timer);
+          resolve({ status, body: Buffer.concat(chunks).toString("utf8") });
+        },
+        onError: (e) => {
+          clearTimeout(timer);
+          reject(new Error(`GET ${url.href} failed: ${e.message}`));
+        },
+      });
+      stream.endInput();
+    });
+  }
+
+  /** Opens an invocation stream: `POST {uri}{path}` (2). */
+  invoke(
+    address: DeploymentAddress,
+    path: string,
+    headers: Record<string, string>,
+    events: StreamEvents,
+  ): InvocationStream {
+    return this.open(address, urlOf(address.uri, path), "POST", headers, events);
+  }
+
+  private open(
+    address: DeploymentAddress,
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    events: StreamEvents,
+  ): InvocationStream {
+    let done = false;
+    const once = {
+      onResponse: events.onResponse,
+      onData: (c: Uint8Array) => {
+        if (!done) events.onData(c);
+      },
+      onEnd: () => {
+        if (done) return;
+        done = true;
+        events.onEnd();
+      },
+      onError: (e: Error) => {
+        if (done) return;
+        done = true;
+        events.onError(e);
+      },
+    };
+    const all = { ...address.additionalHeaders, ...headers };
+    if (this.closed) {
+      queueMicrotask(() => once.onError(new Error("the deployment client is closed")));
+      return { write: () => {}, endInput: () => {}, abort: () => {} };
+    }
+    const stream = address.useHttp11
+      ? this.http1(url, method, all, once)
+      : this.http2(url, method, all, once);
+    return {
+      write: stream.write,
+      endInput: stream.endInput,
+      abort: () => {
+        done = true;
+        stream.abort();
+      },
+    };
+  }
+
+  private session(origin: string): http2.ClientHttp2Session {
+    const existing = this.sessions.get(origin);
+    if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
+    const session = http2.connect(origin);
+    const drop = () => {
+      if (this.sessions.get(origin) === session) this.sessions.delete(origin); // 1
+    };
+    session.on("error", drop);
+    session.on("close", drop);
+    session.on("goaway", drop);
+    session.unref();
+    this.sessions.set(origin, session);
+    return session;
+  }
+
+  private http2(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    events: StreamEvents,
+  ): InvocationStream {
+    let req: http2.ClientHttp2Stream;
+    try {
+      req = this.session(url.origin).request({
+        ":method": method,
+        ":path": url.pathname + url.search,
+        ...headers,
+      });
+    } catch (e) {
+      queueMicrotask(() => events.onError(e as Error));
+      return { write: () => {}, endInput: () => {}, abort: () => {} };
+    }
+    req.on("response", (h) => events.onResponse(Number(h[":status"]), h));
+    req.on("data", (c: Buffer) => events.onData(c));
+    req.on("end", () => events.onEnd());
+    req.on("error", (e) => events.onError(e));
+    req.on("close", () => {
+      if (req.rstCode !== undefined && req.rstCode !== http2.constants.NGHTTP2_NO_ERROR) {
+        events.onError(new Error(`the deployment reset the stream (HTTP/2 code ${req.rstCode})`));
+      } else {
+        events.onEnd();
+      }
+    });
+    return {
+      write: (b) => {
+        if (!req.writableEnded && !req.destroyed) req.write(b);
+      },
+      endInput: () => {
+        if (!req.writableEnded && !req.destroyed) req.end();
+      },
+      abort: () => {
+        if (!req.destroyed) req.close(http2.constants.NGHTTP2_CANCEL);
+      },
+    };
+  }
+
+  private http1(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    events: StreamEvents,
+  ): InvocationStream {
+    const req = http.request(url, { method, headers, agent: http1Agent });
+    req.on("response", (res) => {
+      events.onResponse(res.statusCode ?? 0, res.headers);
+      res.on("data", (c: Buffer) => events.onData(c));
+      res.on("end", () => events.onEnd());
+      res.on("error", (e) => events.onError(e));
+      res.on("close", () => {
+        if (!res.complete) events.onError(new Error("the deployment closed the connection mid-answer"));
+      });
+    });
+    req.on("error", (e) => events.onError(e));
+    return {
+      write: (b) => {
+        if (!req.writableEnded && !req.destroyed) req.write(b);
+      },
+      endInput: () => {
+        if (!req.writableEnded && !req.destroyed) req.end();
+      },
+      abort: () => {
+        if (!req.destroyed) req.destroy();
+      },
+    };
+  }
+
+  /** Closes every session. */
+  close(): void {
+    this.closed = true;
+    for (const s of this.sessions.values()) s.close();
+    this.sessions.clear();
+  }
+}
+
+const http1Agent = new http.Agent({ keepAlive: true });

@@ -1,0 +1,515 @@
+/**
+ * The HTTP invoker: runs attempts on remote deployments over the Restate service protocol
+ * (V5/V6). For each attempt it opens `POST {deployment}/invoke/{service}/{handler}`, sends Start,
+ * the journal and (streaming) each new notification; it appends what comes back — commands, step
+ * results, and the one outcome (End, Suspension or Error) — as records carrying the attempt's
+ * epoch, exactly as the in-process invoker does. It implements the {@link Invoker} contract
+ * (invoker.ts).
+ *
+ * Invariants:
+ * 1. At most one attempt per invocation runs here; starting a newer epoch aborts the older one,
+ *    and an aborted attempt's stream is cancelled and proposes nothing more.
+ * 2. Every attempt that is not aborted proposes exactly one outcome: `end`, `suspend` or
+ *    `attempt_failed` — a deployment that is unreachable, answers an HTTP error, sends a frame
+ *    that cannot be read, or closes the stream without ending fails its attempt (retryable),
+ *    never the server.
+ * 3. Commands are appended in the order the deployment sent them, with consecutive command
+ *    indexes after the journal's.
+ * 4. A streaming attempt with no message either way for the handler's inactivity timeout is
+ *    asked to suspend (its request body is closed, as Restate does); if it has not ended after
+ *    the abort timeout, it is cancelled and fails.
+ */
+import {
+  FrameDecoder,
+  MessageType,
+  ProtocolError,
+  decodeMessage,
+  encodeCommand,
+  encodeFrame,
+  encodeNotification,
+  encodeStart,
+  notificationTypesOf,
+  type CommandEntry,
+  type Frame,
+  type HandlerInfo,
+  type NotificationEntry,
+  type ProtocolMessage,
+  type Result,
+} from "@onelog/sdk/internal";
+import { invocationFields, logAttemptFailed, targetText } from "../ops/attempt-log.js";
+import type { RecordBody } from "../partition/records.js";
+import type { InvocationStatus } from "../partition/store/store.js";
+import {
+  EntryTooLargeError,
+  MAX_ENTRY_BYTES,
+  MAX_RUNNING_ATTEMPTS,
+  eagerState,
+  entryBytes,
+  outcomeRecord,
+  proposeOutcome,
+  resultBytes,
+  tooLarge,
+  unregisteredTarget,
+} from "./checks.js";
+import type { DeploymentClient, InvocationStream } from "./deployment-client.js";
+import { protocolVersionFor, type Deployment, type Deployments } from "./deployments.js";
+import type { Invoker, InvokerFactory, InvokerHost } from "./invoker.js";
+
+/** How long an attempt asked to suspend may take to end before it is cancelled. */
+export const DEFAULT_ABORT_TIMEOUT_MS = 60_000;
+
+/** What the HTTP invoker needs besides its host. */
+export interface HttpInvokerOptions {
+  readonly deployments: Deployments;
+  readonly client: DeploymentClient;
+  /** The handler a target names (kinds, inactivity timeout). */
+  readonly handler: (service: string, handler: string) => HandlerInfo | undefined;
+  /** Whether any deployment (or this process) serves a call's target. */
+  readonly isRegistered: (service: string, handler: string) => boolean;
+  /** Ask every attempt to suspend at once (request/response): the test mode of ONELOG_SUSPEND_ALWAYS. */
+  readonly suspendAlways?: boolean;
+  readonly abortTimeoutMs?: number;
+  /** Extra headers of each invocation request, e.g. a request-identity signature of `path`. */
+  readonly requestHeaders?: (path: string) => Record<string, string>;
+  readonly maxRunning?: number;
+}
+
+/** The factory of HTTP invokers for an engine: one per partition, sharing deployments and sessions. */
+export function httpInvokers(options: HttpInvokerOptions): InvokerFactory {
+  return (host) => new HttpInvoker(host, options);
+}
+
+interface Attempt {
+  readonly id: string;
+  readonly epoch: number;
+  readonly status: InvocationStatus;
+  readonly deployment: Deployment;
+  readonly bidi: boolean;
+  stream: InvocationStream | undefined;
+  readonly decoder: FrameDecoder;
+  /** Journal entries sent with Start: later notifications below this position were in it. */
+  readonly knownEntries: number;
+  nextCommandIndex: number;
+  /** The notification type of each completion id (the protocol has one per command kind). */
+  readonly completionTypes: Map<number, number>;
+  output: Result | undefined;
+  finished: boolean;
+  inputOpen: boolean;
+  httpStatus: number;
+  errorBody: string;
+  lastActivity: number;
+  inactivity: unknown;
+  abortTimer: unknown;
+}
+
+export class HttpInvoker implements Invoker {
+  private readonly attempts = new Map<string, Attempt>();
+  private readonly waiting = new Map<string, number>();
+  private stopped = false;
+
+  constructor(
+    private readonly host: InvokerHost,
+    private readonly options: HttpInvokerOptions,
+  ) {}
+
+  get running(): number {
+    return this.attempts.size;
+  }
+
+  invoke(invocationId: string, epoch: number): void {
+    this.abort(invocationId); // 1
+    if (this.attempts.size >= (this.options.maxRunning ?? MAX_RUNNING_ATTEMPTS)) {
+      this.waiting.set(invocationId, epoch);
+      return;
+    }
+    const status = this.host.store.getStatus(invocationId);
+    if (status === undefined || status.attemptEpoch !== epoch) return; // a stale invoke: nothing to run
+    const { service, handler } = status.target;
+    const deployment = this.options.deployments.forService(service);
+    if (deployment === undefined) {
+      const message = `no deployment serves ${service}/${handler}: register one with POST /deployments`;
+      logAttemptFailed(this.host.logger, status, {
+        invocationId,
+        attemptEpoch: epoch,
+        message,
+        registered: false,
+      });
+      proposeOutcome(
+        this.host,
+        outcomeRecord(invocationId, epoch, { type: "failed", message }),
+        () => this.stopped,
+      );
+      return;
+    }
+    const journal = this.host.store.getJournal(invocationId);
+    const bidi =
+      deployment.protocolMode === "BIDI_STREAM" &&
+      !deployment.useHttp11 &&
+      this.options.suspendAlways !== true;
+    const attempt: Attempt = {
+      id: invocationId,
+      epoch,
+      status,
+      deployment,
+      bidi,
+      stream: undefined,
+      decoder: new FrameDecoder(MAX_ENTRY_BYTES + 64 * 1024),
+      knownEntries: journal.length,
+      nextCommandIndex: status.commandCount,
+      completionTypes: new Map(),
+      output: undefined,
+      finished: false,
+      inputOpen: true,
+      httpStatus: 0,
+      errorBody: "",
+      lastActivity: this.host.clock.now(),
+      inactivity: undefined,
+      abortTimer: undefined,
+    };
+    this.attempts.set(invocationId, attempt);
+    const version = protocolVersionFor(deployment);
+    const frames: Uint8Array[] = [];
+    const now = this.host.clock.now();
+    const key = status.target.key;
+    const state = key === undefined ? undefined : eagerState(this.host.store, service, key);
+    frames.push(
+      encodeFrame(
+        MessageType.Start,
+        encodeStart({
+          id: idBytes(invocationId),
+          debugId: invocationId,
+          knownEntries: journal.length,
+          stateMap: state === undefined ? [] : [...state.values],
+          partialState: state !== undefined && !state.complete,
+          key: key ?? "",
+          retryCountSinceLastStoredEntry: status.retryCount,
+          durationSinceLastStoredEntryMs: Math.max(0, now - status.modifiedAt),
+          ...(version >= 6 ? { randomSeed: seedOf(invocationId) } : {}),
+        }),
+      ),
+    );
+    for (const entry of journal) {
+      let frame: Frame;
+      if (entry.type === "completion" || entry.type === "signal") {
+        frame = this.notificationFrame(attempt, entry);
+      } else {
+        this.learnCompletions(attempt, entry);
+        frame = encodeCommand(entry, now);
+      }
+      frames.push(encodeFrame(frame.type, frame.body));
+    }
+    const path = `/invoke/${encodeURIComponent(service)}/${encodeURIComponent(handler)}`;
+    const contentType = `application/vnd.restate.invocation.v${version}`;
+    attempt.stream = this.options.client.invoke(
+      deployment,
+      path,
+      { "content-type": contentType, accept: contentType, ...this.options.requestHeaders?.(path) },
+      {
+        onResponse: (httpStatus) => (attempt.httpStatus = httpStatus),
+        onData: (chunk) => this.received(attempt, chunk),
+        onEnd: () => this.streamEnded(attempt),
+        onError: (e) => this.fail(attempt, `cannot reach deployment ${deployment.uri}: ${e.message}`),
+      },
+    );
+    for (const f of frames) attempt.stream.write(f);
+    if (!bidi) this.closeInput(attempt);
+    else this.armInactivity(attempt);
+  }
+
+  ack(): void {
+    // The protocol has no command acks (V5/V6): a deployment learns nothing from them.
+  }
+
+  notify(invocationId: string, epoch: number, entry: NotificationEntry, position: number): void {
+    const a = this.attempts.get(invocationId);
+    if (a === undefined || a.epoch !== epoch || a.finished) return;
+    if (position < a.knownEntries || !a.inputOpen) return; // sent with Start, or the next attempt replays it
+    const frame = this.notificationFrame(a, entry);
+    a.stream?.write(encodeFrame(frame.type, frame.body));
+    this.activity(a);
+  }
+
+  abort(invocationId: string): void {
+    this.waiting.delete(invocationId);
+    const a = this.attempts.get(invocationId);
+    if (a === undefined) return;
+    this.release(a);
+    a.stream?.abort();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.waiting.clear();
+    for (const id of [...this.attempts.keys()]) this.abort(id);
+  }
+
+  /** Forgets an attempt: it proposes nothing more; a waiting invocation may start. */
+  private release(a: Attempt): void {
+    a.finished = true;
+    if (this.attempts.get(a.id) === a) this.attempts.delete(a.id);
+    if (a.inactivity !== undefined) this.host.clock.clearTimeout(a.inactivity);
+    if (a.abortTimer !== undefined) this.host.clock.clearTimeout(a.abortTimer);
+    while (
+      !this.stopped &&
+      this.waiting.size > 0 &&
+      this.attempts.size < (this.options.maxRunning ?? MAX_RUNNING_ATTEMPTS)
+    ) {
+      const [id, epoch] = this.waiting.entries().next().value as [string, number];
+      this.waiting.delete(id);
+      this.invoke(id, epoch);
+    }
+  }
+
+  private notificationFrame(a: Attempt, entry: NotificationEntry): Frame {
+    const type =
+      entry.type === "completion"
+        ? (a.completionTypes.get(entry.completionId) ?? MessageType.RunCompletion)
+        : MessageType.SignalNotification;
+    return encodeNotification(entry, type);
+  }
+
+  private learnCompletions(a: Attempt, entry: CommandEntry): void {
+    for (const [completionId, type] of notificationTypesOf(entry)) a.completionTypes.set(completionId, type);
+  }
+
+  private received(a: Attempt, chunk: Uint8Array): void {
+    if (a.finished) return;
+    if (a.httpStatus !== 200) {
+      if (a.errorBody.length < 2_000) a.errorBody += Buffer.from(chunk).toString("utf8");
+      return;
+    }
+    this.activity(a);
+    let frames: Frame[];
+    try {
+      frames = a.decoder.push(chunk);
+    } catch (e) {
+      this.fail(a, this.garbled(a, e));
+      return;
+    }
+    for (const frame of frames) {
+      if (a.finished) return;
+      let m: ProtocolMessage;
+      try {
+        m = decodeMessage(frame, { keepWire: true, now: this.host.clock.now() });
+      } catch (e) {
+        this.fail(a, this.garbled(a, e));
+        return;
+      }
+      this.handle(a, m);
+    }
+  }
+
+  private garbled(a: Attempt, e: unknown): string {
+    const why = e instanceof ProtocolError ? e.message : String(e);
+    return `deployment ${a.deployment.uri} broke the service protocol: ${why}`;
+  }
+
+  private handle(a: Attempt, m: ProtocolMessage): void {
+    switch (m.kind) {
+      case "command":
+        this.command(a, m.entry);
+        return;
+      case "propose_run": {
+        if (resultBytes(m.result) > MAX_ENTRY_BYTES) {
+          this.finish(
+            a,
+            tooLarge(new EntryTooLargeError(`the result of step ${m.completionId}`, resultBytes(m.result))),
+          );
+          return;
+        }
+        this.append(a, {
+          type: "run_completion",
+          invocationId: a.id,
+          attemptEpoch: a.epoch,
+          completionId: m.completionId,
+          result: m.result,
+        });
+        return;
+      }
+      case "output":
+        if ("ok" in m.result && m.result.ok.length > MAX_ENTRY_BYTES) {
+          this.finish(a, tooLarge(new EntryTooLargeError("the output", m.result.ok.length)));
+          return;
+        }
+        a.output = m.result;
+        return;
+      case "end":
+        this.finish(a, { type: "end", result: a.output ?? { ok: new Uint8Array(0) } });
+        return;
+      case "suspension":
+        if (m.waitingNamedSignals.length > 0) {
+          this.fail(
+            a,
+            `the deployment suspended on named signals (${m.waitingNamedSignals.join(", ")}), which onelog does not support`,
+          );
+          return;
+        }
+        if (m.waitingCompletions.length === 0 && m.waitingSignals.length === 0) {
+          this.fail(a, "the deployment suspended waiting for nothing");
+          return;
+        }
+        this.release(a);
+        a.stream?.abort();
+        proposeOutcome(
+          this.host,
+          {
+            type: "suspend",
+            invocationId: a.id,
+            attemptEpoch: a.epoch,
+            waitingCompletions: m.waitingCompletions,
+            waitingSignals: m.waitingSignals,
+          },
+          () => this.stopped,
+        );
+        return;
+      case "error":
+        this.finish(a, {
+          type: "failed",
+          message: m.code === 500 || m.code === 0 ? m.message : `[${m.code}] ${m.message}`,
+          ...(m.stacktrace === "" ? {} : { stack: m.stacktrace }),
+          ...(m.nextRetryDelayMs === undefined ? {} : { retryAfterMs: m.nextRetryDelayMs }),
+        });
+        return;
+      case "start":
+      case "notification":
+      case "command_ack":
+        this.fail(a, this.garbled(a, new ProtocolError(`a deployment must not send a ${m.kind} message`)));
+        return;
+    }
+  }
+
+  private command(a: Attempt, received: CommandEntry): void {
+    let entry = received;
+    const bytes = entryBytes(entry);
+    if (bytes > MAX_ENTRY_BYTES) {
+      this.finish(a, tooLarge(new EntryTooLargeError(`command ${a.nextCommandIndex}`, bytes)));
+      return;
+    }
+    if (entry.type === "call" || entry.type === "send") {
+      const refused = unregisteredTarget(entry, this.options.isRegistered);
+      if (refused !== undefined) {
+        this.fail(a, refused);
+        return;
+      }
+      // The wire has no "no key": an object or workflow may have the empty key.
+      const info = this.options.handler(entry.target.service, entry.target.handler);
+      const keyed = info !== undefined && info.serviceKind !== "service";
+      entry = {
+        ...entry,
+        target: keyed ? { ...entry.target, key: entry.target.key ?? "" } : entry.target,
+        ...(info?.kind === "workflow" && entry.target.key !== undefined ? { workflow: true } : {}),
+      };
+    }
+    if (entry.type === "input") {
+      this.fail(a, this.garbled(a, new ProtocolError("a deployment must not send an Input command")));
+      return;
+    }
+    this.learnCompletions(a, entry);
+    const commandIndex = a.nextCommandIndex++; // 3
+    this.append(a, { type: "entry", invocationId: a.id, attemptEpoch: a.epoch, commandIndex, entry });
+  }
+
+  /** Appends a command or a step result; a failed append ends the attempt (a gap would follow). */
+  private append(a: Attempt, body: RecordBody): void {
+    this.host.propose(body).catch((e: unknown) => {
+      if (!a.finished) this.fail(a, `appending a journal entry failed: ${String(e)}`);
+    });
+  }
+
+  private streamEnded(a: Attempt): void {
+    if (a.finished) return;
+    if (a.httpStatus !== 200) {
+      const body = a.errorBody.trim();
+      this.fail(
+        a,
+        `deployment ${a.deployment.uri} answered HTTP ${a.httpStatus}${body === "" ? "" : `: ${body.slice(0, 500)}`}`,
+      );
+      return;
+    }
+    this.fail(
+      a,
+      a.decoder.buffered > 0
+        ? this.garbled(a, new ProtocolError("the stream ended inside a message"))
+        : `deployment ${a.deployment.uri} closed the stream without ending the invocation`,
+    );
+  }
+
+  private fail(a: Attempt, message: string): void {
+    this.finish(a, { type: "failed", message });
+  }
+
+  /** The attempt's one outcome (2). */
+  private finish(
+    a: Attempt,
+    outcome:
+      | { type: "end"; result: Result }
+      | { type: "failed"; message: string; stack?: string; retryAfterMs?: number },
+  ): void {
+    if (a.finished) return;
+    this.release(a);
+    a.stream?.abort();
+    if (outcome.type === "failed") {
+      logAttemptFailed(this.host.logger, this.host.store.getStatus(a.id), {
+        invocationId: a.id,
+        attemptEpoch: a.epoch,
+        message: outcome.message,
+        stack: outcome.stack,
+        retryAfterMs: outcome.retryAfterMs,
+        registered: true,
+      });
+    } else if ("err" in outcome.result) {
+      const { code, message } = outcome.result.err;
+      const target = targetText(a.status.target);
+      this.host.logger.warn(
+        { ...invocationFields(a.id, a.status), code },
+        `invocation ${target} ${a.id} failed: [${code}] ${message}`,
+      );
+    }
+    proposeOutcome(this.host, outcomeRecord(a.id, a.epoch, outcome), () => this.stopped);
+  }
+
+  private closeInput(a: Attempt): void {
+    if (!a.inputOpen) return;
+    a.inputOpen = false;
+    a.stream?.endInput();
+  }
+
+  private activity(a: Attempt): void {
+    a.lastActivity = this.host.clock.now();
+  }
+
+  /** Invariant 4. */
+  private armInactivity(a: Attempt): void {
+    const timeoutMs =
+      this.options.handler(a.status.target.service, a.status.target.handler)?.inactivityTimeoutMs ?? 60_000;
+    const check = () => {
+      a.inactivity = undefined;
+      if (a.finished || !a.inputOpen) return;
+      const idle = this.host.clock.now() - a.lastActivity;
+      if (idle < timeoutMs) {
+        a.inactivity = this.host.clock.setTimeout(check, timeoutMs - idle);
+        return;
+      }
+      this.closeInput(a);
+      const abortMs = this.options.abortTimeoutMs ?? DEFAULT_ABORT_TIMEOUT_MS;
+      a.abortTimer = this.host.clock.setTimeout(() => {
+        a.abortTimer = undefined;
+        this.fail(
+          a,
+          `deployment ${a.deployment.uri} did not end the attempt within ${abortMs} ms after it was asked to suspend (inactivity timeout ${timeoutMs} ms)`,
+        );
+      }, abortMs);
+    };
+    a.inactivity = this.host.clock.setTimeout(check, timeoutMs);
+  }
+}
+
+/** The bytes of an invocation id (`inv_` + hex): what Start carries and awakeable ids embed. */
+export function idBytes(invocationId: string): Uint8Array {
+  return Buffer.from(invocationId.slice(4), "hex");
+}
+
+/** V6's random seed: the invocation id's first 8 bytes, so every attempt draws the same numbers. */
+function seedOf(invocationId: string): bigint {
+  return Buffer.from(invocationId.slice(4, 20), "hex").readBigUInt64BE(0);
+}
