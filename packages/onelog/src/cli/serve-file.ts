@@ -6,11 +6,12 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { start } from "../internal/embedded/start.js";
+import type { AnyDefinition } from "@onelog/sdk";
 import { servicesOf } from "./load-services.js";
 
 const mode = process.env.ONELOG_CLI_MODE ?? "serve";
 const file = process.argv[2];
-if (file === undefined) {
+if (file === undefined && mode !== "serve") {
   console.error(`onelog ${mode}: which file? usage: onelog ${mode} <file>`);
   process.exit(2);
 }
@@ -26,14 +27,18 @@ const num = (name: string): number | undefined => {
   return n;
 };
 
-let services;
+// `onelog serve` without a file is the server mode: no handlers in this process, deployments
+// registered by URL (POST /deployments, `onelog deployments register <url>`).
+let services: AnyDefinition[] = [];
 try {
-  services = servicesOf((await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>);
+  if (file !== undefined) {
+    services = servicesOf((await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>);
+  }
 } catch (e) {
   console.error(`onelog ${mode}: cannot load ${file}:`, e);
   process.exit(1);
 }
-if (services.length === 0) {
+if (file !== undefined && services.length === 0) {
   console.error(
     `onelog ${mode}: ${file} exports no services; export them (export const greeter = onelog.service(…)) or export default [greeter, counter]`,
   );
@@ -86,8 +91,12 @@ stop = () => {
 };
 if (stopping) stop();
 
+const serving =
+  file === undefined
+    ? `no services of its own (register deployments: onelog deployments register <url>)`
+    : services.map((s) => s.name).join(", ");
 console.log(
-  `onelog ${mode}: serving ${services.map((s) => s.name).join(", ")} — ingress ${server.ingressUrl}, ` +
+  `onelog ${mode}: serving ${serving} — ingress ${server.ingressUrl}, ` +
     `admin ${server.adminUrl ?? "off"}, data in ${server.dataDir}` +
     (mode === "dev" ? " (restarts when a file next to it changes)" : ""),
 );

@@ -94,14 +94,17 @@ function exitCodeOf(child: ChildProcess): Promise<number> {
   });
 }
 
-async function run(mode: "dev" | "serve", file: string, o: RunOptions): Promise<number> {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new CliError(`no such file: ${file}`);
+/** The data directory of `onelog serve` without a file (the server mode). */
+export const SERVER_DATA_DIR = ".onelog-server";
+
+async function run(mode: "dev" | "serve", file: string | undefined, o: RunOptions): Promise<number> {
+  const path = file === undefined ? undefined : resolve(file);
+  if (path !== undefined && !existsSync(path)) throw new CliError(`no such file: ${file}`);
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith(".ts");
   const runner = join(dirname(here), "..", fromSource ? "serve-file.ts" : "serve-file.js");
   const execArgv = [...process.execArgv];
-  if ((fromSource || /\.[cm]?tsx?$/.test(path)) && !execArgv.some((a) => a.includes("tsx"))) {
+  if ((fromSource || /\.[cm]?tsx?$/.test(path ?? "")) && !execArgv.some((a) => a.includes("tsx"))) {
     const loader = tsxLoader();
     if (loader === undefined)
       throw new CliError(`${file} is TypeScript: install tsx (npm i -D tsx) to run it`);
@@ -110,10 +113,11 @@ async function run(mode: "dev" | "serve", file: string, o: RunOptions): Promise<
   const env: NodeJS.ProcessEnv = { ...process.env, ONELOG_CLI_MODE: mode };
   if (o.ingressPort !== undefined) env.ONELOG_INGRESS_PORT = String(o.ingressPort);
   if (o.adminPort !== undefined) env.ONELOG_ADMIN_PORT = String(o.adminPort);
-  env.ONELOG_DATA_DIR = o.dataDir ?? (env.ONELOG_DATA_DIR || defaultDataDir(path));
+  env.ONELOG_DATA_DIR =
+    o.dataDir ?? (env.ONELOG_DATA_DIR || (path === undefined ? SERVER_DATA_DIR : defaultDataDir(path)));
   if (o.host !== undefined) env.ONELOG_HOST = o.host;
   if (o.partitions !== undefined) env.ONELOG_PARTITIONS = String(o.partitions);
-  const args = [...execArgv, runner, path];
+  const args = [...execArgv, runner, ...(path === undefined ? [] : [path])];
 
   let stopping = false;
   // The server sends one IPC message once it serves (dev tells a failing start from a crash).
@@ -166,7 +170,7 @@ async function run(mode: "dev" | "serve", file: string, o: RunOptions): Promise<
     const dataDir = resolve(env.ONELOG_DATA_DIR);
     const rewatch = () => {
       for (const w of watchers.splice(0)) w.close();
-      for (const dir of directoriesUnder(dirname(path), dataDir)) {
+      for (const dir of directoriesUnder(dirname(path!), dataDir)) {
         try {
           const w = watch(dir, (_event, name) => {
             if (name === null || SOURCE.test(name.toString())) schedule();
@@ -248,19 +252,22 @@ export function registerRun(program: Command): void {
     ["dev", "start onelog embedded with the services <file> exports; restart when it changes"],
     [
       "serve",
-      "run onelog standalone with the services <file> exports (remote deployments are not built yet)",
+      "run onelog standalone: with the services [file] exports, and with deployments registered by URL (without a file: deployments only)",
     ],
   ] as const;
   for (const [mode, description] of modes) {
     program
       .command(mode)
-      .argument("<file>", "a module that exports services (export const greeter = onelog.service(…))")
+      .argument(
+        mode === "serve" ? "[file]" : "<file>",
+        "a module that exports services (export const greeter = onelog.service(…))",
+      )
       .description(description)
       .option("--ingress-port <port>", "ingress port (default 8080, env ONELOG_INGRESS_PORT)", port)
       .option("--admin-port <port>", "admin port (default 9070, env ONELOG_ADMIN_PORT)", port)
       .option(
         "--data-dir <dir>",
-        "where the log and state live (default .onelog-<file name>, env ONELOG_DATA_DIR)",
+        `where the log and state live (default .onelog-<file name>${mode === "serve" ? `, or ${SERVER_DATA_DIR} without a file` : ""}, env ONELOG_DATA_DIR)`,
       )
       .option("--host <host>", "interface to bind (default 127.0.0.1, env ONELOG_HOST)")
       .option("--partitions <n>", "partitions of a new data directory (default 4)", (t) => {
@@ -268,7 +275,7 @@ export function registerRun(program: Command): void {
         if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
         return n;
       })
-      .action(async (file: string, opts: RunOptions) => {
+      .action(async (file: string | undefined, opts: RunOptions) => {
         process.exitCode = await run(mode, file, opts);
       });
   }
