@@ -826,13 +826,13 @@ async function drive(): Promise<number> {
         const r = await request(`${lt.adminUrl}/stats`, { method: "GET", timeoutMs: REQUEST_TIMEOUT_MS });
         if (r.answered && r.status === 200) {
           const stats = parseJson(r.body) as {
-            partitions?: { partition: number; runningAttempts: number; storeErrors: number }[];
+            partitions?: { partition: number; running_attempts: number; store_errors: number }[];
           };
           settle =
-            stats?.partitions?.map(({ partition, runningAttempts, storeErrors }) => ({
+            stats?.partitions?.map(({ partition, running_attempts, store_errors }) => ({
               partition,
-              runningAttempts,
-              storeErrors,
+              runningAttempts: running_attempts,
+              storeErrors: store_errors,
             })) ?? null;
           if (settle !== null && settle.length > 0 && settle.every((p) => p.runningAttempts === 0)) break;
         }

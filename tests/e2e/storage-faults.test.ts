@@ -843,8 +843,8 @@ async function ackPending(d: Driver, url: string, calls: readonly string[]): Pro
 async function storeErrors(d: Driver): Promise<number> {
   const stats = await request(`${d.adminUrl()}/stats`, { method: "GET", timeoutMs: 3_000 });
   assert.ok(stats.answered && stats.status === 200, `admin /stats: ${show(stats)}`);
-  const body = JSON.parse(stats.body) as { partitions: { storeErrors: number }[] };
-  return body.partitions.reduce((s, p) => s + p.storeErrors, 0);
+  const body = JSON.parse(stats.body) as { partitions: { store_errors: number }[] };
+  return body.partitions.reduce((s, p) => s + p.store_errors, 0);
 }
 
 void test(

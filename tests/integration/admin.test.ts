@@ -173,21 +173,22 @@ describe("admin: invocations", () => {
       const r = await http("GET", `${admin}/invocations/${invocationId}`);
       return r.status === 200 && r.body.journal.length >= 4 ? r.body : undefined;
     });
-    assert.equal(d.invocationId, invocationId);
-    assert.ok(d.state === "invoked" || d.state === "suspended", d.state);
+    assert.equal(d.id, invocationId);
+    assert.equal(d.target, "Greeter/digest");
+    assert.ok(d.status === "invoked" || d.status === "suspended", d.status);
     const [input, run, runResult, sleep] = d.journal;
     assert.equal(input.type, "input");
-    assert.equal(input.commandIndex, 0);
+    assert.equal(input.command_index, 0);
     assert.deepEqual(input.fields.argument, { base64: Buffer.from(bytes).toString("base64") });
     // A step is a Run command and, once durable, the notification of its completion id.
     assert.equal(run.type, "run");
     assert.equal(run.name, "measure");
     assert.equal(run.description, "Run 'measure'");
     assert.equal(runResult.type, "completion");
-    assert.equal(runResult.fields.completionId, run.fields.completionId);
+    assert.equal(runResult.fields.completion_id, run.fields.completion_id);
     assert.deepEqual(runResult.fields.value, { ok: { json: '{"length":3}' } });
     assert.equal(sleep.type, "sleep");
-    assert.equal(typeof sleep.fields.wakeUpAt, "number");
+    assert.equal(typeof sleep.fields.wake_up_at, "number");
 
     const cancel = await http("PATCH", `${admin}/invocations/${invocationId}/cancel`);
     assert.equal(cancel.status, 202);
@@ -204,7 +205,7 @@ describe("admin: invocations", () => {
       assert.match(r.body.message, new RegExp(`^cannot ${op} invocation ${id}: it is \\S+; `));
       assert.match(r.body.message, why);
     };
-    const stateOf = async (id: string) => (await http("GET", `${admin}/invocations/${id}`)).body.state;
+    const stateOf = async (id: string) => (await http("GET", `${admin}/invocations/${id}`)).body.status;
 
     // A running one (sleeping for 10 minutes): purge and resume would do nothing.
     const running = (

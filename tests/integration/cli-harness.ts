@@ -1,8 +1,39 @@
-// A CLI process for the CLI tests: spawned in its own process group (as a shell runs a
-// foreground command, so Ctrl-C can signal the group and nothing outlives the test), with its
-// output collected and its banner awaited.
+// The CLI for the CLI tests: a short command run to its end, or a long-running process spawned
+// in its own process group (as a shell runs a foreground command, so Ctrl-C can signal the group
+// and nothing outlives the test), with its output collected and its banner awaited.
 import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { eventually } from "./admin-harness.js";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const MAIN = path.join(ROOT, "packages/onelog/src/cli/main.ts");
+/** node's arguments that run the CLI from the sources. */
+export const CLI_NODE_ARGS = ["--conditions=onelog-source", "--import", "tsx", MAIN];
+
+/** The environment the CLI runs in: no admin URL or token from the outside. */
+export function cleanEnv(more: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...more };
+  for (const name of ["ONELOG_ADMIN_URL", "ONELOG_ADMIN_TOKEN", "ONELOG_PROGRESS"]) {
+    if (!(name in more)) delete env[name];
+  }
+  return env;
+}
+
+export type Run = { code: number | null; stdout: string; stderr: string };
+
+/** Runs the CLI to its end. */
+export function cli(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI_NODE_ARGS, ...args], { cwd: ROOT, env: cleanEnv(env) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 export class GroupProcess {
   readonly child: ChildProcess;

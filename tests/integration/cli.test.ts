@@ -1,46 +1,17 @@
 // Proves the `onelog` CLI works end to end — `dev` serves a file's services and restarts when it changes (keeping in-flight invocations), `serve` runs it standalone, and services/deployments/invocations/state/sql print tables or --json, bulk operations report progress, errors are one line with exit code 1 — by spawning the real CLI (packages/onelog/src/cli/main.ts through tsx) against the embedded server it started.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import * as onelog from "onelog";
 import { eventually, freePort, http, removeTmpDirs, startServer, tmpDir } from "./admin-harness.js";
-import { GroupProcess } from "./cli-harness.js";
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const MAIN = path.join(ROOT, "packages/onelog/src/cli/main.ts");
-const NODE_ARGS = ["--conditions=onelog-source", "--import", "tsx", MAIN];
-
-/** The environment the CLI runs in: no admin URL or token from the outside. */
-function cleanEnv(more: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...more };
-  for (const name of ["ONELOG_ADMIN_URL", "ONELOG_ADMIN_TOKEN", "ONELOG_PROGRESS"]) {
-    if (!(name in more)) delete env[name];
-  }
-  return env;
-}
-
-type Run = { code: number | null; stdout: string; stderr: string };
-
-/** Runs the CLI to its end. */
-function cli(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...NODE_ARGS, ...args], { cwd: ROOT, env: cleanEnv(env) });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { CLI_NODE_ARGS, cleanEnv, cli, GroupProcess, ROOT } from "./cli-harness.js";
 
 /** A long-running CLI (`dev`, `serve`), in its own process group so nothing outlives the test. */
 class Daemon extends GroupProcess {
   constructor(args: readonly string[]) {
-    super([...NODE_ARGS, ...args], { cwd: ROOT, env: cleanEnv({ ONELOG_LOG_LEVEL: "warn" }) });
+    super([...CLI_NODE_ARGS, ...args], { cwd: ROOT, env: cleanEnv({ ONELOG_LOG_LEVEL: "warn" }) });
   }
 
   /** SIGTERM to the CLI; after 20 s, SIGKILL to its whole group. */

@@ -915,10 +915,12 @@ interface Lsns {
 
 async function lsns(child: Child): Promise<Lsns> {
   const r = await send(child, child.adminPort, getReq("/health"));
-  const h = JSON.parse(r.body.toString("utf8")) as { partitions: { appliedLsn: number; tailLsn: number }[] };
+  const h = JSON.parse(r.body.toString("utf8")) as {
+    partitions: { applied_lsn: number; tail_lsn: number }[];
+  };
   return {
-    applied: h.partitions.reduce((a, p) => a + p.appliedLsn, 0),
-    tail: h.partitions.reduce((a, p) => a + p.tailLsn, 0),
+    applied: h.partitions.reduce((a, p) => a + p.applied_lsn, 0),
+    tail: h.partitions.reduce((a, p) => a + p.tail_lsn, 0),
   };
 }
 
@@ -1734,13 +1736,13 @@ describe("fuzz: onelog in a child process", () => {
                 `${what}: ${describeReply(r)}`,
               );
             } else if (e.op !== undefined) {
-              assert.deepEqual(v, { invocationId: e.id, operation: e.op }, what);
+              assert.deepEqual(v, { invocation_id: e.id, operation: e.op }, what);
               // The operation may have ended or forgotten the invocation: ask.
               const st = await send(child, child.adminPort, getReq(`/invocations/${e.id}`));
               assert.ok(st.status === 200 || st.status === 404, `${what}, then GET: ${describeReply(st)}`);
               if (st.status === 404) live.delete(e.id!);
             } else if (e.id !== undefined) {
-              assert.equal(v.invocationId, e.id, what);
+              assert.equal(v.id, e.id, what);
             } else if (e.why === "health") {
               assert.equal(v.status, "ok", what);
             }

@@ -133,17 +133,17 @@ describe("journal order: combinators resolve in completion order", () => {
       }
       throw new Error("the two completions were never journaled");
     })();
-    const entries = d.journal as { type: string; name?: string; fields: { completionId?: number } }[];
+    const entries = d.journal as { type: string; name?: string; fields: { completion_id?: number } }[];
     const runs = entries.filter((e) => e.type === "run");
     assert.deepEqual(
       runs.map((e) => e.name),
       ["slow", "fast", "after"],
     );
-    const idOf = (name: string) => runs.find((e) => e.name === name)!.fields.completionId;
+    const idOf = (name: string) => runs.find((e) => e.name === name)!.fields.completion_id;
     const runIds = new Set([idOf("fast"), idOf("slow")]);
     const completed = entries
-      .filter((e) => e.type === "completion" && runIds.has(e.fields.completionId))
-      .map((e) => e.fields.completionId);
+      .filter((e) => e.type === "completion" && runIds.has(e.fields.completion_id))
+      .map((e) => e.fields.completion_id);
     assert.deepEqual(completed, [idOf("fast"), idOf("slow")]);
   });
 

@@ -226,7 +226,7 @@ function harness(extra: Partial<onelog.StartOptions> = {}) {
     status: (id: string) => get(`${h.server.adminUrl}/invocations/${id}`),
     async stateOf(id: string): Promise<string | undefined> {
       const s = await h.status(id);
-      return s.status === 200 ? (s.body.state as string) : undefined;
+      return s.status === 200 ? (s.body.status as string) : undefined;
     },
     untilState: (id: string, state: string) =>
       eventually(`${id} is ${state}`, async () => (await h.stateOf(id)) === state),
@@ -409,8 +409,8 @@ describe("lifecycle", () => {
       const id = await h.send("/Flaky/pauseAfterTwo", "p2a", "p2a");
       await h.untilState(id, "paused");
       const s = await h.status(id);
-      assert.equal(s.body.state, "paused");
-      assert.match(s.body.lastFailure, /p2a is not healed yet/);
+      assert.equal(s.body.status, "paused");
+      assert.match(s.body.last_failure, /p2a is not healed yet/);
       assert.equal(attempts.get("pauseAfterTwo/p2a"), 2);
       assert.equal((await h.output(id)).status, 470);
       healed.add("p2a");
@@ -553,7 +553,7 @@ describe("lifecycle: suspendAlways", () => {
     await h.awakeable("susp");
     await h.untilState(id, "suspended");
     // The awakeable is signal 17; the cancel signal (1) always resumes a suspended invocation.
-    assert.deepEqual((await h.status(id)).body.waitingOn, { completionIds: [], signalIds: [17, 1] });
+    assert.deepEqual((await h.status(id)).body.waiting_on, { completion_ids: [], signal_ids: [17, 1] });
     await h.resolve("susp", "ok");
     const r = await h.attach(id);
     assert.equal(r.status, 200, JSON.stringify(r.body));

@@ -317,7 +317,7 @@ describe("messaging between handlers", () => {
         assert.equal(effects.get(`mark/${key}`), undefined, "the delayed callee ran too early");
         const status = await get(`${server.adminUrl}/invocations/${id}`);
         assert.equal(status.status, 200);
-        assert.equal(status.body.state, "scheduled");
+        assert.equal(status.body.status, "scheduled");
         await eventually("the delayed callee ran", () => effects.get(`mark/${key}`) === 1);
         await eventually(
           "its state is visible",
@@ -344,7 +344,7 @@ describe("messaging between handlers", () => {
       // The attach is registered with the running callee before the callee is let go.
       await eventually("the caller attached", async () => {
         const s = await get(`${server.adminUrl}/invocations/${calleeId}`);
-        return s.status === 200 && (s.body.sinks ?? []).length > 0;
+        return s.status === 200 && s.body.callers.length > 0;
       });
       const awk = await eventually("the callee published its awakeable", () => gates.get("att-2"));
       const resolved = await fetch(`${base}/restate/awakeables/${awk}/resolve`, {

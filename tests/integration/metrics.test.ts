@@ -98,12 +98,12 @@ describe("metrics", () => {
     const health = (await http("GET", `${admin}/health`)).body.partitions as any[];
     for (const p of health) {
       const partition = String(p.partition);
-      assert.equal(sample(m, "onelog_log_tail_lsn", { partition }), p.tailLsn);
-      assert.equal(sample(m, "onelog_applied_lsn", { partition }), p.appliedLsn);
-      assert.equal(sample(m, "onelog_apply_lag_records", { partition }), p.tailLsn - p.appliedLsn);
+      assert.equal(sample(m, "onelog_log_tail_lsn", { partition }), p.tail_lsn);
+      assert.equal(sample(m, "onelog_applied_lsn", { partition }), p.applied_lsn);
+      assert.equal(sample(m, "onelog_apply_lag_records", { partition }), p.tail_lsn - p.applied_lsn);
       assert.equal(sample(m, "onelog_partition_leader", { partition }), 1);
       // Nothing was trimmed yet (compaction runs every 60 s): the log holds LSNs 1 … tail.
-      assert.equal(sample(m, "onelog_log_records", { partition }), p.tailLsn);
+      assert.equal(sample(m, "onelog_log_records", { partition }), p.tail_lsn);
     }
     assert.ok(sample(m, "onelog_data_file_bytes", { file: "log.db" })! > 0);
     assert.ok(sample(m, "onelog_data_file_bytes", { file: "store.db" })! > 0);

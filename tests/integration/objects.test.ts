@@ -194,7 +194,7 @@ describe("virtual objects", () => {
       // Arrival order: the LSN of each Invoke record in the key's partition (admin status).
       const statuses = await Promise.all(ids.map((id) => get(`${server.adminUrl}/invocations/${id}`)));
       const byArrival = statuses
-        .map((s, i) => ({ i, lsn: s.body.createdLsn as number }))
+        .map((s, i) => ({ i, lsn: s.body.created_lsn as number }))
         .sort((a, b) => a.lsn - b.lsn)
         .map((x) => x.i);
       assert.deepEqual(order, byArrival);

@@ -172,7 +172,7 @@ describe("sql: sys_journal", () => {
     );
     assert.deepEqual(JSON.parse(rows[0].entry_json).argument, { json: '"zz"' });
     // The step's result is the notification of the Run command's completion id.
-    assert.equal(JSON.parse(rows[2].entry_json).completionId, JSON.parse(rows[1].entry_json).completionId);
+    assert.equal(JSON.parse(rows[2].entry_json).completion_id, JSON.parse(rows[1].entry_json).completion_id);
     assert.deepEqual(JSON.parse(rows[2].entry_json).value, { ok: { json: '"ZZ"' } });
     assert.ok(Date.parse(rows[3].sleep_wakeup_at) > Date.now());
   });

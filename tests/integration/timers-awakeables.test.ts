@@ -205,7 +205,7 @@ describe("timers and awakeables", () => {
       const r = await post(`${base}/Timers/sendLater`, "delayed");
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(effects.get("mark/delayed"), undefined);
-      assert.equal((await get(`${server.adminUrl}/invocations/${r.body}`)).body.state, "scheduled");
+      assert.equal((await get(`${server.adminUrl}/invocations/${r.body}`)).body.status, "scheduled");
       await eventually("the delayed send ran", () => effects.get("mark/delayed") === 1);
     });
   });
@@ -327,7 +327,7 @@ describe("timers: a sleep survives a restart", () => {
       // The sleep is journaled (input, step, sleep) before the server stops.
       await eventually("the sleep is journaled", async () => {
         const s = await get(`${first.adminUrl}/invocations/${id}`);
-        return s.status === 200 && s.body.commandCount >= 3;
+        return s.status === 200 && s.body.journal_commands_size >= 3;
       });
     } finally {
       await first.stop();

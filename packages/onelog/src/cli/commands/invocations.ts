@@ -29,29 +29,30 @@ interface InvocationRow {
 
 interface ShownEntry {
   index: number;
-  commandIndex?: number;
+  command_index?: number;
   type: string;
   name?: string;
   description: string;
   fields: Record<string, unknown>;
 }
 
+/** What `GET /invocations/{id}` answers (the fields the CLI prints). */
 interface Described {
-  invocationId: string;
-  target: { service: string; handler: string; key?: string };
-  handlerKind: string;
-  state: string;
-  attemptEpoch: number;
-  retryCount: number;
-  waitingOn?: { completionIds: number[]; signalIds: number[] };
-  idempotencyKey?: string;
-  lastFailure?: string;
-  nextRetryAt?: number;
-  createdAt: number;
-  modifiedAt: number;
-  completedAt?: number;
-  outputValue?: ShownValue;
-  failure?: { code: number; message: string };
+  id: string;
+  target: string;
+  handler_kind: string;
+  status: string;
+  attempt_epoch: number;
+  retry_count: number;
+  waiting_on: { completion_ids: number[]; signal_ids: number[] } | null;
+  idempotency_key: string | null;
+  last_failure: string | null;
+  next_retry_at: string | null;
+  created_at: string;
+  modified_at: string;
+  completed_at: string | null;
+  output_value: ShownValue | null;
+  failure: { code: number; message: string } | null;
   journal: ShownEntry[];
 }
 
@@ -63,8 +64,6 @@ const OPERATIONS = {
   resume: { past: "resumed", what: "starts a paused invocation again" },
 } as const;
 type Operation = keyof typeof OPERATIONS;
-
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 function positiveInt(text: string): number {
   const n = Number(text);
@@ -92,8 +91,8 @@ function entryDetail(e: ShownEntry): string {
     case "signal": {
       const v = f.value as Record<string, unknown> | undefined;
       if (v === undefined) return "";
-      if ("invocationId" in v) return `→ ${String(v.invocationId)}`;
-      if ("stateKeys" in v) return `→ ${JSON.stringify(v.stateKeys)}`;
+      if ("invocation_id" in v) return `→ ${String(v.invocation_id)}`;
+      if ("state_keys" in v) return `→ ${JSON.stringify(v.state_keys)}`;
       if ("void" in v) return "→ (void)";
       return shownResult(v);
     }
@@ -111,7 +110,7 @@ function entryDetail(e: ShownEntry): string {
     case "set_state":
       return `= ${showValue(f.value as ShownValue)}`;
     case "sleep":
-      return `until ${iso(f.wakeUpAt as number) ?? "?"}`;
+      return `until ${typeof f.wake_up_at === "number" ? new Date(f.wake_up_at).toISOString() : "?"}`;
     case "call":
     case "send":
       return `(${showValue(f.argument as ShownValue, 40)})`;
@@ -125,7 +124,7 @@ export function timeline(journal: readonly ShownEntry[]): string {
   if (journal.length === 0) return "journal: empty (it is dropped when the invocation completes)";
   const rows = journal.map((e) => [
     String(e.index),
-    e.commandIndex === undefined ? "" : `cmd ${e.commandIndex}`,
+    e.command_index === undefined ? "" : `cmd ${e.command_index}`,
     e.description,
     entryDetail(e),
   ]);
@@ -136,35 +135,33 @@ export function timeline(journal: readonly ShownEntry[]): string {
 }
 
 function describeText(d: Described): string {
-  const t = d.target;
-  const target = `${t.service}/${t.key === undefined ? "" : `${t.key}/`}${t.handler}`;
   const status =
-    d.state === "suspended" && d.waitingOn !== undefined
+    d.status === "suspended" && d.waiting_on !== null
       ? `suspended (waiting on ${[
-          ...d.waitingOn.completionIds.map((c) => `completion ${c}`),
-          ...d.waitingOn.signalIds.filter((g) => g !== 1).map((g) => `signal ${g}`),
+          ...d.waiting_on.completion_ids.map((c) => `completion ${c}`),
+          ...d.waiting_on.signal_ids.filter((g) => g !== 1).map((g) => `signal ${g}`),
         ].join(", ")})`
-      : d.state === "backing-off" && d.nextRetryAt !== undefined
-        ? `backing-off (next attempt at ${iso(d.nextRetryAt)})`
-        : d.state;
+      : d.status === "backing-off" && d.next_retry_at !== null
+        ? `backing-off (next attempt at ${d.next_retry_at})`
+        : d.status;
   const outcome =
-    d.failure !== undefined
+    d.failure !== null
       ? `failed [${d.failure.code}] ${d.failure.message}`
-      : d.outputValue !== undefined
-        ? showValue(d.outputValue, 200) || "(empty)"
+      : d.output_value !== null
+        ? showValue(d.output_value, 200) || "(empty)"
         : undefined;
   return [
     keyValues([
-      ["id", d.invocationId],
-      ["target", target],
-      ["kind", d.handlerKind],
+      ["id", d.id],
+      ["target", d.target],
+      ["kind", d.handler_kind],
       ["status", status],
-      ["attempts", `${d.attemptEpoch} started, ${d.retryCount} failed since start or resume`],
-      ["idempotency key", d.idempotencyKey],
-      ["created", iso(d.createdAt)],
-      ["modified", iso(d.modifiedAt)],
-      ["completed", iso(d.completedAt)],
-      ["last failure", d.lastFailure],
+      ["attempts", `${d.attempt_epoch} started, ${d.retry_count} failed since start or resume`],
+      ["idempotency key", d.idempotency_key ?? undefined],
+      ["created", d.created_at],
+      ["modified", d.modified_at],
+      ["completed", d.completed_at ?? undefined],
+      ["last failure", d.last_failure ?? undefined],
       ["result", outcome],
     ]),
     "",

@@ -1,6 +1,8 @@
 /**
  * The admin endpoint (default 127.0.0.1:9070, docs/architecture.md). Shapes follow Restate's admin API
- * where it has the same endpoint; docs/admin.md lists every path.
+ * where it has the same endpoint; docs/admin.md lists every path. Every field name is snake_case,
+ * as in Restate's admin API and SQL columns; only user data (state names, header names, the
+ * columns a query names) is shown as it is.
  *
  *   GET    /health                          200 once every partition has a leader, else 503 (no token needed)
  *   GET    /stats                           group-commit and apply counters
@@ -30,7 +32,8 @@ import { LogError } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import { Registry } from "./registry.js";
-import { showBytes, showDeep, showJournal, type ShownValue } from "./values.js";
+import { describeInvocation } from "./invocation-description.js";
+import { showBytes, type ShownValue } from "./values.js";
 import { SqlIntrospection, SqlQueryError } from "../ops/sql.js";
 import { INVOCATION_STATES, type InvocationState } from "../partition/store/store.js";
 
@@ -302,8 +305,8 @@ export class Admin {
       this.options.engine.processors.map(async (p) => ({
         partition: p.partition,
         leader: p.isLeader,
-        appliedLsn: p.appliedLsn,
-        tailLsn: (await this.options.log.findTail(p.partition)).tailLsn,
+        applied_lsn: p.appliedLsn,
+        tail_lsn: (await this.options.log.findTail(p.partition)).tailLsn,
       })),
     );
     const ok = partitions.every((p) => p.leader);
@@ -311,15 +314,19 @@ export class Admin {
   }
 
   private stats(res: ServerResponse): void {
+    const log = this.options.log.stats;
     this.send(res, 200, {
-      log: this.options.log.stats ?? null,
+      log:
+        log === undefined
+          ? null
+          : { commits: log.commits, records: log.records, max_records_per_commit: log.maxRecordsPerCommit },
       partitions: this.options.engine.processors.map((p) => ({
         partition: p.partition,
-        appliedLsn: p.appliedLsn,
+        applied_lsn: p.appliedLsn,
         batches: p.stats.batches,
         records: p.stats.records,
-        storeErrors: p.storeErrors,
-        runningAttempts: p.runningAttempts,
+        store_errors: p.storeErrors,
+        running_attempts: p.runningAttempts,
       })),
     });
   }
@@ -353,7 +360,7 @@ export class Admin {
     } catch (e) {
       throw new AdminError(503, "OL1011", String(e));
     }
-    this.send(res, 202, { invocationId: id, operation: mode });
+    this.send(res, 202, { invocation_id: id, operation: mode });
   }
 
   private listInvocations(res: ServerResponse, params: URLSearchParams): void {
@@ -390,16 +397,7 @@ export class Admin {
     const id = this.checkedId(rawId);
     const status = this.options.engine.statusOf(id);
     if (status === undefined) throw new AdminError(404, "OL1008", `invocation ${id} not found`);
-    const { result, ...rest } = status;
-    this.send(res, 200, {
-      ...(showDeep(rest) as object),
-      ...(result === undefined
-        ? {}
-        : "ok" in result
-          ? { output: Buffer.from(result.ok).toString("utf8"), outputValue: showBytes(result.ok) }
-          : { failure: result.err }),
-      journal: showJournal(this.sql!.journal(id)),
-    });
+    this.send(res, 200, describeInvocation(status, this.sql!.journal(id)));
   }
 
   private keyedService(service: string): void {

@@ -7,6 +7,16 @@ import { createHash } from "node:crypto";
 import type { HandlerInfo } from "@onelog/sdk/internal";
 import type { RegisteredService } from "../engine.js";
 
+/** A retry policy in the shape of Restate's admin API. */
+export interface RetryPolicyDescription {
+  readonly initial_interval: string;
+  readonly exponentiation_factor: number;
+  readonly max_interval: string;
+  /** Attempts in all, the first included; null retries forever. */
+  readonly max_attempts: number | null;
+  readonly on_max_attempts: "Pause" | "Kill";
+}
+
 /** One handler with its resolved options. */
 export interface HandlerDescription {
   readonly name: string;
@@ -16,14 +26,7 @@ export interface HandlerDescription {
   readonly public: boolean;
   readonly input_content_type: string | null;
   readonly output_content_type: string | null;
-  readonly retry_policy: {
-    readonly initial_interval: string;
-    readonly exponentiation_factor: number;
-    readonly max_interval: string;
-    /** Attempts in all, the first included; null retries forever. */
-    readonly max_attempts: number | null;
-    readonly on_max_attempts: "Pause" | "Kill";
-  };
+  readonly retry_policy: RetryPolicyDescription;
   /** How long a completed idempotent invocation (or a workflow run) keeps its result. */
   readonly idempotency_retention: string;
   readonly journal_retention: string;
@@ -80,21 +83,25 @@ function handlerTy(h: HandlerInfo): HandlerDescription["ty"] {
   return h.kind === "workflow" ? "Workflow" : h.kind === "shared" ? "Shared" : "Exclusive";
 }
 
+/** A resolved retry policy (a handler's, or the one an invocation carries) as the admin shows it. */
+export function describeRetryPolicy(r: HandlerInfo["retryPolicy"]): RetryPolicyDescription {
+  return {
+    initial_interval: formatDuration(r.initialIntervalMs),
+    exponentiation_factor: r.factor,
+    max_interval: formatDuration(r.maxIntervalMs),
+    max_attempts: r.maxAttempts,
+    on_max_attempts: r.onMaxAttempts === "kill" ? "Kill" : "Pause",
+  };
+}
+
 function describeHandler(h: HandlerInfo): HandlerDescription {
-  const r = h.retryPolicy;
   return {
     name: h.name,
     ty: handlerTy(h),
     public: !h.ingressPrivate,
     input_content_type: h.input.contentType ?? null,
     output_content_type: h.output.contentType ?? null,
-    retry_policy: {
-      initial_interval: formatDuration(r.initialIntervalMs),
-      exponentiation_factor: r.factor,
-      max_interval: formatDuration(r.maxIntervalMs),
-      max_attempts: r.maxAttempts,
-      on_max_attempts: r.onMaxAttempts === "kill" ? "Kill" : "Pause",
-    },
+    retry_policy: describeRetryPolicy(h.retryPolicy),
     idempotency_retention: formatDuration(h.idempotencyRetentionMs),
     journal_retention: formatDuration(h.journalRetentionMs),
     inactivity_timeout: formatDuration(h.inactivityTimeoutMs),

@@ -1,6 +1,8 @@
 /**
  * How the admin API and SQL views show stored bytes (arguments, step results, state values):
- * as JSON text when the bytes are UTF-8 JSON, else as base64, and never guessed silently.
+ * as JSON text when the bytes are UTF-8 JSON, else as base64, and never guessed silently. Field
+ * names are snake_case, as in Restate's admin API and SQL columns; names that are user data
+ * (state names, header names) are kept as they are.
  */
 import { describeEntry, isNotification, type JournalEntry, type Result } from "@onelog/sdk/internal";
 
@@ -37,12 +39,29 @@ export function showBytes(bytes: Uint8Array): ShownValue {
   return json !== undefined ? { json } : { base64: Buffer.from(bytes).toString("base64") };
 }
 
-/** Replaces every byte array inside a decoded value by its {@link ShownValue}. */
+/** `wakeUpAt` → `wake_up_at`: an engine field name as the admin API and SQL write it. */
+export function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Fields whose value is a map keyed by user data (header names): its keys stay as they are. */
+const USER_KEYED = new Set(["headers"]);
+
+/**
+ * A decoded engine value (a journal entry, its fields) as the admin API shows it: every byte
+ * array replaced by its {@link ShownValue}, every field name in snake_case, except the keys of
+ * user-keyed maps such as `headers`.
+ */
 export function showDeep(value: unknown): unknown {
   if (value instanceof Uint8Array) return showBytes(value);
   if (Array.isArray(value)) return value.map(showDeep);
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, showDeep(v)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        snakeCase(k),
+        USER_KEYED.has(k) && v !== null && typeof v === "object" ? { ...v } : showDeep(v),
+      ]),
+    );
   }
   return value;
 }
@@ -84,12 +103,12 @@ export interface ShownEntry {
   /** Position in the journal (commands and notifications). */
   readonly index: number;
   /** The command's index, for commands (the input is command 0). */
-  readonly commandIndex?: number;
+  readonly command_index?: number;
   readonly type: JournalEntry["type"];
   readonly name?: string;
   /** A short description, e.g. `Run 'compose'`. */
   readonly description: string;
-  /** The entry's other fields, with byte values shown as {@link ShownValue}. */
+  /** The entry's other fields, snake_case, with byte values shown as {@link ShownValue} ({@link showDeep}). */
   readonly fields: Readonly<Record<string, unknown>>;
 }
 
@@ -102,7 +121,7 @@ export function showJournal(journal: readonly JournalEntry[]): ShownEntry[] {
     const name = entryName(entry);
     return {
       index,
-      ...(isCommand ? { commandIndex: command++ } : {}),
+      ...(isCommand ? { command_index: command++ } : {}),
       type,
       ...(name === undefined ? {} : { name }),
       description: describeEntry(entry),

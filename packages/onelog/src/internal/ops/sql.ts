@@ -1,6 +1,7 @@
 /**
  * SQL introspection (admin `POST /query`, docs/architecture.md): SQL over the partition stores, through
- * views in the shapes of Restate's introspection tables.
+ * views in the shapes of Restate's introspection tables. Column names are snake_case, and so are the
+ * keys of the JSON text some columns hold (`entry_json`, `waiting_on`).
  *
  * It opens its own read-only connection to `store.db` and defines, on that connection only,
  * TEMP views over the store's tables (`sys_invocation`, `sys_journal`, `state`, `sys_inbox`,
@@ -156,7 +157,9 @@ function statusField(s: InvocationStatus, field: string): string | number | null
     case "completed_at":
       return s.completedAt ?? null;
     case "waiting_on":
-      return s.waitingOn === undefined ? null : JSON.stringify(s.waitingOn);
+      return s.waitingOn === undefined
+        ? null
+        : JSON.stringify({ completion_ids: s.waitingOn.completionIds, signal_ids: s.waitingOn.signalIds });
     case "callers":
       return s.sinks === undefined || s.sinks.length === 0
         ? null
