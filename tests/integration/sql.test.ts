@@ -301,7 +301,7 @@ describe("sql: only reads run", () => {
   it("stops at maxRows and says the answer was truncated", () => {
     const sql = SqlIntrospection.open({
       storePath: path.join(server.dataDir, "store.db"),
-      registry: new Registry(server.engine.services, Date.now()),
+      registry: new Registry(server.engine, Date.now()),
       maxRows: 2,
     });
     try {

@@ -1,6 +1,7 @@
-/** `onelog services ls|describe` and `onelog deployments ls`. */
+/** `onelog services ls|describe` and `onelog deployments ls|register|remove`. */
 import type { Command } from "commander";
 import { contextOf } from "../context.js";
+import { CliError } from "../client.js";
 import { keyValues, print, printJson, table } from "../output.js";
 
 interface Handler {
@@ -111,7 +112,7 @@ export function registerServices(program: Command): void {
   deployments
     .command("ls")
     .alias("list")
-    .description("list deployments (embedded: this process)")
+    .description("list deployments (embedded: this process's handlers; http: registered by URL)")
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
       const answer = await ctx.client.get<{ deployments: Deployment[] }>("/deployments");
@@ -128,5 +129,57 @@ export function registerServices(program: Command): void {
           ]),
         ),
       );
+    });
+
+  deployments
+    .command("register")
+    .alias("add")
+    .argument("<url>", "the deployment's base URL, e.g. http://127.0.0.1:9080")
+    .description(
+      "register a deployment: discover what it serves (GET <url>/discover) and invoke it from now on",
+    )
+    .option("--force", "replace a deployment already registered at this URL")
+    .option("--http1", "talk HTTP/1.1 to it (request/response) instead of HTTP/2 cleartext")
+    .option("--header <name=value...>", "send this header with every request to it")
+    .action(
+      async (url: string, opts: { force?: boolean; http1?: boolean; header?: string[] }, cmd: Command) => {
+        const ctx = contextOf(cmd);
+        const additional_headers: Record<string, string> = {};
+        for (const h of opts.header ?? []) {
+          const at = h.indexOf("=");
+          if (at <= 0) throw new CliError(`--header ${h}: expected name=value`);
+          additional_headers[h.slice(0, at)] = h.slice(at + 1);
+        }
+        const answer = await ctx.client.request<{ id: string; services: Service[] }>("POST", "/deployments", {
+          uri: url,
+          force: opts.force === true,
+          use_http_11: opts.http1 === true,
+          additional_headers,
+        });
+        if (ctx.json) return printJson(answer);
+        print(`registered ${answer.id} at ${url}`);
+        print(
+          table(
+            ["SERVICE", "TYPE", "REVISION", "HANDLERS"],
+            answer.services.map((s) => [
+              s.name,
+              s.ty,
+              String(s.revision),
+              s.handlers.map((h) => h.name).join(", "),
+            ]),
+          ),
+        );
+      },
+    );
+  deployments
+    .command("remove")
+    .alias("rm")
+    .argument("<id>", "the deployment's id (dp_…), as `onelog deployments ls` shows it")
+    .description("remove a deployment: its services are not invoked until one serves them again")
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      await ctx.client.request("DELETE", `/deployments/${encodeURIComponent(id)}`);
+      if (ctx.json) return printJson({ id, removed: true });
+      print(`removed ${id}`);
     });
 }

@@ -8,7 +8,9 @@
  *   GET    /stats                           group-commit and apply counters
  *   GET    /metrics                         Prometheus text format
  *   GET    /services, /services/{name}      services and handlers with their resolved options
- *   GET    /deployments, /deployments/{id}  the one in-process deployment (embedded mode)
+ *   GET    /deployments, /deployments/{id}  this process's handlers (embedded) and remote deployments
+ *   POST   /deployments                     { uri, force?, use_http_11?, additional_headers? }: discover, register
+ *   DELETE /deployments/{id}                remove a remote deployment
  *   GET    /invocations?status=&service=&limit=
  *   GET    /invocations/{id}                the status row and the decoded journal
  *   PATCH  /invocations/{id}/cancel|kill|purge|pause|resume   (also DELETE /invocations/{id}?mode=)
@@ -32,6 +34,7 @@ import { LogError } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import { Registry } from "./registry.js";
+import { DeploymentConflictError, DiscoveryError } from "../invoker/deployments.js";
 import { describeInvocation } from "./invocation-description.js";
 import { showBytes, type ShownValue } from "./values.js";
 import { SqlIntrospection, SqlQueryError } from "../ops/sql.js";
@@ -136,7 +139,7 @@ export class Admin {
 
   /** Opens the SQL connection and listens; resolves with the URL once bound. */
   async listen(): Promise<string> {
-    this.registry = new Registry(this.options.engine.services, this.options.startedAt ?? Date.now());
+    this.registry = new Registry(this.options.engine, this.options.startedAt ?? Date.now());
     this.sql = SqlIntrospection.open({ storePath: this.options.storePath, registry: this.registry });
     this.options.metrics?.attach({
       engine: this.options.engine,
@@ -258,6 +261,11 @@ export class Admin {
     if (first === "invocations" && second !== undefined && parts.length === 2 && method === "DELETE") {
       return this.operate(res, second, url.searchParams.get("mode") ?? "cancel");
     }
+    if (path === "/deployments" && method === "POST")
+      return this.registerDeployment(req, res, url.searchParams);
+    if (first === "deployments" && second !== undefined && parts.length === 2 && method === "DELETE") {
+      return this.removeDeployment(res, second);
+    }
     if (first === "state" && second !== undefined && third !== undefined && parts.length === 3) {
       if (method === "GET") return this.getState(res, second, third);
       if (method === "PATCH") return this.patchState(req, res, second, third);
@@ -283,11 +291,11 @@ export class Admin {
       if (service === undefined) throw new AdminError(404, "OL1001", `unknown service ${second}`);
       return this.send(res, 200, service);
     }
-    if (path === "/deployments") return this.send(res, 200, { deployments: [registry.deployment] });
+    if (path === "/deployments") return this.send(res, 200, { deployments: registry.deployments });
     if (first === "deployments" && second !== undefined && parts.length === 2) {
-      if (second !== registry.deployment.id)
-        throw new AdminError(404, "OL1012", `unknown deployment ${second}`);
-      return this.send(res, 200, registry.deployment);
+      const d = registry.deployment(second);
+      if (d === undefined) throw new AdminError(404, "OL1012", `unknown deployment ${second}`);
+      return this.send(res, 200, d);
     }
     if (path === "/invocations") return this.listInvocations(res, url.searchParams);
     if (first === "invocations" && second !== undefined && parts.length === 2) {
@@ -415,6 +423,109 @@ export class Admin {
   private getState(res: ServerResponse, service: string, key: string): void {
     this.keyedService(service);
     this.send(res, 200, { service, key, state: this.stateOf(service, key) });
+  }
+
+  /** The deployments registry, or a 409 when this engine invokes no remote deployments. */
+  private remote() {
+    const remote = this.options.engine.remote;
+    if (remote === undefined) {
+      throw new AdminError(
+        409,
+        "OL1023",
+        "this engine has no remote deployments (it was started without them)",
+      );
+    }
+    return remote;
+  }
+
+  /**
+   * `POST /deployments {"uri", "force"?, "use_http_11"?, "additional_headers"?}`: discovery, then
+   * registration (Restate's request and answer shapes). 201 with the deployment's id and services.
+   */
+  private async registerDeployment(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+  ): Promise<void> {
+    const remote = this.remote();
+    const body = parseJson(await readBody(req));
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw new AdminError(
+        400,
+        "OL1003",
+        'the body must be a JSON object, e.g. {"uri": "http://127.0.0.1:9080"}',
+      );
+    }
+    const b = body as Record<string, unknown>;
+    if (typeof b.uri !== "string" || b.uri === "") {
+      throw new AdminError(
+        400,
+        "OL1003",
+        'the body needs "uri": the deployment\'s base URL, e.g. "http://127.0.0.1:9080"',
+      );
+    }
+    for (const flag of ["force", "use_http_11", "dry_run"]) {
+      if (b[flag] !== undefined && typeof b[flag] !== "boolean") {
+        throw new AdminError(400, "OL1003", `"${flag}" must be true or false`);
+      }
+    }
+    const headers = b.additional_headers;
+    if (
+      headers !== undefined &&
+      (headers === null ||
+        typeof headers !== "object" ||
+        Array.isArray(headers) ||
+        Object.values(headers).some((v) => typeof v !== "string"))
+    ) {
+      throw new AdminError(
+        400,
+        "OL1003",
+        '"additional_headers" must be an object of header names to strings',
+      );
+    }
+    if (b.dry_run === true) throw new AdminError(400, "OL1003", '"dry_run" is not supported by onelog');
+    const force = b.force === true || query.get("force") === "true";
+    let d;
+    try {
+      d = await remote.deployments.discoverAndRegister(remote.client, {
+        uri: b.uri,
+        force,
+        useHttp11: b.use_http_11 === true,
+        additionalHeaders: (headers ?? {}) as Record<string, string>,
+      });
+    } catch (e) {
+      if (e instanceof DeploymentConflictError) throw new AdminError(409, e.code, e.message);
+      if (e instanceof DiscoveryError) throw new AdminError(400, e.code, e.message);
+      throw e;
+    }
+    this.options.logger?.info(
+      { deploymentId: d.id, uri: d.uri },
+      `registered deployment ${d.id} at ${d.uri}`,
+    );
+    const registry = this.registry!;
+    this.send(res, 201, {
+      id: d.id,
+      services: d.manifest.services.map((s) => registry.service(s.name)),
+      min_protocol_version: d.minProtocolVersion,
+      max_protocol_version: d.maxProtocolVersion,
+    });
+  }
+
+  /** `DELETE /deployments/{id}`: 202; its services are no longer invoked until registered again. */
+  private removeDeployment(res: ServerResponse, id: string): void {
+    const remote = this.remote();
+    if (!remote.deployments.remove(id)) {
+      const embedded = this.registry!.deployment(id) !== undefined;
+      throw new AdminError(
+        embedded ? 409 : 404,
+        embedded ? "OL1023" : "OL1012",
+        embedded
+          ? `deployment ${id} is this process's own handlers; it cannot be removed`
+          : `unknown deployment ${id}`,
+      );
+    }
+    this.options.logger?.info({ deploymentId: id }, `removed deployment ${id}`);
+    this.send(res, 202, {});
   }
 
   private async patchState(

@@ -5,7 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import type { HandlerInfo } from "@onelog/sdk/internal";
-import type { RegisteredService } from "../engine.js";
+import type { Engine } from "../engine.js";
+import type { Deployment } from "../invoker/deployments.js";
 
 /** A retry policy in the shape of Restate's admin API. */
 export interface RetryPolicyDescription {
@@ -37,7 +38,7 @@ export interface HandlerDescription {
 export interface ServiceDescription {
   readonly name: string;
   readonly ty: "Service" | "VirtualObject" | "Workflow";
-  /** Always 1: the embedded mode has one revision, the code in this process. */
+  /** In-process services: 1. Remote ones: how many registrations of the service led to this one. */
   readonly revision: number;
   /** True when at least one handler is reachable from the ingress. */
   readonly public: boolean;
@@ -45,15 +46,22 @@ export interface ServiceDescription {
   readonly handlers: readonly HandlerDescription[];
 }
 
-/** One deployment: in the embedded mode, this process. */
+/** One deployment: this process (`embedded`), or a remote one registered by URL (`http`). */
 export interface DeploymentDescription {
   readonly id: string;
-  /** `embedded`: the handlers run in the engine's process. Remote deployments are not built yet. */
-  readonly ty: "embedded";
+  /** `embedded`: the handlers run in the engine's process; `http`: over the service protocol. */
+  readonly ty: "embedded" | "http";
   /** Where the engine reaches the handlers; null for in-process handlers. */
   readonly endpoint: string | null;
   readonly created_at: string;
   readonly services: readonly { readonly name: string; readonly revision: number }[];
+  /** Remote deployments, as Restate's admin API shows them. */
+  readonly uri?: string;
+  readonly protocol_type?: "BidiStream" | "RequestResponse";
+  readonly http_version?: "HTTP/2.0" | "HTTP/1.1";
+  readonly additional_headers?: Readonly<Record<string, string>>;
+  readonly min_protocol_version?: number;
+  readonly max_protocol_version?: number;
 }
 
 /** Formats ms as `1d 2h`, `1m`, `50ms`; `0s` for 0. */
@@ -108,38 +116,94 @@ function describeHandler(h: HandlerInfo): HandlerDescription {
   };
 }
 
-/** The services and the one in-process deployment of an engine's registry. */
-export class Registry {
-  readonly services: readonly ServiceDescription[];
-  readonly deployment: DeploymentDescription;
+/** A remote deployment as the admin API shows it. */
+export function describeDeployment(d: Deployment): DeploymentDescription {
+  return {
+    id: d.id,
+    ty: "http",
+    endpoint: d.uri,
+    created_at: new Date(d.createdAt).toISOString(),
+    services: d.manifest.services.map((s) => ({ name: s.name, revision: d.revisions[s.name] ?? 1 })),
+    uri: d.uri,
+    protocol_type: d.protocolMode === "REQUEST_RESPONSE" || d.useHttp11 ? "RequestResponse" : "BidiStream",
+    http_version: d.useHttp11 ? "HTTP/1.1" : "HTTP/2.0",
+    additional_headers: d.additionalHeaders,
+    min_protocol_version: d.minProtocolVersion,
+    max_protocol_version: d.maxProtocolVersion,
+  };
+}
 
-  constructor(services: ReadonlyMap<string, RegisteredService>, startedAt: number) {
-    const sorted = [...services.values()].sort((a, b) => a.name.localeCompare(b.name));
-    // Stable for the same code: the id names the set of services and handlers this process serves.
-    const hash = createHash("sha256");
-    for (const s of sorted) hash.update(`${s.name}\0${s.kind}\0${[...s.handlers.keys()].sort().join(",")}\n`);
-    const deploymentId = `dp_${hash.digest("hex").slice(0, 26)}`;
-    this.services = sorted.map((s) => {
-      const handlers = [...s.handlers.values()].map(describeHandler);
-      return {
-        name: s.name,
-        ty: SERVICE_TY[s.kind],
-        revision: 1,
-        public: handlers.some((h) => h.public),
-        deployment_id: deploymentId,
-        handlers,
-      };
-    });
-    this.deployment = {
-      id: deploymentId,
-      ty: "embedded",
-      endpoint: null,
-      created_at: new Date(startedAt).toISOString(),
-      services: this.services.map((s) => ({ name: s.name, revision: s.revision })),
-    };
+/**
+ * The services and deployments of an engine, as the admin API and the SQL tables show them:
+ * read live (deployments come and go in server mode); `version` changes with every change.
+ */
+export class Registry {
+  private cached:
+    { version: number; services: ServiceDescription[]; deployments: DeploymentDescription[] } | undefined;
+  private changes = 0;
+
+  constructor(
+    private readonly engine: Pick<Engine, "services" | "manifest" | "remote">,
+    private readonly startedAt: number,
+  ) {
+    engine.remote?.deployments.onChange(() => this.changes++);
+  }
+
+  /** Bumped whenever a deployment is registered or removed. */
+  get version(): number {
+    return this.changes;
+  }
+
+  get services(): readonly ServiceDescription[] {
+    return this.current().services;
+  }
+
+  get deployments(): readonly DeploymentDescription[] {
+    return this.current().deployments;
   }
 
   service(name: string): ServiceDescription | undefined {
     return this.services.find((s) => s.name === name);
+  }
+
+  deployment(id: string): DeploymentDescription | undefined {
+    return this.deployments.find((d) => d.id === id);
+  }
+
+  private current(): { services: ServiceDescription[]; deployments: DeploymentDescription[] } {
+    if (this.cached?.version === this.changes) return this.cached;
+    const inProcess = new Set(this.engine.manifest.services.map((s) => s.name));
+    const sorted = [...this.engine.services.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const local = sorted.filter((s) => inProcess.has(s.name));
+    // Stable for the same code: the id names the set of services and handlers this process serves.
+    const hash = createHash("sha256");
+    for (const s of local) hash.update(`${s.name}\0${s.kind}\0${[...s.handlers.keys()].sort().join(",")}\n`);
+    const embeddedId = `dp_${hash.digest("hex").slice(0, 26)}`;
+    const remote = this.engine.remote?.deployments;
+    const services = sorted.map((s): ServiceDescription => {
+      const handlers = [...s.handlers.values()].map(describeHandler);
+      const d = inProcess.has(s.name) ? undefined : remote?.forService(s.name);
+      return {
+        name: s.name,
+        ty: SERVICE_TY[s.kind],
+        revision: d?.revisions[s.name] ?? 1,
+        public: handlers.some((h) => h.public),
+        deployment_id: d?.id ?? embeddedId,
+        handlers,
+      };
+    });
+    const deployments: DeploymentDescription[] = [];
+    if (local.length > 0) {
+      deployments.push({
+        id: embeddedId,
+        ty: "embedded",
+        endpoint: null,
+        created_at: new Date(this.startedAt).toISOString(),
+        services: local.map((s) => ({ name: s.name, revision: 1 })),
+      });
+    }
+    for (const d of remote?.list() ?? []) deployments.push(describeDeployment(d));
+    this.cached = { version: this.changes, services, deployments };
+    return this.cached;
   }
 }

@@ -117,7 +117,8 @@ export function showJournal(journal: readonly JournalEntry[]): ShownEntry[] {
   let command = 0;
   return journal.map((entry, index) => {
     const isCommand = !isNotification(entry);
-    const { type, ...rest } = entry;
+    // `wire` is a remote command's exact bytes, kept for replay: the decoded fields say it all.
+    const { type, wire: _wire, ...rest } = entry as JournalEntry & { wire?: unknown };
     const name = entryName(entry);
     return {
       index,

@@ -190,8 +190,11 @@ function entryField(e: JournalEntry, field: string): string | number | null {
           : null;
     case "sleep_wakeup_at":
       return e.type === "sleep" ? e.wakeUpAt : null;
-    case "json":
-      return JSON.stringify(showDeep(e));
+    case "json": {
+      // `wire` is a remote command's exact bytes, kept for replay: the decoded fields say it all.
+      const { wire: _wire, ...shown } = e as JournalEntry & { wire?: unknown };
+      return JSON.stringify(showDeep(shown));
+    }
     default:
       throw new SqlQueryError(`ol_entry: no field ${JSON.stringify(field)}`);
   }
@@ -233,6 +236,10 @@ export class SqlIntrospection {
   private readonly countQuery: Database.Statement<[]>;
   private readonly stateQuery: Database.Statement<[string, string]>;
 
+  private readonly registry: Registry;
+  /** The registry version the TEMP tables hold (deployments change in server mode). */
+  private registryVersion = -1;
+
   private constructor(o: SqlOptions) {
     this.maxRows = o.maxRows ?? 10_000;
     this.db = new Database(o.storePath, { readonly: true, fileMustExist: true });
@@ -257,21 +264,8 @@ export class SqlIntrospection {
         bytes instanceof Uint8Array ? (jsonText(bytes) ?? null) : null,
       );
       this.db.exec(VIEWS);
-      const addService = this.db.prepare("INSERT INTO sys_service VALUES (?, ?, ?, ?, ?, ?)");
-      for (const s of o.registry.services) {
-        addService.run(
-          s.name,
-          SERVICE_TY[s.ty],
-          s.revision,
-          s.public ? 1 : 0,
-          s.deployment_id,
-          s.handlers.length,
-        );
-      }
-      const d = o.registry.deployment;
-      this.db
-        .prepare("INSERT INTO sys_deployment VALUES (?, ?, ?, ?, ?)")
-        .run(d.id, d.ty, d.endpoint, d.created_at, d.services.length);
+      this.registry = o.registry;
+      this.fillRegistry();
       this.db.pragma("query_only = 1");
       this.journalQuery = this.db.prepare("SELECT entry FROM main.journal WHERE id = ? ORDER BY idx").pluck();
       this.stateQuery = this.db
@@ -299,6 +293,14 @@ export class SqlIntrospection {
    * sql.query("SELECT id, status FROM sys_invocation WHERE target_service_name = ?", ["Greeter"]);
    */
   query(sql: string, params: readonly unknown[] = []): QueryResult {
+    if (this.registryVersion !== this.registry.version) {
+      this.db.pragma("query_only = 0");
+      try {
+        this.fillRegistry();
+      } finally {
+        this.db.pragma("query_only = 1");
+      }
+    }
     if (sql.length > MAX_QUERY_CHARS)
       throw new SqlQueryError(`the query is longer than ${MAX_QUERY_CHARS} characters`);
     const keyword = firstKeyword(sql);
@@ -350,6 +352,29 @@ export class SqlIntrospection {
   /** An invocation's journal as committed (empty when it has none). */
   journal(invocationId: string): JournalEntry[] {
     return (this.journalQuery.all(invocationId) as Buffer[]).map((b) => packr.unpack(b) as JournalEntry);
+  }
+
+  /** (Re)fills the TEMP tables sys_service and sys_deployment from the registry. */
+  private fillRegistry(): void {
+    const r = this.registry;
+    this.db.transaction(() => {
+      this.db.exec("DELETE FROM sys_service; DELETE FROM sys_deployment;");
+      const addService = this.db.prepare("INSERT INTO sys_service VALUES (?, ?, ?, ?, ?, ?)");
+      for (const s of r.services) {
+        addService.run(
+          s.name,
+          SERVICE_TY[s.ty],
+          s.revision,
+          s.public ? 1 : 0,
+          s.deployment_id,
+          s.handlers.length,
+        );
+      }
+      const addDeployment = this.db.prepare("INSERT INTO sys_deployment VALUES (?, ?, ?, ?, ?)");
+      for (const d of r.deployments)
+        addDeployment.run(d.id, d.ty, d.endpoint, d.created_at, d.services.length);
+    })();
+    this.registryVersion = r.version;
   }
 
   close(): void {

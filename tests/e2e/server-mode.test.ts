@@ -1,0 +1,214 @@
+// Proves server mode with real processes: `onelog serve` without a file, a deployment written with the official Restate SDK registered with `onelog deployments register`, invocations through the ingress; the deployment SIGKILLed while an invocation waits on it — the invocation retries, replays and completes exactly once when the deployment is back, and no step that reached the journal runs twice; a restarted server keeps its deployments; a deployment that answers garbage fails its invocation's attempts with the reason in its status, and the server goes on serving.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import http2 from "node:http2";
+import net from "node:net";
+import path from "node:path";
+import { eventually, freePort, http, removeTmpDirs, tmpDir } from "../integration/admin-harness.js";
+import { CLI_NODE_ARGS, GroupProcess, ROOT, cleanEnv, cli } from "../integration/cli-harness.js";
+
+after(() => removeTmpDirs());
+
+/** The official Restate SDK endpoint of tests/e2e/restate-deployment.ts, as its own process. */
+function startDeployment(port: number, stepsFile: string): ChildProcess {
+  return spawn(
+    process.execPath,
+    [
+      "--import",
+      "./tests/compat/with-resolvers.mjs",
+      "--import",
+      "tsx",
+      "tests/e2e/restate-deployment.ts",
+      String(port),
+      stepsFile,
+    ],
+    { cwd: ROOT, stdio: "ignore" },
+  );
+}
+
+async function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+const exited = (c: ChildProcess) =>
+  new Promise<void>((resolve) =>
+    c.exitCode !== null || c.signalCode !== null ? resolve() : c.once("exit", () => resolve()),
+  );
+
+describe("server mode (onelog serve + a Restate SDK deployment, real processes)", () => {
+  const dataDir = tmpDir("server-mode-");
+  const stepsFile = path.join(tmpDir("server-mode-steps-"), "steps.log");
+  let ingressPort = 0;
+  let adminPort = 0;
+  let deploymentPort = 0;
+  let server: GroupProcess | undefined;
+  let deployment: ChildProcess | undefined;
+  let junk: http2.Http2Server | undefined;
+  const ingress = () => `http://127.0.0.1:${ingressPort}`;
+  const admin = () => `http://127.0.0.1:${adminPort}`;
+
+  async function startServer(): Promise<void> {
+    server = new GroupProcess(
+      [
+        ...CLI_NODE_ARGS,
+        "serve",
+        "--ingress-port",
+        String(ingressPort),
+        "--admin-port",
+        String(adminPort),
+        "--data-dir",
+        dataDir,
+      ],
+      { cwd: ROOT, env: cleanEnv({ ONELOG_LOG_LEVEL: "warn" }) },
+    );
+    const banner = await server.banner();
+    assert.match(banner, /serving no services of its own/);
+  }
+
+  async function stopServer(): Promise<void> {
+    if (server === undefined) return;
+    process.kill(-server.child.pid!, "SIGTERM");
+    await server.exited;
+    server = undefined;
+  }
+
+  before(async () => {
+    [ingressPort, adminPort, deploymentPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    deployment = startDeployment(deploymentPort, stepsFile);
+    await eventually("the deployment listens", () => listening(deploymentPort), 30_000);
+    await startServer();
+  });
+
+  after(async () => {
+    junk?.close();
+    if (deployment !== undefined) deployment.kill("SIGKILL");
+    if (server !== undefined) process.kill(-server.child.pid!, "SIGKILL");
+  });
+
+  it("registers the deployment with the CLI and invokes it through the ingress", async () => {
+    const env = { ONELOG_ADMIN_URL: admin() };
+    const url = `http://127.0.0.1:${deploymentPort}`;
+    const reg = await cli(["deployments", "register", url], env);
+    assert.equal(reg.code, 0, reg.stderr);
+    assert.match(reg.stdout, /registered dp_[0-9a-f]+ at/);
+    assert.match(reg.stdout, /Counter/);
+
+    const again = await cli(["deployments", "register", url], env);
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /already registered.*force.*\[OL1031\]/);
+
+    const ls = await cli(["deployments", "ls", "--json"], env);
+    const listed = JSON.parse(ls.stdout) as {
+      deployments: { ty: string; uri?: string; protocol_type?: string }[];
+    };
+    assert.deepEqual(
+      listed.deployments.map((d) => [d.ty, d.uri, d.protocol_type]),
+      [["http", url, "BidiStream"]],
+    );
+
+    assert.equal((await http("POST", `${ingress()}/Counter/c1/add`, 2)).body, 2);
+    assert.equal((await http("POST", `${ingress()}/Counter/c1/add`, 3)).body, 5);
+
+    const unreachable = await http("POST", `${admin()}/deployments`, {
+      uri: `http://127.0.0.1:${await freePort()}`,
+    });
+    assert.equal(unreachable.status, 400);
+    assert.equal(unreachable.body.onelog_code, "OL1032");
+  });
+
+  it("an invocation whose deployment is SIGKILLed completes once the deployment is back, each journaled step run once", async () => {
+    // With an idempotency key, the result is kept after completion (output can read it).
+    const sent = await http("POST", `${ingress()}/Order/place/send`, JSON.stringify("o1"), {
+      "content-type": "application/json",
+      "idempotency-key": "o1",
+    });
+    assert.equal(sent.status, 202);
+    const id = sent.body.invocationId as string;
+    const awakeable = await eventually("the handler waits on its awakeable", () => {
+      const line = fs
+        .readFileSync(stepsFile, "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("awakeable o1 "));
+      return line?.split(" ")[2];
+    });
+    deployment!.kill("SIGKILL");
+    await exited(deployment!);
+    // While it is down, the attempt fails and retries; the awakeable can be resolved meanwhile.
+    const resolved = await http("POST", `${ingress()}/restate/awakeables/${awakeable}/resolve`, '"alice"', {
+      "content-type": "application/json",
+    });
+    assert.equal(resolved.status, 202, resolved.text);
+    deployment = startDeployment(deploymentPort, stepsFile);
+    const output = await eventually(
+      "the invocation completes",
+      async () => {
+        const r = await http("GET", `${ingress()}/restate/invocation/${id}/output`);
+        return r.status === 200 ? r.body : undefined;
+      },
+      60_000,
+    ).catch(async (e: unknown) => {
+      const status = await http("GET", `${admin()}/invocations/${id}`);
+      throw new Error(`${String(e)}; status ${status.text}; server stderr ${server?.stderr.slice(-3000)}`);
+    });
+    assert.equal(output, "o1 paid by alice");
+    const lines = fs.readFileSync(stepsFile, "utf8").split("\n");
+    assert.equal(lines.filter((l) => l === "a o1").length, 1, "step a ran once");
+    assert.equal(lines.filter((l) => l === "b o1").length, 1, "step b ran once");
+  });
+
+  it("a restarted server keeps its deployments", async () => {
+    await stopServer();
+    await startServer();
+    const r = await http("GET", `${admin()}/deployments`);
+    assert.equal(r.body.deployments.length, 1);
+    assert.equal((await http("POST", `${ingress()}/Counter/c1/add`, 1)).body, 6);
+  });
+
+  it("a deployment that answers garbage fails its invocation's attempts, not the server", async () => {
+    junk = http2.createServer((req, res) => {
+      if (req.url === "/discover") {
+        res.writeHead(200, { "content-type": "application/vnd.restate.endpointmanifest.v3+json" });
+        res.end(
+          JSON.stringify({
+            protocolMode: "BIDI_STREAM",
+            minProtocolVersion: 5,
+            maxProtocolVersion: 6,
+            services: [{ name: "Junk", ty: "SERVICE", handlers: [{ name: "run" }] }],
+          }),
+        );
+        return;
+      }
+      req.resume();
+      res.writeHead(200, { "content-type": "application/vnd.restate.invocation.v6" });
+      res.end(Buffer.from("77770000000000ffgarbage", "latin1")); // an unknown message type
+    });
+    const junkPort = await freePort();
+    await new Promise<void>((resolve) => junk!.listen(junkPort, "127.0.0.1", resolve));
+    const reg = await http("POST", `${admin()}/deployments`, { uri: `http://127.0.0.1:${junkPort}` });
+    assert.equal(reg.status, 201, reg.text);
+    assert.deepEqual(
+      reg.body.services.map((s: { name: string }) => s.name),
+      ["Junk"],
+    );
+    const sent = await http("POST", `${ingress()}/Junk/run/send`, JSON.stringify("x"));
+    const id = sent.body.invocationId as string;
+    const failure = await eventually("the attempt failed with the reason", async () => {
+      const r = await http("GET", `${admin()}/invocations/${id}`);
+      const f = (r.body.last_failure ?? r.body.status?.last_failure) as string | undefined;
+      return f !== undefined && f !== null ? f : undefined;
+    });
+    assert.match(failure, /broke the service protocol/);
+    // The server still serves everything else.
+    assert.equal((await http("POST", `${ingress()}/Counter/c1/add`, 1)).body, 7);
+    await http("PATCH", `${admin()}/invocations/${id}/kill`);
+  });
+});
