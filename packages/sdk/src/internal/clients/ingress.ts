@@ -90,6 +90,12 @@ function splitArgs(args: unknown[]): { parameter: unknown; opts: AnyOpts | undef
   throw new TypeError(`a client method takes an input and options, not ${args.length} arguments`);
 }
 
+/** Sets a header, replacing one of the same name in any case (`fetch` would join the two). */
+function setHeader(headers: Record<string, string>, name: string, value: string): void {
+  for (const k of Object.keys(headers)) if (k.toLowerCase() === name) delete headers[k];
+  headers[name] = value;
+}
+
 /** Properties a proxy must not answer with a handler, so that it is not taken for a promise. */
 function notAHandler(prop: string | symbol): prop is symbol | "then" {
   return typeof prop === "symbol" || prop === "then";
@@ -166,7 +172,7 @@ class HttpIngress implements Ingress {
   async resolveAwakeable<T>(id: string, payload?: T, payloadSerde?: Serde<T>): Promise<void> {
     const serde = (payloadSerde ?? this.conn.serde ?? serdes.json) as Serde<unknown>;
     const headers: Record<string, string> = { ...this.conn.headers };
-    if (serde.contentType !== undefined) headers["content-type"] = serde.contentType;
+    if (serde.contentType !== undefined) setHeader(headers, "content-type", serde.contentType);
     const url = `${this.base}/restate/awakeables/${encodeURIComponent(id)}/resolve`;
     await this.exchange(url, { method: "POST", headers, body: this.encode(serde.serialize(payload)) });
   }
@@ -314,8 +320,9 @@ class HttpIngress implements Ingress {
 
     const input = (callOpts?.input ?? inv.declared.input ?? this.conn.serde ?? serdes.json) as Serde<unknown>;
     const headers: Record<string, string> = { ...this.conn.headers, ...callOpts?.headers };
-    if (input.contentType !== undefined) headers["content-type"] = input.contentType;
-    if (idempotencyKey !== undefined && idempotencyKey !== "") headers["idempotency-key"] = idempotencyKey;
+    if (input.contentType !== undefined) setHeader(headers, "content-type", input.contentType);
+    if (idempotencyKey !== undefined && idempotencyKey !== "")
+      setHeader(headers, "idempotency-key", idempotencyKey);
     if (callOpts?.limitKey !== undefined && callOpts.limitKey !== "")
       headers["x-restate-limit-key"] = callOpts.limitKey;
 
