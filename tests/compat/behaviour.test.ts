@@ -1,4 +1,4 @@
-// Proves onelog answers like Restate: the compat programs are served by a real restate-server (npm @restatedev/restate-server, free loopback ports, a temp base dir) with the Restate SDK's endpoint, by onelog embedded from a copy whose only change is the import, and by onelog as a server invoking that same Restate SDK endpoint over the service protocol; the same scripted requests go to both and status + body are compared with ids and times normalised. Known differences are listed in docs/compatibility.md.
+// Proves onelog answers like Restate: the compat programs are served by a real restate-server (npm @restatedev/restate-server, free loopback ports, a temp base dir) with the Restate SDK's endpoint, by onelog embedded from a copy whose only change is the import, and by onelog as a server invoking that same Restate SDK endpoint over the service protocol; the same scripted requests go to each and status + body are compared with ids and times normalised; and the same typed-client program (programs/ingress-client.ts), with Restate's client and with onelog/clients, gets the same results from every server. Known differences are listed in docs/compatibility.md.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -57,6 +57,7 @@ const SCRIPT: Step[] = [
   { method: "GET", path: "/restate/invocation/Greeter/greet/never/output" },
   { method: "GET", path: "/restate/invocation/inv_bogus/output" },
   { method: "GET", path: "/restate/workflow/Signup/never/output" },
+  { method: "POST", path: "/restate/a/nope/resolve", body: "x" },
   { method: "POST", path: "/Greeter/greet?delay=1s", body: "x" },
   { method: "POST", path: "/restate/awakeables/nope/resolve", body: "x" },
   { method: "GET", path: "/restate/health" },
@@ -174,6 +175,12 @@ describe("compatibility with Restate (behaviour)", { skip: available ? false : `
       path.join(generated, "shop.ts"),
       source.replace('from "@restatedev/restate-sdk"', 'from "onelog"'),
     );
+    const clientSource = fs.readFileSync("tests/compat/programs/ingress-client.ts", "utf8");
+    assert.ok(clientSource.includes('from "@restatedev/restate-sdk-clients"'));
+    fs.writeFileSync(
+      path.join(generated, "ingress-client.ts"),
+      clientSource.replace('from "@restatedev/restate-sdk-clients"', 'from "onelog/clients"'),
+    );
     const ol = await import("onelog");
     const shop = (await import(path.join(generated, "shop.ts"))) as Record<string, onelog.AnyDefinition>;
     server = await ol.start({
@@ -230,5 +237,23 @@ describe("compatibility with Restate (behaviour)", { skip: available ? false : `
           ],
     );
     assert.deepEqual(differences, []);
+  });
+
+  it("the same typed-client program gets the same results with either client from either server", async () => {
+    type Script = { script: (url: string, tag: string) => Promise<Record<string, unknown>> };
+    const restateClient = (await import(path.resolve("tests/compat/programs/ingress-client.ts"))) as Script;
+    const onelogClient = (await import(path.resolve("tests/compat/.generated/ingress-client.ts"))) as Script;
+    const runs = {
+      "Restate's client → restate-server": await restateClient.script(restateIngress, "rr"),
+      "Restate's client → onelog": await restateClient.script(server!.ingressUrl, "ro"),
+      "onelog/clients → restate-server": await onelogClient.script(restateIngress, "or"),
+      "onelog/clients → onelog": await onelogClient.script(server!.ingressUrl, "oo"),
+      "onelog/clients → onelog server + Restate SDK endpoint": await onelogClient.script(
+        remote!.ingressUrl,
+        "os",
+      ),
+    };
+    const [reference, ...others] = Object.entries(runs);
+    for (const [name, got] of others) assert.deepEqual(got, reference![1], `${name} vs ${reference![0]}`);
   });
 });

@@ -1,4 +1,4 @@
-// Proves onelog's public surface matches @restatedev/restate-sdk 1.17 name for name (each missing name is listed in docs/compatibility.md with its reason) and that programs in Restate's idioms compile against both with only the import changed, by reading both packages' exports with the TypeScript compiler and running tsc on tests/compat/programs twice.
+// Proves onelog's public surface matches @restatedev/restate-sdk 1.17 name for name (each missing name is listed in docs/compatibility.md with its reason), that onelog/clients matches @restatedev/restate-sdk-clients 1.17 name for name, and that programs in Restate's idioms compile against both with only the imports changed, by reading the packages' exports with the TypeScript compiler and running tsc on tests/compat/programs three times.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -97,6 +97,25 @@ describe("compatibility with @restatedev/restate-sdk (types)", () => {
     assert.deepEqual(stale, [], "names listed as not provided that onelog has, or Restate does not");
   });
 
+  it("every export of @restatedev/restate-sdk-clients is exported by onelog/clients and @onelog/sdk/clients", () => {
+    const [onelog, sdk, restate] = exportsOf([
+      "packages/onelog/src/clients.ts",
+      "packages/sdk/src/clients.ts",
+      "node_modules/@restatedev/restate-sdk-clients/dist/index.d.ts",
+    ]);
+    assert.ok(restate!.size > 30, `read ${restate!.size} exports of Restate's clients`);
+    assert.deepEqual(
+      [...restate!].filter((n) => !onelog!.has(n)),
+      [],
+      "missing in onelog/clients",
+    );
+    assert.deepEqual(
+      [...restate!].filter((n) => !sdk!.has(n)),
+      [],
+      "missing in @onelog/sdk/clients",
+    );
+  });
+
   it("docs/compatibility.md names every export onelog does not provide", () => {
     const doc = fs.readFileSync("docs/compatibility.md", "utf8");
     const undocumented = Object.keys(NOT_PROVIDED).filter((n) => !doc.includes(`\`${n}\``));
@@ -110,6 +129,11 @@ describe("compatibility with @restatedev/restate-sdk (types)", () => {
 
   it("the same programs compile against onelog with only the import mapped (also Restate's typed clients with onelog definitions)", () => {
     const r = tsc("tests/compat/tsconfig.onelog.json");
+    assert.equal(r.status, 0, r.output);
+  });
+
+  it("the same programs compile with the clients' import mapped to onelog/clients too", () => {
+    const r = tsc("tests/compat/tsconfig.onelog-clients.json");
     assert.equal(r.status, 0, r.output);
   });
 });

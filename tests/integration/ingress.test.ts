@@ -435,6 +435,9 @@ describe("ingress", () => {
       assert.equal(r.status, 422);
       assert.match(r.headers.get("content-type") ?? "", /^application\/json/);
       assert.deepEqual(r.body, { code: 422, message: "cannot process that thing", source: "invocation" });
+      // As restate-server ≥ 1.7.4: the source in a header too, so clients know not to retry it.
+      assert.equal(r.headers.get("x-restate-error-source"), "invocation");
+      assert.equal((await post(base, "/Nope/x")).headers.get("x-restate-error-source"), "ingress");
     });
 
     it("a TerminalError whose code is not an HTTP status → HTTP 500 with the code in the body", async () => {

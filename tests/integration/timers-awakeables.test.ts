@@ -230,6 +230,17 @@ describe("timers and awakeables", () => {
       assert.deepEqual((await attach(id)).body, { rejected: "card declined", terminal: true });
     });
 
+    it("Restate's short path /restate/a/{id}/resolve works too (its ingress client uses it)", async () => {
+      const id = await send("/Awakeables/wait", "short-path", "short-path");
+      const r = await fetch(`${base}/restate/a/${await awakeableId("short-path")}/resolve`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify("short"),
+      });
+      assert.equal(r.status, 202);
+      assert.deepEqual((await attach(id)).body, { value: "short" });
+    });
+
     it("resolved and rejected from another handler with ctx.resolveAwakeable / rejectAwakeable", async () => {
       const resolvedId = await send("/Awakeables/wait", "by-handler", "by-handler");
       const r1 = await post(`${base}/Awakeables/resolve`, {

@@ -227,6 +227,32 @@ export function definitionParts(def: { readonly name: string }): DefinitionParts
   return d as DefinitionParts;
 }
 
+/**
+ * The serdes a definition declares for one handler (its `input`/`output` options), for callers
+ * such as the ingress client; empty for a `{ name }` stub or a handler without them. Also reads
+ * the per-handler descriptors (`_handlers`) of Restate's definitions and `iface` contracts.
+ */
+export function declaredSerdes(
+  def: { readonly name: string },
+  handler: string,
+): { readonly input?: Serde<unknown>; readonly output?: Serde<unknown> } {
+  const restate = (
+    def as { _handlers?: Record<string, { _inputSerde?: Serde<unknown>; _outputSerde?: Serde<unknown> }> }
+  )._handlers?.[handler];
+  if (restate !== undefined) {
+    return {
+      ...(restate._inputSerde === undefined ? {} : { input: restate._inputSerde }),
+      ...(restate._outputSerde === undefined ? {} : { output: restate._outputSerde }),
+    };
+  }
+  const fn: unknown = (def as Partial<DefinitionParts>).handlers?.[handler];
+  const own = typeof fn === "function" ? (fn as WithOptions)[HANDLER_OPTIONS] : undefined;
+  return {
+    ...(own?.input === undefined ? {} : { input: own.input }),
+    ...(own?.output === undefined ? {} : { output: own.output }),
+  };
+}
+
 /** @deprecated Restate SDK's older name of {@link handlers.handler}. */
 export const createServiceHandler = handlers.handler;
 /** @deprecated Restate SDK's older name of {@link handlers.object.exclusive}. */

@@ -8,10 +8,12 @@
  *   GET  /restate/invocation/{service}/{handler}/{idempotencyKey}/attach | /output
  *   GET  /restate/invocation/{object}/{key}/{handler}/{idempotencyKey}/attach | /output
  *   GET  /restate/workflow/{workflow}/{workflowId}/attach | /output
- *   POST /restate/awakeables/{id}/resolve | /reject
+ *   POST /restate/awakeables/{id}/resolve | /reject  (also /restate/a/{id}/…, Restate's short form)
  * Handler paths take GET too (an empty input), as Restate's ingress does.
  * Header `idempotency-key`: a duplicate request gets the first one's result, also after a restart.
- * Every error is JSON in Restate's shape `{ code, message, source, onelog_code }` (errors.ts errorBody).
+ * Every error is JSON in Restate's shape `{ code, message, source, onelog_code }` (errors.ts errorBody),
+ * with the source in the header `x-restate-error-source` too (`invocation`: the handler's own
+ * terminal error, which clients must not retry; `ingress`: anything else), as restate-server ≥ 1.7.4.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -104,6 +106,7 @@ export class Ingress {
       const path = req.url ?? "";
       const quick =
         path.startsWith("/restate/awakeables/") ||
+        path.startsWith("/restate/a/") ||
         path.startsWith("/restate/health") ||
         path.endsWith("/output");
       if (quick) {
@@ -134,7 +137,7 @@ export class Ingress {
     server.on("connect", (_req, socket: import("node:stream").Duplex) => {
       const body = JSON.stringify(ingressError(405, "OL1007", "CONNECT is not supported"));
       socket.end(
-        `HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\nx-restate-error-source: ingress\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
     });
     this.server = server;
@@ -182,7 +185,7 @@ export class Ingress {
       if (kind === "call" || kind === "send") return this.invoke(req, res, url, rest, kind === "send");
       if (kind === "invocation") return this.attachOrOutput(req, res, rest);
       if (kind === "workflow") return this.workflowAttachOrOutput(req, res, rest);
-      if (kind === "awakeables") return this.awakeable(req, res, rest);
+      if (kind === "awakeables" || kind === "a") return this.awakeable(req, res, rest);
       if (kind === "health" && rest.length === 0) {
         if (req.method !== "GET" && req.method !== "HEAD") {
           res.setHeader("allow", "GET, HEAD");
@@ -439,6 +442,7 @@ export class Ingress {
       return;
     }
     const status = result.err.code >= 400 && result.err.code <= 599 ? result.err.code : 500;
+    res.setHeader("x-restate-error-source", "invocation");
     this.json(
       res,
       status,
@@ -448,6 +452,8 @@ export class Ingress {
 
   private json(res: ServerResponse, status: number, body: unknown): void {
     const bytes = Buffer.from(JSON.stringify(body));
+    if (status >= 400 && !res.hasHeader("x-restate-error-source"))
+      res.setHeader("x-restate-error-source", "ingress");
     res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length });
     res.end(bytes);
   }
@@ -486,7 +492,7 @@ function clientError(err: NodeJS.ErrnoException, socket: import("node:stream").D
   );
   socket.end(
     `HTTP/1.1 ${status} ${tooLarge ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
-      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `content-type: application/json\r\nx-restate-error-source: ingress\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
 
