@@ -211,4 +211,87 @@ describe("server mode (onelog serve + a Restate SDK deployment, real processes)"
     assert.equal((await http("POST", `${ingress()}/Counter/c1/add`, 1)).body, 7);
     await http("PATCH", `${admin()}/invocations/${id}/kill`);
   });
+
+  it("an invocation whose server is SIGKILLed mid-invocation completes once the server is back, each journaled step run once", async () => {
+    const sent = await http("POST", `${ingress()}/Order/place/send`, JSON.stringify("o2"), {
+      "content-type": "application/json",
+      "idempotency-key": "o2",
+    });
+    assert.equal(sent.status, 202);
+    const id = sent.body.invocationId as string;
+    const awakeable = await eventually(
+      "the handler waits on its awakeable",
+      () =>
+        fs
+          .readFileSync(stepsFile, "utf8")
+          .split("\n")
+          .find((l) => l.startsWith("awakeable o2 "))
+          ?.split(" ")[2],
+    );
+    // The server dies with the attempt's stream open; the deployment sees the stream break.
+    process.kill(-server!.child.pid!, "SIGKILL");
+    await server!.exited;
+    server = undefined;
+    await startServer();
+    const resolved = await http("POST", `${ingress()}/restate/awakeables/${awakeable}/resolve`, '"bob"', {
+      "content-type": "application/json",
+    });
+    assert.equal(resolved.status, 202, resolved.text);
+    const output = await eventually(
+      "the invocation completes",
+      async () => {
+        const r = await http("GET", `${ingress()}/restate/invocation/${id}/output`);
+        return r.status === 200 ? r.body : undefined;
+      },
+      60_000,
+    );
+    assert.equal(output, "o2 paid by bob");
+    const lines = fs.readFileSync(stepsFile, "utf8").split("\n");
+    assert.equal(lines.filter((l) => l === "a o2").length, 1, "step a ran once");
+    assert.equal(lines.filter((l) => l === "b o2").length, 1, "step b ran once");
+  });
+
+  it("a deployment that hangs is asked to suspend after the inactivity timeout, then cancelled after the abort timeout", async () => {
+    let inputEnded = 0;
+    const hang = http2.createServer((req, res) => {
+      if (req.url === "/discover") {
+        res.writeHead(200, { "content-type": "application/vnd.restate.endpointmanifest.v3+json" });
+        res.end(
+          JSON.stringify({
+            protocolMode: "BIDI_STREAM",
+            minProtocolVersion: 5,
+            maxProtocolVersion: 6,
+            services: [
+              {
+                name: "Hang",
+                ty: "SERVICE",
+                handlers: [{ name: "run", inactivityTimeout: 300, abortTimeout: 300 }],
+              },
+            ],
+          }),
+        );
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/vnd.restate.invocation.v6" });
+      req.on("end", () => inputEnded++); // the server closed its side: "suspend now"
+      req.resume(); // and never answer anything
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => hang.listen(port, "127.0.0.1", resolve));
+    try {
+      const reg = await http("POST", `${admin()}/deployments`, { uri: `http://127.0.0.1:${port}` });
+      assert.equal(reg.status, 201, reg.text);
+      const sent = await http("POST", `${ingress()}/Hang/run/send`, JSON.stringify("x"));
+      const id = sent.body.invocationId as string;
+      const failure = await eventually("the attempt was cancelled", async () => {
+        const r = await http("GET", `${admin()}/invocations/${id}`);
+        return typeof r.body.last_failure === "string" ? (r.body.last_failure as string) : undefined;
+      });
+      assert.match(failure, /did not end the attempt within 300 ms after it was asked to suspend/);
+      assert.ok(inputEnded >= 1, "the request body was closed to ask for suspension");
+      await http("PATCH", `${admin()}/invocations/${id}/kill`);
+    } finally {
+      hang.close();
+    }
+  });
 });

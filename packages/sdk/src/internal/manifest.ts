@@ -96,6 +96,8 @@ export interface HandlerInfo {
   readonly idempotencyRetentionMs: number;
   readonly journalRetentionMs: number;
   readonly inactivityTimeoutMs: number;
+  /** How long a remote attempt asked to suspend may take to end (manifest `abortTimeout`); unset: the engine's default. */
+  readonly abortTimeoutMs?: number;
   readonly input: { readonly contentType?: string };
   readonly output: { readonly contentType?: string };
 }
@@ -195,6 +197,9 @@ export function handlersOfManifest(manifest: EndpointManifest): HandlerInfo[] {
             : (h.idempotencyRetention ?? s.idempotencyRetention ?? DEFAULTS.idempotencyRetentionMs),
         journalRetentionMs: h.journalRetention ?? s.journalRetention ?? DEFAULTS.journalRetentionMs,
         inactivityTimeoutMs: h.inactivityTimeout ?? s.inactivityTimeout ?? DEFAULTS.inactivityTimeoutMs,
+        ...((h.abortTimeout ?? s.abortTimeout) === undefined
+          ? {}
+          : { abortTimeoutMs: (h.abortTimeout ?? s.abortTimeout)! }),
         input: h.input?.contentType === undefined ? {} : { contentType: h.input.contentType },
         output: h.output?.contentType === undefined ? {} : { contentType: h.output.contentType },
       });

@@ -480,8 +480,9 @@ export class HttpInvoker implements Invoker {
 
   /** Invariant 4. */
   private armInactivity(a: Attempt): void {
-    const timeoutMs =
-      this.options.handler(a.status.target.service, a.status.target.handler)?.inactivityTimeoutMs ?? 60_000;
+    const info = this.options.handler(a.status.target.service, a.status.target.handler);
+    const timeoutMs = info?.inactivityTimeoutMs ?? 60_000;
+    const abortMs = info?.abortTimeoutMs ?? this.options.abortTimeoutMs ?? DEFAULT_ABORT_TIMEOUT_MS;
     const check = () => {
       a.inactivity = undefined;
       if (a.finished || !a.inputOpen) return;
@@ -491,7 +492,6 @@ export class HttpInvoker implements Invoker {
         return;
       }
       this.closeInput(a);
-      const abortMs = this.options.abortTimeoutMs ?? DEFAULT_ABORT_TIMEOUT_MS;
       a.abortTimer = this.host.clock.setTimeout(() => {
         a.abortTimer = undefined;
         this.fail(
