@@ -127,7 +127,7 @@ export class HttpInvoker implements Invoker {
     const { service, handler } = status.target;
     const deployment = this.options.deployments.forService(service);
     if (deployment === undefined) {
-      const message = `no deployment serves ${service}/${handler}: register one with POST /deployments`;
+      const message = `no handler ${service}/${handler} is registered in this process or by a deployment (register one with POST /deployments)`;
       logAttemptFailed(this.host.logger, status, {
         invocationId,
         attemptEpoch: epoch,
