@@ -21,8 +21,10 @@ export {
   awakeableId,
   completionIdsOf,
   describeEntry,
+  isAwakeableId,
   isNotification,
   parseAwakeableId,
+  protocolAwakeableId,
   resultOf,
 } from "./journal.js";
 export type { Applied, AttemptHandle, AttemptIO, AttemptOutcome, EagerState, WaitingOn } from "./attempt.js";
