@@ -61,3 +61,11 @@ export {
   encodeSuspension,
   notificationTypesOf,
 } from "./protocol/messages.js";
+export {
+  IDENTITY_V1_PREFIX,
+  generateIdentityKeyPair,
+  identityVerifier,
+  parsePublicKeyV1,
+  signRequestV1,
+} from "./endpoint/identity.js";
+export type { IdentityVerifier } from "./endpoint/identity.js";
