@@ -69,3 +69,8 @@ export {
   signRequestV1,
 } from "./endpoint/identity.js";
 export type { IdentityVerifier } from "./endpoint/identity.js";
+export { discover, manifestForVersion } from "./endpoint/discovery.js";
+export { runInvocation } from "./endpoint/invocation.js";
+export type { InvocationResult, InvocationStream } from "./endpoint/invocation.js";
+export { listenEndpoint } from "./endpoint/node-endpoint.js";
+export type { EndpointServer } from "./endpoint/node-server.js";
