@@ -566,4 +566,53 @@ describe("onelog SDK endpoint (service protocol over HTTP)", () => {
       assert.equal(out(messages(new Uint8Array(await g.arrayBuffer()))[0]), "hello Gus");
     });
   });
+
+  describe("fetch handler (bidirectional)", () => {
+    it("streams: notifications written to the request body reach the attempt; closing it asks for suspension", async () => {
+      const handler = fetchSdk.createEndpointHandler({
+        services: [greeter],
+        logger: silent,
+        bidirectional: true,
+      });
+      let body!: ReadableStreamDefaultController<Uint8Array>;
+      const request = new Request("http://fn/invoke/Greeter/steps", {
+        method: "POST",
+        headers: { "content-type": V6 },
+        body: new ReadableStream<Uint8Array>({ start: (c) => void (body = c) }),
+        duplex: "half",
+      });
+      body.enqueue(concat([start(1), input("Hal")]));
+      const response = await handler(request);
+      assert.equal(response.status, 200);
+      const reader = response.body!.getReader();
+      const seen: ProtocolMessage[] = [];
+      let buffered: Uint8Array = new Uint8Array(0);
+      const until = async (n: number) => {
+        while (seen.length < n) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          buffered = concat([buffered, value]);
+          // Whole messages only: the header says how long each is.
+          while (buffered.length >= 8) {
+            const length = new DataView(buffered.buffer, buffered.byteOffset).getUint32(4);
+            if (buffered.length < 8 + length) break;
+            seen.push(...messages(buffered.subarray(0, 8 + length)));
+            buffered = buffered.subarray(8 + length);
+          }
+        }
+        return seen.map((m) => m.kind);
+      };
+      assert.deepEqual(await until(2), ["command", "propose_run"]);
+      body.enqueue(
+        notification(
+          { type: "completion", completionId: 1, value: { ok: json("hello Hal") } },
+          MessageType.RunCompletion,
+        ),
+      );
+      assert.deepEqual(await until(3), ["command", "propose_run", "command"]);
+      body.close();
+      assert.deepEqual(await until(4), ["command", "propose_run", "command", "suspension"]);
+      assert.equal((await reader.read()).done, true);
+    });
+  });
 });

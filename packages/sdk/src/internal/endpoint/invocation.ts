@@ -86,6 +86,10 @@ export function runInvocation(
   return new Invocation(handler, stream, options).run();
 }
 
+/** The next turn of the event loop (setImmediate where there is one: not every runtime has it). */
+const later: (f: () => void) => void =
+  typeof setImmediate === "function" ? (f) => void setImmediate(f) : (f) => void setTimeout(f, 0);
+
 class Invocation {
   private readonly decoder: FrameDecoder;
   private result: InvocationResult | undefined;
@@ -222,6 +226,7 @@ class Invocation {
       },
       now: () => Date.now(),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      nextTurn: () => new Promise((resolve) => later(resolve)),
       console: userConsole(this.options.logger, this.context),
       onActivity: () => this.scheduleCheck(),
       awakeableId: (signalId) => protocolAwakeableId(start.id, signalId),
@@ -238,7 +243,7 @@ class Invocation {
   private scheduleCheck(): void {
     if (!this.inputEnded || this.checkScheduled || this.result !== undefined) return;
     this.checkScheduled = true;
-    setImmediate(() => {
+    later(() => {
       this.checkScheduled = false;
       if (this.result !== undefined || this.handle === undefined) return;
       const waiting = this.handle.waitingOn({ includeProposedRuns: true });

@@ -24,6 +24,20 @@ export type NodeHandler = (request: NodeRequest, response: NodeResponse) => void
  * request/response over HTTP/1.1, and says so in discovery.
  */
 export function nodeHandler(config: EndpointConfig, mode: ProtocolMode | "auto"): NodeHandler {
+  const handle = serveRequest(config, mode);
+  return (req, res) => {
+    try {
+      handle(req, res);
+    } catch (e) {
+      // A request this code did not foresee must not take the process down.
+      config.logger({ source: "SYSTEM", level: "error", replaying: false }, `cannot serve ${req.url}`, e);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end();
+    }
+  };
+}
+
+function serveRequest(config: EndpointConfig, mode: ProtocolMode | "auto"): NodeHandler {
   return (req, res) => {
     const protocolMode: ProtocolMode =
       mode !== "auto" ? mode : req.httpVersionMajor >= 2 ? "BIDI_STREAM" : "REQUEST_RESPONSE";
