@@ -29,6 +29,8 @@ export {
   endpoint,
   createEndpointHandler,
   serve,
+  LogSource,
+  RestateLogLevel,
 } from "@onelog/sdk";
 export type {
   AnyDefinition,

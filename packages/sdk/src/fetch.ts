@@ -106,3 +106,4 @@ export {
 export type { FetchEndpoint, FetchEndpointOptions } from "./internal/endpoint/fetch-endpoint.js";
 export type { EndpointOptions, RestateEndpointBase } from "./internal/endpoint/builder.js";
 export type { LogMetadata, LoggerContext, LoggerTransport } from "./internal/endpoint/logger.js";
+export { LogSource, RestateLogLevel } from "./internal/endpoint/logger.js";

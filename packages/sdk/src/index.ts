@@ -104,3 +104,4 @@ export type {
 } from "./internal/endpoint/node-endpoint.js";
 export type { EndpointOptions, RestateEndpointBase } from "./internal/endpoint/builder.js";
 export type { LogMetadata, LoggerContext, LoggerTransport } from "./internal/endpoint/logger.js";
+export { LogSource, RestateLogLevel } from "./internal/endpoint/logger.js";

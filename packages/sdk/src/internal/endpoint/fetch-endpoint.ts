@@ -16,7 +16,7 @@ import type { LoggerTransport } from "./logger.js";
  */
 export interface FetchEndpoint extends RestateEndpointBase<FetchEndpoint> {
   /** The handler, as a worker's default export: `{ fetch }`. */
-  handler(): { fetch: FetchHandler };
+  handler(): { fetch: (request: Request, ...extraArgs: unknown[]) => Promise<Response> };
   /** Streams both ways (the runtime must stream request and response bodies over HTTP/2). */
   bidirectional(set?: boolean): FetchEndpoint;
 }
@@ -79,6 +79,8 @@ export function fetchEndpoint(): FetchEndpoint {
  * import { createEndpointHandler } from "@onelog/sdk/fetch";
  * export const handler = createEndpointHandler({ services: [greeter] });
  */
-export function createFetchEndpointHandler(options: FetchEndpointOptions): FetchHandler {
+export function createFetchEndpointHandler(
+  options: FetchEndpointOptions,
+): (request: Request, ...extraArgs: unknown[]) => Promise<Response> {
   return new FetchEndpointImpl(options).handler().fetch;
 }

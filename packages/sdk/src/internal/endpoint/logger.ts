@@ -4,10 +4,20 @@
  * `ctx.console` goes through it too (source USER), silent while the handler replays.
  */
 
-export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
+/** Log levels, by name (`meta.level === RestateLogLevel.ERROR`), as Restate's enum. */
+export const RestateLogLevel = {
+  TRACE: "trace",
+  DEBUG: "debug",
+  INFO: "info",
+  WARN: "warn",
+  ERROR: "error",
+} as const;
+export type RestateLogLevel = (typeof RestateLogLevel)[keyof typeof RestateLogLevel];
+type LogLevel = RestateLogLevel;
 
 /** Who logged: the endpoint itself, the journal state machine, or the handler's `ctx.console`. */
-export type LogSource = "SYSTEM" | "JOURNAL" | "USER";
+export const LogSource = { SYSTEM: "SYSTEM", JOURNAL: "JOURNAL", USER: "USER" } as const;
+export type LogSource = (typeof LogSource)[keyof typeof LogSource];
 
 /** The invocation an event belongs to. */
 export interface LoggerContext {
