@@ -1,6 +1,7 @@
 // Proves onelog's SDK endpoint serves the Restate service protocol: hand-built message streams (the codec) over real HTTP/2 cleartext and HTTP/1.1 connections on one loopback port, and through the fetch handler, get the answers the protocol prescribes — discovery, outputs, suspensions, replays, live notifications, errors 570/571, 404/415, and request identity (401).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import {
   RetryableError,
   TerminalError,
@@ -466,6 +467,34 @@ describe("onelog SDK endpoint (service protocol over HTTP)", () => {
       assert.equal(v7.status, 415);
       assert.equal((await http1(port, "/invoke/Greeter/greet", { body })).status, 415);
       assert.equal((await http1(port, "/prefix/health", { method: "GET" })).status, 200);
+    });
+  });
+
+  describe("one port, two protocols", () => {
+    /** Writes `pieces` to a raw connection, a turn apart; the first bytes the endpoint answers. */
+    const raw = (pieces: (string | Uint8Array)[]) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const socket = net.connect(port, "127.0.0.1");
+        socket.once("data", (d: Buffer) => {
+          socket.destroy();
+          resolve(d);
+        });
+        socket.once("error", reject);
+        void (async () => {
+          for (const p of pieces) {
+            socket.write(p);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        })();
+      });
+
+    it("tells HTTP/2 from HTTP/1.1 however the first bytes are split", async () => {
+      const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+      const settings = new Uint8Array([0, 0, 0, 4, 0, 0, 0, 0, 0]); // an empty SETTINGS frame
+      const h2answer = await raw([preface.slice(0, 1), preface.slice(1, 10), preface.slice(10), settings]);
+      assert.equal(h2answer[3], 4, "the endpoint answers with its own SETTINGS frame");
+      const h1answer = await raw(["P", "OST /health HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n"]);
+      assert.match(h1answer.toString(), /^HTTP\/1\.1 200/);
     });
   });
 

@@ -92,6 +92,7 @@ export interface EndpointServer {
 }
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+const SNIFF_TIMEOUT_MS = 30_000;
 
 /**
  * Listens on `port` (0: any free port) with HTTP/2 cleartext and HTTP/1.1 on the same port
@@ -113,6 +114,8 @@ export function listenNode(
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.setNoDelay(true);
+    // A connection that says nothing cannot be told apart; it is not kept open forever.
+    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
     let seen = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       seen = Buffer.concat([seen, chunk]);
@@ -120,6 +123,7 @@ export function listenNode(
       const h2c = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (h2c && n < PREFACE.length) return; // not enough bytes to tell yet
       socket.removeListener("data", onData);
+      socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
       if (h2c) {
