@@ -69,8 +69,6 @@ export interface HttpInvokerOptions {
   /** Ask every attempt to suspend at once (request/response): the test mode of ONELOG_SUSPEND_ALWAYS. */
   readonly suspendAlways?: boolean;
   readonly abortTimeoutMs?: number;
-  /** Extra headers of each invocation request, e.g. a request-identity signature of `path`. */
-  readonly requestHeaders?: (path: string) => Record<string, string>;
   readonly maxRunning?: number;
 }
 
@@ -203,7 +201,7 @@ export class HttpInvoker implements Invoker {
     attempt.stream = this.options.client.invoke(
       deployment,
       path,
-      { "content-type": contentType, accept: contentType, ...this.options.requestHeaders?.(path) },
+      { "content-type": contentType, accept: contentType },
       {
         onResponse: (httpStatus) => (attempt.httpStatus = httpStatus),
         onData: (chunk) => this.received(attempt, chunk),
