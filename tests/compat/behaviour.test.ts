@@ -52,6 +52,8 @@ const SCRIPT: Step[] = [
   { method: "POST", path: "/Caller/generic", body: "eve" },
   { method: "POST", path: "/Caller/combine" },
   { method: "POST", path: "/Caller/errors" },
+  { method: "POST", path: "/Greeter/nap" },
+  { method: "POST", path: "/Caller/cancels" },
   { method: "GET", path: "/restate/invocation/Greeter/greet/k1/output" },
   { method: "GET", path: "/restate/invocation/Greeter/greet/k1/attach" },
   { method: "GET", path: "/restate/invocation/Greeter/greet/never/output" },
