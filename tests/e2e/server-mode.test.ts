@@ -102,9 +102,10 @@ describe("server mode (onelog serve + a Restate SDK deployment, real processes)"
     assert.match(reg.stdout, /registered dp_[0-9a-f]+ at/);
     assert.match(reg.stdout, /Counter/);
 
+    // As Restate: the same URI again is the same deployment, unchanged (force replaces it in place).
     const again = await cli(["deployments", "register", url], env);
-    assert.notEqual(again.code, 0);
-    assert.match(again.stderr, /already registered.*force.*\[OL1031\]/);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(/dp_[0-9a-f]+/.exec(again.stdout)?.[0], /dp_[0-9a-f]+/.exec(reg.stdout)?.[0]);
 
     const ls = await cli(["deployments", "ls", "--json"], env);
     const listed = JSON.parse(ls.stdout) as {
@@ -292,6 +293,81 @@ describe("server mode (onelog serve + a Restate SDK deployment, real processes)"
       await http("PATCH", `${admin()}/invocations/${id}/kill`);
     } finally {
       hang.close();
+    }
+  });
+
+  it("an invocation stays on the deployment its journal was made with; that deployment is removed only once it is done", async () => {
+    const first = (await http("GET", `${admin()}/deployments`)).body.deployments.find(
+      (d: { uri?: string }) => d.uri === `http://127.0.0.1:${deploymentPort}`,
+    ).id as string;
+    const sent = await http("POST", `${ingress()}/Order/place/send`, JSON.stringify("o3"), {
+      "content-type": "application/json",
+      "idempotency-key": "o3",
+    });
+    const id = sent.body.invocationId as string;
+    const awakeable = await eventually(
+      "o3 waits on its awakeable",
+      () =>
+        fs
+          .readFileSync(stepsFile, "utf8")
+          .split("\n")
+          .find((l) => l.startsWith("awakeable o3 "))
+          ?.split(" ")[2],
+    );
+    const pinned = await http("GET", `${admin()}/invocations/${id}`);
+    assert.equal(pinned.body.pinned_deployment_id, first);
+    // New code for Order at another URI: a new deployment, which new invocations go to.
+    const port2 = await freePort();
+    const steps2 = path.join(tmpDir("server-mode-steps2-"), "steps.log");
+    const second = startDeployment(port2, steps2);
+    try {
+      await eventually("the second deployment listens", () => listening(port2), 30_000);
+      const reg = await http("POST", `${admin()}/deployments`, { uri: `http://127.0.0.1:${port2}` });
+      assert.equal(reg.status, 201, reg.text);
+      assert.notEqual(reg.body.id, first);
+      // The old one still has a running invocation pinned to it.
+      const refused = await http("DELETE", `${admin()}/deployments/${first}`);
+      assert.equal(refused.status, 409, refused.text);
+      assert.match(refused.body.message, /running invocation/);
+      const fresh = await http("POST", `${ingress()}/Order/place/send`, JSON.stringify("o4"), {
+        "content-type": "application/json",
+        "idempotency-key": "o4",
+      });
+      await eventually("o4 runs on the second deployment", () =>
+        fs.existsSync(steps2) && fs.readFileSync(steps2, "utf8").includes("a o4") ? true : undefined,
+      );
+      assert.equal(
+        (await http("GET", `${admin()}/invocations/${fresh.body.invocationId}`)).body.pinned_deployment_id,
+        reg.body.id,
+      );
+      await http("POST", `${ingress()}/restate/awakeables/${awakeable}/resolve`, '"carol"', {
+        "content-type": "application/json",
+      });
+      const output = await eventually("o3 completes", async () => {
+        const r = await http("GET", `${ingress()}/restate/invocation/${id}/output`);
+        return r.status === 200 ? r.body : undefined;
+      });
+      assert.equal(output, "o3 paid by carol");
+      assert.ok(fs.readFileSync(stepsFile, "utf8").includes("b o3"), "o3 finished on the first deployment");
+      assert.ok(!fs.readFileSync(steps2, "utf8").includes("o3"), "o3 never ran on the second");
+      const o4 = fs
+        .readFileSync(steps2, "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("awakeable o4 "))!
+        .split(" ")[2];
+      await http("POST", `${ingress()}/restate/awakeables/${o4}/resolve`, '"dan"', {
+        "content-type": "application/json",
+      });
+      await eventually(
+        "o4 completes",
+        async () =>
+          (await http("GET", `${ingress()}/restate/invocation/${fresh.body.invocationId}/output`)).status ===
+          200,
+      );
+      const removed = await http("DELETE", `${admin()}/deployments/${first}`);
+      assert.equal(removed.status, 202, removed.text);
+    } finally {
+      second.kill("SIGKILL");
     }
   });
 });

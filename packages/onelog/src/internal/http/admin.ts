@@ -141,6 +141,17 @@ export class Admin {
   async listen(): Promise<string> {
     this.registry = new Registry(this.options.engine, this.options.startedAt ?? Date.now());
     this.sql = SqlIntrospection.open({ storePath: this.options.storePath, registry: this.registry });
+    const sql = this.sql;
+    const remote = this.options.engine.remote;
+    if (remote !== undefined) {
+      remote.deployments.inFlight = (deploymentId) =>
+        sql
+          .query(
+            "SELECT target_service_name AS s, target_handler_name AS h FROM sys_invocation WHERE pinned_deployment_id = ? AND status <> 'completed'",
+            [deploymentId],
+          )
+          .rows.map((r) => `${String((r as { s: unknown }).s)}/${String((r as { h: unknown }).h)}`);
+    }
     this.options.metrics?.attach({
       engine: this.options.engine,
       log: this.options.log,
@@ -264,7 +275,7 @@ export class Admin {
     if (path === "/deployments" && method === "POST")
       return this.registerDeployment(req, res, url.searchParams);
     if (first === "deployments" && second !== undefined && parts.length === 2 && method === "DELETE") {
-      return this.removeDeployment(res, second);
+      return this.removeDeployment(res, second, url.searchParams.get("force") === "true");
     }
     if (first === "state" && second !== undefined && third !== undefined && parts.length === 3) {
       if (method === "GET") return this.getState(res, second, third);
@@ -485,9 +496,9 @@ export class Admin {
     }
     if (b.dry_run === true) throw new AdminError(400, "OL1003", '"dry_run" is not supported by onelog');
     const force = b.force === true || query.get("force") === "true";
-    let d;
+    let registered;
     try {
-      d = await remote.deployments.discoverAndRegister(remote.client, {
+      registered = await remote.deployments.discoverAndRegister(remote.client, {
         uri: b.uri,
         force,
         useHttp11: b.use_http_11 === true,
@@ -498,12 +509,16 @@ export class Admin {
       if (e instanceof DiscoveryError) throw new AdminError(400, e.code, e.message);
       throw e;
     }
-    this.options.logger?.info(
-      { deploymentId: d.id, uri: d.uri },
-      `registered deployment ${d.id} at ${d.uri}`,
-    );
+    const d = registered.deployment;
+    if (registered.created || force) {
+      this.options.logger?.info(
+        { deploymentId: d.id, uri: d.uri },
+        `registered deployment ${d.id} at ${d.uri}`,
+      );
+    }
     const registry = this.registry!;
-    this.send(res, 201, {
+    // As Restate: 201 for a new deployment, 200 for one already registered (replaced with force).
+    this.send(res, registered.created ? 201 : 200, {
       id: d.id,
       services: d.manifest.services.map((s) => registry.service(s.name)),
       min_protocol_version: d.minProtocolVersion,
@@ -511,10 +526,17 @@ export class Admin {
     });
   }
 
-  /** `DELETE /deployments/{id}`: 202; its services are no longer invoked until registered again. */
-  private removeDeployment(res: ServerResponse, id: string): void {
+  /** `DELETE /deployments/{id}[?force=true]`: 202; its services are no longer invoked until registered again. */
+  private removeDeployment(res: ServerResponse, id: string, force: boolean): void {
     const remote = this.remote();
-    if (!remote.deployments.remove(id)) {
+    let removed: boolean;
+    try {
+      removed = remote.deployments.remove(id, force);
+    } catch (e) {
+      if (e instanceof DeploymentConflictError) throw new AdminError(409, e.code, e.message);
+      throw e;
+    }
+    if (!removed) {
       const embedded = this.registry!.deployment(id) !== undefined;
       throw new AdminError(
         embedded ? 409 : 404,

@@ -48,6 +48,9 @@ export interface InvocationDescription {
   /** How long the result is kept once completed (idempotent invocations, workflow runs). */
   readonly completion_retention: string;
   readonly last_failure: string | null;
+  /** Server mode: the deployment its journal was made with (every later attempt goes there). */
+  readonly pinned_deployment_id: string | null;
+  readonly pinned_service_protocol_version: number | null;
   readonly next_retry_at: string | null;
   readonly created_at: string;
   /** The LSN of the record that created it: the order invocations arrived in their partition. */
@@ -97,6 +100,8 @@ export function describeInvocation(
     retry_policy: describeRetryPolicy(s.retry),
     completion_retention: formatDuration(s.retentionMs),
     last_failure: s.lastFailure ?? null,
+    pinned_deployment_id: s.pinnedDeployment?.deploymentId ?? null,
+    pinned_service_protocol_version: s.pinnedDeployment?.protocolVersion ?? null,
     next_retry_at: iso(s.nextRetryAt),
     created_at: iso(s.createdAt)!,
     created_lsn: s.createdLsn,

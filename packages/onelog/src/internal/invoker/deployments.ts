@@ -6,9 +6,14 @@
  *
  * Invariants:
  * 1. A service is served by at most one deployment at a time: the latest one that registered it
- *    (its revision counts registrations). Invocations go to the service's current deployment.
- * 2. A URI is registered at most once; registering it again needs `force` and replaces it.
+ *    (its revision counts registrations). A new invocation goes to the service's current
+ *    deployment; once its journal has a command from one, it stays pinned to that one (the
+ *    status's `pinnedDeployment`), so a journal is always replayed by the code that made it.
+ * 2. A URI is registered at most once. Registering it again returns it unchanged, as Restate
+ *    does; with `force` it is replaced in place (same id), unless an invocation pinned to it and
+ *    still running uses a handler the new manifest lacks.
  * 3. Every change is durable (`DeploymentRecords.save`) before it is visible to routing.
+ * 4. A deployment with running invocations pinned to it is removed only with `force`.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -84,6 +89,11 @@ export interface RegisterRequest {
 export class Deployments {
   private deployments: Deployment[];
   private readonly listeners: (() => void)[] = [];
+  /**
+   * The handlers (`service/handler`) of running invocations pinned to a deployment; set by
+   * whoever can see every partition (the admin endpoint). Unset, nothing is known to be pinned.
+   */
+  inFlight: ((deploymentId: string) => readonly string[]) | undefined;
 
   constructor(
     private readonly records: DeploymentRecords,
@@ -117,25 +127,31 @@ export class Deployments {
   }
 
   /**
-   * Registers a deployment from its manifest (discovery already done). Throws
-   * DeploymentConflictError for a URI already registered without `force`, or a service served
-   * in-process, and DiscoveryError for a manifest onelog cannot use.
+   * Registers a deployment from its manifest (discovery already done); `created` is false when
+   * the URI was registered already (2). Throws DeploymentConflictError for a service served
+   * in-process or a forced replacement that would strand running invocations, and
+   * DiscoveryError for a manifest onelog cannot use.
    *
    * @example
    * const d = deployments.register({ uri: "http://127.0.0.1:9080", manifest: await discover(uri) });
    */
-  register(req: RegisterRequest): Deployment {
+  register(req: RegisterRequest): { deployment: Deployment; created: boolean } {
     checkManifest(req.manifest);
     const existing = this.deployments.find((d) => d.uri === req.uri);
-    if (existing !== undefined && req.force !== true) {
-      throw new DeploymentConflictError(
-        `a deployment with uri ${req.uri} is already registered (${existing.id}); register it with force to replace it`,
-      );
-    }
+    if (existing !== undefined && req.force !== true) return { deployment: existing, created: false }; // 2
     for (const s of req.manifest.services) {
       if (this.reserved(s.name)) {
         throw new DeploymentConflictError(
           `service ${s.name} is served in-process by this server; a deployment cannot take it over`,
+        );
+      }
+    }
+    if (existing !== undefined) {
+      const offered = new Set(handlersOfManifest(req.manifest).map((h) => `${h.service}/${h.name}`));
+      const broken = [...new Set(this.inFlight?.(existing.id) ?? [])].filter((h) => !offered.has(h));
+      if (broken.length > 0) {
+        throw new DeploymentConflictError(
+          `deployment ${existing.id} at ${req.uri} has running invocations of ${broken.join(", ")}, which the new code does not serve; register the new code at another URI (a new deployment), or let them finish first`,
         );
       }
     }
@@ -158,7 +174,7 @@ export class Deployments {
       revisions,
     };
     this.commit([...rest, deployment]); // 3
-    return deployment;
+    return { deployment, created: existing === undefined };
   }
 
   /**
@@ -172,7 +188,7 @@ export class Deployments {
   async discoverAndRegister(
     client: DeploymentClient,
     req: Omit<RegisterRequest, "manifest">,
-  ): Promise<Deployment> {
+  ): Promise<{ deployment: Deployment; created: boolean }> {
     let url: URL;
     try {
       url = new URL(req.uri);
@@ -199,11 +215,18 @@ export class Deployments {
 
   /**
    * Removes a deployment. Its services are no longer served (unless an older deployment also
-   * serves them); their invocations retry until one is registered again. False if unknown.
+   * serves them); their invocations retry until one is registered again. False if unknown;
+   * DeploymentConflictError when running invocations are pinned to it and not `force` (4).
    */
-  remove(id: string): boolean {
+  remove(id: string, force = false): boolean {
     const rest = this.deployments.filter((d) => d.id !== id);
     if (rest.length === this.deployments.length) return false;
+    const running = this.inFlight?.(id) ?? [];
+    if (running.length > 0 && !force) {
+      throw new DeploymentConflictError(
+        `deployment ${id} has ${running.length} running invocation(s) pinned to it (${[...new Set(running)].join(", ")}); remove it with force to let them fail until it is registered again`,
+      ); // 4
+    }
     this.commit(rest);
     return true;
   }

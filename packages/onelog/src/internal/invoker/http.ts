@@ -37,7 +37,7 @@ import {
   type Result,
 } from "@onelog/sdk/internal";
 import { invocationFields, logAttemptFailed, targetText } from "../ops/attempt-log.js";
-import type { RecordBody } from "../partition/records.js";
+import type { PinnedDeployment, RecordBody } from "../partition/records.js";
 import type { InvocationStatus } from "../partition/store/store.js";
 import {
   EntryTooLargeError,
@@ -82,6 +82,8 @@ interface Attempt {
   readonly epoch: number;
   readonly status: InvocationStatus;
   readonly deployment: Deployment;
+  /** Sent with each command while the invocation is not pinned yet. */
+  pin: PinnedDeployment | undefined;
   readonly bidi: boolean;
   stream: InvocationStream | undefined;
   readonly decoder: FrameDecoder;
@@ -123,14 +125,22 @@ export class HttpInvoker implements Invoker {
     const status = this.host.store.getStatus(invocationId);
     if (status === undefined || status.attemptEpoch !== epoch) return; // a stale invoke: nothing to run
     const { service, handler } = status.target;
-    const deployment = this.options.deployments.forService(service);
+    // An invocation whose journal was made on a deployment stays there (1 of deployments.ts).
+    const pinned = status.pinnedDeployment;
+    const deployment =
+      pinned === undefined
+        ? this.options.deployments.forService(service)
+        : this.options.deployments.get(pinned.deploymentId);
     if (deployment === undefined) {
-      const message = `no handler ${service}/${handler} is registered in this process or by a deployment (register one with POST /deployments)`;
+      const message =
+        pinned === undefined
+          ? `no handler ${service}/${handler} is registered in this process or by a deployment (register one with POST /deployments)`
+          : `the deployment ${pinned.deploymentId} this invocation's journal was made with is no longer registered: register it again (force, same URI) or kill the invocation`;
       logAttemptFailed(this.host.logger, status, {
         invocationId,
         attemptEpoch: epoch,
         message,
-        registered: false,
+        registered: pinned !== undefined,
       });
       proposeOutcome(
         this.host,
@@ -149,6 +159,7 @@ export class HttpInvoker implements Invoker {
       epoch,
       status,
       deployment,
+      pin: undefined,
       bidi,
       stream: undefined,
       decoder: new FrameDecoder(MAX_ENTRY_BYTES + 64 * 1024),
@@ -165,7 +176,8 @@ export class HttpInvoker implements Invoker {
       abortTimer: undefined,
     };
     this.attempts.set(invocationId, attempt);
-    const version = protocolVersionFor(deployment);
+    const version = pinned?.protocolVersion ?? protocolVersionFor(deployment);
+    if (pinned === undefined) attempt.pin = { deploymentId: deployment.id, protocolVersion: version };
     const frames: Uint8Array[] = [];
     const now = this.host.clock.now();
     const key = status.target.key;
@@ -404,7 +416,14 @@ export class HttpInvoker implements Invoker {
     }
     this.learnCompletions(a, entry);
     const commandIndex = a.nextCommandIndex++; // 3
-    this.append(a, { type: "entry", invocationId: a.id, attemptEpoch: a.epoch, commandIndex, entry });
+    this.append(a, {
+      type: "entry",
+      invocationId: a.id,
+      attemptEpoch: a.epoch,
+      commandIndex,
+      entry,
+      ...(a.pin === undefined ? {} : { pin: a.pin }),
+    });
   }
 
   /** Appends a command or a step result; a failed append ends the attempt (a gap would follow). */

@@ -78,6 +78,8 @@ CREATE TEMP VIEW sys_invocation AS SELECT
   ol_status(s.data, 'attempt_epoch') AS attempt_epoch,
   ol_status(s.data, 'retry_count') AS retry_count,
   ol_status(s.data, 'last_failure') AS last_failure,
+  ol_status(s.data, 'pinned_deployment_id') AS pinned_deployment_id,
+  ol_status(s.data, 'pinned_service_protocol_version') AS pinned_service_protocol_version,
   ${iso("ol_status(s.data, 'next_retry_at')")} AS next_retry_at,
   ol_status(s.data, 'idempotency_key') AS idempotency_key,
   ol_status(s.data, 'waiting_on') AS waiting_on,
@@ -152,6 +154,10 @@ function statusField(s: InvocationStatus, field: string): string | number | null
       return s.idempotencyKey ?? null;
     case "last_failure":
       return s.lastFailure ?? null;
+    case "pinned_deployment_id":
+      return s.pinnedDeployment?.deploymentId ?? null;
+    case "pinned_service_protocol_version":
+      return s.pinnedDeployment?.protocolVersion ?? null;
     case "next_retry_at":
       return s.nextRetryAt ?? null;
     case "completed_at":

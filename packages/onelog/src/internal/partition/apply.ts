@@ -267,7 +267,13 @@ class Applier {
     const position = s.journalLength;
     this.command(s, b.commandIndex, b.entry);
     this.store.appendJournal(b.invocationId, position, b.entry);
-    s = { ...s, journalLength: position + 1, commandCount: s.commandCount + 1, modifiedAt: this.header.at };
+    s = {
+      ...s,
+      journalLength: position + 1,
+      commandCount: s.commandCount + 1,
+      modifiedAt: this.header.at,
+      ...(b.pin !== undefined && s.pinnedDeployment === undefined ? { pinnedDeployment: b.pin } : {}),
+    };
     this.store.putStatus(s);
     this.actions.push({
       type: "ack",

@@ -75,6 +75,17 @@ export interface EntryEffectBody {
   readonly attemptEpoch: number;
   readonly commandIndex: number;
   readonly entry: CommandEntry;
+  /**
+   * Server mode: the deployment (and protocol version) the attempt runs on, sent with commands
+   * until the invocation is pinned: from its first command on, every attempt goes there.
+   */
+  readonly pin?: PinnedDeployment;
+}
+
+/** The deployment an invocation's journal was made with (server mode). */
+export interface PinnedDeployment {
+  readonly deploymentId: string;
+  readonly protocolVersion: number;
 }
 
 /**

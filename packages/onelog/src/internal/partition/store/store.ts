@@ -5,7 +5,15 @@
  * {@link PartitionStore.snapshot}, which a cluster ships elsewhere.
  */
 import type { JournalEntry, Result } from "@onelog/sdk/internal";
-import type { Caller, HandlerKind, OutboxMessage, RetryPolicy, Target, TimerKey } from "../records.js";
+import type {
+  Caller,
+  HandlerKind,
+  OutboxMessage,
+  PinnedDeployment,
+  RetryPolicy,
+  Target,
+  TimerKey,
+} from "../records.js";
 
 /** Where an invocation is in its life, in the order of a typical life. */
 export const INVOCATION_STATES = [
@@ -53,6 +61,8 @@ export interface InvocationStatus {
   readonly createdLsn: number;
   readonly modifiedAt: number;
   readonly lastFailure?: string;
+  /** Server mode: the deployment its journal was made with; every later attempt goes there. */
+  readonly pinnedDeployment?: PinnedDeployment;
   readonly nextRetryAt?: number;
   readonly result?: Result;
   readonly completedAt?: number;
