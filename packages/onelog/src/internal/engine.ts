@@ -29,6 +29,7 @@ import type { DeploymentClient } from "./invoker/deployment-client.js";
 import type { Deployments } from "./invoker/deployments.js";
 import { httpInvokers } from "./invoker/http.js";
 import { routingInvokers } from "./invoker/routing.js";
+import { DeploymentSlots } from "./invoker/slots.js";
 import type { Log } from "./log/log.js";
 import { EmbeddedLeadership, type Leadership } from "./partition/leadership.js";
 import type { Logger } from "./ops/logger.js";
@@ -82,7 +83,12 @@ export interface RemoteOptions {
   readonly deployments: Deployments;
   readonly client: DeploymentClient;
   readonly abortTimeoutMs?: number;
+  /** Attempts running at once on one deployment, across partitions (default {@link DEFAULT_ATTEMPTS_PER_DEPLOYMENT}). */
+  readonly maxAttemptsPerDeployment?: number;
 }
+
+/** The default of {@link RemoteOptions.maxAttemptsPerDeployment}. */
+export const DEFAULT_ATTEMPTS_PER_DEPLOYMENT = 1_000;
 
 /** A request to start an invocation. */
 export interface InvocationRequest {
@@ -157,6 +163,7 @@ export class Engine {
             remote: httpInvokers({
               deployments: remote.deployments,
               client: remote.client,
+              slots: new DeploymentSlots(remote.maxAttemptsPerDeployment ?? DEFAULT_ATTEMPTS_PER_DEPLOYMENT),
               handler: (service, handler) => this.handler(service, handler),
               isRegistered,
               ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),

@@ -64,6 +64,11 @@ export interface StartOptions {
    * ONELOG_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE; unset, requests are not signed.
    */
   readonly requestIdentityKeyFile?: string;
+  /**
+   * Attempts running at once on one deployment (server mode); more wait for a slot. Default:
+   * env ONELOG_MAX_ATTEMPTS_PER_DEPLOYMENT, else 1,000.
+   */
+  readonly maxAttemptsPerDeployment?: number;
   /** A pino-compatible logger. Default: pino at level `info` (env ONELOG_LOG_LEVEL). */
   readonly logger?: Logger;
 }
@@ -88,6 +93,16 @@ function envPort(name: string): number | undefined {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 65_535)
     throw new TypeError(`${name} must be a port number, not ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** A positive count from the environment; undefined when unset, an error when it is not one. */
+function envCount(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text === "") return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1)
+    throw new TypeError(`${name} must be a positive integer, not ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -143,8 +158,13 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
       keyFile === undefined ? {} : { requestHeaders: requestIdentitySigner(keyFile) },
     );
     cleanups.push(() => client.close());
+    const perDeployment = options.maxAttemptsPerDeployment ?? envCount("ONELOG_MAX_ATTEMPTS_PER_DEPLOYMENT");
     const engine = await Engine.start({
-      remote: { deployments, client },
+      remote: {
+        deployments,
+        client,
+        ...(perDeployment === undefined ? {} : { maxAttemptsPerDeployment: perDeployment }),
+      },
       log,
       storeFor: (p) => stores.partition(p),
       leadership,

@@ -54,6 +54,7 @@ import {
 import type { DeploymentClient, InvocationStream } from "./deployment-client.js";
 import { protocolVersionFor, type Deployment, type Deployments } from "./deployments.js";
 import type { Invoker, InvokerFactory, InvokerHost } from "./invoker.js";
+import type { DeploymentSlots } from "./slots.js";
 
 /** How long an attempt asked to suspend may take to end before it is cancelled. */
 export const DEFAULT_ABORT_TIMEOUT_MS = 60_000;
@@ -66,6 +67,8 @@ export interface HttpInvokerOptions {
   readonly handler: (service: string, handler: string) => HandlerInfo | undefined;
   /** Whether any deployment (or this process) serves a call's target. */
   readonly isRegistered: (service: string, handler: string) => boolean;
+  /** At most so many attempts per deployment at once, across partitions (backpressure); unset: no limit. */
+  readonly slots?: DeploymentSlots;
   /** Ask every attempt to suspend at once (request/response): the test mode of ONELOG_SUSPEND_ALWAYS. */
   readonly suspendAlways?: boolean;
   readonly abortTimeoutMs?: number;
@@ -82,13 +85,16 @@ interface Attempt {
   readonly epoch: number;
   readonly status: InvocationStatus;
   readonly deployment: Deployment;
+  readonly version: number;
   /** Sent with each command while the invocation is not pinned yet. */
   pin: PinnedDeployment | undefined;
   readonly bidi: boolean;
   stream: InvocationStream | undefined;
+  /** Gives the deployment's slot back (or leaves its queue). */
+  releaseSlot: (() => void) | undefined;
   readonly decoder: FrameDecoder;
   /** Journal entries sent with Start: later notifications below this position were in it. */
-  readonly knownEntries: number;
+  knownEntries: number;
   nextCommandIndex: number;
   /** The notification type of each completion id (the protocol has one per command kind). */
   readonly completionTypes: Map<number, number>;
@@ -96,6 +102,8 @@ interface Attempt {
   finished: boolean;
   inputOpen: boolean;
   httpStatus: number;
+  /** A 429 or 503's `Retry-After`, in ms. */
+  retryAfterMs: number | undefined;
   errorBody: string;
   lastActivity: number;
   inactivity: unknown;
@@ -149,35 +157,49 @@ export class HttpInvoker implements Invoker {
       );
       return;
     }
-    const journal = this.host.store.getJournal(invocationId);
     const bidi =
       deployment.protocolMode === "BIDI_STREAM" &&
       !deployment.useHttp11 &&
       this.options.suspendAlways !== true;
+    const version = pinned?.protocolVersion ?? protocolVersionFor(deployment);
     const attempt: Attempt = {
       id: invocationId,
       epoch,
       status,
       deployment,
-      pin: undefined,
+      version,
+      pin: pinned === undefined ? { deploymentId: deployment.id, protocolVersion: version } : undefined,
       bidi,
       stream: undefined,
+      releaseSlot: undefined,
       decoder: new FrameDecoder(MAX_ENTRY_BYTES + 64 * 1024),
-      knownEntries: journal.length,
+      knownEntries: 0,
       nextCommandIndex: status.commandCount,
       completionTypes: new Map(),
       output: undefined,
       finished: false,
       inputOpen: true,
       httpStatus: 0,
+      retryAfterMs: undefined,
       errorBody: "",
       lastActivity: this.host.clock.now(),
       inactivity: undefined,
       abortTimer: undefined,
     };
     this.attempts.set(invocationId, attempt);
-    const version = pinned?.protocolVersion ?? protocolVersionFor(deployment);
-    if (pinned === undefined) attempt.pin = { deploymentId: deployment.id, protocolVersion: version };
+    // Backpressure: the attempt reads its journal and opens its stream once the deployment has a slot.
+    attempt.releaseSlot = this.options.slots?.acquire(deployment.id, () => this.begin(attempt));
+    if (this.options.slots === undefined) this.begin(attempt);
+  }
+
+  /** Sends Start and the journal as they are now, and opens the stream. */
+  private begin(attempt: Attempt): void {
+    if (attempt.finished) return;
+    const { id: invocationId, status, deployment, version, bidi } = attempt;
+    const { service, handler } = status.target;
+    const journal = this.host.store.getJournal(invocationId);
+    attempt.knownEntries = journal.length;
+    attempt.lastActivity = this.host.clock.now();
     const frames: Uint8Array[] = [];
     const now = this.host.clock.now();
     const key = status.target.key;
@@ -215,7 +237,10 @@ export class HttpInvoker implements Invoker {
       path,
       { "content-type": contentType, accept: contentType },
       {
-        onResponse: (httpStatus) => (attempt.httpStatus = httpStatus),
+        onResponse: (httpStatus, headers) => {
+          attempt.httpStatus = httpStatus;
+          attempt.retryAfterMs = retryAfterMs(headers["retry-after"], this.host.clock.now());
+        },
         onData: (chunk) => this.received(attempt, chunk),
         onEnd: () => this.streamEnded(attempt),
         onError: (e) => this.fail(attempt, `cannot reach deployment ${deployment.uri}: ${e.message}`),
@@ -232,7 +257,7 @@ export class HttpInvoker implements Invoker {
 
   notify(invocationId: string, epoch: number, entry: NotificationEntry, position: number): void {
     const a = this.attempts.get(invocationId);
-    if (a === undefined || a.epoch !== epoch || a.finished) return;
+    if (a === undefined || a.epoch !== epoch || a.finished || a.stream === undefined) return; // not begun: its Start will carry it
     if (position < a.knownEntries || !a.inputOpen) return; // sent with Start, or the next attempt replays it
     const frame = this.notificationFrame(a, entry);
     a.stream?.write(encodeFrame(frame.type, frame.body));
@@ -256,6 +281,8 @@ export class HttpInvoker implements Invoker {
   /** Forgets an attempt: it proposes nothing more; a waiting invocation may start. */
   private release(a: Attempt): void {
     a.finished = true;
+    a.releaseSlot?.();
+    a.releaseSlot = undefined;
     if (this.attempts.get(a.id) === a) this.attempts.delete(a.id);
     if (a.inactivity !== undefined) this.host.clock.clearTimeout(a.inactivity);
     if (a.abortTimer !== undefined) this.host.clock.clearTimeout(a.abortTimer);
@@ -437,10 +464,13 @@ export class HttpInvoker implements Invoker {
     if (a.finished) return;
     if (a.httpStatus !== 200) {
       const body = a.errorBody.trim();
-      this.fail(
-        a,
-        `deployment ${a.deployment.uri} answered HTTP ${a.httpStatus}${body === "" ? "" : `: ${body.slice(0, 500)}`}`,
-      );
+      const busy = a.httpStatus === 429 || a.httpStatus === 503;
+      this.finish(a, {
+        type: "failed",
+        message: `deployment ${a.deployment.uri} answered HTTP ${a.httpStatus}${body === "" ? "" : `: ${body.slice(0, 500)}`}`,
+        // A busy deployment says when to come back: that delay replaces the policy's, once.
+        ...(busy && a.retryAfterMs !== undefined ? { retryAfterMs: a.retryAfterMs } : {}),
+      });
       return;
     }
     this.fail(
@@ -529,4 +559,13 @@ export function idBytes(invocationId: string): Uint8Array {
 /** V6's random seed: the invocation id's first 8 bytes, so every attempt draws the same numbers. */
 function seedOf(invocationId: string): bigint {
   return Buffer.from(invocationId.slice(4, 20), "hex").readBigUInt64BE(0);
+}
+
+/** `Retry-After` as ms from now: seconds, or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | string[] | undefined, nowMs: number): number | undefined {
+  const text = Array.isArray(header) ? header[0] : header;
+  if (text === undefined || text.trim() === "") return undefined;
+  if (/^\d+$/.test(text.trim())) return Number(text.trim()) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
