@@ -98,8 +98,9 @@ export interface HandlerInfo {
   readonly inactivityTimeoutMs: number;
   /** How long a remote attempt asked to suspend may take to end (manifest `abortTimeout`); unset: the engine's default. */
   readonly abortTimeoutMs?: number;
-  readonly input: { readonly contentType?: string };
-  readonly output: { readonly contentType?: string };
+  /** `jsonSchema` when the deployment's manifest gives one (server mode). */
+  readonly input: { readonly contentType?: string; readonly jsonSchema?: unknown };
+  readonly output: { readonly contentType?: string; readonly jsonSchema?: unknown };
 }
 
 const SERVICE_TY = { service: "SERVICE", object: "VIRTUAL_OBJECT", workflow: "WORKFLOW" } as const;
@@ -200,8 +201,14 @@ export function handlersOfManifest(manifest: EndpointManifest): HandlerInfo[] {
         ...((h.abortTimeout ?? s.abortTimeout) === undefined
           ? {}
           : { abortTimeoutMs: (h.abortTimeout ?? s.abortTimeout)! }),
-        input: h.input?.contentType === undefined ? {} : { contentType: h.input.contentType },
-        output: h.output?.contentType === undefined ? {} : { contentType: h.output.contentType },
+        input: {
+          ...(h.input?.contentType === undefined ? {} : { contentType: h.input.contentType }),
+          ...(h.input?.jsonSchema === undefined ? {} : { jsonSchema: h.input.jsonSchema }),
+        },
+        output: {
+          ...(h.output?.contentType === undefined ? {} : { contentType: h.output.contentType }),
+          ...(h.output?.jsonSchema === undefined ? {} : { jsonSchema: h.output.jsonSchema }),
+        },
       });
     }
   }

@@ -27,6 +27,9 @@ export interface HandlerDescription {
   readonly public: boolean;
   readonly input_content_type: string | null;
   readonly output_content_type: string | null;
+  /** The JSON schemas a deployment's manifest gives (Restate's fields); null when none. */
+  readonly input_json_schema: unknown;
+  readonly output_json_schema: unknown;
   readonly retry_policy: RetryPolicyDescription;
   /** How long a completed idempotent invocation (or a workflow run) keeps its result. */
   readonly idempotency_retention: string;
@@ -109,6 +112,8 @@ function describeHandler(h: HandlerInfo): HandlerDescription {
     public: !h.ingressPrivate,
     input_content_type: h.input.contentType ?? null,
     output_content_type: h.output.contentType ?? null,
+    input_json_schema: h.input.jsonSchema ?? null,
+    output_json_schema: h.output.jsonSchema ?? null,
     retry_policy: describeRetryPolicy(h.retryPolicy),
     idempotency_retention: formatDuration(h.idempotencyRetentionMs),
     journal_retention: formatDuration(h.journalRetentionMs),
