@@ -71,6 +71,7 @@ cat >tsconfig.json <<'JSON'
     "module": "nodenext",
     "moduleResolution": "nodenext",
     "strict": true,
+    "types": ["node"],
     "skipLibCheck": false,
     "outDir": "dist"
   },
@@ -80,3 +81,40 @@ JSON
 timeout 120 npx tsc -p tsconfig.json
 run_example timeout 60 node dist/main.js
 rm -rf .onelog
+
+# Server mode from the same project (README "Handlers in their own process"): a deployment that
+# depends on @onelog/sdk alone, `onelog serve` without handlers, registration with the CLI.
+cat >deployment.mjs <<'JS'
+import { endpoint, service } from "@onelog/sdk";
+const greeter = service({
+  name: "Greeter",
+  handlers: { greet: async (ctx, name) => ctx.run("compose", () => `Hello, ${name}!`) },
+});
+await endpoint().bind(greeter).listen(Number(process.env.PORT));
+JS
+deployment_port="$(free_port)"
+PORT="$deployment_port" timeout 120 node deployment.mjs >"$work/deployment.out" 2>&1 &
+deployment_pid=$!
+ingress="$(free_port)"
+admin="$(free_port)"
+ONELOG_LOG_LEVEL=warn timeout 120 npx onelog serve --ingress-port "$ingress" --admin-port "$admin" \
+  --data-dir "$work/server-data" >"$work/out" 2>&1 &
+server_pid=$!
+registered=""
+for _ in $(seq 1 100); do
+  if registered="$(npx onelog --admin-url "http://127.0.0.1:$admin" deployments register \
+    "http://127.0.0.1:$deployment_port" 2>&1)"; then break; fi
+  registered=""
+  sleep 0.3
+done
+out="$(curl -sf -X POST "http://127.0.0.1:$ingress/Greeter/greet" -d '"Ada"' || true)"
+kill -INT "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
+kill "$deployment_pid" 2>/dev/null || true
+if [ -z "$registered" ] || [ "$out" != '"Hello, Ada!"' ]; then
+  echo "new-user: server mode did not answer \"Hello, Ada!\" (registration: '${registered:-failed}', answer: '${out:-nothing}'):" >&2
+  cat "$work/out" "$work/deployment.out" >&2
+  exit 1
+fi
+echo "new-user: onelog serve + a @onelog/sdk deployment answered $out"
