@@ -314,3 +314,37 @@ describe("sql: only reads run", () => {
     }
   });
 });
+
+describe("sql: queries run off the engine's thread", () => {
+  it("a long query does not stall invocations, is stopped at the time limit, and the next query runs", async () => {
+    const greeter = onelog.service({
+      name: "Quick",
+      handlers: { hi: async (_ctx: onelog.Context, n: number) => n + 1 },
+    });
+    const server = await startServer([greeter], { queryTimeoutMs: 1_500 });
+    try {
+      const heavy = http("POST", `${server.adminUrl}/query`, {
+        query: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c",
+      });
+      // While the scan runs on the worker, the engine's thread serves invocations.
+      let served = 0;
+      let pending = true;
+      void heavy.finally(() => (pending = false));
+      while (pending && served < 20) {
+        const r = await http("POST", `${server.ingressUrl}/Quick/hi`, "1", {
+          "content-type": "application/json",
+        });
+        assert.equal(r.body, 2);
+        served++;
+      }
+      assert.ok(served >= 5, `only ${served} calls were served while the query ran`);
+      const stopped = await heavy;
+      assert.equal(stopped.status, 400, stopped.text);
+      assert.match(stopped.body.message, /ran longer than 1500 ms and was stopped/);
+      const next = await query(server.adminUrl!, "SELECT count(*) AS n FROM sys_invocation");
+      assert.equal(typeof next[0].n, "number");
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -69,6 +69,8 @@ export interface StartOptions {
    * env ONELOG_MAX_ATTEMPTS_PER_DEPLOYMENT, else 1,000.
    */
   readonly maxAttemptsPerDeployment?: number;
+  /** How long one admin `POST /query` may run before it is stopped. Default 10 s. */
+  readonly queryTimeoutMs?: number;
   /** A pino-compatible logger. Default: pino at level `info` (env ONELOG_LOG_LEVEL). */
   readonly logger?: Logger;
 }
@@ -203,6 +205,7 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
         logPath: join(dataDir, "log.db"),
         logger,
         startedAt,
+        ...(options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs }),
         ...(adminToken === undefined ? {} : { token: adminToken }),
         ...(metrics === undefined ? {} : { metrics }),
       });

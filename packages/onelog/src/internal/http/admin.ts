@@ -16,7 +16,7 @@
  *   PATCH  /invocations/{id}/cancel|kill|purge|pause|resume   (also DELETE /invocations/{id}?mode=)
  *   GET    /state/{service}/{key}           one key's state
  *   PATCH  /state/{service}/{key}           { name: value | null, … } through the log
- *   POST   /query                           { "query": "SELECT …" } → { rows, truncated }
+ *   POST   /query                           { "query": "SELECT …" } → { rows, truncated } (on a worker thread, 10 s at most)
  *
  * With a token (start option `adminToken`, env ONELOG_ADMIN_TOKEN), every path but /health needs
  * `Authorization: Bearer <token>`. Errors are JSON in Restate's admin shape `{ message, restate_code, onelog_code }` (errors.ts).
@@ -38,6 +38,7 @@ import { DeploymentConflictError, DiscoveryError } from "../invoker/deployments.
 import { describeInvocation } from "./invocation-description.js";
 import { showBytes, type ShownValue } from "./values.js";
 import { SqlIntrospection, SqlQueryError } from "../ops/sql.js";
+import { SqlRunner } from "../ops/sql-runner.js";
 import { INVOCATION_STATES, type InvocationState } from "../partition/store/store.js";
 
 export interface AdminOptions {
@@ -54,6 +55,8 @@ export interface AdminOptions {
   /** Served at /metrics; the admin attaches its sources at listen. */
   readonly metrics?: Metrics;
   readonly logger?: Logger;
+  /** How long one `POST /query` may run before it is stopped (default 10 s). */
+  readonly queryTimeoutMs?: number;
   /** When the process started serving (the deployment's `created_at`). Default: now. */
   readonly startedAt?: number;
 }
@@ -134,6 +137,7 @@ export class Admin {
   private server: Server | undefined;
   private sql: SqlIntrospection | undefined;
   private registry: Registry | undefined;
+  private runner: SqlRunner | undefined;
 
   constructor(private readonly options: AdminOptions) {}
 
@@ -141,6 +145,12 @@ export class Admin {
   async listen(): Promise<string> {
     this.registry = new Registry(this.options.engine, this.options.startedAt ?? Date.now());
     this.sql = SqlIntrospection.open({ storePath: this.options.storePath, registry: this.registry });
+    // POST /query runs on a worker thread: a long scan must not stall the partitions.
+    this.runner = new SqlRunner({
+      storePath: this.options.storePath,
+      registry: this.registry,
+      ...(this.options.queryTimeoutMs === undefined ? {} : { timeoutMs: this.options.queryTimeoutMs }),
+    });
     const sql = this.sql;
     const remote = this.options.engine.remote;
     if (remote !== undefined) {
@@ -196,6 +206,8 @@ export class Admin {
     this.options.metrics?.close();
     this.sql?.close();
     this.sql = undefined;
+    void this.runner?.close();
+    this.runner = undefined;
   }
 
   private send(
@@ -616,7 +628,7 @@ export class Admin {
     } else {
       sql = text;
     }
-    const result = this.sql!.query(sql, params);
+    const result = await this.runner!.query(sql, params);
     this.send(res, 200, result);
   }
 }

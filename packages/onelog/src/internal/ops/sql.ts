@@ -43,11 +43,14 @@ export interface QueryResult {
 }
 
 /** Options of {@link SqlIntrospection.open}. */
+/** What the SQL tables show of the registry (a worker gets it as plain data). */
+export type RegistryView = Pick<Registry, "version" | "services" | "deployments">;
+
 export interface SqlOptions {
   /** The store database (`<dataDir>/store.db`); it must exist. */
   readonly storePath: string;
   /** Fills `sys_service` and `sys_deployment`. */
-  readonly registry: Registry;
+  readonly registry: RegistryView;
   /** Most rows one query returns (default 10,000). */
   readonly maxRows?: number;
 }
@@ -242,7 +245,7 @@ export class SqlIntrospection {
   private readonly countQuery: Database.Statement<[]>;
   private readonly stateQuery: Database.Statement<[string, string]>;
 
-  private readonly registry: Registry;
+  private readonly registry: RegistryView;
   /** The registry version the TEMP tables hold (deployments change in server mode). */
   private registryVersion = -1;
 
