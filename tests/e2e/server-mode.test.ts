@@ -350,11 +350,15 @@ describe("server mode (onelog serve + a Restate SDK deployment, real processes)"
       assert.equal(output, "o3 paid by carol");
       assert.ok(fs.readFileSync(stepsFile, "utf8").includes("b o3"), "o3 finished on the first deployment");
       assert.ok(!fs.readFileSync(steps2, "utf8").includes("o3"), "o3 never ran on the second");
-      const o4 = fs
-        .readFileSync(steps2, "utf8")
-        .split("\n")
-        .find((l) => l.startsWith("awakeable o4 "))!
-        .split(" ")[2];
+      const o4 = await eventually(
+        "o4 waits on its awakeable",
+        () =>
+          fs
+            .readFileSync(steps2, "utf8")
+            .split("\n")
+            .find((l) => l.startsWith("awakeable o4 "))
+            ?.split(" ")[2],
+      );
       await http("POST", `${ingress()}/restate/awakeables/${o4}/resolve`, '"dan"', {
         "content-type": "application/json",
       });
