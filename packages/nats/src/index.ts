@@ -1,0 +1,3 @@
+// @onelog/nats: onelog's cluster mode on NATS JetStream (docs/cluster.md).
+export { JetStreamLog, JETSTREAM_LOG_FORMAT } from "./internal/jetstream-log.js";
+export type { JetStreamLogOptions } from "./internal/jetstream-log.js";
