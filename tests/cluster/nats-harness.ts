@@ -52,6 +52,33 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Every nats-server this process runs: killed when it exits, also on SIGTERM/SIGINT (a test
+ * runner's timeout), so no server outlives its test file.
+ */
+const running = new Set<ChildProcess>();
+/** Their temp dirs, removed on exit too. */
+const dirs = new Set<string>();
+let hooked = false;
+function track(proc: ChildProcess, dir: string): void {
+  running.add(proc);
+  dirs.add(dir);
+  proc.once("exit", () => running.delete(proc));
+  if (hooked) return;
+  hooked = true;
+  const killAll = (): void => {
+    for (const p of running) p.kill("SIGKILL");
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  };
+  process.once("exit", killAll);
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(signal === "SIGTERM" ? 143 : 130);
+    });
+  }
+}
+
 /** One nats-server of a {@link NatsCluster}. */
 export interface NatsNode {
   readonly name: string;
@@ -223,6 +250,7 @@ export class NatsCluster {
     const node = this.nodes[index]!;
     const proc = spawn(this.#bin, ["-c", node.configFile], { stdio: ["ignore", "ignore", "pipe"] });
     node.proc = proc;
+    track(proc, this.dir);
     await new Promise<void>((resolve, reject) => {
       let buffered = "";
       const timer = setTimeout(

@@ -12,3 +12,5 @@ export type {
 } from "./log/log.js";
 export type { Leadership, LeadershipGrant } from "./partition/leadership.js";
 export { DataFormatError } from "./format-versions.js";
+export type { PartitionSnapshot } from "./partition/store/store.js";
+export type { ClusterBackend, SnapshotStore } from "./embedded/cluster.js";
