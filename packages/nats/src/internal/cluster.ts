@@ -6,6 +6,7 @@
 import { connect } from "@nats-io/transport-node";
 import type { ClusterBackend } from "onelog/internal";
 import { JetStreamLog } from "./jetstream-log.js";
+import { isTransient } from "./nats-errors.js";
 import { KvLeadership } from "./kv-leadership.js";
 import { JetStreamSnapshots } from "./snapshots.js";
 
@@ -23,6 +24,8 @@ export interface ConnectClusterOptions {
   readonly stream?: string;
   /** How long a partition lease lasts without renewal (default 10 s). */
   readonly leaseMs?: number;
+  /** How long setup retries while JetStream answers slowly (timeouts, 503) (default 60 s). */
+  readonly setupTimeoutMs?: number;
 }
 
 /**
@@ -41,7 +44,17 @@ export async function connectCluster(options: ConnectClusterOptions): Promise<Cl
     name: `onelog-${options.node}`,
     maxReconnectAttempts: -1,
   });
+  // Nodes started together race to create the stream and buckets; JetStream may answer slowly
+  // (a timeout, 503) while it places R3 assets. Those are retried; anything else is not.
+  const setupMs = options.setupTimeoutMs ?? 60_000;
   try {
+    return await retrying(open, setupMs);
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+
+  async function open(): Promise<ClusterBackend> {
     const log = await JetStreamLog.open({
       connection: nc,
       partitions: options.partitions,
@@ -59,22 +72,37 @@ export async function connectCluster(options: ConnectClusterOptions): Promise<Cl
       log,
       snapshots,
       leadership: (lastEpoch) =>
-        KvLeadership.start({
-          connection: nc,
-          node: options.node,
-          partitions: options.partitions,
-          bucket: `${stream}-leases`,
-          replicas,
-          lastEpoch,
-          ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
-        }),
+        retrying(
+          () =>
+            KvLeadership.start({
+              connection: nc,
+              node: options.node,
+              partitions: options.partitions,
+              bucket: `${stream}-leases`,
+              replicas,
+              lastEpoch,
+              ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+            }),
+          setupMs,
+        ),
       close: async () => {
         await log.close();
         await nc.close();
       },
     };
-  } catch (error) {
-    await nc.close();
-    throw error;
+  }
+}
+
+/** Runs `fn` again while it fails transiently (timeouts, no responders, 503), for up to `ms`. */
+async function retrying<T>(fn: () => Promise<T>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      const transient = isTransient(error) || (error instanceof Error && isTransient(error.cause));
+      if (!transient || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 }

@@ -658,7 +658,11 @@ export class JetStreamLog implements Log {
             api.js.consumers.get(this.#stream, { filter_subjects: part.subject, opt_start_seq: startSeq }),
           );
           if (consumer === ENDED) return;
-          const opened = await until(consumer.consume({ max_messages: READ_BUFFER_MESSAGES }));
+          // Short pulls with 1 s heartbeats: a reader whose server died notices within seconds
+          // (the ordered consumer then recreates itself on another server), not after 30 s.
+          const opened = await until(
+            consumer.consume({ max_messages: READ_BUFFER_MESSAGES, expires: 5000, idle_heartbeat: 1000 }),
+          );
           if (opened === ENDED) {
             void consumer.delete().catch(() => undefined);
             return;
