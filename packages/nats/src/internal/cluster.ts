@@ -6,7 +6,7 @@
 import { connect } from "@nats-io/transport-node";
 import type { ClusterBackend } from "onelog/internal";
 import { JetStreamLog } from "./jetstream-log.js";
-import { isTransient } from "./nats-errors.js";
+import { retrying } from "./nats-errors.js";
 import { KvLeadership } from "./kv-leadership.js";
 import { JetStreamSnapshots } from "./snapshots.js";
 
@@ -90,19 +90,5 @@ export async function connectCluster(options: ConnectClusterOptions): Promise<Cl
         await nc.close();
       },
     };
-  }
-}
-
-/** Runs `fn` again while it fails transiently (timeouts, no responders, 503), for up to `ms`. */
-async function retrying<T>(fn: () => Promise<T>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (error) {
-      const transient = isTransient(error) || (error instanceof Error && isTransient(error.cause));
-      if (!transient || Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 500));
-    }
   }
 }

@@ -50,7 +50,14 @@ import {
 import { DataFormatError, LogError } from "onelog/internal";
 import type { Log, LogEntry, LogPosition, StoredEntry } from "onelog/internal";
 import { bodyChecksum, decodeEntries, encodeEntries, encodedSize } from "./entry-codec.js";
-import { isClosed, isStorageFull, isTransient, isWrongLastSequence, messageOf } from "./nats-errors.js";
+import {
+  isClosed,
+  isStorageFull,
+  isTransient,
+  isWrongLastSequence,
+  messageOf,
+  retrying,
+} from "./nats-errors.js";
 
 /** The layout of the stream (subjects, headers, frames). A stream with another one is refused. */
 export const JETSTREAM_LOG_FORMAT = 1;
@@ -576,10 +583,16 @@ export class JetStreamLog implements Log {
   async #position(part: PartitionState): Promise<Placed | undefined> {
     try {
       const { jsm } = await this.#api();
-      const [last] = await Promise.all([
-        jsm.streams.getMessage(this.#stream, { last_by_subj: part.subject }),
-        this.#trimPoint(part),
-      ]);
+      // While JetStream elects a stream leader (a server died, the stream is new) it times out
+      // or answers 503: ask again, as appends do, rather than fail a processor's start.
+      const [last] = await retrying(
+        () =>
+          Promise.all([
+            jsm.streams.getMessage(this.#stream, { last_by_subj: part.subject }),
+            this.#trimPoint(part),
+          ]),
+        this.#appendRetryMs,
+      );
       const placed = last === null ? undefined : placedOf(last, this.#stream);
       if (placed !== undefined) part.tailLsn = Math.max(part.tailLsn, placed.firstLsn + placed.count - 1);
       part.tailLsn = Math.max(part.tailLsn, part.trimmedLsn);

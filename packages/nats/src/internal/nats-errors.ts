@@ -51,3 +51,20 @@ export function isStorageFull(error: unknown): boolean {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Runs `fn` again while it fails transiently (timeouts, no responders, 503 — JetStream electing
+ * a leader for a new or moved asset), every 500 ms for up to `ms`; other errors at once.
+ */
+export async function retrying<T>(fn: () => Promise<T>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      const transient = isTransient(error) || (error instanceof Error && isTransient(error.cause));
+      if (!transient || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

@@ -16,6 +16,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { PartitionSnapshot } from "onelog/internal";
+import { retrying } from "./nats-errors.js";
 
 /** Options of {@link JetStreamSnapshots}. */
 export interface JetStreamSnapshotsOptions {
@@ -25,6 +26,8 @@ export interface JetStreamSnapshotsOptions {
   readonly bucket?: string;
   /** Replicas of a bucket this node creates (default 1; 3 in production). */
   readonly replicas?: number;
+  /** How long each call retries while JetStream answers slowly (timeouts, 503) (default 30 s). */
+  readonly retryMs?: number;
 }
 
 interface Description {
@@ -43,18 +46,25 @@ interface Description {
  */
 export class JetStreamSnapshots {
   readonly #os: ObjectStore;
+  readonly #retryMs: number;
 
-  private constructor(os: ObjectStore) {
+  private constructor(os: ObjectStore, retryMs: number) {
     this.#os = os;
+    this.#retryMs = retryMs;
   }
 
   /** Opens (or creates) the bucket. Rejects if JetStream cannot be reached. */
   static async open(options: JetStreamSnapshotsOptions): Promise<JetStreamSnapshots> {
-    const os = await new Objm(options.connection).create(options.bucket ?? "onelog-snapshots", {
-      replicas: options.replicas ?? 1,
-      description: "onelog partition snapshots",
-    });
-    return new JetStreamSnapshots(os);
+    const retryMs = options.retryMs ?? 30_000;
+    const os = await retrying(
+      () =>
+        new Objm(options.connection).create(options.bucket ?? "onelog-snapshots", {
+          replicas: options.replicas ?? 1,
+          description: "onelog partition snapshots",
+        }),
+      retryMs,
+    );
+    return new JetStreamSnapshots(os, retryMs);
   }
 
   /**
@@ -65,7 +75,7 @@ export class JetStreamSnapshots {
     snapshot: PartitionSnapshot,
   ): Promise<{ readonly appliedLsn: number; readonly sizeBytes: number }> {
     const name = objectName(snapshot.partition);
-    const current = await this.#os.info(name);
+    const current = await this.#info(name);
     const stored = current === null || current.deleted ? undefined : descriptionOf(current.description);
     if (stored !== undefined && stored.appliedLsn >= snapshot.appliedLsn) {
       return { appliedLsn: stored.appliedLsn, sizeBytes: current?.size ?? 0 };
@@ -75,7 +85,10 @@ export class JetStreamSnapshots {
       appliedLsn: snapshot.appliedLsn,
       format: snapshot.format,
     };
-    const info = await this.#os.putBlob({ name, description: JSON.stringify(description) }, snapshot.bytes);
+    const info = await retrying(
+      () => this.#os.putBlob({ name, description: JSON.stringify(description) }, snapshot.bytes),
+      this.#retryMs,
+    );
     return { appliedLsn: snapshot.appliedLsn, sizeBytes: info.size };
   }
 
@@ -85,7 +98,7 @@ export class JetStreamSnapshots {
    */
   async latest(partition: number): Promise<PartitionSnapshot | undefined> {
     const name = objectName(partition);
-    const info = await this.#os.info(name);
+    const info = await this.#info(name);
     if (info === null || info.deleted) return undefined;
     const description = descriptionOf(info.description);
     if (description === undefined || description.partition !== partition) {
@@ -94,16 +107,20 @@ export class JetStreamSnapshots {
       );
     }
     // getBlob checks the object store's SHA-256 digest and rejects on a mismatch.
-    const bytes = await this.#os.getBlob(name);
+    const bytes = await retrying(() => this.#os.getBlob(name), this.#retryMs);
     if (bytes === null) return undefined;
     return { partition, appliedLsn: description.appliedLsn, format: description.format, bytes };
+  }
+
+  #info(name: string) {
+    return retrying(() => this.#os.info(name), this.#retryMs);
   }
 
   /** The applied LSN of each partition's stored snapshot (0 where there is none). */
   async appliedLsns(partitions: number): Promise<number[]> {
     return Promise.all(
       Array.from({ length: partitions }, async (_, p) => {
-        const info = await this.#os.info(objectName(p));
+        const info = await this.#info(objectName(p));
         return info === null || info.deleted ? 0 : (descriptionOf(info.description)?.appliedLsn ?? 0);
       }),
     );
