@@ -201,6 +201,28 @@ void describe(
       c.stop();
     });
 
+    void it("closed while still starting, leaves no heartbeat or timer behind", async () => {
+      const bucket = `early_${process.pid}`;
+      const nc = await connect({ servers: nats.urls });
+      connections.push(nc);
+      const leadership = new KvLeadership({
+        connection: nc,
+        node: "early",
+        partitions: PARTITIONS,
+        bucket,
+        lastEpoch: () => 0,
+        ...FAST,
+      });
+      await leadership.close(); // before its start finished
+      await sleep(3 * FAST.renewEveryMs);
+      const kv = await new Kvm(nc).open(bucket);
+      const heartbeat = await kv.get("node.early");
+      assert.ok(
+        heartbeat === null || heartbeat.operation !== "PUT",
+        "its heartbeat is gone, and not written again",
+      );
+    });
+
     void it("revokes the holder at once when another writer takes its lease by compare-and-set", async () => {
       const bucket = `steal_${process.pid}`;
       const a = await node(bucket, "a");

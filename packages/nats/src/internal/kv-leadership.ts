@@ -259,6 +259,8 @@ export class KvLeadership implements Leadership {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // A start still under way finishes first, so its watch and timer are there to be stopped.
+    await this.#ready.catch(() => undefined);
     clearInterval(this.#timer);
     this.#stopWatch?.();
     const error = new Error(`leadership of node ${this.node} is closed`);
@@ -295,13 +297,16 @@ export class KvLeadership implements Leadership {
         }
       } catch {
         // The watch ended with the connection; renewals notice, and grants expire (invariant 3).
+      } finally {
+        loaded();
       }
     })();
     await initial;
     this.#kv = kv;
     await this.#heartbeat();
     this.#readyAt = this.#now();
-    this.#timer = setInterval(() => this.#tick(), this.#renewEveryMs);
+    // Closed while starting: close() stops the watch once this returns; no timer to leave behind.
+    if (!this.#closed) this.#timer = setInterval(() => this.#tick(), this.#renewEveryMs);
     return kv;
   }
 
