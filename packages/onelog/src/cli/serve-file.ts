@@ -1,11 +1,14 @@
 // The process `onelog dev` and `onelog serve` start: onelog embedded (start()) with the services
 // the file in argv[2] exports. Settings come from the environment the CLI sets:
-// ONELOG_INGRESS_PORT, ONELOG_ADMIN_PORT, ONELOG_DATA_DIR, ONELOG_HOST, ONELOG_PARTITIONS.
+// ONELOG_INGRESS_PORT, ONELOG_ADMIN_PORT, ONELOG_DATA_DIR, ONELOG_HOST, ONELOG_PARTITIONS, and for
+// cluster mode ONELOG_CLUSTER (nats:// URLs), ONELOG_NODE and ONELOG_REPLICAS.
 // With ONELOG_CHECK_ONLY=1 it only loads the file and exits 0 if it exports services (how `dev`
 // tries changed code before it restarts the server).
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { start } from "../internal/embedded/start.js";
+import { hostname } from "node:os";
+import { startServer, type OnelogServer } from "../internal/embedded/start.js";
+import type { ClusterBackend } from "../internal/embedded/cluster.js";
 import type { AnyDefinition } from "@onelog/sdk";
 import { servicesOf } from "./load-services.js";
 
@@ -64,19 +67,47 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 const partitions = num("ONELOG_PARTITIONS");
 const host = process.env.ONELOG_HOST;
-let server: Awaited<ReturnType<typeof start>>;
+let server: OnelogServer;
 try {
-  server = await start({
-    services,
-    ingressPort: num("ONELOG_INGRESS_PORT") ?? 8080,
-    adminPort: num("ONELOG_ADMIN_PORT") ?? 9070,
-    dataDir: process.env.ONELOG_DATA_DIR || ".onelog",
-    ...(host === undefined || host === "" ? {} : { host }),
-    ...(partitions === undefined ? {} : { partitions }),
-  });
+  const cluster = await joinCluster();
+  server = await startServer(
+    {
+      services,
+      ingressPort: num("ONELOG_INGRESS_PORT") ?? 8080,
+      adminPort: num("ONELOG_ADMIN_PORT") ?? 9070,
+      dataDir: process.env.ONELOG_DATA_DIR || ".onelog",
+      ...(host === undefined || host === "" ? {} : { host }),
+      ...(partitions === undefined ? {} : { partitions }),
+    },
+    cluster,
+  );
 } catch (e) {
   console.error(`onelog ${mode}: cannot start: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
+}
+
+/**
+ * Cluster mode: connects through `@onelog/nats`, an optional package (loaded only here, so an
+ * embedded user never needs it). The specifier is a variable so that TypeScript does not type
+ * it: `@onelog/nats` depends on `onelog`, not the other way.
+ */
+async function joinCluster(): Promise<ClusterBackend | undefined> {
+  const servers = process.env.ONELOG_CLUSTER;
+  if (servers === undefined || servers === "") return undefined;
+  const specifier = "@onelog/nats";
+  let nats: { connectCluster(o: Record<string, unknown>): Promise<ClusterBackend> };
+  try {
+    nats = (await import(specifier)) as typeof nats;
+  } catch (e) {
+    throw new Error(`--cluster needs the package @onelog/nats (npm install @onelog/nats): ${String(e)}`);
+  }
+  const replicas = num("ONELOG_REPLICAS");
+  return nats.connectCluster({
+    servers: servers.split(",").map((s) => s.trim()),
+    node: process.env.ONELOG_NODE || hostname().replace(/[^A-Za-z0-9_-]/g, "-"),
+    partitions: partitions ?? 4,
+    ...(replicas === undefined ? {} : { replicas }),
+  });
 }
 
 stop = () => {

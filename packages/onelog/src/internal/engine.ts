@@ -76,6 +76,13 @@ export interface EngineOptions {
   readonly faults?: ProcessorOptions["faults"];
   /** Told the duration of each applied batch (admin metrics). */
   readonly observer?: ProcessorObserver;
+  /**
+   * Cluster mode: every processor follows its partition (applies the log, performs nothing)
+   * from the start, and leads whenever `leadership` grants the partition to this node. A
+   * processor whose grant ends is replaced by a new follower that asks again. `start` then
+   * resolves once every partition caught up with the log, not once this node leads them.
+   */
+  readonly followers?: boolean;
 }
 
 /** Where remote deployments are registered and how they are reached. */
@@ -115,7 +122,11 @@ export interface RegisteredService {
 
 export class Engine {
   readonly partitions: number;
+  /** The partitions' processors; in cluster mode one is replaced when it stops leading. */
   readonly processors: readonly PartitionProcessor[];
+  private stopping = false;
+  /** Cluster mode: the loops that lead each partition whenever it is granted. */
+  private readonly leading: Promise<void>[] = [];
   /** Every service the engine knows, by name (changes as deployments are registered). */
   readonly services = new Map<string, RegisteredService>();
   /** Every handler, by `service/handler` (the processors read this same map). */
@@ -174,27 +185,30 @@ export class Engine {
     for (let p = 0; p < this.partitions; p++) stores.push(o.storeFor(p));
     const leadership =
       o.leadership ?? new EmbeddedLeadership({ lastEpoch: (p) => stores[p]!.getLeaderEpoch() });
-    const processors: PartitionProcessor[] = [];
-    for (let p = 0; p < this.partitions; p++) {
-      const store = stores[p]!;
-      processors.push(
-        new PartitionProcessor({
-          partition: p,
-          log: o.log,
-          store,
-          leadership,
-          clock: o.clock,
-          logger: o.logger,
-          handlers: this.handlers,
-          invokers,
-          onCompleted: (id, result) => this.completed(id, result),
-          ...(o.faults === undefined ? {} : { faults: o.faults }),
-          ...(o.observer === undefined ? {} : { observer: o.observer }),
-        }),
-      );
-    }
+    this.invokers = invokers;
+    this.leadership = leadership;
     this.stores = stores;
-    this.processors = processors;
+    this.processors = Array.from({ length: this.partitions }, (_, p) => this.makeProcessor(p));
+  }
+
+  private readonly invokers: InvokerFactory;
+  private readonly leadership: Leadership;
+
+  private makeProcessor(p: number): PartitionProcessor {
+    const o = this.options;
+    return new PartitionProcessor({
+      partition: p,
+      log: o.log,
+      store: this.stores[p]!,
+      leadership: this.leadership,
+      clock: o.clock,
+      logger: o.logger,
+      handlers: this.handlers,
+      invokers: this.invokers,
+      onCompleted: (id, result) => this.completed(id, result),
+      ...(o.faults === undefined ? {} : { faults: o.faults }),
+      ...(o.observer === undefined ? {} : { observer: o.observer }),
+    });
   }
 
   /**
@@ -229,8 +243,46 @@ export class Engine {
   /** Builds the engine and starts every partition; resolves once each one is leader. */
   static async start(o: EngineOptions): Promise<Engine> {
     const engine = new Engine(o);
+    if (o.followers === true) {
+      await Promise.all(engine.processors.map((p) => p.follow()));
+      for (let p = 0; p < engine.partitions; p++) engine.leading.push(engine.leadWhenGranted(p));
+      return engine;
+    }
     await Promise.all(engine.processors.map((p) => p.start()));
     return engine;
+  }
+
+  /**
+   * Cluster mode: leads partition `p` whenever the leadership grants it. A processor never leads
+   * twice (processor.ts, invariant 2): once deposed it is stopped (which releases its grant) and
+   * replaced by a new follower, which replays from its store's applied LSN and asks again.
+   */
+  private async leadWhenGranted(p: number): Promise<void> {
+    while (!this.stopping) {
+      const processor = this.processors[p]!;
+      try {
+        await processor.lead();
+        this.options.logger.info({ partition: p }, "leading partition");
+        await processor.deposed();
+      } catch (e) {
+        if (this.stopping) return;
+        this.options.logger.warn({ partition: p, err: e }, "partition leadership not taken; asking again");
+      }
+      if (this.stopping) return;
+      await processor.stop();
+      if (this.stopping) return;
+      const next = this.makeProcessor(p);
+      (this.processors as PartitionProcessor[])[p] = next;
+      try {
+        await next.follow();
+      } catch (e) {
+        this.options.logger.error(
+          { partition: p, err: e },
+          "partition cannot follow the log; it stays stopped",
+        );
+        return;
+      }
+    }
   }
 
   /** The handler a target names, or undefined. */
@@ -375,6 +427,10 @@ export class Engine {
 
   /** Stops every partition; callers still waiting are dropped (their connections close with the ingress). */
   async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.processors.map((p) => p.stop()));
+    await Promise.all(this.leading);
+    // A loop may have put a new processor in place while the others stopped.
     await Promise.all(this.processors.map((p) => p.stop()));
     this.waiters.clear();
   }

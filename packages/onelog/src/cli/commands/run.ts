@@ -27,6 +27,9 @@ interface RunOptions {
   dataDir?: string;
   host?: string;
   partitions?: number;
+  cluster?: string;
+  node?: string;
+  replicas?: number;
 }
 
 function port(text: string): number {
@@ -121,6 +124,9 @@ async function run(mode: "dev" | "serve", file: string | undefined, o: RunOption
     env.ONELOG_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE = resolve(o.requestIdentityKey);
   }
   if (o.partitions !== undefined) env.ONELOG_PARTITIONS = String(o.partitions);
+  if (o.cluster !== undefined) env.ONELOG_CLUSTER = o.cluster;
+  if (o.node !== undefined) env.ONELOG_NODE = o.node;
+  if (o.replicas !== undefined) env.ONELOG_REPLICAS = String(o.replicas);
   const args = [...execArgv, runner, ...(path === undefined ? [] : [path])];
 
   let stopping = false;
@@ -287,4 +293,24 @@ export function registerRun(program: Command): void {
         process.exitCode = await run(mode, file, opts);
       });
   }
+  // Cluster mode (docs/cluster.md): the log, leases and snapshots in NATS JetStream.
+  const serve = program.commands.find((c) => c.name() === "serve")!;
+  serve
+    .option(
+      "--cluster <urls>",
+      "join a cluster on NATS JetStream at these comma-separated nats:// URLs (needs @onelog/nats; env ONELOG_CLUSTER)",
+    )
+    .option(
+      "--node <id>",
+      "this node's id in the cluster, stable across restarts (default: the host name; env ONELOG_NODE)",
+    )
+    .option(
+      "--replicas <n>",
+      "replicas of the stream and buckets the cluster creates on first start (default 1; 3 in production)",
+      (t) => {
+        const n = Number(t);
+        if (!Number.isInteger(n) || n < 1 || n > 5) throw new InvalidArgumentError("expected 1 to 5");
+        return n;
+      },
+    );
 }

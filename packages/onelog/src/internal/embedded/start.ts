@@ -18,7 +18,8 @@ import type { Logger } from "../ops/logger.js";
 import type { Log } from "../log/log.js";
 import { SqliteLog } from "../log/sqlite-log.js";
 import { Metrics } from "../ops/metrics.js";
-import { EmbeddedLeadership } from "../partition/leadership.js";
+import { EmbeddedLeadership, type Leadership } from "../partition/leadership.js";
+import { compactCluster, restoreFromSnapshots, type ClusterBackend } from "./cluster.js";
 import { SqliteStoreDb } from "../partition/store/sqlite-store.js";
 
 /** Options of {@link start}. */
@@ -118,6 +119,16 @@ function envCount(name: string): number | undefined {
  * console.log(`call me: curl -X POST ${server.ingressUrl}/Greeter/greet -d '"Ada"'`);
  */
 export async function start(options: StartOptions): Promise<OnelogServer> {
+  return startServer(options);
+}
+
+/**
+ * {@link start}, or with `cluster` a node of a cluster (docs/cluster.md): the log, leadership
+ * and snapshots come from the cluster, and the data directory holds this node's stores only.
+ * Every partition is followed; this node leads the ones its leases give it. Resolves once every
+ * partition caught up with the log and the ingress listens.
+ */
+export async function startServer(options: StartOptions, cluster?: ClusterBackend): Promise<OnelogServer> {
   const dataDir = resolve(options.dataDir ?? ".onelog");
   const logger: Logger = options.logger ?? pino({ level: process.env.ONELOG_LOG_LEVEL ?? "info" });
   const startedAt = Date.now();
@@ -140,16 +151,33 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
     for (const c of cleanups.splice(0).reverse()) await c();
   };
   try {
-    const sqliteLog = SqliteLog.open({ path: join(dataDir, "log.db"), partitions: meta.partitions });
-    cleanups.push(() => sqliteLog.close());
-    const log: Log = metrics === undefined ? sqliteLog : metrics.meter(sqliteLog);
     const stores = SqliteStoreDb.open(join(dataDir, "store.db"), { partitions: meta.partitions });
     cleanups.push(() => stores.close());
-    // One node, every partition; epochs above the stores' and recorded in epochs.json.
-    const leadership = new EmbeddedLeadership({
-      lastEpoch: (p) => stores.partition(p).getLeaderEpoch(),
-      epochs: fileEpochRecord(dataDir),
-    });
+    let log: Log;
+    let leadership: Leadership;
+    if (cluster === undefined) {
+      const sqliteLog = SqliteLog.open({ path: join(dataDir, "log.db"), partitions: meta.partitions });
+      cleanups.push(() => sqliteLog.close());
+      log = metrics === undefined ? sqliteLog : metrics.meter(sqliteLog);
+      // One node, every partition; epochs above the stores' and recorded in epochs.json.
+      leadership = new EmbeddedLeadership({
+        lastEpoch: (p) => stores.partition(p).getLeaderEpoch(),
+        epochs: fileEpochRecord(dataDir),
+      });
+    } else {
+      if (cluster.log.partitions !== meta.partitions) {
+        throw new Error(
+          `data directory ${dataDir} has ${meta.partitions} partitions, the cluster's log ${cluster.log.partitions}; ` +
+            "give this node a data directory of its own with the cluster's partition count",
+        );
+      }
+      cleanups.push(() => cluster.close());
+      log = cluster.log;
+      await restoreFromSnapshots(cluster, stores, meta.partitions, logger);
+      const kv = await cluster.leadership((p) => stores.partition(p).getLeaderEpoch());
+      cleanups.push(() => kv.close());
+      leadership = kv;
+    }
     // Server mode: deployments registered by URL, invoked over the service protocol.
     const inProcess = new Set(options.services.map((d) => d.name));
     const deployments = new Deployments(fileDeploymentRecords(dataDir), (name) => inProcess.has(name));
@@ -175,6 +203,7 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
       services: options.services,
       suspendAlways: options.suspendAlways ?? process.env.ONELOG_SUSPEND_ALWAYS === "1",
       ...(metrics === undefined ? {} : { observer: metrics }),
+      ...(cluster === undefined ? {} : { followers: true }),
     });
     cleanups.push(() => engine.stop());
     const host = options.host ?? "127.0.0.1";
@@ -207,7 +236,8 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
         startedAt,
         ...(options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs }),
         ...(adminToken === undefined ? {} : { token: adminToken }),
-        ...(metrics === undefined ? {} : { metrics }),
+        // The metrics read log.db, which a cluster node does not have.
+        ...(metrics === undefined || cluster !== undefined ? {} : { metrics }),
       });
       adminUrl = await admin.listen().catch((e: unknown) => {
         throw portError(e, "admin", adminPort, adminHost);
@@ -217,11 +247,26 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
     // The store is the materialized log: the log is trimmed behind the oldest snapshot still
     // needed (docs/architecture.md). Embedded, the only snapshot is the store file itself, as a
     // checkpoint leaves it: it covers each partition up to the applied LSN the checkpoint made
-    // durable, and nothing older is kept, so that LSN is the trim point.
+    // durable, and nothing older is kept, so that LSN is the trim point. In a cluster, each
+    // leader writes its partitions' snapshots to the cluster, and the log is trimmed behind them
+    // (cluster.ts, invariant 2).
+    let trimPoints = Array.from({ length: meta.partitions }, () => 0);
+    let compacting: Promise<void> = Promise.resolve();
     const compact = async () => {
+      if (cluster !== undefined) {
+        const round = compactCluster(cluster, stores, (p) => engine.processors[p]!.isLeader, trimPoints);
+        compacting = round.then(
+          () => undefined,
+          () => undefined,
+        );
+        trimPoints = await round;
+        return;
+      }
       const snapshots = stores.checkpoint();
-      return Promise.all(snapshots.map(({ partition, appliedLsn }) => log.trim(partition, appliedLsn)));
+      await Promise.all(snapshots.map(({ partition, appliedLsn }) => log.trim(partition, appliedLsn)));
     };
+    // A round in flight finishes before the log and stores close.
+    cleanups.push(() => compacting);
     // The first pass soon after start, so a process that restarts often still trims.
     const firstCompaction = setTimeout(
       () => {

@@ -38,7 +38,7 @@ export interface ProcessorOptions {
   readonly handlers: ReadonlyMap<string, HandlerInfo>;
   /** Makes this partition's invoker: whatever runs the attempts, in this process or remote. */
   readonly invokers: InvokerFactory;
-  /** Called (leader only) when an invocation has a result. */
+  /** Called when an invocation has a result (or a state patch its answer), by leader and followers. */
   readonly onCompleted: (invocationId: string, result: Result) => void;
   /** Called once if the partition stops on an error. */
   readonly onFailed?: (error: unknown) => void;
@@ -80,6 +80,8 @@ export class PartitionProcessor {
   private failure: Error | undefined;
   private loop: Promise<void> | undefined;
   private readonly appliedWaiters: { lsn: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private markDeposed: () => void = () => {};
+  private readonly deposedPromise = new Promise<void>((resolve) => (this.markDeposed = resolve));
 
   constructor(private readonly options: ProcessorOptions) {
     const o = options;
@@ -120,6 +122,16 @@ export class PartitionProcessor {
    * older than the log's trim point, if the grant cannot be had, or if it was not won.
    */
   async start(): Promise<void> {
+    await this.follow();
+    await this.lead();
+  }
+
+  /**
+   * Replays the log from the store's applied LSN to its tail and keeps applying what follows, as
+   * a follower (no actions). Resolves once the tail is applied; rejects if the store is older
+   * than the log's trim point (then restore a snapshot first).
+   */
+  async follow(): Promise<void> {
     const { tailLsn, trimmedLsn: trimmed } = await this.options.log.findTail(this.partition);
     if (this.applied < trimmed) {
       // The store is older than what the log still holds: the records in between are gone.
@@ -131,6 +143,14 @@ export class PartitionProcessor {
     this.loop = this.run();
     this.loop.catch(() => {});
     await this.waitApplied(tailLsn);
+  }
+
+  /**
+   * Asks the Leadership for a grant (in a cluster this waits until the partition is this
+   * node's), announces it, and resolves once this processor leads. Call it once, after
+   * {@link follow}. Rejects if the processor stopped first or the announcement was not won.
+   */
+  async lead(): Promise<void> {
     const grant = await this.options.leadership.acquire(this.partition, this.abort.signal);
     this.grant = grant;
     this.myEpoch = grant.epoch;
@@ -147,6 +167,14 @@ export class PartitionProcessor {
   }
 
   /**
+   * Resolves once this processor will never lead (again): its grant ended, a newer leader was
+   * announced, it failed, or it stopped. A node that wants the partition back builds a new one.
+   */
+  deposed(): Promise<void> {
+    return this.deposedPromise;
+  }
+
+  /**
    * The grant ended (revoked or released): stop acting as leader at once (invariant 2). The
    * epoch is forgotten, so this processor's own AnnounceLeader, if applied later, wins nothing,
    * and what it still proposes carries epoch 0, which apply drops.
@@ -155,6 +183,7 @@ export class PartitionProcessor {
     if (this.grant !== grant) return;
     this.grant = undefined;
     this.myEpoch = 0;
+    this.markDeposed();
     if (!this.leader) return;
     this.leader = false;
     this.invoker.stop();
@@ -197,6 +226,7 @@ export class PartitionProcessor {
   /** Stops reading, aborts attempts and timers. The store and the log stay open. */
   async stop(): Promise<void> {
     this.abort.abort();
+    this.markDeposed();
     this.leader = false;
     this.invoker.stop();
     this.timers.stop();
@@ -234,6 +264,7 @@ export class PartitionProcessor {
       this.timers.stop();
       this.options.logger.error({ partition: this.partition, err: e }, "partition processor stopped");
       for (const w of this.appliedWaiters.splice(0)) w.reject(e);
+      this.markDeposed();
       this.options.onFailed?.(e);
     }
   }
@@ -300,10 +331,18 @@ export class PartitionProcessor {
           this.leader = false;
           this.invoker.stop();
           this.timers.stop();
+          this.markDeposed();
         }
         continue;
       }
-      if (!this.leader) continue;
+      if (!this.leader) {
+        // Requests waiting in this process are answered by whoever applies the record: in a
+        // cluster every node follows every partition, so the answer reaches the node whose
+        // ingress holds the request, leader or not. Everything else is the leader's.
+        if (a.type === "completed") this.options.onCompleted(a.invocationId, a.result);
+        else if (a.type === "state_patched") this.options.onCompleted(a.requestId, a.result);
+        continue;
+      }
       switch (a.type) {
         case "invoke":
           this.invoker.invoke(a.invocationId, a.attemptEpoch);

@@ -1,0 +1,9 @@
+// @onelog/nats: onelog's cluster mode on NATS JetStream (docs/cluster.md).
+export { JetStreamLog, JETSTREAM_LOG_FORMAT } from "./internal/jetstream-log.js";
+export type { JetStreamLogOptions } from "./internal/jetstream-log.js";
+export { KvLeadership } from "./internal/kv-leadership.js";
+export type { KvLeadershipOptions, LeadershipEvent } from "./internal/kv-leadership.js";
+export { JetStreamSnapshots } from "./internal/snapshots.js";
+export type { JetStreamSnapshotsOptions } from "./internal/snapshots.js";
+export { connectCluster } from "./internal/cluster.js";
+export type { ConnectClusterOptions } from "./internal/cluster.js";

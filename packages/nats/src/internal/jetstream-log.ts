@@ -1,0 +1,789 @@
+/**
+ * The cluster's {@link Log}: every partition in one JetStream stream, one subject per partition,
+ * replicated by JetStream (R3 in production). See docs/cluster.md.
+ *
+ * Layout, for a stream `S` with subject prefix `X` (by default the stream's name):
+ * - `X.log.<p>`: partition p's entries. One message holds the entries of one or more append
+ *   calls (all calls waiting for that partition when its previous publish was acknowledged: the
+ *   group commit), framed by entry-codec.ts; headers `Onelog-Lsn` (first LSN), `Onelog-Count`
+ *   (entries) and `Onelog-Crc` (CRC32 of the body), and `Nats-Msg-Id`.
+ * - `X.trim.<p>`: partition p's trim point, one message kept by `Nats-Rollup: sub`.
+ * - `X.meta`: the log's format and partition count, written once by whoever creates the log.
+ *
+ * Invariants (besides the ones of {@link Log}, which cite as Log.1 … Log.6):
+ * 1. LSNs are consecutive per partition across every writer in the cluster: a message is
+ *    published with `expect.lastSubjectSequence` = the stream sequence of the last message this
+ *    writer knows on the subject, and its first LSN is one above that message's last. A writer
+ *    that lost the race learns the new last message and publishes again with new LSNs, so no
+ *    LSN is given twice and none is skipped.
+ * 2. At most one publish per partition is in flight in this log: the next one's expectation is
+ *    the previous one's acknowledged sequence. Appends waiting meanwhile share the next message
+ *    (up to the server's max_payload), in call order; one call's entries are never split, so an
+ *    append is atomic (Log.1) without JetStream's atomic batches, which nats-server 2.9 lacks.
+ * 3. An append resolves only once JetStream acknowledged its message: stored on a quorum of the
+ *    stream's replicas. That is the durability (Log.1); nats-server 2.9 does not fsync each message.
+ * 4. A publish whose outcome is unknown (timeout, no stream leader) is retried with the same
+ *    message id and expectation. If it had landed, JetStream either answers "duplicate" (its
+ *    dedup window) or "wrong last sequence"; then the log finds its message by id on the subject
+ *    and resolves with the LSNs it got. So a retried append is stored once.
+ * 5. The trim point is recorded before any message is purged, and the last message of a
+ *    partition's subject is never purged: it carries the tail, so LSNs never restart (Log.4).
+ *    Readers skip entries at or below the trim point, whether or not they were purged yet.
+ * 6. Every message's body is checked against its CRC before its entries are yielded; a
+ *    mismatch, or a gap in LSNs not explained by the trim point, fails the reader with "io".
+ */
+import { headers, nuid, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type MsgRequest,
+  type ConsumerMessages,
+  type StoredMsg,
+} from "@nats-io/jetstream";
+import { DataFormatError, LogError } from "onelog/internal";
+import type { Log, LogEntry, LogPosition, StoredEntry } from "onelog/internal";
+import { bodyChecksum, decodeEntries, encodeEntries, encodedSize } from "./entry-codec.js";
+import {
+  isClosed,
+  isStorageFull,
+  isTransient,
+  isWrongLastSequence,
+  messageOf,
+  retrying,
+} from "./nats-errors.js";
+
+/** The layout of the stream (subjects, headers, frames). A stream with another one is refused. */
+export const JETSTREAM_LOG_FORMAT = 1;
+
+const HDR_LSN = "Onelog-Lsn";
+const HDR_COUNT = "Onelog-Count";
+const HDR_CRC = "Onelog-Crc";
+const HDR_MSG_ID = "Nats-Msg-Id";
+/** What message headers take at most, besides the body (kept free under max_payload). */
+const HEADER_ROOM_BYTES = 512;
+/** What a reader's waits resolve to once its signal aborted or the log closed. */
+const ENDED = Symbol("ended");
+/** How many messages a tailing reader's consumer buffers. */
+const READ_BUFFER_MESSAGES = 64;
+
+/** Options of {@link JetStreamLog}. */
+export interface JetStreamLogOptions {
+  /** The connection to use; the log never closes it. */
+  readonly connection: NatsConnection;
+  /** The number of partitions; must match what the stream was created with. */
+  readonly partitions: number;
+  /** The stream's name (default "onelog"). */
+  readonly stream?: string;
+  /** The subjects' prefix (default: the stream's name). Streams may not share subjects. */
+  readonly subjectPrefix?: string;
+  /** Replicas of a stream this log creates (default 1; 3 in production). An existing stream keeps its own. */
+  readonly replicas?: number;
+  /** JetStream's duplicate window for message ids, for a stream this log creates (default 2 min). */
+  readonly duplicateWindowMs?: number;
+  /** Timeout of one JetStream request (default 5 s). */
+  readonly requestTimeoutMs?: number;
+  /** How long an append retries a publish whose outcome is unknown before it fails "io" (default 30 s). */
+  readonly appendRetryMs?: number;
+  /** Largest message body, in bytes (default and maximum: the server's max_payload less header room). */
+  readonly maxMessageBytes?: number;
+  /** Prefix of this log's message ids (default: a random id). Unique per writer. */
+  readonly producer?: string;
+}
+
+interface PendingAppend {
+  readonly entries: readonly LogEntry[];
+  readonly bytes: number;
+  readonly resolve: (lsns: number[]) => void;
+  readonly reject: (error: LogError) => void;
+}
+
+interface PartitionState {
+  readonly index: number;
+  readonly subject: string;
+  readonly trimSubject: string;
+  /** Stream sequence of the last message on the subject that this writer knows (undefined: ask). */
+  lastSeq: number | undefined;
+  /** The last LSN in that message (0 if the subject is empty). */
+  lastLsn: number;
+  /** Highest durable LSN this log knows; only grows (Log.5). */
+  tailLsn: number;
+  /** Highest trim point this log knows; only grows. */
+  trimmedLsn: number;
+  readonly queue: PendingAppend[];
+  publishing: boolean;
+  scheduled: boolean;
+}
+
+/** Where one message sits: its stream sequence and the LSNs it carries. */
+interface Placed {
+  readonly seq: number;
+  readonly firstLsn: number;
+  readonly count: number;
+}
+
+/**
+ * A {@link Log} on a JetStream stream. Construction is synchronous; the stream is created (or
+ * checked) in the background and every method waits for that. {@link JetStreamLog.open} waits
+ * for it up front, so a misconfigured cluster fails at startup.
+ *
+ * An append resolves once JetStream acknowledged it (stored on a quorum of replicas); retried
+ * publishes are deduplicated by message id (invariant 4). An append whose outcome stays unknown
+ * for `appendRetryMs` rejects with LogError "io": it may still have been stored, which the
+ * `(producer, seq)` dedup in records covers, as for any retried append.
+ *
+ * @example
+ * const nc = await connect({ servers: ["nats://127.0.0.1:4222"] });
+ * const log = await JetStreamLog.open({ connection: nc, partitions: 24, replicas: 3 });
+ * const [lsn] = await log.append(3, [{ header: {}, payload }]);
+ * for await (const batch of log.read(3, lsn!, signal)) apply(batch);
+ */
+export class JetStreamLog implements Log {
+  readonly partitions: number;
+  readonly #nc: NatsConnection;
+  readonly #stream: string;
+  readonly #prefix: string;
+  readonly #replicas: number;
+  readonly #duplicateWindowMs: number;
+  readonly #timeoutMs: number;
+  readonly #appendRetryMs: number;
+  readonly #producer: string;
+  readonly #parts: PartitionState[];
+  readonly #ready: Promise<{ js: JetStreamClient; jsm: JetStreamManager; maxMessageBytes: number }>;
+  readonly #maxMessageBytesOption: number | undefined;
+  readonly #readers = new Set<() => void>();
+  readonly #idleWaiters = new Set<() => void>();
+  #messages = 0;
+  #closed = false;
+  #stats = { commits: 0, records: 0, maxRecordsPerCommit: 0 };
+
+  constructor(options: JetStreamLogOptions) {
+    if (!Number.isInteger(options.partitions) || options.partitions < 1) {
+      throw new RangeError(`JetStreamLog: partitions must be a positive integer, got ${options.partitions}`);
+    }
+    const replicas = options.replicas ?? 1;
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
+      throw new RangeError(`JetStreamLog: replicas must be an integer from 1 to 5, got ${replicas}`);
+    }
+    this.partitions = options.partitions;
+    this.#nc = options.connection;
+    this.#stream = options.stream ?? "onelog";
+    this.#prefix = options.subjectPrefix ?? this.#stream;
+    this.#replicas = replicas;
+    this.#duplicateWindowMs = options.duplicateWindowMs ?? 120_000;
+    this.#timeoutMs = options.requestTimeoutMs ?? 5000;
+    this.#appendRetryMs = options.appendRetryMs ?? 30_000;
+    this.#producer = options.producer ?? nuid.next();
+    this.#maxMessageBytesOption = options.maxMessageBytes;
+    this.#parts = Array.from({ length: options.partitions }, (_, index) => ({
+      index,
+      subject: `${this.#prefix}.log.${index}`,
+      trimSubject: `${this.#prefix}.trim.${index}`,
+      lastSeq: undefined,
+      lastLsn: 0,
+      tailLsn: 0,
+      trimmedLsn: 0,
+      queue: [],
+      publishing: false,
+      scheduled: false,
+    }));
+    this.#ready = this.#init();
+    // Surfaced by every method that awaits it; not an unhandled rejection meanwhile.
+    this.#ready.catch(() => undefined);
+  }
+
+  /**
+   * Creates the log and waits until its stream exists and matches: rejects with an Error if the
+   * stream was created with another partition count, DataFormatError (OL1022) if it has another
+   * layout, and LogError "io" if JetStream cannot be reached.
+   *
+   * @example
+   * const log = await JetStreamLog.open({ connection: nc, partitions: 24, replicas: 3 });
+   */
+  static async open(options: JetStreamLogOptions): Promise<JetStreamLog> {
+    const log = new JetStreamLog(options);
+    await log.ready();
+    return log;
+  }
+
+  /** Resolves once the stream exists and was checked; rejects as {@link JetStreamLog.open} does. */
+  async ready(): Promise<void> {
+    await this.#ready;
+  }
+
+  /** Messages published (commits), the entries they carried, and the most in one message. */
+  get stats(): { readonly commits: number; readonly records: number; readonly maxRecordsPerCommit: number } {
+    return { ...this.#stats };
+  }
+
+  append(partition: number, entries: readonly LogEntry[]): Promise<number[]> {
+    const part = this.#part(partition);
+    if (this.#closed)
+      return Promise.reject(new LogError("closed", `log closed: append to partition ${partition}`));
+    if (entries.length === 0) return Promise.resolve([]);
+    const bytes = encodedSize(entries);
+    return new Promise<number[]>((resolve, reject) => {
+      part.queue.push({ entries, bytes, resolve, reject });
+      this.#schedule(part);
+    });
+  }
+
+  read(partition: number, fromLsn: number, signal: AbortSignal): AsyncIterable<readonly StoredEntry[]> {
+    return this.#reader(this.#part(partition), fromLsn, signal);
+  }
+
+  /** Asks JetStream for the partition's last message and trim point (Log.5). */
+  async findTail(partition: number): Promise<LogPosition> {
+    const part = this.#part(partition);
+    if (this.#closed) throw new LogError("closed", `log closed: findTail of partition ${partition}`);
+    await this.#position(part);
+    return { tailLsn: part.tailLsn, trimmedLsn: part.trimmedLsn };
+  }
+
+  /**
+   * Records the trim point (clamped to the tail), then purges the messages whose entries are all
+   * at or below it, except the partition's last message (invariant 5). Rejects with LogError
+   * "closed" after close, "io" if the trim point could not be recorded.
+   */
+  async trim(partition: number, upToLsn: number): Promise<void> {
+    const part = this.#part(partition);
+    if (this.#closed) throw new LogError("closed", `log closed: trim of partition ${partition}`);
+    const { js, jsm } = await this.#api();
+    const last = await this.#position(part);
+    const upTo = Math.min(Math.floor(upToLsn), part.tailLsn);
+    if (upTo <= part.trimmedLsn) return;
+    try {
+      // Invariant 5: the trim point first, by compare-and-set on its subject, so it only grows.
+      for (;;) {
+        const current = await jsm.streams.getMessage(this.#stream, { last_by_subj: part.trimSubject });
+        if (current !== null && trimPointOf(current) >= upTo) break;
+        const h = headers();
+        h.set("Nats-Rollup", "sub");
+        try {
+          await js.publish(part.trimSubject, String(upTo), {
+            headers: h,
+            expect: { lastSubjectSequence: current?.seq ?? 0 },
+            timeout: this.#timeoutMs,
+          });
+          break;
+        } catch (error) {
+          if (!isWrongLastSequence(error)) throw error;
+        }
+      }
+      part.trimmedLsn = Math.max(part.trimmedLsn, upTo);
+      if (last === undefined) return;
+      const keepFrom = await this.#seqFor(part, upTo + 1);
+      const purgeBelow = Math.min(keepFrom, last.seq);
+      if (purgeBelow > 1) await jsm.streams.purge(this.#stream, { filter: part.subject, seq: purgeBelow });
+    } catch (error) {
+      throw toLogError(error, `trim of partition ${partition} up to ${upTo}`);
+    }
+  }
+
+  /**
+   * Publishes every pending append, then ends readers; later calls reject with LogError
+   * "closed". The connection stays open (it belongs to the caller). Closing twice is harmless.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    while (this.#parts.some((p) => p.publishing || p.scheduled || p.queue.length > 0)) {
+      await new Promise<void>((resolve) => this.#idleWaiters.add(resolve));
+    }
+    for (const stop of [...this.#readers]) stop();
+  }
+
+  #part(partition: number): PartitionState {
+    const part = Number.isInteger(partition) ? this.#parts[partition] : undefined;
+    if (part === undefined) {
+      throw new RangeError(`JetStreamLog: no partition ${partition} (the log has ${this.partitions})`);
+    }
+    return part;
+  }
+
+  async #api(): Promise<{ js: JetStreamClient; jsm: JetStreamManager; maxMessageBytes: number }> {
+    try {
+      return await this.#ready;
+    } catch (error) {
+      if (error instanceof LogError || error instanceof DataFormatError) throw error;
+      if (error instanceof Error && !(error instanceof JetStreamApiError)) throw error;
+      throw toLogError(error, `open of stream ${this.#stream}`);
+    }
+  }
+
+  async #init(): Promise<{ js: JetStreamClient; jsm: JetStreamManager; maxMessageBytes: number }> {
+    const jsm = await jetstreamManager(this.#nc, { timeout: this.#timeoutMs });
+    const js = jetstream(this.#nc, { timeout: this.#timeoutMs });
+    const subjects = `${this.#prefix}.>`;
+    let info;
+    try {
+      info = await jsm.streams.info(this.#stream);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound))
+        throw error;
+      try {
+        info = await jsm.streams.add({
+          name: this.#stream,
+          description: `onelog log (${this.partitions} partitions)`,
+          subjects: [subjects],
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          discard: DiscardPolicy.Old,
+          num_replicas: this.#replicas,
+          duplicate_window: this.#duplicateWindowMs * 1_000_000,
+          allow_rollup_hdrs: true,
+          deny_delete: true,
+        });
+      } catch (addError) {
+        // Another node created it meanwhile: use theirs.
+        info = await jsm.streams.info(this.#stream).catch(() => Promise.reject(addError));
+      }
+    }
+    if (!(info.config.subjects ?? []).includes(subjects)) {
+      throw new Error(
+        `stream ${this.#stream} does not take the subjects ${subjects} (it has ${JSON.stringify(info.config.subjects)}); ` +
+          "pick another stream name or subject prefix",
+      );
+    }
+    await this.#checkMeta(js, jsm);
+    const serverMax = this.#nc.info?.max_payload ?? 1024 * 1024;
+    const maxMessageBytes = Math.min(this.#maxMessageBytesOption ?? Infinity, serverMax - HEADER_ROOM_BYTES);
+    return { js, jsm, maxMessageBytes };
+  }
+
+  /** Writes the log's format and partition count once; refuses a stream that has others. */
+  async #checkMeta(js: JetStreamClient, jsm: JetStreamManager): Promise<void> {
+    const subject = `${this.#prefix}.meta`;
+    for (;;) {
+      const stored = await jsm.streams.getMessage(this.#stream, { last_by_subj: subject });
+      if (stored !== null) {
+        const meta = stored.json<{ format?: unknown; partitions?: unknown }>();
+        const format = typeof meta.format === "number" ? meta.format : "unknown";
+        if (format !== JETSTREAM_LOG_FORMAT) {
+          throw new DataFormatError(`JetStream log ${this.#stream}`, format, JETSTREAM_LOG_FORMAT);
+        }
+        if (meta.partitions !== this.partitions) {
+          throw new Error(
+            `JetStream log ${this.#stream} was created with ${String(meta.partitions)} partitions, opened with ` +
+              `${this.partitions}: records would land in other partitions; open it with the same count`,
+          );
+        }
+        return;
+      }
+      try {
+        await js.publish(
+          subject,
+          JSON.stringify({ format: JETSTREAM_LOG_FORMAT, partitions: this.partitions }),
+          {
+            expect: { lastSubjectSequence: 0 },
+          },
+        );
+      } catch (error) {
+        if (!isWrongLastSequence(error)) throw error;
+      }
+    }
+  }
+
+  #schedule(part: PartitionState): void {
+    if (part.publishing || part.scheduled) return;
+    part.scheduled = true;
+    // Appends made in this turn of the event loop share the first message (the group commit).
+    setImmediate(() => {
+      part.scheduled = false;
+      void this.#pump(part);
+    });
+  }
+
+  /** Publishes the partition's queue, one message at a time (invariant 2). */
+  async #pump(part: PartitionState): Promise<void> {
+    if (part.publishing) return;
+    part.publishing = true;
+    try {
+      let api;
+      try {
+        api = await this.#api();
+      } catch (error) {
+        const logError = toLogError(error, `append to partition ${part.index}`);
+        for (const item of part.queue.splice(0)) item.reject(logError);
+        return;
+      }
+      while (part.queue.length > 0) {
+        const batch: PendingAppend[] = [];
+        let bytes = 0;
+        while (
+          part.queue.length > 0 &&
+          (batch.length === 0 || bytes + part.queue[0]!.bytes <= api.maxMessageBytes)
+        ) {
+          const item = part.queue.shift()!;
+          batch.push(item);
+          bytes += item.bytes;
+        }
+        if (bytes > api.maxMessageBytes) {
+          batch[0]!.reject(
+            new LogError(
+              "io",
+              `append to partition ${part.index}: ${bytes} bytes do not fit one JetStream message ` +
+                `(at most ${api.maxMessageBytes}); raise the nats-server's max_payload`,
+            ),
+          );
+          continue;
+        }
+        await this.#publish(part, batch, api.js);
+      }
+    } finally {
+      part.publishing = false;
+      if (part.queue.length > 0) this.#schedule(part);
+      for (const wake of [...this.#idleWaiters]) {
+        this.#idleWaiters.delete(wake);
+        wake();
+      }
+    }
+  }
+
+  /** Publishes one message with the batch's entries; settles every append in it (invariants 1, 3, 4). */
+  async #publish(part: PartitionState, batch: readonly PendingAppend[], js: JetStreamClient): Promise<void> {
+    const entries = batch.flatMap((item) => item.entries);
+    const body = encodeEntries(entries);
+    const crc = bodyChecksum(body);
+    const msgId = `${this.#producer}.${++this.#messages}`;
+    const deadline = Date.now() + this.#appendRetryMs;
+    /** Set once an attempt's outcome is unknown: it may have landed (invariant 4). */
+    let uncertain = false;
+    let attempt = 0;
+    for (;;) {
+      try {
+        if (part.lastSeq === undefined) await this.#refreshLast(part);
+        const h = headers();
+        h.set(HDR_LSN, String(part.lastLsn + 1));
+        h.set(HDR_COUNT, String(entries.length));
+        h.set(HDR_CRC, String(crc));
+        const ack = await js.publish(part.subject, body, {
+          msgID: msgId,
+          expect: { lastSubjectSequence: part.lastSeq ?? 0 },
+          headers: h,
+          timeout: this.#timeoutMs,
+        });
+        // A duplicate is an earlier attempt of this message that landed: its LSNs are in its headers.
+        const placed = ack.duplicate
+          ? await this.#placedAt(ack.seq)
+          : { seq: ack.seq, firstLsn: part.lastLsn + 1, count: entries.length };
+        this.#landed(part, placed);
+        this.#settle(batch, placed.firstLsn);
+        return;
+      } catch (caught) {
+        let error: unknown = caught;
+        if (isWrongLastSequence(error)) {
+          // Someone appended first (or an uncertain attempt of ours landed): catch up and retry.
+          try {
+            const ours = uncertain ? await this.#scanFor(part, msgId) : await this.#refreshLast(part);
+            if (ours !== undefined) {
+              this.#settle(batch, ours.firstLsn);
+              return;
+            }
+            continue;
+          } catch (inner) {
+            error = inner;
+          }
+        }
+        if (isTransient(error) && Date.now() < deadline) {
+          uncertain = true;
+          await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt++)));
+          continue;
+        }
+        // Given up: what this log knew of the subject may be stale now.
+        part.lastSeq = undefined;
+        const logError = toLogError(error, `append of ${entries.length} entries to partition ${part.index}`);
+        for (const item of batch) item.reject(logError);
+        return;
+      }
+    }
+  }
+
+  #settle(batch: readonly PendingAppend[], firstLsn: number): void {
+    let lsn = firstLsn;
+    let count = 0;
+    for (const item of batch) {
+      item.resolve(item.entries.map(() => lsn++));
+      count += item.entries.length;
+    }
+    this.#stats.commits += 1;
+    this.#stats.records += count;
+    this.#stats.maxRecordsPerCommit = Math.max(this.#stats.maxRecordsPerCommit, count);
+  }
+
+  /** Notes a message known to be on the subject. */
+  #landed(part: PartitionState, placed: Placed): void {
+    const lastLsn = placed.firstLsn + placed.count - 1;
+    if (part.lastSeq === undefined || placed.seq > part.lastSeq) {
+      part.lastSeq = placed.seq;
+      part.lastLsn = lastLsn;
+    }
+    part.tailLsn = Math.max(part.tailLsn, lastLsn);
+  }
+
+  /** Learns the subject's last message (a conditional publish lost, or nothing was known yet). */
+  async #refreshLast(part: PartitionState): Promise<undefined> {
+    const { jsm } = await this.#api();
+    const last = await jsm.streams.getMessage(this.#stream, { last_by_subj: part.subject });
+    if (last === null) {
+      // Never written (the last message is never purged, invariant 5): LSNs go on from the trim point.
+      part.lastSeq = 0;
+      part.lastLsn = await this.#trimPoint(part);
+      return undefined;
+    }
+    const placed = placedOf(last, this.#stream);
+    part.lastSeq = placed.seq;
+    part.lastLsn = placed.firstLsn + placed.count - 1;
+    part.tailLsn = Math.max(part.tailLsn, part.lastLsn);
+    return undefined;
+  }
+
+  /**
+   * After an uncertain attempt lost its expectation: walks the subject's messages after the last
+   * one known, looking for this message's id, and learns the new last message (invariant 4).
+   */
+  async #scanFor(part: PartitionState, msgId: string): Promise<Placed | undefined> {
+    const { jsm } = await this.#api();
+    let found: Placed | undefined;
+    let seq = (part.lastSeq ?? 0) + 1;
+    for (;;) {
+      const msg = await nextBySubject(jsm, this.#stream, seq, part.subject);
+      if (msg === null) break;
+      const placed = placedOf(msg, this.#stream);
+      if (msg.header.get(HDR_MSG_ID) === msgId) found = placed;
+      this.#landed(part, placed);
+      seq = msg.seq + 1;
+    }
+    return found;
+  }
+
+  async #placedAt(seq: number): Promise<Placed> {
+    const { jsm } = await this.#api();
+    const msg = await jsm.streams.getMessage(this.#stream, { seq });
+    if (msg === null)
+      throw new LogError("io", `stream ${this.#stream}: acknowledged message ${seq} is missing`);
+    return placedOf(msg, this.#stream);
+  }
+
+  /** The partition's trim point as recorded in JetStream (and remembered: it only grows). */
+  async #trimPoint(part: PartitionState): Promise<number> {
+    const { jsm } = await this.#api();
+    const msg = await jsm.streams.getMessage(this.#stream, { last_by_subj: part.trimSubject });
+    if (msg !== null) part.trimmedLsn = Math.max(part.trimmedLsn, trimPointOf(msg));
+    return part.trimmedLsn;
+  }
+
+  /** Refreshes tail and trim point from JetStream; returns the subject's last message, if any. */
+  async #position(part: PartitionState): Promise<Placed | undefined> {
+    try {
+      const { jsm } = await this.#api();
+      // While JetStream elects a stream leader (a server died, the stream is new) it times out
+      // or answers 503: ask again, as appends do, rather than fail a processor's start.
+      const [last] = await retrying(
+        () =>
+          Promise.all([
+            jsm.streams.getMessage(this.#stream, { last_by_subj: part.subject }),
+            this.#trimPoint(part),
+          ]),
+        this.#appendRetryMs,
+      );
+      const placed = last === null ? undefined : placedOf(last, this.#stream);
+      if (placed !== undefined) part.tailLsn = Math.max(part.tailLsn, placed.firstLsn + placed.count - 1);
+      part.tailLsn = Math.max(part.tailLsn, part.trimmedLsn);
+      return placed;
+    } catch (error) {
+      throw toLogError(error, `position of partition ${part.index}`);
+    }
+  }
+
+  /**
+   * The stream sequence to read from to see LSN `lsn`: the first message on the subject whose
+   * last LSN is ≥ lsn, found by binary search over stream sequences (`next_by_subj`); one past the
+   * subject's last message when there is none yet.
+   */
+  async #seqFor(part: PartitionState, lsn: number): Promise<number> {
+    const { jsm } = await this.#api();
+    const get = async (seq: number): Promise<Placed | undefined> => {
+      const msg = await nextBySubject(jsm, this.#stream, seq, part.subject);
+      return msg === null ? undefined : placedOf(msg, this.#stream);
+    };
+    const lastMsg = await jsm.streams.getMessage(this.#stream, { last_by_subj: part.subject });
+    if (lastMsg === null) return 1;
+    const last = placedOf(lastMsg, this.#stream);
+    if (last.firstLsn + last.count - 1 < lsn) return last.seq + 1;
+    const first = await get(1);
+    if (first === undefined || first.firstLsn + first.count - 1 >= lsn) return first?.seq ?? last.seq;
+    // The answer lies in [lo, hi]; `best` is the subject's first message at or after `hi`, and
+    // ends at or above lsn.
+    let lo = first.seq + 1;
+    let hi = last.seq;
+    let best = last;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const probe = await get(mid);
+      if (probe === undefined)
+        throw new LogError("io", `stream ${this.#stream}: message ${last.seq} vanished`);
+      if (probe.firstLsn + probe.count - 1 >= lsn) {
+        best = probe;
+        hi = mid;
+      } else {
+        lo = probe.seq + 1;
+      }
+    }
+    // Every message before `lo` ends below lsn, and none lies between `hi` and `best`.
+    return best.seq;
+  }
+
+  async *#reader(
+    part: PartitionState,
+    fromLsn: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<readonly StoredEntry[]> {
+    let next = Math.max(1, Math.floor(fromLsn));
+    // Every wait below races against this, so a reader ends as soon as its signal aborts or the
+    // log closes, even in the middle of a JetStream request.
+    let endReader: () => void = () => undefined;
+    const ended = new Promise<typeof ENDED>((resolve) => (endReader = () => resolve(ENDED)));
+    signal.addEventListener("abort", endReader, { once: true });
+    this.#readers.add(endReader);
+    const until = async <T>(promise: Promise<T>): Promise<T | typeof ENDED> => {
+      promise.catch(() => undefined);
+      return Promise.race([promise, ended]);
+    };
+    try {
+      while (!signal.aborted && !this.#closed) {
+        let messages: ConsumerMessages;
+        try {
+          const api = await until(this.#api());
+          if (api === ENDED) return;
+          const trimmed = await until(this.#trimPoint(part));
+          if (trimmed === ENDED) return;
+          next = Math.max(next, trimmed + 1);
+          const startSeq = await until(this.#seqFor(part, next));
+          if (startSeq === ENDED) return;
+          const consumer = await until(
+            api.js.consumers.get(this.#stream, { filter_subjects: part.subject, opt_start_seq: startSeq }),
+          );
+          if (consumer === ENDED) return;
+          // Short pulls with 1 s heartbeats: a reader whose server died notices within seconds
+          // (the ordered consumer then recreates itself on another server), not after 30 s.
+          const opened = await until(
+            consumer.consume({ max_messages: READ_BUFFER_MESSAGES, expires: 5000, idle_heartbeat: 1000 }),
+          );
+          if (opened === ENDED) {
+            void consumer.delete().catch(() => undefined);
+            return;
+          }
+          messages = opened;
+        } catch (error) {
+          if (signal.aborted || this.#closed) return;
+          if (isTransient(error)) {
+            await until(new Promise((r) => setTimeout(r, 200)));
+            continue;
+          }
+          throw toLogError(error, `read of partition ${part.index} from LSN ${next}`);
+        }
+        const iterator = messages[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            const step = await until(iterator.next());
+            if (step === ENDED || step.done === true) break;
+            const msg = step.value;
+            const hdrs = msg.headers;
+            const placed = placedOfHeaders(hdrs, msg.seq, this.#stream);
+            const lastLsn = placed.firstLsn + placed.count - 1;
+            if (lastLsn < next) continue;
+            if (placed.firstLsn > next) {
+              // Invariant 6: a gap is only fine if it was trimmed away.
+              const trimmed = await until(this.#trimPoint(part));
+              if (trimmed === ENDED) break;
+              if (trimmed < placed.firstLsn - 1) {
+                throw new LogError(
+                  "io",
+                  `log partition ${part.index}: LSNs ${next}…${placed.firstLsn - 1} missing (trimmed up to ${trimmed})`,
+                );
+              }
+              next = placed.firstLsn;
+            }
+            const body = msg.data;
+            if (String(bodyChecksum(body)) !== hdrs?.get(HDR_CRC)) {
+              throw new LogError(
+                "io",
+                `log partition ${part.index}, LSNs ${placed.firstLsn}…${lastLsn}: checksum mismatch (stream sequence ${msg.seq})`,
+              );
+            }
+            let entries: LogEntry[];
+            try {
+              entries = decodeEntries(body, placed.count);
+            } catch (error) {
+              throw new LogError(
+                "io",
+                `log partition ${part.index}, LSNs ${placed.firstLsn}…${lastLsn}: ${messageOf(error)}`,
+              );
+            }
+            const skip = next - placed.firstLsn;
+            const batch = entries.slice(skip).map((entry, i) => ({
+              lsn: next + i,
+              header: entry.header,
+              payload: entry.payload,
+            }));
+            next = lastLsn + 1;
+            part.tailLsn = Math.max(part.tailLsn, lastLsn);
+            yield batch;
+            if (signal.aborted || this.#closed) break;
+          }
+        } catch (error) {
+          if (signal.aborted || this.#closed) return;
+          if (error instanceof LogError) throw error;
+          if (!isTransient(error)) throw toLogError(error, `read of partition ${part.index} at LSN ${next}`);
+        } finally {
+          void messages.close().catch(() => undefined);
+        }
+        // The consumer ended without being asked to (its server went away): follow from `next` again.
+        if (!signal.aborted && !this.#closed) await until(new Promise((r) => setTimeout(r, 100)));
+      }
+    } finally {
+      signal.removeEventListener("abort", endReader);
+      this.#readers.delete(endReader);
+    }
+  }
+}
+
+/**
+ * The subject's first message at or after stream sequence `seq` (STREAM.MSG.GET with
+ * `next_by_subj`, which nats-server 2.9 answers; the client types it for direct gets only).
+ */
+function nextBySubject(jsm: JetStreamManager, stream: string, seq: number, subject: string) {
+  return jsm.streams.getMessage(stream, { seq, next_by_subj: subject } as unknown as MsgRequest);
+}
+
+function placedOfHeaders(h: MsgHdrs | undefined, seq: number, stream: string): Placed {
+  const firstLsn = Number(h?.get(HDR_LSN));
+  const count = Number(h?.get(HDR_COUNT));
+  if (!Number.isSafeInteger(firstLsn) || firstLsn < 1 || !Number.isSafeInteger(count) || count < 0) {
+    throw new LogError("io", `stream ${stream}, message ${seq}: no valid ${HDR_LSN}/${HDR_COUNT} headers`);
+  }
+  return { seq, firstLsn, count };
+}
+
+function placedOf(msg: StoredMsg, stream: string): Placed {
+  return placedOfHeaders(msg.header, msg.seq, stream);
+}
+
+function trimPointOf(msg: StoredMsg): number {
+  const value = Number(msg.string());
+  return Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+
+function toLogError(error: unknown, what: string): LogError {
+  if (error instanceof LogError) return error;
+  const code = isStorageFull(error) ? "disk_full" : "io";
+  const why = isClosed(error) ? "the NATS connection is closed" : messageOf(error);
+  return new LogError(code, `log ${what} failed: ${why}`, { cause: error });
+}

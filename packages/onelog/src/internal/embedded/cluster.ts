@@ -1,0 +1,100 @@
+/**
+ * Cluster mode as the server sees it (docs/cluster.md): a replicated log shared by every node,
+ * leases for partition leadership, and snapshots of partition stores, in place of the data
+ * directory's log.db and epochs.json. `@onelog/nats` provides one on NATS JetStream
+ * (`connectCluster`); the data directory then holds this node's stores only.
+ *
+ * Invariants:
+ * 1. A partition's local store is never behind the log's trim point when its processor starts:
+ *    a store that is, and a store older than the latest snapshot, is replaced by that snapshot
+ *    first, so the processor replays only the tail.
+ * 2. Only a partition's leader writes its snapshot, and the log is trimmed only up to the
+ *    snapshot stored one compaction round *before* the latest: a follower on another node has a
+ *    whole round to apply past the trim point.
+ */
+import type { Log } from "../log/log.js";
+import type { Logger } from "../ops/logger.js";
+import type { Leadership } from "../partition/leadership.js";
+import type { SqliteStoreDb } from "../partition/store/sqlite-store.js";
+import type { PartitionSnapshot } from "../partition/store/store.js";
+
+/** Where snapshots of partition stores are kept (cluster: the JetStream object store). */
+export interface SnapshotStore {
+  /** Stores a snapshot as its partition's latest; resolves with the applied LSN now stored. */
+  put(snapshot: PartitionSnapshot): Promise<{ readonly appliedLsn: number }>;
+  /** The latest snapshot of a partition, or undefined. */
+  latest(partition: number): Promise<PartitionSnapshot | undefined>;
+  /** The applied LSN of each partition's latest snapshot (0 where there is none). */
+  appliedLsns(partitions: number): Promise<number[]>;
+}
+
+/** What a cluster gives a node; see the header. */
+export interface ClusterBackend {
+  /** This node's id. */
+  readonly node: string;
+  /** The log every node shares. */
+  readonly log: Log;
+  readonly snapshots: SnapshotStore;
+  /** This node's leadership; `lastEpoch` reads the local stores. */
+  leadership(lastEpoch: (partition: number) => number): Promise<Leadership & { close(): Promise<void> }>;
+  /** Closes the log and the connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Invariant 1: restores each partition whose store is behind the log's trim point or behind the
+ * latest snapshot. Throws if a store is behind the trim point and no snapshot covers it.
+ */
+export async function restoreFromSnapshots(
+  cluster: ClusterBackend,
+  stores: SqliteStoreDb,
+  partitions: number,
+  logger: Logger,
+): Promise<number[]> {
+  const stored = await cluster.snapshots.appliedLsns(partitions);
+  const restored: number[] = [];
+  for (let p = 0; p < partitions; p++) {
+    const applied = stores.partition(p).getAppliedLsn();
+    const { trimmedLsn } = await cluster.log.findTail(p);
+    if (applied >= trimmedLsn && applied >= stored[p]!) continue;
+    const snapshot = await cluster.snapshots.latest(p);
+    if (snapshot === undefined || snapshot.appliedLsn < trimmedLsn) {
+      throw new Error(
+        `partition ${p}: the local store has applied up to LSN ${applied}, the log is trimmed up to ${trimmedLsn}, ` +
+          `and no snapshot covers the gap (latest: ${snapshot?.appliedLsn ?? "none"})`,
+      );
+    }
+    if (snapshot.appliedLsn <= applied) continue;
+    stores.restore(snapshot);
+    restored.push(p);
+    logger.info(
+      { partition: p, appliedLsn: snapshot.appliedLsn, sizeBytes: snapshot.bytes.byteLength },
+      "partition restored from its snapshot; replaying the tail",
+    );
+  }
+  return restored;
+}
+
+/**
+ * Invariant 2: one compaction round — the leader of each partition led here writes a snapshot,
+ * and the log is trimmed up to the snapshot of the round before. Returns the next round's
+ * trim points (pass them back in).
+ */
+export async function compactCluster(
+  cluster: ClusterBackend,
+  stores: SqliteStoreDb,
+  leading: (partition: number) => boolean,
+  previous: readonly number[],
+): Promise<number[]> {
+  const next = [...previous];
+  for (let p = 0; p < previous.length; p++) {
+    if (!leading(p)) {
+      next[p] = 0;
+      continue;
+    }
+    const { appliedLsn } = await cluster.snapshots.put(await stores.partition(p).snapshot());
+    if (previous[p]! > 0) await cluster.log.trim(p, previous[p]!);
+    next[p] = appliedLsn;
+  }
+  return next;
+}

@@ -1,0 +1,254 @@
+// Proves the JetStream log keeps the Log contract (log.ts invariants 1–6) by running the same conformance suite as the memory and SQLite logs against real nats-server processes — an R1 stream on one server and an R3 stream on a 3-server cluster — then its own behaviour: writers racing on one partition, retried publishes stored once, trimming that purges, a refused partition count.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { LogError } from "../../packages/onelog/src/internal/log/log.js";
+import { JetStreamLog, type JetStreamLogOptions } from "../../packages/nats/src/index.js";
+import {
+  logConformance,
+  range,
+  readN,
+  rec,
+  tagOf,
+  type Factory,
+  type Subject,
+} from "../integration/log-conformance-suite.js";
+import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
+
+const skip = natsSkip();
+let streams = 0;
+
+/** A factory of fresh logs (each on its own stream) over a connection opened in `before`. */
+function jetStreamFactory(
+  connection: () => NatsConnection,
+  extra: Omit<JetStreamLogOptions, "connection" | "partitions" | "stream"> = {},
+): Factory {
+  return ({ partitions }) => {
+    const stream = `conf_${process.pid}_${++streams}`;
+    const open = () => new JetStreamLog({ connection: connection(), partitions, stream, ...extra });
+    let log = open();
+    const subject: Subject = {
+      log,
+      restart: async () => {
+        await log.close();
+        log = open();
+        subject.log = log;
+        return log;
+      },
+      dispose: () => log.close(),
+    };
+    return subject;
+  };
+}
+
+for (const servers of [1, 3] as const) {
+  void describe(
+    `JetStreamLog on ${servers} nats-server${servers === 1 ? " (R1)" : "s (R3)"}`,
+    { skip },
+    () => {
+      let nats: NatsCluster;
+      let nc: NatsConnection;
+      before(async () => {
+        nats = await startNats({ servers });
+        nc = await connect({ servers: nats.urls });
+      });
+      after(async () => {
+        await nc?.close();
+        await nats?.stop();
+      });
+      logConformance(
+        `JetStreamLog R${servers}`,
+        jetStreamFactory(() => nc, { replicas: servers }),
+      );
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The JetStream log's own behaviour.
+
+void describe(
+  "JetStreamLog: racing writers, trims, limits (1 nats-server)",
+  { skip, timeout: 60_000 },
+  () => {
+    let nats: NatsCluster;
+    const connections: NatsConnection[] = [];
+    const conn = async (): Promise<NatsConnection> => {
+      const nc = await connect({ servers: nats.urls });
+      connections.push(nc);
+      return nc;
+    };
+    before(async () => {
+      nats = await startNats({ servers: 1 });
+    });
+    after(async () => {
+      for (const nc of connections) await nc.close();
+      await nats?.stop();
+    });
+
+    void it("two writers on one partition get consecutive, distinct LSNs; readers see every entry once (1, 2)", async () => {
+      const stream = `race_${process.pid}`;
+      const a = await JetStreamLog.open({ connection: await conn(), partitions: 2, stream, producer: "a" });
+      const b = await JetStreamLog.open({ connection: await conn(), partitions: 2, stream, producer: "b" });
+      try {
+        const appends: Promise<{ tag: string; lsns: number[] }>[] = [];
+        for (let i = 0; i < 200; i++) {
+          const [writer, name] = i % 2 === 0 ? [a, "a"] : [b, "b"];
+          const entries = i % 7 === 0 ? [rec(`${name}${i}.0`), rec(`${name}${i}.1`)] : [rec(`${name}${i}`)];
+          appends.push(writer.append(0, entries).then((lsns) => ({ tag: `${name}${i}`, lsns })));
+          if (i % 10 === 0) await new Promise((r) => setImmediate(r));
+        }
+        const results = await Promise.all(appends);
+        const all = results.flatMap((r) => r.lsns).sort((x, y) => x - y);
+        assert.deepEqual(all, range(1, all.length), "every LSN given once, none skipped");
+        for (const r of results) assert.deepEqual(r.lsns, range(r.lsns[0]!, r.lsns[0]! + r.lsns.length - 1));
+        const read = await readN(a, 0, 1, all.length);
+        const byLsn = new Map(read.map((e) => [e.lsn, tagOf(e)]));
+        for (const r of results) {
+          r.lsns.forEach((lsn, i) =>
+            assert.equal(byLsn.get(lsn), r.lsns.length === 1 ? r.tag : `${r.tag}.${i}`, `LSN ${lsn}`),
+          );
+        }
+        assert.ok(a.stats.commits + b.stats.commits < 200, "waiting appends share messages (group commit)");
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    void it("trim purges whole messages below the trim point but keeps the last one (invariant 5)", async () => {
+      const stream = `trim_${process.pid}`;
+      const nc = await conn();
+      const log = await JetStreamLog.open({ connection: nc, partitions: 1, stream });
+      try {
+        for (let i = 1; i <= 10; i++) await log.append(0, [rec(`r${i}`)]);
+        const jsm = await jetstreamManager(nc);
+        const count = async () =>
+          (await jsm.streams.info(stream, { subjects_filter: `${stream}.log.0` })).state.subjects?.[
+            `${stream}.log.0`
+          ];
+        assert.equal(await count(), 10);
+        await log.trim(0, 4);
+        assert.equal(await count(), 6);
+        await log.trim(0, 10);
+        assert.equal(await count(), 1, "the last message stays: it carries the tail");
+        assert.deepEqual(await log.findTail(0), { tailLsn: 10, trimmedLsn: 10 });
+        assert.deepEqual(await log.append(0, [rec("r11")]), [11]);
+      } finally {
+        await log.close();
+      }
+    });
+
+    void it("refuses a stream created with another partition count", async () => {
+      const stream = `count_${process.pid}`;
+      const nc = await conn();
+      await (await JetStreamLog.open({ connection: nc, partitions: 2, stream })).close();
+      await assert.rejects(
+        JetStreamLog.open({ connection: nc, partitions: 3, stream }),
+        /created with 2 partitions/,
+      );
+    });
+
+    void it("rejects an append larger than one message with LogError 'io', and stays usable", async () => {
+      const log = await JetStreamLog.open({
+        connection: await conn(),
+        partitions: 1,
+        stream: `big_${process.pid}`,
+        maxMessageBytes: 64 * 1024,
+      });
+      try {
+        const tooBig = log.append(0, [{ header: {}, payload: new Uint8Array(100 * 1024) }]);
+        const fine = log.append(0, [rec("small")]);
+        await assert.rejects(
+          tooBig,
+          (e: unknown) => e instanceof LogError && e.code === "io" && /max_payload/.test(e.message),
+        );
+        assert.deepEqual(await fine, [1]);
+        // Appends that together exceed one message go out in several, each atomic.
+        const many = await Promise.all(
+          range(1, 6).map(() => log.append(0, [{ header: {}, payload: new Uint8Array(20_000) }])),
+        );
+        assert.deepEqual(many.flat(), range(2, 7));
+        assert.ok(log.stats.commits >= 3);
+      } finally {
+        await log.close();
+      }
+    });
+  },
+);
+
+void describe(
+  "JetStreamLog: a stream leader SIGKILLed under load (3 nats-servers, R3)",
+  { skip, timeout: 120_000 },
+  () => {
+    void it("loses nothing acknowledged, stores every append once, and keeps LSNs consecutive (1, 3, invariant 4)", async (t) => {
+      const nats = await startNats({ servers: 3 });
+      const nc = await connect({ servers: nats.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+      const stream = `kill_${process.pid}`;
+      const log = await JetStreamLog.open({
+        connection: nc,
+        partitions: 2,
+        stream,
+        replicas: 3,
+        requestTimeoutMs: 1000,
+      });
+      try {
+        const jsm = await jetstreamManager(nc);
+        const acked = new Map<string, number>();
+        const failed: string[] = [];
+        let stop = false;
+        const writers = [0, 1].map(async (partition) => {
+          for (let i = 0; !stop; i++) {
+            const tag = `p${partition}-${i}`;
+            try {
+              const [lsn] = await log.append(partition, [rec(tag)]);
+              acked.set(tag, lsn!);
+            } catch (error) {
+              failed.push(`${tag}: ${String(error)}`);
+            }
+          }
+        });
+        await new Promise((r) => setTimeout(r, 500));
+        const leader = (await jsm.streams.info(stream)).cluster?.leader;
+        const index = nats.nodes.findIndex((n) => n.name === leader);
+        assert.ok(index >= 0, `stream leader ${leader} is one of ours`);
+        const before = acked.size;
+        const killedAt = Date.now();
+        await nats.kill(index);
+        // R3: two of three servers are a quorum, so appends resume once a new stream leader is elected.
+        while (acked.size < before + 50 && Date.now() - killedAt < 30_000)
+          await new Promise((r) => setTimeout(r, 50));
+        const resumedMs = Date.now() - killedAt;
+        const duringKill = acked.size - before;
+        await nats.restart(index);
+        await new Promise((r) => setTimeout(r, 1000));
+        stop = true;
+        await Promise.all(writers);
+        t.diagnostic(
+          `stream leader ${leader} SIGKILLed after ${before} acknowledged appends; 50 more acknowledged ${resumedMs} ms later ` +
+            `while it was down (${duringKill}); ${acked.size} in all after its restart; ${failed.length} failed`,
+        );
+        assert.ok(duringKill >= 50, "appends went on while the old leader was down");
+        for (const partition of [0, 1]) {
+          const mine = [...acked].filter(([tag]) => tag.startsWith(`p${partition}-`));
+          const { tailLsn } = await log.findTail(partition);
+          const read = await readN(log, partition, 1, tailLsn);
+          assert.deepEqual(
+            read.map((e) => e.lsn),
+            range(1, tailLsn),
+            "LSNs consecutive",
+          );
+          const tags = read.map(tagOf);
+          assert.equal(new Set(tags).size, tags.length, "no append stored twice");
+          for (const [tag, lsn] of mine)
+            assert.equal(tags[lsn - 1], tag, `acknowledged ${tag} at LSN ${lsn}`);
+        }
+      } finally {
+        await log.close();
+        await nc.close();
+        await nats.stop();
+      }
+    });
+  },
+);
