@@ -10,6 +10,7 @@
  */
 import { randomUUID } from "node:crypto";
 import {
+  DEFAULTS,
   endpointManifest,
   handlersOfManifest,
   resolveHandlers,
@@ -34,6 +35,7 @@ import { EmbeddedLeadership, type Leadership } from "./partition/leadership.js";
 import type { Logger } from "./ops/logger.js";
 import { PartitionProcessor, type ProcessorObserver, type ProcessorOptions } from "./partition/processor.js";
 import type { InvokeBody, Target } from "./partition/records.js";
+import { retentionOf } from "./partition/retention.js";
 import type { InvocationStatus, PartitionStore } from "./partition/store/store.js";
 
 /** Restate's answer to a second request-response call to a workflow's `run`. */
@@ -75,6 +77,8 @@ export interface EngineOptions {
   readonly faults?: ProcessorOptions["faults"];
   /** Told the duration of each applied batch (admin metrics). */
   readonly observer?: ProcessorObserver;
+  /** Journal retention of handlers that set none (default 24 h, as Restate's `default-journal-retention`). */
+  readonly defaultJournalRetentionMs?: number;
 }
 
 /** Where remote deployments are registered and how they are reached. */
@@ -215,7 +219,12 @@ export class Engine {
           this.handlers.delete(`${s.name}/${name}`);
         this.services.set(s.name, { name: s.name, kind: kindOf(s.ty), handlers: new Map() });
       }
-      for (const h of handlersOfManifest(m)) {
+      for (const parsed of handlersOfManifest(m)) {
+        // A handler without its own journal retention gets the engine's (retention.ts).
+        const h: HandlerInfo =
+          parsed.journalRetentionMs !== undefined
+            ? parsed
+            : { ...parsed, journalRetentionMs: o.defaultJournalRetentionMs ?? DEFAULTS.journalRetentionMs };
         (this.services.get(h.service)!.handlers as Map<string, HandlerInfo>).set(h.name, h);
         this.handlers.set(`${h.service}/${h.name}`, h);
       }
@@ -390,7 +399,7 @@ export class Engine {
       argument: req.argument,
       headers: req.headers ?? {},
       retry: h.retryPolicy,
-      retentionMs: h.idempotencyRetentionMs,
+      ...retentionOf(h, { fromIngress: true, keyed: req.idempotencyKey !== undefined }),
       ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
       ...(req.delayMs === undefined || req.delayMs <= 0
         ? {}

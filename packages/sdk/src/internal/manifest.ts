@@ -94,7 +94,8 @@ export interface HandlerInfo {
     readonly onMaxAttempts: "pause" | "kill";
   };
   readonly idempotencyRetentionMs: number;
-  readonly journalRetentionMs: number;
+  /** How long a completed invocation keeps its journal; absent: the engine's default. */
+  readonly journalRetentionMs?: number;
   readonly inactivityTimeoutMs: number;
   readonly input: { readonly contentType?: string };
   readonly output: { readonly contentType?: string };
@@ -133,7 +134,7 @@ export function endpointManifest(
           },
           output: h.output.contentType === undefined ? {} : { contentType: h.output.contentType },
           inactivityTimeout: h.inactivityTimeoutMs,
-          journalRetention: h.journalRetentionMs,
+          ...(h.journalRetentionMs === undefined ? {} : { journalRetention: h.journalRetentionMs }),
           ...(h.kind === "workflow"
             ? { workflowCompletionRetention: h.idempotencyRetentionMs }
             : { idempotencyRetention: h.idempotencyRetentionMs }),
@@ -193,7 +194,7 @@ export function handlersOfManifest(manifest: EndpointManifest): HandlerInfo[] {
           kind === "workflow"
             ? (h.workflowCompletionRetention ?? DEFAULTS.workflowRetentionMs)
             : (h.idempotencyRetention ?? s.idempotencyRetention ?? DEFAULTS.idempotencyRetentionMs),
-        journalRetentionMs: h.journalRetention ?? s.journalRetention ?? DEFAULTS.journalRetentionMs,
+        ...journalRetentionOf(h.journalRetention ?? s.journalRetention),
         inactivityTimeoutMs: h.inactivityTimeout ?? s.inactivityTimeout ?? DEFAULTS.inactivityTimeoutMs,
         input: h.input?.contentType === undefined ? {} : { contentType: h.input.contentType },
         output: h.output?.contentType === undefined ? {} : { contentType: h.output.contentType },
@@ -201,4 +202,9 @@ export function handlersOfManifest(manifest: EndpointManifest): HandlerInfo[] {
     }
   }
   return out;
+}
+
+/** A handler's journal retention when its manifest says one; absent leaves the engine's default. */
+function journalRetentionOf(ms: number | undefined): { journalRetentionMs?: number } {
+  return ms === undefined ? {} : { journalRetentionMs: ms };
 }

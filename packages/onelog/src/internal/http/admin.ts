@@ -11,7 +11,7 @@
  *   GET    /deployments, /deployments/{id}  this process's handlers (embedded) and remote deployments
  *   POST   /deployments                     { uri, force?, use_http_11?, additional_headers? }: discover, register
  *   DELETE /deployments/{id}                remove a remote deployment
- *   GET    /invocations?status=&service=&limit=
+ *   GET    /invocations?status=&service=&handler=&key=&since=&until=&limit=&cursor=&counts=true
  *   GET    /invocations/{id}                the status row and the decoded journal
  *   PATCH  /invocations/{id}/cancel|kill|purge|pause|resume   (also DELETE /invocations/{id}?mode=)
  *   GET    /state/{service}/{key}           one key's state
@@ -37,7 +37,7 @@ import { Registry } from "./registry.js";
 import { DeploymentConflictError, DiscoveryError } from "../invoker/deployments.js";
 import { describeInvocation } from "./invocation-description.js";
 import { showBytes, type ShownValue } from "./values.js";
-import { SqlIntrospection, SqlQueryError } from "../ops/sql.js";
+import { SqlIntrospection, SqlQueryError, type InvocationCursor, type InvocationFilter } from "../ops/sql.js";
 import { INVOCATION_STATES, type InvocationState } from "../partition/store/store.js";
 
 export interface AdminOptions {
@@ -371,41 +371,51 @@ export class Admin {
     this.send(res, 202, { invocation_id: id, operation: mode });
   }
 
+  /**
+   * `GET /invocations`: one page, newest first, with filters (status, service, handler, key,
+   * since, until), `limit` (default 100) and `cursor` (the previous page's `next_cursor`);
+   * `counts=true` adds the number of invocations per status under the same filters.
+   */
   private listInvocations(res: ServerResponse, params: URLSearchParams): void {
     const status = params.get("status") ?? undefined;
     if (status !== undefined && !STATES.has(status)) {
       throw new AdminError(400, "OL1024", `status must be one of ${[...STATES].join(", ")}, not ${status}`);
     }
-    const service = params.get("service") ?? undefined;
     const limitText = params.get("limit") ?? "100";
     const limit = Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new AdminError(400, "OL1024", `limit must be an integer from 1 to 10000, not ${limitText}`);
     }
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (status !== undefined) {
-      where.push("status = ?");
-      args.push(status);
-    }
-    if (service !== undefined) {
-      where.push("target_service_name = ?");
-      args.push(service);
-    }
-    const { rows } = this.sql!.query(
-      `SELECT id, target, status, attempt_epoch, retry_count, idempotency_key, last_failure, created_at, modified_at
-       FROM sys_invocation ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
-       ORDER BY created_at DESC, id LIMIT ${limit}`,
-      args,
-    );
-    this.send(res, 200, { invocations: rows });
+    const text = (name: string) => {
+      const v = params.get(name);
+      return v === null || v === "" ? undefined : v;
+    };
+    const since = timeParam(params, "since");
+    const until = timeParam(params, "until");
+    const cursor = text("cursor");
+    const after = cursor === undefined ? undefined : parseCursor(cursor);
+    const filter: InvocationFilter = {
+      ...(status === undefined ? {} : { status }),
+      ...optional("service", text("service")),
+      ...optional("handler", text("handler")),
+      ...optional("key", text("key")),
+      ...optional("since", since),
+      ...optional("until", until),
+      ...optional("after", after),
+    };
+    const page = this.sql!.invocations(filter, limit);
+    this.send(res, 200, {
+      invocations: page.rows,
+      next_cursor: page.next === undefined ? null : `${page.next.createdAt}:${page.next.id}`,
+      ...(params.get("counts") === "true" ? { counts: this.sql!.invocationCounts(filter) } : {}),
+    });
   }
 
   private describeInvocation(res: ServerResponse, rawId: string): void {
     const id = this.checkedId(rawId);
     const status = this.options.engine.statusOf(id);
     if (status === undefined) throw new AdminError(404, "OL1008", `invocation ${id} not found`);
-    this.send(res, 200, describeInvocation(status, this.sql!.journal(id)));
+    this.send(res, 200, describeInvocation(status, this.sql!.journal(id), this.sql!.journalMeta(id)));
   }
 
   private keyedService(service: string): void {
@@ -597,6 +607,35 @@ export class Admin {
     const result = this.sql!.query(sql, params);
     this.send(res, 200, result);
   }
+}
+
+/** `{ [name]: value }`, or nothing when the value is undefined (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(name: K, value: V | undefined): { [k in K]?: V } {
+  return (value === undefined ? {} : { [name]: value }) as { [k in K]?: V };
+}
+
+/** A time parameter: ms since the epoch, or an ISO 8601 date; undefined when absent. */
+function timeParam(params: URLSearchParams, name: string): number | undefined {
+  const text = params.get(name);
+  if (text === null || text === "") return undefined;
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms)) {
+    throw new AdminError(
+      400,
+      "OL1024",
+      `${name} must be a time: ms since the epoch or ISO 8601 (2025-01-31T12:00:00Z), not ${text}`,
+    );
+  }
+  return ms;
+}
+
+/** A `next_cursor` of GET /invocations: `<created_at ms>:<id>`. */
+function parseCursor(text: string): InvocationCursor {
+  const m = /^(\d+):(inv_[0-9A-Za-z]+)$/.exec(text);
+  if (m === null) {
+    throw new AdminError(400, "OL1024", `cursor must be a next_cursor of GET /invocations, not ${text}`);
+  }
+  return { createdAt: Number(m[1]), id: m[2]! };
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
