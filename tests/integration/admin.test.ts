@@ -74,6 +74,38 @@ after(async () => {
   removeTmpDirs();
 });
 
+describe("admin: the web UI's files", () => {
+  it("serves /ui/ (index, app, styles, Preact, hooks, htm) with a strict CSP, from the package, without the token", async () => {
+    const guarded = await startServer([greeter], { adminToken: "t0k3n" });
+    try {
+      const base = guarded.adminUrl!;
+      const redirect = await fetch(`${base}/ui`, { redirect: "manual" });
+      assert.equal(redirect.status, 308);
+      assert.equal(redirect.headers.get("location"), "/ui/");
+      const index = await fetch(`${base}/ui/`);
+      assert.equal(index.status, 200);
+      assert.match(index.headers.get("content-type")!, /^text\/html/);
+      assert.match(index.headers.get("content-security-policy")!, /script-src 'self'/);
+      assert.match(await index.text(), /<script type="module" src="\/ui\/app.js">/);
+      for (const file of ["app.js", "style.css", "vendor/preact.mjs", "vendor/hooks.mjs", "vendor/htm.mjs"]) {
+        const r = await fetch(`${base}/ui/${file}`);
+        assert.equal(r.status, 200, file);
+        const text = await r.text();
+        assert.doesNotMatch(text, /sourceMappingURL/, file);
+        // Only relative imports: the browser fetches nothing from elsewhere.
+        for (const m of text.matchAll(/from\s*"([^"]+)"/g))
+          assert.match(m[1]!, /^\.\//, `${file} imports ${m[1]}`);
+      }
+      assert.notEqual((await fetch(`${base}/ui/%2e%2e/store.db`)).status, 200);
+      assert.equal((await fetch(`${base}/ui/nope.js`)).status, 404);
+      // The data stays behind the token.
+      assert.equal((await fetch(`${base}/invocations`)).status, 401);
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
+
 describe("admin: services and deployments", () => {
   it("GET /services lists every service with its type and handlers with their resolved options", async () => {
     const r = await http("GET", `${admin}/services`);
@@ -252,6 +284,27 @@ describe("admin: invocations", () => {
     assert.equal((await http("GET", `${admin}/invocations/${invocationId}`)).status, 404);
   });
 
+  it("restart-as-new starts a completed invocation's input again as a new invocation; refused for running ones and workflow runs", async () => {
+    const first = await http("POST", `${ingress}/Greeter/greet`, '"again"');
+    const id = first.headers.get("x-restate-id")!;
+    const restarted = await http("PATCH", `${admin}/invocations/${id}/restart-as-new`);
+    assert.equal(restarted.status, 200, restarted.text);
+    const fresh = restarted.body.new_invocation_id as string;
+    assert.notEqual(fresh, id);
+    assert.equal((await http("GET", `${ingress}/restate/invocation/${fresh}/attach`)).body, "hello again");
+    const wf = await http("POST", `${ingress}/Signup/w9/run`, '"x@example.com"');
+    const refused = await http(
+      "PATCH",
+      `${admin}/invocations/${wf.headers.get("x-restate-id")}/restart-as-new`,
+    );
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.onelog_code, "OL1023");
+    assert.equal(
+      (await http("PATCH", `${admin}/invocations/inv_${"0".repeat(40)}/restart-as-new`)).status,
+      404,
+    );
+  });
+
   it("answers 409 OL1023 for an operation that would do nothing, saying why, and acts otherwise", async () => {
     const expect409 = async (id: string, op: string, why: RegExp) => {
       const r = await http("PATCH", `${admin}/invocations/${id}/${op}`);
@@ -307,11 +360,51 @@ describe("admin: invocations", () => {
 });
 
 describe("admin: state", () => {
+  it("optimistic versioning: If-Match (or ?version=) with the version read applies; a stale one is 412 OL1040, nothing written", async () => {
+    assert.equal((await http("POST", `${ingress}/Account/dora/deposit`, "3")).body, 3);
+    const read = await http("GET", `${admin}/state/Account/dora`);
+    const v1 = read.body.version as string;
+    const patched = await http(
+      "PATCH",
+      `${admin}/state/Account/dora`,
+      { balance: 30 },
+      { "if-match": `"${v1}"` },
+    );
+    assert.equal(patched.status, 200, patched.text);
+    assert.notEqual(patched.body.version, v1);
+    assert.equal(patched.headers.get("etag"), `"${patched.body.version}"`);
+    // The version read before that patch is stale now.
+    const stale = await http(
+      "PATCH",
+      `${admin}/state/Account/dora`,
+      { balance: 1 },
+      { "if-match": `"${v1}"` },
+    );
+    assert.equal(stale.status, 412);
+    assert.equal(stale.body.onelog_code, "OL1040");
+    assert.match(stale.body.message, /changed since it was read/);
+    const viaQuery = await http("PATCH", `${admin}/state/Account/dora?version=${v1}`, { balance: 1 });
+    assert.equal(viaQuery.status, 412);
+    assert.equal((await http("POST", `${ingress}/Account/dora/balance`)).body, 30);
+    const current = await http("PATCH", `${admin}/state/Account/dora?version=${patched.body.version}`, {
+      balance: 31,
+    });
+    assert.equal(current.status, 200);
+    assert.equal((await http("POST", `${ingress}/Account/dora/balance`)).body, 31);
+  });
+
   it("reads one key's state and patches it through the log: values set, null deletes", async () => {
     assert.equal((await http("POST", `${ingress}/Account/alice/deposit`, "10")).body, 10);
     const read = await http("GET", `${admin}/state/Account/alice`);
     assert.equal(read.status, 200);
-    assert.deepEqual(read.body, { service: "Account", key: "alice", state: { balance: { json: "10" } } });
+    assert.deepEqual(read.body, {
+      service: "Account",
+      key: "alice",
+      version: read.body.version,
+      state: { balance: { json: "10" } },
+    });
+    assert.match(read.body.version, /^[0-9a-f]{16}$/);
+    assert.equal(read.headers.get("etag"), `"${read.body.version}"`);
 
     const patched = await http("PATCH", `${admin}/state/Account/alice`, { balance: 50, note: { vip: true } });
     assert.equal(patched.status, 200, patched.text);

@@ -91,6 +91,9 @@ before(async () => {
   ]);
   const banner = await dev.banner();
   assert.match(banner, new RegExp(`serving Greeter, Counter — ingress ${ingress}, admin ${admin}`));
+  await eventually("the web UI's URL is printed", () =>
+    dev.stdout.includes(`onelog dev: web UI at ${admin}/ui/`),
+  );
 });
 
 after(async () => {
@@ -172,7 +175,13 @@ describe("onelog dev and the admin commands", () => {
     const del = await run("state", "set", "Counter", "c1", "note=null");
     assert.doesNotMatch(del.stdout, /note/);
     const get = JSON.parse((await run("--json", "state", "get", "Counter", "c1")).stdout);
-    assert.deepEqual(get, { service: "Counter", key: "c1", state: { count: { json: "8" } } });
+    assert.deepEqual(get, {
+      service: "Counter",
+      key: "c1",
+      version: get.version,
+      state: { count: { json: "8" } },
+    });
+    assert.match(get.version, /^[0-9a-f]{16}$/);
     const bad = await run("state", "set", "Greeter", "x", "a=1");
     assert.equal(bad.code, 1);
     assert.match(

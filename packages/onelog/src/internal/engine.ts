@@ -327,7 +327,8 @@ export class Engine {
   /**
    * Changes one object key's or workflow's state through its partition's log: each name gets
    * its value, `null` deletes it. Resolves once applied, with `{ ok }` or, while an invocation
-   * holds the key's lock, a 409 failure and nothing written.
+   * holds the key's lock, a 409 failure and nothing written; with `expectedVersion`, a 412
+   * failure when the state's version (partition/state-version.ts) is another.
    *
    * @example
    * const r = await engine.patchState("Account", "alice", [{ name: "balance", value: enc(50) }]);
@@ -337,13 +338,21 @@ export class Engine {
     service: string,
     key: string,
     changes: readonly { readonly name: string; readonly value: Uint8Array | null }[],
+    expectedVersion?: string,
   ): Promise<Result> {
     // Any invocation id for this key names the key's partition.
     const p = this.processorOf(newInvocationId({ service, handler: "", key }, undefined, this.random));
     const requestId = `patch_${randomUUID()}`;
     const result = this.waitFor(requestId); // 2
     try {
-      await p.appendExternal({ type: "patch_state", requestId, service, key, changes });
+      await p.appendExternal({
+        type: "patch_state",
+        requestId,
+        service,
+        key,
+        changes,
+        ...(expectedVersion === undefined ? {} : { expectedVersion }),
+      });
     } catch (e) {
       this.dropWaiter(requestId, result);
       throw e;

@@ -14,8 +14,10 @@
  *   GET    /invocations?status=&service=&handler=&key=&since=&until=&limit=&cursor=&counts=true
  *   GET    /invocations/{id}                the status row and the decoded journal
  *   PATCH  /invocations/{id}/cancel|kill|purge|pause|resume   (also DELETE /invocations/{id}?mode=)
- *   GET    /state/{service}/{key}           one key's state
- *   PATCH  /state/{service}/{key}           { name: value | null, … } through the log
+ *   PATCH  /invocations/{id}/restart-as-new  a completed one's input, as a new invocation
+ *   GET    /state/{service}/{key}           one key's state and its version (also as ETag)
+ *   PATCH  /state/{service}/{key}           { name: value | null, … } through the log; If-Match: 412 if changed
+ *   GET    /ui/                             the web UI (docs/ui.md); its files need no token
  *   POST   /query                           { "query": "SELECT …" } → { rows, truncated }
  *
  * With a token (start option `adminToken`, env ONELOG_ADMIN_TOKEN), every path but /health needs
@@ -39,6 +41,8 @@ import { describeInvocation } from "./invocation-description.js";
 import { showBytes, type ShownValue } from "./values.js";
 import { SqlIntrospection, SqlQueryError, type InvocationCursor, type InvocationFilter } from "../ops/sql.js";
 import { INVOCATION_STATES, type InvocationState } from "../partition/store/store.js";
+import { stateVersion } from "../partition/state-version.js";
+import { serveUi } from "./ui.js";
 
 export interface AdminOptions {
   readonly engine: Engine;
@@ -235,6 +239,11 @@ export class Admin {
       if (method !== "GET") throw this.methodNotAllowed("GET", path);
       return await this.health(res);
     }
+    // The UI's files hold no data (ui.ts): served without the token; the API calls need it.
+    if (serveUi(path, method, res)) {
+      req.resume();
+      return;
+    }
     if (!this.authorized(req)) {
       req.resume();
       return this.send(
@@ -256,6 +265,7 @@ export class Admin {
       if (method !== "PATCH" && method !== "POST") {
         throw this.methodNotAllowed("PATCH, POST", path);
       }
+      if (third === "restart-as-new") return this.restartAsNew(res, second);
       return this.operate(res, second, third);
     }
     if (first === "invocations" && second !== undefined && parts.length === 2 && method === "DELETE") {
@@ -268,7 +278,7 @@ export class Admin {
     }
     if (first === "state" && second !== undefined && third !== undefined && parts.length === 3) {
       if (method === "GET") return this.getState(res, second, third);
-      if (method === "PATCH") return this.patchState(req, res, second, third);
+      if (method === "PATCH") return this.patchState(req, res, second, third, url.searchParams);
       throw this.methodNotAllowed("GET, PATCH", path);
     }
     if (path === "/query") {
@@ -430,9 +440,49 @@ export class Admin {
     return Object.fromEntries(this.sql!.state(service, key).map(([name, value]) => [name, showBytes(value)]));
   }
 
+  /** The version of a key's state as committed (state-version.ts), for optimistic edits. */
+  private versionOf(service: string, key: string): string {
+    return stateVersion(this.sql!.state(service, key));
+  }
+
   private getState(res: ServerResponse, service: string, key: string): void {
     this.keyedService(service);
-    this.send(res, 200, { service, key, state: this.stateOf(service, key) });
+    const version = this.versionOf(service, key);
+    this.send(
+      res,
+      200,
+      { service, key, version, state: this.stateOf(service, key) },
+      { etag: `"${version}"` },
+    );
+  }
+
+  /**
+   * `PATCH /invocations/{id}/restart-as-new` (Restate's path): a new invocation of the same
+   * target with the same input and headers (not its idempotency key, which would only find this
+   * one), from a completed invocation whose journal is still kept. 200 `{ new_invocation_id }`.
+   */
+  private async restartAsNew(res: ServerResponse, rawId: string): Promise<void> {
+    const id = this.checkedId(rawId);
+    const engine = this.options.engine;
+    const status = engine.statusOf(id);
+    if (status === undefined) throw new AdminError(404, "OL1008", `invocation ${id} not found`);
+    const refuse = (why: string) =>
+      new AdminError(409, "OL1023", `cannot restart invocation ${id} as new: ${why}`);
+    if (status.state !== "completed")
+      throw refuse(`it is ${status.state}; only completed invocations restart`);
+    if (status.handlerKind === "workflow") throw refuse("a workflow's run runs once per workflow id");
+    const input = this.sql!.journal(id)[0];
+    if (input?.type !== "input") throw refuse("its journal (and so its input) is no longer kept");
+    if (engine.handler(status.target.service, status.target.handler) === undefined) {
+      throw refuse(`${status.target.service}/${status.target.handler} is not registered`);
+    }
+    let sent;
+    try {
+      sent = await engine.send({ target: status.target, argument: input.argument, headers: input.headers });
+    } catch (e) {
+      throw new AdminError(503, "OL1011", String(e));
+    }
+    this.send(res, 200, { new_invocation_id: sent.invocationId });
   }
 
   /** The deployments registry, or a 409 when this engine invokes no remote deployments. */
@@ -543,6 +593,7 @@ export class Admin {
     res: ServerResponse,
     service: string,
     key: string,
+    query: URLSearchParams,
   ): Promise<void> {
     this.keyedService(service);
     const body = parseJson(await readBody(req));
@@ -561,9 +612,16 @@ export class Admin {
     // Read just before the patch is appended: while it applies no exclusive handler holds the
     // key (apply refuses the patch then), so only another admin patch could come in between.
     const before = this.stateOf(service, key);
-    const result = await this.options.engine.patchState(service, key, changes);
-    if ("err" in result) throw new AdminError(409, "OL1020", result.err.message);
+    // Optimistic versioning: If-Match (an ETag of GET /state) or ?version=; checked by apply.
+    const ifMatch = req.headers["if-match"]?.replace(/^W\//, "").replace(/"/g, "").trim();
+    const expected = ifMatch || query.get("version") || undefined;
+    const result = await this.options.engine.patchState(service, key, changes, expected);
+    if ("err" in result) {
+      if (result.err.code === 412) throw new AdminError(412, "OL1040", result.err.message);
+      throw new AdminError(409, "OL1020", result.err.message);
+    }
     const state = this.stateOf(service, key);
+    const version = this.versionOf(service, key);
     // One entry per name: what it was, what it is now, and in a word what happened, so that a
     // deleted name cannot be read as lost state (docs/admin.md#state).
     const changed = changes.map(({ name }) => {
@@ -584,7 +642,7 @@ export class Admin {
         ...(now === undefined ? {} : { after: now }),
       };
     });
-    this.send(res, 200, { service, key, changes: changed, state });
+    this.send(res, 200, { service, key, version, changes: changed, state }, { etag: `"${version}"` });
   }
 
   private async query(req: IncomingMessage, res: ServerResponse): Promise<void> {

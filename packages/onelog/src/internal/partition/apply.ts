@@ -37,6 +37,7 @@ import type {
 } from "@onelog/sdk/internal";
 import { CANCEL_SIGNAL_ID, VOID, parseAwakeableId } from "@onelog/sdk/internal";
 import { derivedInvocationId } from "./ids.js";
+import { stateVersion } from "./state-version.js";
 import type {
   AttachRequestBody,
   AttemptFailedBody,
@@ -734,7 +735,8 @@ class Applier {
 
   /**
    * An operator's change to a key's state. Refused while an invocation holds the key's lock
-   * (invariant 6): that handler read the state when its attempt started and may write it back.
+   * (invariant 6): that handler read the state when its attempt started and may write it back;
+   * and, with an expected version, when the state is no longer the one the operator read.
    */
   patchState(b: PatchStateBody): void {
     const holder = this.store.getLock(b.service, b.key);
@@ -746,6 +748,18 @@ class Applier {
         result: { err: { code: 409, message } },
       });
       return;
+    }
+    if (b.expectedVersion !== undefined) {
+      const version = stateVersion(this.store.listState(b.service, b.key));
+      if (version !== b.expectedVersion) {
+        const message = `the state of ${b.service}/${b.key} changed since it was read: it has version ${version}, the patch was made against ${b.expectedVersion}; read it again`;
+        this.actions.push({
+          type: "state_patched",
+          requestId: b.requestId,
+          result: { err: { code: 412, message } },
+        });
+        return;
+      }
     }
     for (const c of b.changes) {
       if (c.value === null) this.store.deleteState(b.service, b.key, c.name);

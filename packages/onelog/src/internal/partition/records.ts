@@ -213,6 +213,8 @@ export interface PatchStateBody {
   readonly key: string;
   /** Each name gets its value; `null` deletes the name. */
   readonly changes: readonly { readonly name: string; readonly value: Uint8Array | null }[];
+  /** Apply only if the key's state still has this version (state-version.ts), else answer 412. */
+  readonly expectedVersion?: string;
 }
 
 export type RecordBody =
