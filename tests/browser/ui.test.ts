@@ -197,6 +197,10 @@ describe("web UI in Chromium", { skip: available ? false : `no Chromium at ${CHR
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByText(/changed since it was read/).waitFor();
     assert.equal((await http("POST", `${server.ingressUrl}/Counter/c1/get`, "")).body, 42);
+    // The editor is closed and the value shown is the current one.
+    await page.waitForFunction(() =>
+      /count\s+42/.test((globalThis as any).document.querySelector('tr[data-name="count"]')?.innerText ?? ""),
+    );
     await shot(page, "state");
     await page.close();
   });

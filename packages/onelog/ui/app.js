@@ -743,6 +743,8 @@ function StateEditor({ service, stateKey }) {
       setEditing(null);
       setMessage({ text: value === null ? `Deleted ${name}.` : `Saved ${name}.` });
     } catch (e) {
+      // A stale edit: show the values as they are now, not the edit made against older ones.
+      if (e.status === 412) setEditing(null);
       setMessage({
         text:
           e.status === 412
