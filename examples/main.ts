@@ -41,6 +41,7 @@ if (stopping) stop();
 const u = server.ingressUrl;
 console.log(`
 onelog is running (data in ${server.dataDir}).
+Web UI: ${server.adminUrl}/ui/   (invocations and their journals, state, services, SQL)
 
 Try:
   curl -s -X POST ${u}/Greeter/greet -H 'content-type: application/json' -d '"Ada"'

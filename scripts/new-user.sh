@@ -19,7 +19,7 @@ for pkg in sdk onelog; do
   (cd "packages/$pkg" && timeout 120 npm pack --silent --pack-destination "$work" >/dev/null)
 done
 for tgz in "$work"/*.tgz; do
-  extra="$(tar tzf "$tgz" | grep -Ev '^package/(package\.json|dist/.*\.(js|d\.ts))$' || true)"
+  extra="$(tar tzf "$tgz" | grep -Ev '^package/(package\.json|dist/.*\.(js|d\.ts)|ui/(index\.html|app\.js|style\.css))$' || true)"
   if [ -n "$extra" ]; then
     echo "new-user: $(basename "$tgz") holds files a user does not need:" >&2
     echo "$extra" >&2
@@ -51,6 +51,13 @@ run_example() {
   for _ in $(seq 1 100); do
     if out="$(curl -sf -X POST "http://127.0.0.1:$ingress/Greeter/greet" -d '"Ada"' 2>/dev/null)"; then break; fi
     sleep 0.2
+  done
+  # The web UI comes with the package: its page and Preact from the app's own node_modules.
+  for file in "" app.js vendor/preact.mjs vendor/hooks.mjs vendor/htm.mjs; do
+    if ! curl -sf -o /dev/null "http://127.0.0.1:$admin/ui/$file"; then
+      echo "new-user: '$*' does not serve /ui/$file" >&2
+      out="(no UI)"
+    fi
   done
   kill -INT "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true

@@ -63,6 +63,15 @@ const SCRIPT: Step[] = [
   { method: "POST", path: "/Greeter/greet?delay=1s", body: "x" },
   { method: "POST", path: "/restate/awakeables/nope/resolve", body: "x" },
   { method: "GET", path: "/restate/health" },
+  // History: a completed plain call or send answers attach and output by id while it is kept.
+  { method: "POST", path: "/Greeter/greet", body: "Kept" },
+  { method: "GET", path: "/restate/invocation/{last}/output" },
+  { method: "GET", path: "/restate/invocation/{last}/attach" },
+  { method: "POST", path: "/Greeter/greet/send", body: "KeptSend" },
+  { method: "GET", path: "/restate/invocation/{last}/attach" },
+  { method: "GET", path: "/restate/invocation/{last}/output" },
+  { method: "POST", path: "/Greeter/fail" },
+  { method: "GET", path: "/restate/invocation/{last}/output" },
 ];
 
 /** Ids and times differ by construction; onelog's extra error field and ingress wording are documented. */
@@ -83,8 +92,10 @@ function normalise(a: Answer): Answer {
 
 async function run(base: string): Promise<Answer[]> {
   const out: Answer[] = [];
+  /** The invocation id the last step answered (`{last}` in a path). */
+  let last = "";
   for (const s of SCRIPT) {
-    const res = await fetch(base + s.path, {
+    const res = await fetch(base + s.path.replace("{last}", last), {
       method: s.method,
       headers: { "content-type": "application/json", ...s.headers },
       ...(s.body === undefined ? {} : { body: JSON.stringify(s.body) }),
@@ -96,6 +107,8 @@ async function run(base: string): Promise<Answer[]> {
     } catch {
       // not JSON: compared as text
     }
+    const sent = (body as { invocationId?: unknown } | null)?.invocationId;
+    last = typeof sent === "string" ? sent : (res.headers.get("x-restate-id") ?? last);
     out.push(normalise({ status: res.status, body }));
   }
   return out;

@@ -74,6 +74,38 @@ after(async () => {
   removeTmpDirs();
 });
 
+describe("admin: the web UI's files", () => {
+  it("serves /ui/ (index, app, styles, Preact, hooks, htm) with a strict CSP, from the package, without the token", async () => {
+    const guarded = await startServer([greeter], { adminToken: "t0k3n" });
+    try {
+      const base = guarded.adminUrl!;
+      const redirect = await fetch(`${base}/ui`, { redirect: "manual" });
+      assert.equal(redirect.status, 308);
+      assert.equal(redirect.headers.get("location"), "/ui/");
+      const index = await fetch(`${base}/ui/`);
+      assert.equal(index.status, 200);
+      assert.match(index.headers.get("content-type")!, /^text\/html/);
+      assert.match(index.headers.get("content-security-policy")!, /script-src 'self'/);
+      assert.match(await index.text(), /<script type="module" src="\/ui\/app.js">/);
+      for (const file of ["app.js", "style.css", "vendor/preact.mjs", "vendor/hooks.mjs", "vendor/htm.mjs"]) {
+        const r = await fetch(`${base}/ui/${file}`);
+        assert.equal(r.status, 200, file);
+        const text = await r.text();
+        assert.doesNotMatch(text, /sourceMappingURL/, file);
+        // Only relative imports: the browser fetches nothing from elsewhere.
+        for (const m of text.matchAll(/from\s*"([^"]+)"/g))
+          assert.match(m[1]!, /^\.\//, `${file} imports ${m[1]}`);
+      }
+      assert.notEqual((await fetch(`${base}/ui/%2e%2e/store.db`)).status, 200);
+      assert.equal((await fetch(`${base}/ui/nope.js`)).status, 404);
+      // The data stays behind the token.
+      assert.equal((await fetch(`${base}/invocations`)).status, 401);
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
+
 describe("admin: services and deployments", () => {
   it("GET /services lists every service with its type and handlers with their resolved options", async () => {
     const r = await http("GET", `${admin}/services`);
@@ -159,6 +191,48 @@ describe("admin: invocations", () => {
     assert.equal((await http("GET", `${admin}/invocations?limit=0`)).status, 400);
   });
 
+  it("pages through completed invocations with next_cursor, filters by handler and time, and counts by status", async () => {
+    const since = Date.now() - 1;
+    const made: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await http("POST", `${ingress}/Greeter/greet`, JSON.stringify(`page-${i}`));
+      assert.equal(r.status, 200);
+      made.push(r.headers.get("x-restate-id")!);
+    }
+    const until = Date.now() + 1;
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const q: string = `handler=greet&since=${since}&until=${new Date(until).toISOString()}&limit=3`;
+      const r = await http("GET", `${admin}/invocations?${q}${cursor === null ? "" : `&cursor=${cursor}`}`);
+      assert.equal(r.status, 200);
+      assert.ok(r.body.invocations.length <= 3);
+      seen.push(...r.body.invocations.map((i: any) => i.id));
+      for (const i of r.body.invocations) {
+        // Completed plain calls are kept, with their result (docs/admin.md#history).
+        assert.equal(i.status, "completed");
+        assert.equal(i.completion_result, "success");
+        assert.match(i.completion_value_utf8, /^"hello page-\d"$/);
+      }
+      cursor = r.body.next_cursor;
+      pages++;
+    } while (cursor !== null && pages < 10);
+    assert.equal(pages, 3);
+    assert.deepEqual(seen, [...made].reverse());
+    const counted = await http(
+      "GET",
+      `${admin}/invocations?handler=greet&since=${since}&counts=true&limit=1`,
+    );
+    assert.deepEqual(counted.body.counts, { completed: 7 });
+    assert.equal((await http("GET", `${admin}/invocations?since=yesterday`)).status, 400);
+    assert.equal((await http("GET", `${admin}/invocations?cursor=nope`)).status, 400);
+    // The ingress answers a completed plain call's output by id while it is kept, as Restate does.
+    const out = await http("GET", `${ingress}/restate/invocation/${made[0]}/output`);
+    assert.equal(out.status, 200);
+    assert.equal(out.body, "hello page-0");
+  });
+
   it("describes an invocation with its decoded journal: JSON values as JSON text, other bytes as base64", async () => {
     const bytes = new Uint8Array([0xff, 0x00, 0x80]);
     // Raw bytes, not a string: fetch would encode a string as UTF-8.
@@ -190,10 +264,44 @@ describe("admin: invocations", () => {
     assert.equal(sleep.type, "sleep");
     assert.equal(typeof sleep.fields.wake_up_at, "number");
 
+    // Each entry says when it was appended and which attempt proposed it (the input: none).
+    assert.equal(input.attempt, null);
+    assert.equal(run.attempt, 1);
+    for (const e of d.journal) assert.ok(Math.abs(Date.parse(e.appended_at) - Date.now()) < 3_600_000);
+
     const cancel = await http("PATCH", `${admin}/invocations/${invocationId}/cancel`);
     assert.equal(cancel.status, 202);
-    await eventually("the cancelled invocation is gone", async () =>
-      (await http("GET", `${admin}/invocations/${invocationId}`)).status === 404 ? true : undefined,
+    // Kept for history: completed with the cancellation, its journal there to read.
+    const done = await eventually("the cancelled invocation completes", async () => {
+      const r = await http("GET", `${admin}/invocations/${invocationId}`);
+      return r.body.status === "completed" ? r.body : undefined;
+    });
+    assert.deepEqual(done.failure, { code: 409, message: "Cancelled" });
+    assert.ok(done.journal.length >= 4);
+    assert.equal(done.journal_retention, "1d");
+    const purge = await http("PATCH", `${admin}/invocations/${invocationId}/purge`);
+    assert.equal(purge.status, 202);
+    assert.equal((await http("GET", `${admin}/invocations/${invocationId}`)).status, 404);
+  });
+
+  it("restart-as-new starts a completed invocation's input again as a new invocation; refused for running ones and workflow runs", async () => {
+    const first = await http("POST", `${ingress}/Greeter/greet`, '"again"');
+    const id = first.headers.get("x-restate-id")!;
+    const restarted = await http("PATCH", `${admin}/invocations/${id}/restart-as-new`);
+    assert.equal(restarted.status, 200, restarted.text);
+    const fresh = restarted.body.new_invocation_id as string;
+    assert.notEqual(fresh, id);
+    assert.equal((await http("GET", `${ingress}/restate/invocation/${fresh}/attach`)).body, "hello again");
+    const wf = await http("POST", `${ingress}/Signup/w9/run`, '"x@example.com"');
+    const refused = await http(
+      "PATCH",
+      `${admin}/invocations/${wf.headers.get("x-restate-id")}/restart-as-new`,
+    );
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.onelog_code, "OL1023");
+    assert.equal(
+      (await http("PATCH", `${admin}/invocations/inv_${"0".repeat(40)}/restart-as-new`)).status,
+      404,
     );
   });
 
@@ -252,11 +360,51 @@ describe("admin: invocations", () => {
 });
 
 describe("admin: state", () => {
+  it("optimistic versioning: If-Match (or ?version=) with the version read applies; a stale one is 412 OL1040, nothing written", async () => {
+    assert.equal((await http("POST", `${ingress}/Account/dora/deposit`, "3")).body, 3);
+    const read = await http("GET", `${admin}/state/Account/dora`);
+    const v1 = read.body.version as string;
+    const patched = await http(
+      "PATCH",
+      `${admin}/state/Account/dora`,
+      { balance: 30 },
+      { "if-match": `"${v1}"` },
+    );
+    assert.equal(patched.status, 200, patched.text);
+    assert.notEqual(patched.body.version, v1);
+    assert.equal(patched.headers.get("etag"), `"${patched.body.version}"`);
+    // The version read before that patch is stale now.
+    const stale = await http(
+      "PATCH",
+      `${admin}/state/Account/dora`,
+      { balance: 1 },
+      { "if-match": `"${v1}"` },
+    );
+    assert.equal(stale.status, 412);
+    assert.equal(stale.body.onelog_code, "OL1040");
+    assert.match(stale.body.message, /changed since it was read/);
+    const viaQuery = await http("PATCH", `${admin}/state/Account/dora?version=${v1}`, { balance: 1 });
+    assert.equal(viaQuery.status, 412);
+    assert.equal((await http("POST", `${ingress}/Account/dora/balance`)).body, 30);
+    const current = await http("PATCH", `${admin}/state/Account/dora?version=${patched.body.version}`, {
+      balance: 31,
+    });
+    assert.equal(current.status, 200);
+    assert.equal((await http("POST", `${ingress}/Account/dora/balance`)).body, 31);
+  });
+
   it("reads one key's state and patches it through the log: values set, null deletes", async () => {
     assert.equal((await http("POST", `${ingress}/Account/alice/deposit`, "10")).body, 10);
     const read = await http("GET", `${admin}/state/Account/alice`);
     assert.equal(read.status, 200);
-    assert.deepEqual(read.body, { service: "Account", key: "alice", state: { balance: { json: "10" } } });
+    assert.deepEqual(read.body, {
+      service: "Account",
+      key: "alice",
+      version: read.body.version,
+      state: { balance: { json: "10" } },
+    });
+    assert.match(read.body.version, /^[0-9a-f]{16}$/);
+    assert.equal(read.headers.get("etag"), `"${read.body.version}"`);
 
     const patched = await http("PATCH", `${admin}/state/Account/alice`, { balance: 50, note: { vip: true } });
     assert.equal(patched.status, 200, patched.text);

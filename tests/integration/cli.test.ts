@@ -91,6 +91,9 @@ before(async () => {
   ]);
   const banner = await dev.banner();
   assert.match(banner, new RegExp(`serving Greeter, Counter — ingress ${ingress}, admin ${admin}`));
+  await eventually("the web UI's URL is printed", () =>
+    dev.stdout.includes(`onelog dev: web UI at ${admin}/ui/`),
+  );
 });
 
 after(async () => {
@@ -125,10 +128,8 @@ describe("onelog dev and the admin commands", () => {
   });
 
   it("invocations ls and describe: the journal as a timeline", async () => {
-    assert.equal(
-      (await http("POST", `${ingress}/Greeter/greet`, '"Ada"', { "idempotency-key": "cli-1" })).body,
-      "hello Ada",
-    );
+    const greeted = await http("POST", `${ingress}/Greeter/greet`, '"Ada"', { "idempotency-key": "cli-1" });
+    assert.equal(greeted.body, "hello Ada");
     const sent = await http("POST", `${ingress}/Greeter/slow/send`, '"nap"');
     const id = sent.body.invocationId as string;
     await eventually("the sleep is journaled", async () => {
@@ -137,21 +138,31 @@ describe("onelog dev and the admin commands", () => {
     });
     const ls = await run("invocations", "ls", "--service", "Greeter");
     assert.equal(ls.code, 0, ls.stderr);
-    assert.match(ls.stdout, /^ID\s+TARGET\s+STATUS\s+ATTEMPTS\s+CREATED\s+LAST FAILURE$/m);
+    assert.match(ls.stdout, /^ID\s+TARGET\s+STATUS\s+ATTEMPTS\s+CREATED\s+RESULT$/m);
     assert.match(ls.stdout, new RegExp(`^${id}\\s+Greeter/slow\\s+(invoked|suspended)\\s+1\\s`, "m"));
-    assert.match(ls.stdout, /Greeter\/greet\s+completed/);
+    // Completed invocations are kept for history, with their result.
+    assert.match(ls.stdout, /Greeter\/greet\s+completed\s+1\s+\S+\s+→ "hello Ada"$/m);
     const d = await run("invocations", "describe", id);
     assert.equal(d.code, 0, d.stderr);
     assert.match(d.stdout, new RegExp(`^id\\s+${id}$`, "m"));
     assert.match(d.stdout, /^target\s+Greeter\/slow$/m);
     assert.match(d.stdout, /^journal \(2 entries\):$/m);
-    assert.match(d.stdout, /^\s+0\s+cmd 0\s+Input\s+"nap"$/m);
-    assert.match(d.stdout, /^\s+1\s+cmd 1\s+Sleep\s+until \d{4}-\d\d-\d\dT/m);
+    assert.match(d.stdout, /^\s+#\s+AT\s+ATTEMPT\s+COMMAND\s+ENTRY\s+VALUE$/m);
+    assert.match(d.stdout, /^\s+0\s+\+\d+ms\s+cmd 0\s+Input\s+"nap"$/m);
+    assert.match(d.stdout, /^\s+1\s+\+[\d.]+m?s\s+1\s+cmd 1\s+Sleep\s+until \d{4}-\d\d-\d\dT/m);
     const json = JSON.parse((await run("--json", "invocations", "describe", id)).stdout);
     assert.deepEqual(
       json.journal.map((e: any) => e.type),
       ["input", "sleep"],
     );
+    // A completed one keeps its journal (the journal retention, 24 h by default).
+    const done = await run("invocations", "describe", greeted.headers.get("x-restate-id")!);
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /^status\s+completed$/m);
+    assert.match(done.stdout, /^result\s+"hello Ada"$/m);
+    assert.match(done.stdout, /^kept\s+status and result 1d, journal 1d after completion$/m);
+    assert.match(done.stdout, /^journal \(3 entries\):$/m);
+    assert.match(done.stdout, /^\s+1\s+\+\d+ms\s+1\s+cmd 1\s+Run 'compose'/m);
   });
 
   it("state set and get go through the admin API; null deletes", async () => {
@@ -164,7 +175,13 @@ describe("onelog dev and the admin commands", () => {
     const del = await run("state", "set", "Counter", "c1", "note=null");
     assert.doesNotMatch(del.stdout, /note/);
     const get = JSON.parse((await run("--json", "state", "get", "Counter", "c1")).stdout);
-    assert.deepEqual(get, { service: "Counter", key: "c1", state: { count: { json: "8" } } });
+    assert.deepEqual(get, {
+      service: "Counter",
+      key: "c1",
+      version: get.version,
+      state: { count: { json: "8" } },
+    });
+    assert.match(get.version, /^[0-9a-f]{16}$/);
     const bad = await run("state", "set", "Greeter", "x", "a=1");
     assert.equal(bad.code, 1);
     assert.match(
@@ -203,13 +220,15 @@ describe("onelog dev and the admin commands", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^cancelled 3 of 3 invocations$/m);
     assert.match(r.stderr, /\[#{30}\] 3\/3 cancel/);
-    await eventually("the cancelled invocations are gone", async () => {
+    // Cancelled, they complete and are kept for history: no running one is left to cancel.
+    const running = `${where} AND status <> 'completed'`;
+    await eventually("the cancelled invocations complete", async () => {
       const rows = (
-        await http("POST", `${admin}/query`, { query: `SELECT id FROM sys_invocation WHERE ${where}` })
+        await http("POST", `${admin}/query`, { query: `SELECT id FROM sys_invocation WHERE ${running}` })
       ).body.rows;
       return rows.length === 0;
     });
-    const none = await run("invocations", "cancel", "--all-matching", where);
+    const none = await run("invocations", "cancel", "--all-matching", running);
     assert.equal(none.code, 0);
     assert.match(none.stdout, /no invocation matches: nothing cancelled/);
     const unknown = await run("invocations", "kill", `inv_${"0".repeat(40)}`);

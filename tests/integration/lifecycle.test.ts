@@ -279,7 +279,9 @@ describe("lifecycle", () => {
       const r = await h.attach(id);
       assert.equal(r.status, 409, JSON.stringify(r.body));
       assert.deepEqual(r.body, { code: 409, message: "Cancelled", source: "invocation" });
-      await eventually("the child completed", async () => (await h.status(childId)).status === 404);
+      // The child completes cancelled, and is kept for history with its result.
+      await eventually("the child completed", async () => (await h.stateOf(childId)) === "completed");
+      assert.deepEqual((await h.status(childId)).body.failure, { code: 409, message: "Cancelled" });
       assert.equal(effects.get("compensate/p1-child"), 1);
       assert.equal(effects.get("compensate/p1"), 1);
       assert.equal(effects.get("confirm/p1-child"), undefined);
@@ -364,7 +366,8 @@ describe("lifecycle", () => {
       assert.ok(["invoked", "suspended"].includes((await h.stateOf(childId)) ?? ""), "the child is running");
       await h.server.engine.operate("kill", id);
       assert.deepEqual((await h.attach(id)).body, { code: 409, message: "Killed", source: "invocation" });
-      await eventually("the child ended", async () => (await h.status(childId)).status === 404);
+      await eventually("the child ended", async () => (await h.stateOf(childId)) === "completed");
+      assert.deepEqual((await h.status(childId)).body.failure, { code: 409, message: "Killed" });
       await h.resolve("p2-child", "too late");
       assert.equal(effects.get("compensate/p2"), undefined);
       assert.equal(effects.get("compensate/p2-child"), undefined);

@@ -181,7 +181,11 @@ describe("snake_case: the admin API", () => {
     for (const s of services.services) await get("/services/{name}", `/services/${s.name}`);
     const deployments = await get("/deployments", "/deployments");
     await get("/deployments/{id}", `/deployments/${deployments.deployments[0].id}`);
-    const listed = await get("/invocations?status=&service=&limit=", "/invocations?limit=1000");
+    const listed = await get(
+      "/invocations?status=&service=&handler=&key=&since=&until=&limit=&cursor=&counts=",
+      "/invocations?limit=1000&counts=true",
+      [["counts"]], // keyed by status values (`backing-off`), which are data
+    );
     const statuses = new Set<string>();
     for (const row of listed.invocations) {
       const d = await get("/invocations/{id}", `/invocations/${row.id}`, JOURNAL_HEADERS);
@@ -204,8 +208,9 @@ describe("snake_case: the admin API", () => {
       [...m[1]!.matchAll(/`([^`]+)`/g)].map((p) => p[1]!),
     );
     assert.ok(documented.length >= 9, `found the GET rows of docs/admin.md: ${documented.join(" ")}`);
+    // /metrics is Prometheus text and /ui/ the web UI's HTML page (tests/browser/ui.test.ts): not JSON.
     assert.deepEqual(
-      documented.filter((p) => p !== "/metrics" && !walked.has(p)),
+      documented.filter((p) => p !== "/metrics" && p !== "/ui/" && !walked.has(p)),
       [],
       "every documented GET path was walked",
     );
@@ -228,7 +233,7 @@ describe("snake_case: the admin API", () => {
 
 describe("snake_case: the SQL views", () => {
   // Columns of user payloads: their text is the user's JSON, not ours.
-  const USER_VALUES = new Set(["value_utf8", "completion_success_value_utf8"]);
+  const USER_VALUES = new Set(["value_utf8", "completion_success_value_utf8", "completion_value_utf8"]);
 
   for (const view of [
     "sys_invocation",

@@ -89,7 +89,7 @@ after(async () => {
 });
 
 describe("sql: sys_invocation", () => {
-  it("a completed idempotent call: target, status, result, key and timestamps", async () => {
+  it("a completed idempotent call: target, status, result, key, timestamps, retentions and its kept journal", async () => {
     const [row] = await query(admin, "SELECT * FROM sys_invocation WHERE id = ?", [ids.greet]);
     assert.equal(row.target, "Greeter/greet");
     assert.equal(row.target_service_name, "Greeter");
@@ -103,7 +103,28 @@ describe("sql: sys_invocation", () => {
     assert.equal(row.idempotency_key, "sql-1");
     assert.equal(row.retry_count, 0);
     assert.equal(row.attempt_epoch, 1);
-    assert.equal(row.journal_size, 0);
+    // Kept for history (docs/admin.md#history): input, the step and its result.
+    assert.equal(row.journal_size, 3);
+    assert.equal(row.journal_commands_size, 2);
+    assert.equal(row.completion_value_utf8, '"hello Ada"');
+    assert.equal(row.invoked_by, "ingress");
+    assert.equal(row.invoked_by_id, null);
+    assert.equal(row.completion_retention, "1d");
+    assert.equal(row.journal_retention, "1d");
+    const journal = await query(
+      admin,
+      'SELECT "index", entry_type, name, attempt, appended_at FROM sys_journal WHERE id = ? ORDER BY "index"',
+      [ids.greet],
+    );
+    assert.deepEqual(
+      journal.map((j) => [j.index, j.entry_type, j.name, j.attempt]),
+      [
+        [0, "input", null, null],
+        [1, "run", "compose", 1],
+        [2, "completion", null, 1],
+      ],
+    );
+    for (const j of journal) assert.ok(Math.abs(Date.parse(j.appended_at) - Date.now()) < 3_600_000);
     for (const at of ["created_at", "modified_at", "completed_at"]) {
       assert.match(row[at], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       assert.ok(Math.abs(Date.parse(row[at]) - Date.now()) < 3_600_000, `${at} is about now`);
@@ -148,8 +169,8 @@ describe("sql: sys_invocation", () => {
     );
     const counts = Object.fromEntries(rows.map((r) => [r.status, r.n]));
     assert.equal(counts.inboxed, 1);
-    // Retained: the two idempotent calls and the workflow run; the plain calls are gone.
-    assert.equal(counts.completed, 3);
+    // Every completed one is kept for history: 2 Greeter calls, 2 Counter calls, the workflow's 2.
+    assert.equal(counts.completed, 6);
     assert.equal((counts.invoked ?? 0) + (counts.suspended ?? 0), 2);
   });
 });
@@ -254,8 +275,8 @@ describe("sql: sys_service and sys_deployment", () => {
     );
     assert.deepEqual(rows, [
       { ty: "service", n: 3 },
-      { ty: "virtual_object", n: 2 },
-      { ty: "workflow", n: 1 },
+      { ty: "virtual_object", n: 4 },
+      { ty: "workflow", n: 2 },
     ]);
   });
 });

@@ -39,6 +39,7 @@ function status(id: string, over: Partial<InvocationStatus> = {}): InvocationSta
   };
 }
 
+const META = { at: 1_700_000_000_000, attempt: 1 };
 const input: JournalEntry = { type: "input", argument: Buffer.from("1"), headers: {} };
 let completionIds = 0;
 const run = (name: string): JournalEntry => ({ type: "run", name, completionId: ++completionIds });
@@ -47,8 +48,8 @@ const run = (name: string): JournalEntry => ({ type: "run", name, completionId: 
 function fill(store: PartitionStore, id: string, key: string, appliedLsn: number): void {
   store.transaction(() => {
     store.putStatus(status(id, { target: { service: "S", handler: "h", key } }));
-    store.appendJournal(id, 0, input);
-    store.appendJournal(id, 1, run("step"));
+    store.appendJournal(id, 0, input, META);
+    store.appendJournal(id, 1, run("step"), META);
     store.putTimer({ dueAt: 100 + appliedLsn, key: { kind: "sleep", invocationId: id, completionId: 1 } });
     store.putState("S", key, "count", Buffer.from([appliedLsn, 0, 255]));
     store.setLock("S", key, id);
@@ -66,6 +67,7 @@ function rows(store: PartitionStore, id: string, key: string): unknown {
   return {
     status: store.getStatus(id),
     journal: store.getJournal(id),
+    journalMeta: store.getJournalMeta(id),
     timers: store.listTimers(Number.MAX_SAFE_INTEGER, 100),
     state: store.listState("S", key).map(([n, v]) => [n, [...v]]),
     lock: store.getLock("S", key),
@@ -100,7 +102,7 @@ function suite(
       // Later changes to the original do not reach the snapshot.
       store.transaction(() => {
         store.putState("S", "alice", "count", Buffer.from([9]));
-        store.appendJournal(ID0, 2, run("later"));
+        store.appendJournal(ID0, 2, run("later"), META);
         store.setAppliedLsn(43);
       });
       const restored = restore(snapshot);
@@ -135,10 +137,10 @@ function suite(
     void it("journal: append in order, read back, delete", () => {
       const { store } = make();
       store.transaction(() => {
-        store.appendJournal("x", 0, input);
-        store.appendJournal("x", 1, run("one"));
+        store.appendJournal("x", 0, input, META);
+        store.appendJournal("x", 1, run("one"), META);
       });
-      store.transaction(() => store.appendJournal("x", 2, run("two")));
+      store.transaction(() => store.appendJournal("x", 2, run("two"), META));
       assert.deepEqual(
         store.getJournal("x").map((e) => e.type + (e.type === "run" ? e.name : "")),
         ["input", "runone", "runtwo"],
@@ -151,14 +153,14 @@ function suite(
       const { store } = make();
       store.transaction(() => {
         store.putStatus(status("s", { attemptEpoch: 1 }));
-        store.appendJournal("s", 0, input);
+        store.appendJournal("s", 0, input, META);
         store.setAppliedLsn(5);
       });
       assert.throws(() =>
         store.transaction(() => {
           store.putStatus(status("s", { attemptEpoch: 9 }));
           store.putStatus(status("new"));
-          store.appendJournal("s", 1, run("lost"));
+          store.appendJournal("s", 1, run("lost"), META);
           store.putState("S", "k", "n", Buffer.from("1"));
           store.setAppliedLsn(6);
           throw new Error("boom");
@@ -335,6 +337,43 @@ void describe("SqliteStoreDb: per-partition snapshots of the shared file", () =>
   });
 });
 
+void describe("SqliteStoreDb: a file from before the journal's history columns", () => {
+  void it("opens it, adds the columns (older rows have no time), and restores a snapshot made of it", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-store-"));
+    dirs.push(dir);
+    const file = path.join(dir, "store.db");
+    // The same store, its journal table as onelog created it before history (id, idx, entry).
+    const oldLayout =
+      "CREATE TABLE old_journal (id TEXT NOT NULL, idx INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (id, idx)) WITHOUT ROWID;" +
+      "INSERT INTO old_journal SELECT id, idx, entry FROM journal; DROP TABLE journal; ALTER TABLE old_journal RENAME TO journal;";
+    const db = SqliteStoreDb.open(file, { partitions: 1 });
+    fill(db.partition(0), ID0, "k", 5);
+    const snapshot = await db.partition(0).snapshot();
+    db.db.exec(oldLayout);
+    db.close();
+    // A snapshot an older onelog made: the same, with the old journal table.
+    const old = new Database(Buffer.from(snapshot.bytes));
+    old.exec(oldLayout);
+    const oldSnapshot = { ...snapshot, bytes: old.serialize() };
+    old.close();
+
+    const reopened = SqliteStoreDb.open(file, { partitions: 1 });
+    const store = reopened.partition(0);
+    assert.equal(store.getJournal(ID0).length, 2);
+    assert.deepEqual(store.getJournalMeta(ID0), [undefined, undefined]);
+    store.transaction(() => store.appendJournal(ID0, 2, run("new"), { at: 9, attempt: 2 }));
+    assert.deepEqual(store.getJournalMeta(ID0), [undefined, undefined, { at: 9, attempt: 2 }]);
+    // The old snapshot restores into the new layout; it snapshots again.
+    const fresh = SqliteStoreDb.open(path.join(dir, "fresh.db"), { partitions: 1 });
+    const restored = fresh.restore(oldSnapshot);
+    assert.equal(restored.getJournal(ID0).length, 2);
+    assert.deepEqual(restored.getJournalMeta(ID0), [undefined, undefined]);
+    assert.equal((await restored.snapshot()).appliedLsn, 5);
+    fresh.close();
+    reopened.close();
+  });
+});
+
 void describe("SqlitePartitionStore caches", () => {
   void it("a commit that fails (the file cannot grow) leaves no cached status or journal behind", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-store-"));
@@ -344,7 +383,7 @@ void describe("SqlitePartitionStore caches", () => {
     const store = db.partition(0);
     store.transaction(() => {
       store.putStatus(status("c", { attemptEpoch: 1 }));
-      store.appendJournal("c", 0, input);
+      store.appendJournal("c", 0, input, META);
     });
     // Cap the file at its current size: a large write cannot commit.
     db.db.pragma("wal_checkpoint(TRUNCATE)");
@@ -354,7 +393,7 @@ void describe("SqlitePartitionStore caches", () => {
       () =>
         store.transaction(() => {
           store.putStatus(status("c", { attemptEpoch: 2 }));
-          store.appendJournal("c", 1, run("x"));
+          store.appendJournal("c", 1, run("x"), META);
           store.putState("S", "k", "big", big);
         }),
       (e: unknown) => (e as { code?: string }).code === "SQLITE_FULL",

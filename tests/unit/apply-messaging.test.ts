@@ -304,6 +304,7 @@ describe("apply: calls and sends through the outbox (invariant 8)", () => {
         target: MAIL,
         argument: enc({ to: "ada" }),
         headers: {},
+        invokedBy: { invocationId: A, target: GREET },
         caller: { invocationId: A, completionId: 2 },
       },
     ]);
@@ -370,6 +371,7 @@ describe("apply: calls and sends through the outbox (invariant 8)", () => {
         target: MAIL,
         argument: enc(1),
         headers: { h: "v" },
+        invokedBy: { invocationId: A, target: GREET },
         executeAt: T0 + 10 + 5_000,
       },
     ]);

@@ -11,6 +11,7 @@ import type {
   Target,
 } from "../../packages/onelog/src/internal/partition/records.js";
 import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
+import { stateVersion } from "../../packages/onelog/src/internal/partition/state-version.js";
 
 const T0 = 1_700_000_000_000;
 const A = "inv_00000000000000000000000000000000000000a1";
@@ -137,6 +138,34 @@ describe("apply: patch_state (an operator's state change through the log)", () =
       answered("patch_5"),
     ]);
     assert.deepEqual(state(store), { count: "3" });
+  });
+
+  it("with an expected version: applies when the key's state has it, else answers 412 and writes nothing", () => {
+    const store = new MemoryStore(0);
+    step(store, patch("r1", [{ name: "count", value: enc(5) }]));
+    const v = stateVersion(store.listState("Counter", "k1"));
+    assert.equal(v, stateVersion([["count", enc(5)]]));
+    const ok = step(store, { ...patch("r2", [{ name: "count", value: enc(6) }]), expectedVersion: v });
+    assert.deepEqual(ok, [answered("r2")]);
+    assert.deepEqual(store.getState("Counter", "k1", "count"), enc(6));
+    const stale = step(store, { ...patch("r3", [{ name: "count", value: enc(0) }]), expectedVersion: v });
+    assert.equal(stale.length, 1);
+    const r = (stale[0] as { result: Result }).result;
+    assert.ok("err" in r && r.err.code === 412, JSON.stringify(r));
+    assert.deepEqual(store.getState("Counter", "k1", "count"), enc(6));
+    // The version depends on names and values, not on their order.
+    assert.equal(
+      stateVersion([
+        ["a", enc(1)],
+        ["b", enc(2)],
+      ]),
+      stateVersion([
+        ["b", enc(2)],
+        ["a", enc(1)],
+      ]),
+    );
+    assert.notEqual(stateVersion([["a", enc(1)]]), stateVersion([["a", enc(2)]]));
+    assert.notEqual(stateVersion([]), stateVersion([["", EMPTY]]));
   });
 
   it("replaying the same records on an empty store gives the same tables (deterministic)", () => {

@@ -485,6 +485,7 @@ describe("apply: attempt_failed and retries", () => {
         state: "backing-off",
         retryCount: 1,
         lastFailure: "Error: boom",
+        failures: [{ attempt: 1, at, message: "Error: boom" }],
         nextRetryAt: at + 50,
         modifiedAt: at,
       }),
@@ -547,6 +548,10 @@ describe("apply: attempt_failed and retries", () => {
         attemptEpoch: 2,
         retryCount: 2,
         lastFailure: "Error: two",
+        failures: [
+          { attempt: 1, at: T0, message: "Error: one" },
+          { attempt: 2, at, message: "Error: two" },
+        ],
         modifiedAt: at,
       }),
     );
@@ -611,6 +616,7 @@ describe("apply: timers", () => {
         journalLength: 2,
         commandCount: 2,
         lastFailure: "Error: boom",
+        failures: [{ attempt: 1, at: T0 + 10, message: "Error: boom" }],
         modifiedAt: T0 + 60,
       }),
     );
@@ -842,6 +848,7 @@ describe("apply: pause and resume", () => {
         attemptEpoch: 2,
         retryCount: 0,
         lastFailure: "Error: boom",
+        failures: [{ attempt: 1, at: T0, message: "Error: boom" }],
         modifiedAt: T0 + 1_000,
       }),
     );

@@ -2505,10 +2505,11 @@ describe("resolveHandlers", () => {
           onMaxAttempts: DEFAULTS.onMaxAttempts,
         },
         idempotencyRetentionMs: DEFAULTS.idempotencyRetentionMs,
-        journalRetentionMs: DEFAULTS.journalRetentionMs,
+        // No journal retention: the engine's default applies (start({ defaultJournalRetention })).
         inactivityTimeoutMs: DEFAULTS.inactivityTimeoutMs,
       },
     );
+    assert.equal("journalRetentionMs" in h!, false);
     assert.equal(h!.fn, fn);
     assert.equal(h!.input.contentType, "application/json");
   });

@@ -131,6 +131,7 @@ console.log(
     `admin ${server.adminUrl ?? "off"}, data in ${server.dataDir}` +
     (mode === "dev" ? " (restarts when a file next to it changes)" : ""),
 );
+if (server.adminUrl !== undefined) console.log(`onelog ${mode}: web UI at ${server.adminUrl}/ui/`);
 // Tells `onelog dev` that this server started (a later exit is a crash, not a failed start).
 process.channel?.unref();
 process.send?.("serving");

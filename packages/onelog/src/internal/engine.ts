@@ -10,6 +10,7 @@
  */
 import { randomUUID } from "node:crypto";
 import {
+  DEFAULTS,
   endpointManifest,
   handlersOfManifest,
   resolveHandlers,
@@ -35,6 +36,7 @@ import { EmbeddedLeadership, type Leadership } from "./partition/leadership.js";
 import type { Logger } from "./ops/logger.js";
 import { PartitionProcessor, type ProcessorObserver, type ProcessorOptions } from "./partition/processor.js";
 import type { InvokeBody, Target } from "./partition/records.js";
+import { retentionOf } from "./partition/retention.js";
 import type { InvocationStatus, PartitionStore } from "./partition/store/store.js";
 
 /** Restate's answer to a second request-response call to a workflow's `run`. */
@@ -83,6 +85,8 @@ export interface EngineOptions {
    * resolves once every partition caught up with the log, not once this node leads them.
    */
   readonly followers?: boolean;
+  /** Journal retention of handlers that set none (default 24 h, as Restate's `default-journal-retention`). */
+  readonly defaultJournalRetentionMs?: number;
 }
 
 /** Where remote deployments are registered and how they are reached. */
@@ -233,7 +237,12 @@ export class Engine {
           this.handlers.delete(`${s.name}/${name}`);
         this.services.set(s.name, { name: s.name, kind: kindOf(s.ty), handlers: new Map() });
       }
-      for (const h of handlersOfManifest(m)) {
+      for (const parsed of handlersOfManifest(m)) {
+        // A handler without its own journal retention gets the engine's (retention.ts).
+        const h: HandlerInfo =
+          parsed.journalRetentionMs !== undefined
+            ? parsed
+            : { ...parsed, journalRetentionMs: o.defaultJournalRetentionMs ?? DEFAULTS.journalRetentionMs };
         (this.services.get(h.service)!.handlers as Map<string, HandlerInfo>).set(h.name, h);
         this.handlers.set(`${h.service}/${h.name}`, h);
       }
@@ -374,7 +383,8 @@ export class Engine {
   /**
    * Changes one object key's or workflow's state through its partition's log: each name gets
    * its value, `null` deletes it. Resolves once applied, with `{ ok }` or, while an invocation
-   * holds the key's lock, a 409 failure and nothing written.
+   * holds the key's lock, a 409 failure and nothing written; with `expectedVersion`, a 412
+   * failure when the state's version (partition/state-version.ts) is another.
    *
    * @example
    * const r = await engine.patchState("Account", "alice", [{ name: "balance", value: enc(50) }]);
@@ -384,13 +394,21 @@ export class Engine {
     service: string,
     key: string,
     changes: readonly { readonly name: string; readonly value: Uint8Array | null }[],
+    expectedVersion?: string,
   ): Promise<Result> {
     // Any invocation id for this key names the key's partition.
     const p = this.processorOf(newInvocationId({ service, handler: "", key }, undefined, this.random));
     const requestId = `patch_${randomUUID()}`;
     const result = this.waitFor(requestId); // 2
     try {
-      await p.appendExternal({ type: "patch_state", requestId, service, key, changes });
+      await p.appendExternal({
+        type: "patch_state",
+        requestId,
+        service,
+        key,
+        changes,
+        ...(expectedVersion === undefined ? {} : { expectedVersion }),
+      });
     } catch (e) {
       this.dropWaiter(requestId, result);
       throw e;
@@ -450,7 +468,7 @@ export class Engine {
       argument: req.argument,
       headers: req.headers ?? {},
       retry: h.retryPolicy,
-      retentionMs: h.idempotencyRetentionMs,
+      ...retentionOf(h, { fromIngress: true, keyed: req.idempotencyKey !== undefined }),
       ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
       ...(req.delayMs === undefined || req.delayMs <= 0
         ? {}

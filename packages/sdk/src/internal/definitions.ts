@@ -43,7 +43,11 @@ export interface ServiceOptions {
   readonly retryPolicy?: RetryPolicyOptions;
   /** How long a completed invocation with an idempotency key keeps its output. Default 24 h. */
   readonly idempotencyRetention?: Duration;
-  /** How long a completed invocation keeps its journal. Default 0 (dropped at completion). */
+  /**
+   * How long a completed invocation keeps its journal, for history (admin, CLI, UI). Default: the
+   * engine's (`start({ defaultJournalRetention })`, 24 h unless set); 0 keeps no journal. Never
+   * longer than the invocation's completion retention (its idempotency or workflow retention).
+   */
   readonly journalRetention?: Duration;
   /** Handlers of a private service cannot be called through the ingress. */
   readonly ingressPrivate?: boolean;
@@ -414,7 +418,8 @@ export const DEFAULTS = {
   onMaxAttempts: "pause",
   idempotencyRetentionMs: 24 * 3_600_000,
   workflowRetentionMs: 24 * 3_600_000,
-  journalRetentionMs: 0,
+  /** The engine's default when a handler sets no `journalRetention` (Restate's `default-journal-retention`). */
+  journalRetentionMs: 24 * 3_600_000,
   inactivityTimeoutMs: 60_000,
 } as const;
 
@@ -439,6 +444,7 @@ export function resolveHandlers(stub: AnyDefinition): ResolvedHandler[] {
     const rp = { ...def.options.retryPolicy, ...own.retryPolicy };
     const maxAttempts = rp.maxAttempts === undefined ? DEFAULTS.maxAttempts : rp.maxAttempts;
     const ms = (d: Duration | undefined, dflt: number) => (d === undefined ? dflt : durationMs(d));
+    const journalRetention = pick("journalRetention");
     return {
       service: def.name,
       name,
@@ -459,7 +465,8 @@ export function resolveHandlers(stub: AnyDefinition): ResolvedHandler[] {
         def.kind === "workflow" && kind === "workflow"
           ? ms(def.options.workflowRetention, DEFAULTS.workflowRetentionMs)
           : ms(pick("idempotencyRetention"), DEFAULTS.idempotencyRetentionMs),
-      journalRetentionMs: ms(pick("journalRetention"), DEFAULTS.journalRetentionMs),
+      // Unset stays unset: the engine applies its own default (start option defaultJournalRetention).
+      ...(journalRetention === undefined ? {} : { journalRetentionMs: durationMs(journalRetention) }),
       inactivityTimeoutMs: ms(pick("inactivityTimeout"), DEFAULTS.inactivityTimeoutMs),
     };
   });

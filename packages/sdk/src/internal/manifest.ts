@@ -94,7 +94,8 @@ export interface HandlerInfo {
     readonly onMaxAttempts: "pause" | "kill";
   };
   readonly idempotencyRetentionMs: number;
-  readonly journalRetentionMs: number;
+  /** How long a completed invocation keeps its journal; absent: the engine's default. */
+  readonly journalRetentionMs?: number;
   readonly inactivityTimeoutMs: number;
   /** How long a remote attempt asked to suspend may take to end (manifest `abortTimeout`); unset: the engine's default. */
   readonly abortTimeoutMs?: number;
@@ -136,7 +137,7 @@ export function endpointManifest(
           },
           output: h.output.contentType === undefined ? {} : { contentType: h.output.contentType },
           inactivityTimeout: h.inactivityTimeoutMs,
-          journalRetention: h.journalRetentionMs,
+          ...(h.journalRetentionMs === undefined ? {} : { journalRetention: h.journalRetentionMs }),
           ...(h.kind === "workflow"
             ? { workflowCompletionRetention: h.idempotencyRetentionMs }
             : { idempotencyRetention: h.idempotencyRetentionMs }),
@@ -196,7 +197,7 @@ export function handlersOfManifest(manifest: EndpointManifest): HandlerInfo[] {
           kind === "workflow"
             ? (h.workflowCompletionRetention ?? DEFAULTS.workflowRetentionMs)
             : (h.idempotencyRetention ?? s.idempotencyRetention ?? DEFAULTS.idempotencyRetentionMs),
-        journalRetentionMs: h.journalRetention ?? s.journalRetention ?? DEFAULTS.journalRetentionMs,
+        ...journalRetentionOf(h.journalRetention ?? s.journalRetention),
         inactivityTimeoutMs: h.inactivityTimeout ?? s.inactivityTimeout ?? DEFAULTS.inactivityTimeoutMs,
         ...((h.abortTimeout ?? s.abortTimeout) === undefined
           ? {}
@@ -213,4 +214,9 @@ export function handlersOfManifest(manifest: EndpointManifest): HandlerInfo[] {
     }
   }
   return out;
+}
+
+/** A handler's journal retention when its manifest says one; absent leaves the engine's default. */
+function journalRetentionOf(ms: number | undefined): { journalRetentionMs?: number } {
+  return ms === undefined ? {} : { journalRetentionMs: ms };
 }

@@ -23,12 +23,17 @@ interface InvocationRow {
   retry_count: number;
   idempotency_key: string | null;
   last_failure: string | null;
+  completion_result: "success" | "failure" | null;
+  completion_failure: string | null;
+  completion_value_utf8: string | null;
   created_at: string;
   modified_at: string;
 }
 
 interface ShownEntry {
   index: number;
+  appended_at?: string | null;
+  attempt?: number | null;
   command_index?: number;
   type: string;
   name?: string;
@@ -46,7 +51,12 @@ interface Described {
   retry_count: number;
   waiting_on: { completion_ids: number[]; signal_ids: number[] } | null;
   idempotency_key: string | null;
+  invoked_by_id: string | null;
+  invoked_by_target: string | null;
+  completion_retention: string;
+  journal_retention: string | null;
   last_failure: string | null;
+  failures: { attempt: number; at: string; message: string }[];
   next_retry_at: string | null;
   created_at: string;
   modified_at: string;
@@ -64,6 +74,13 @@ const OPERATIONS = {
   resume: { past: "resumed", what: "starts a paused invocation again" },
 } as const;
 type Operation = keyof typeof OPERATIONS;
+
+/** A listing row's outcome: the result of a completed one, else the last failure, if any. */
+function rowResult(r: InvocationRow): string | null {
+  if (r.completion_result === "failure") return `✗ ${r.completion_failure ?? ""}`;
+  if (r.completion_result === "success") return `→ ${r.completion_value_utf8 ?? "(bytes)"}`;
+  return r.last_failure === null ? null : `last failure: ${r.last_failure}`;
+}
 
 function positiveInt(text: string): number {
   const n = Number(text);
@@ -119,19 +136,46 @@ function entryDetail(e: ShownEntry): string {
   }
 }
 
-/** The journal as a timeline: position, command index, what happened, and its value. */
-export function timeline(journal: readonly ShownEntry[]): string {
-  if (journal.length === 0) return "journal: empty (it is dropped when the invocation completes)";
-  const rows = journal.map((e) => [
-    String(e.index),
-    e.command_index === undefined ? "" : `cmd ${e.command_index}`,
-    e.description,
-    entryDetail(e),
-  ]);
-  return `journal (${journal.length} entries):\n${table(["#", "COMMAND", "ENTRY", "VALUE"], rows)
+/**
+ * The journal as a timeline: position, time since the invocation was created, the attempt that
+ * proposed the entry, command index, what happened, and its value.
+ */
+export function timeline(
+  journal: readonly ShownEntry[],
+  createdAt?: string,
+  journalRetention?: string | null,
+): string {
+  if (journal.length === 0) {
+    return journalRetention === undefined || journalRetention === null
+      ? "journal: none"
+      : `journal: none kept (journal retention ${journalRetention}, or it has expired)`;
+  }
+  const start = createdAt === undefined ? NaN : Date.parse(createdAt);
+  const rows = journal.map((e) => {
+    const at = e.appended_at === undefined || e.appended_at === null ? NaN : Date.parse(e.appended_at);
+    return [
+      String(e.index),
+      Number.isFinite(at) && Number.isFinite(start) ? `+${formatMs(at - start)}` : "",
+      e.attempt === undefined || e.attempt === null ? "" : String(e.attempt),
+      e.command_index === undefined ? "" : `cmd ${e.command_index}`,
+      e.description,
+      entryDetail(e),
+    ];
+  });
+  return `journal (${journal.length} entries):\n${table(
+    ["#", "AT", "ATTEMPT", "COMMAND", "ENTRY", "VALUE"],
+    rows,
+  )
     .split("\n")
     .map((l) => `  ${l}`)
     .join("\n")}`;
+}
+
+/** `850ms`, `12.3s`, `4m 10s`: a short elapsed time. */
+function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.floor(ms / 60_000)}m ${Math.round((ms % 60_000) / 1000)}s`;
 }
 
 function describeText(d: Described): string {
@@ -158,14 +202,31 @@ function describeText(d: Described): string {
       ["status", status],
       ["attempts", `${d.attempt_epoch} started, ${d.retry_count} failed since start or resume`],
       ["idempotency key", d.idempotency_key ?? undefined],
+      [
+        "invoked by",
+        d.invoked_by_id === null ? "ingress" : `${d.invoked_by_target ?? "?"} (${d.invoked_by_id})`,
+      ],
       ["created", d.created_at],
       ["modified", d.modified_at],
       ["completed", d.completed_at ?? undefined],
+      [
+        "kept",
+        d.status === "completed"
+          ? `status and result ${d.completion_retention}, journal ${d.journal_retention ?? "0s"} after completion`
+          : undefined,
+      ],
       ["last failure", d.last_failure ?? undefined],
       ["result", outcome],
     ]),
+    ...(d.failures.length === 0
+      ? []
+      : [
+          "",
+          `failed attempts (${d.failures.length === 10 ? "the last 10" : d.failures.length}):`,
+          ...d.failures.map((f) => `  attempt ${f.attempt} at ${f.at}: ${clip(f.message, 200)}`),
+        ]),
     "",
-    timeline(d.journal),
+    timeline(d.journal, d.created_at, d.journal_retention),
   ].join("\n");
 }
 
@@ -209,35 +270,57 @@ export function registerInvocations(program: Command): void {
   invocations
     .command("ls")
     .alias("list")
-    .description("list invocations, newest first")
+    .description("list invocations, newest first: running ones and the completed ones still kept")
     .option(
       "--status <status>",
       "only this status: scheduled, inboxed, invoked, suspended, backing-off, paused, completed",
     )
     .option("--service <name>", "only invocations of this service")
+    .option("--handler <name>", "only invocations of this handler")
+    .option("--key <key>", "only invocations of this object key or workflow id")
+    .option("--since <time>", "only invocations created at or after this time (ISO 8601 or ms)")
     .option("--limit <n>", "at most this many", positiveInt, 50)
-    .action(async (opts: { status?: string; service?: string; limit: number }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const q = new URLSearchParams({ limit: String(opts.limit) });
-      if (opts.status !== undefined) q.set("status", opts.status);
-      if (opts.service !== undefined) q.set("service", opts.service);
-      const answer = await ctx.client.get<{ invocations: InvocationRow[] }>(`/invocations?${q.toString()}`);
-      if (ctx.json) return printJson(answer);
-      if (answer.invocations.length === 0) return print("no invocations");
-      print(
-        table(
-          ["ID", "TARGET", "STATUS", "ATTEMPTS", "CREATED", "LAST FAILURE"],
-          answer.invocations.map((r) => [
-            r.id,
-            cell(r.target, 50),
-            r.status,
-            String(r.attempt_epoch),
-            r.created_at,
-            cell(r.last_failure, 50),
-          ]),
-        ),
-      );
-    });
+    .option("--cursor <cursor>", "the page after the one that printed this cursor")
+    .action(
+      async (
+        opts: {
+          status?: string;
+          service?: string;
+          handler?: string;
+          key?: string;
+          since?: string;
+          limit: number;
+          cursor?: string;
+        },
+        cmd: Command,
+      ) => {
+        const ctx = contextOf(cmd);
+        const q = new URLSearchParams({ limit: String(opts.limit) });
+        for (const name of ["status", "service", "handler", "key", "since", "cursor"] as const) {
+          const v = opts[name];
+          if (v !== undefined) q.set(name, v);
+        }
+        const answer = await ctx.client.get<{ invocations: InvocationRow[]; next_cursor: string | null }>(
+          `/invocations?${q.toString()}`,
+        );
+        if (ctx.json) return printJson(answer);
+        if (answer.invocations.length === 0) return print("no invocations");
+        print(
+          table(
+            ["ID", "TARGET", "STATUS", "ATTEMPTS", "CREATED", "RESULT"],
+            answer.invocations.map((r) => [
+              r.id,
+              cell(r.target, 50),
+              r.status,
+              String(r.attempt_epoch),
+              r.created_at,
+              cell(rowResult(r), 50),
+            ]),
+          ),
+        );
+        if (answer.next_cursor !== null) print(`more: add --cursor ${answer.next_cursor}`);
+      },
+    );
   invocations
     .command("describe")
     .alias("get")

@@ -5,6 +5,8 @@
 import { join, resolve } from "node:path";
 import { pino } from "pino";
 import type { AnyDefinition } from "@onelog/sdk";
+import type { Duration } from "@onelog/sdk";
+import { durationMs } from "@onelog/sdk/internal";
 import { Admin, AdminTokenRequiredError, isLoopbackHost } from "../http/admin.js";
 import { systemClock } from "../clock.js";
 import { fileDeploymentRecords, fileEpochRecord, openDataDir } from "./data-dir.js";
@@ -74,6 +76,12 @@ export interface StartOptions {
   readonly queryTimeoutMs?: number;
   /** A pino-compatible logger. Default: pino at level `info` (env ONELOG_LOG_LEVEL). */
   readonly logger?: Logger;
+  /**
+   * How long a completed invocation keeps its journal when its handler sets no
+   * `journalRetention` (history for the admin API, the CLI and the UI). Default: env
+   * ONELOG_DEFAULT_JOURNAL_RETENTION (`24h`, `90m`, `0`, …), else 24 h; 0 keeps no journals.
+   */
+  readonly defaultJournalRetention?: Duration;
 }
 
 /** A running embedded onelog. */
@@ -110,6 +118,23 @@ function envCount(name: string): number | undefined {
 }
 
 /**
+ * A duration from the environment: ms (`5000`) or units (`24h`, `1h30m`, `90s`, `500ms`, `2d`);
+ * undefined when unset, a TypeError when it is not a duration.
+ */
+function envDurationMs(name: string): number | undefined {
+  const text = process.env[name]?.trim();
+  if (text === undefined || text === "") return undefined;
+  if (/^\d+$/.test(text)) return Number(text);
+  const units: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|d|h|m|s)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text)
+    throw new TypeError(
+      `${name} must be a duration such as 24h, 90m, 30s or 5000 (ms), not ${JSON.stringify(text)}`,
+    );
+  return Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]!]!, 0));
+}
+
+/**
  * Starts onelog embedded in this process and resolves once every partition has a leader and
  * the ingress listens. Fails (and releases everything it took) if the data directory is used by
  * another live process (DataDirLockedError) or a port is taken (PortInUseError, OL1025).
@@ -138,6 +163,10 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
     throw new AdminTokenRequiredError(adminHost);
   }
   const metrics = options.adminPort === false ? undefined : new Metrics();
+  const defaultJournalRetentionMs =
+    options.defaultJournalRetention === undefined
+      ? envDurationMs("ONELOG_DEFAULT_JOURNAL_RETENTION")
+      : durationMs(options.defaultJournalRetention);
   const { meta, release } = openDataDir(dataDir, {
     partitions: options.partitions ?? 4,
     onStaleLock: (pid) =>
@@ -202,6 +231,7 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
       logger,
       services: options.services,
       suspendAlways: options.suspendAlways ?? process.env.ONELOG_SUSPEND_ALWAYS === "1",
+      ...(defaultJournalRetentionMs === undefined ? {} : { defaultJournalRetentionMs }),
       ...(metrics === undefined ? {} : { observer: metrics }),
       ...(cluster === undefined ? {} : { followers: true }),
     });

@@ -11,12 +11,14 @@
  *   GET    /deployments, /deployments/{id}  this process's handlers (embedded) and remote deployments
  *   POST   /deployments                     { uri, force?, use_http_11?, additional_headers? }: discover, register
  *   DELETE /deployments/{id}                remove a remote deployment
- *   GET    /invocations?status=&service=&limit=
+ *   GET    /invocations?status=&service=&handler=&key=&since=&until=&limit=&cursor=&counts=true
  *   GET    /invocations/{id}                the status row and the decoded journal
  *   PATCH  /invocations/{id}/cancel|kill|purge|pause|resume   (also DELETE /invocations/{id}?mode=)
- *   GET    /state/{service}/{key}           one key's state
- *   PATCH  /state/{service}/{key}           { name: value | null, … } through the log
- *   POST   /query                           { "query": "SELECT …" } → { rows, truncated } (on a worker thread, 10 s at most)
+ *   PATCH  /invocations/{id}/restart-as-new  a completed one's input, as a new invocation
+ *   GET    /state/{service}/{key}           one key's state and its version (also as ETag)
+ *   PATCH  /state/{service}/{key}           { name: value | null, … } through the log; If-Match: 412 if changed
+ *   GET    /ui/                             the web UI (docs/ui.md); its files need no token
+ *   POST   /query                           { "query": "SELECT …" } → { rows, truncated } (in a worker process, 10 s at most)
  *
  * With a token (start option `adminToken`, env ONELOG_ADMIN_TOKEN), every path but /health needs
  * `Authorization: Bearer <token>`. Errors are JSON in Restate's admin shape `{ message, restate_code, onelog_code }` (errors.ts).
@@ -37,9 +39,11 @@ import { Registry } from "./registry.js";
 import { DeploymentConflictError, DiscoveryError } from "../invoker/deployments.js";
 import { describeInvocation } from "./invocation-description.js";
 import { showBytes, type ShownValue } from "./values.js";
-import { SqlIntrospection, SqlQueryError } from "../ops/sql.js";
+import { SqlIntrospection, SqlQueryError, type InvocationCursor, type InvocationFilter } from "../ops/sql.js";
 import { SqlRunner } from "../ops/sql-runner.js";
 import { INVOCATION_STATES, type InvocationState } from "../partition/store/store.js";
+import { stateVersion } from "../partition/state-version.js";
+import { serveUi } from "./ui.js";
 
 export interface AdminOptions {
   readonly engine: Engine;
@@ -258,6 +262,11 @@ export class Admin {
       if (method !== "GET") throw this.methodNotAllowed("GET", path);
       return await this.health(res);
     }
+    // The UI's files hold no data (ui.ts): served without the token; the API calls need it.
+    if (serveUi(path, method, res)) {
+      req.resume();
+      return;
+    }
     if (!this.authorized(req)) {
       req.resume();
       return this.send(
@@ -279,6 +288,7 @@ export class Admin {
       if (method !== "PATCH" && method !== "POST") {
         throw this.methodNotAllowed("PATCH, POST", path);
       }
+      if (third === "restart-as-new") return this.restartAsNew(res, second);
       return this.operate(res, second, third);
     }
     if (first === "invocations" && second !== undefined && parts.length === 2 && method === "DELETE") {
@@ -291,7 +301,7 @@ export class Admin {
     }
     if (first === "state" && second !== undefined && third !== undefined && parts.length === 3) {
       if (method === "GET") return this.getState(res, second, third);
-      if (method === "PATCH") return this.patchState(req, res, second, third);
+      if (method === "PATCH") return this.patchState(req, res, second, third, url.searchParams);
       throw this.methodNotAllowed("GET, PATCH", path);
     }
     if (path === "/query") {
@@ -394,41 +404,51 @@ export class Admin {
     this.send(res, 202, { invocation_id: id, operation: mode });
   }
 
+  /**
+   * `GET /invocations`: one page, newest first, with filters (status, service, handler, key,
+   * since, until), `limit` (default 100) and `cursor` (the previous page's `next_cursor`);
+   * `counts=true` adds the number of invocations per status under the same filters.
+   */
   private listInvocations(res: ServerResponse, params: URLSearchParams): void {
     const status = params.get("status") ?? undefined;
     if (status !== undefined && !STATES.has(status)) {
       throw new AdminError(400, "OL1024", `status must be one of ${[...STATES].join(", ")}, not ${status}`);
     }
-    const service = params.get("service") ?? undefined;
     const limitText = params.get("limit") ?? "100";
     const limit = Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new AdminError(400, "OL1024", `limit must be an integer from 1 to 10000, not ${limitText}`);
     }
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (status !== undefined) {
-      where.push("status = ?");
-      args.push(status);
-    }
-    if (service !== undefined) {
-      where.push("target_service_name = ?");
-      args.push(service);
-    }
-    const { rows } = this.sql!.query(
-      `SELECT id, target, status, attempt_epoch, retry_count, idempotency_key, last_failure, created_at, modified_at
-       FROM sys_invocation ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
-       ORDER BY created_at DESC, id LIMIT ${limit}`,
-      args,
-    );
-    this.send(res, 200, { invocations: rows });
+    const text = (name: string) => {
+      const v = params.get(name);
+      return v === null || v === "" ? undefined : v;
+    };
+    const since = timeParam(params, "since");
+    const until = timeParam(params, "until");
+    const cursor = text("cursor");
+    const after = cursor === undefined ? undefined : parseCursor(cursor);
+    const filter: InvocationFilter = {
+      ...(status === undefined ? {} : { status }),
+      ...optional("service", text("service")),
+      ...optional("handler", text("handler")),
+      ...optional("key", text("key")),
+      ...optional("since", since),
+      ...optional("until", until),
+      ...optional("after", after),
+    };
+    const page = this.sql!.invocations(filter, limit);
+    this.send(res, 200, {
+      invocations: page.rows,
+      next_cursor: page.next === undefined ? null : `${page.next.createdAt}:${page.next.id}`,
+      ...(params.get("counts") === "true" ? { counts: this.sql!.invocationCounts(filter) } : {}),
+    });
   }
 
   private describeInvocation(res: ServerResponse, rawId: string): void {
     const id = this.checkedId(rawId);
     const status = this.options.engine.statusOf(id);
     if (status === undefined) throw new AdminError(404, "OL1008", `invocation ${id} not found`);
-    this.send(res, 200, describeInvocation(status, this.sql!.journal(id)));
+    this.send(res, 200, describeInvocation(status, this.sql!.journal(id), this.sql!.journalMeta(id)));
   }
 
   private keyedService(service: string): void {
@@ -443,9 +463,49 @@ export class Admin {
     return Object.fromEntries(this.sql!.state(service, key).map(([name, value]) => [name, showBytes(value)]));
   }
 
+  /** The version of a key's state as committed (state-version.ts), for optimistic edits. */
+  private versionOf(service: string, key: string): string {
+    return stateVersion(this.sql!.state(service, key));
+  }
+
   private getState(res: ServerResponse, service: string, key: string): void {
     this.keyedService(service);
-    this.send(res, 200, { service, key, state: this.stateOf(service, key) });
+    const version = this.versionOf(service, key);
+    this.send(
+      res,
+      200,
+      { service, key, version, state: this.stateOf(service, key) },
+      { etag: `"${version}"` },
+    );
+  }
+
+  /**
+   * `PATCH /invocations/{id}/restart-as-new` (Restate's path): a new invocation of the same
+   * target with the same input and headers (not its idempotency key, which would only find this
+   * one), from a completed invocation whose journal is still kept. 200 `{ new_invocation_id }`.
+   */
+  private async restartAsNew(res: ServerResponse, rawId: string): Promise<void> {
+    const id = this.checkedId(rawId);
+    const engine = this.options.engine;
+    const status = engine.statusOf(id);
+    if (status === undefined) throw new AdminError(404, "OL1008", `invocation ${id} not found`);
+    const refuse = (why: string) =>
+      new AdminError(409, "OL1023", `cannot restart invocation ${id} as new: ${why}`);
+    if (status.state !== "completed")
+      throw refuse(`it is ${status.state}; only completed invocations restart`);
+    if (status.handlerKind === "workflow") throw refuse("a workflow's run runs once per workflow id");
+    const input = this.sql!.journal(id)[0];
+    if (input?.type !== "input") throw refuse("its journal (and so its input) is no longer kept");
+    if (engine.handler(status.target.service, status.target.handler) === undefined) {
+      throw refuse(`${status.target.service}/${status.target.handler} is not registered`);
+    }
+    let sent;
+    try {
+      sent = await engine.send({ target: status.target, argument: input.argument, headers: input.headers });
+    } catch (e) {
+      throw new AdminError(503, "OL1011", String(e));
+    }
+    this.send(res, 200, { new_invocation_id: sent.invocationId });
   }
 
   /** The deployments registry, or a 409 when this engine invokes no remote deployments. */
@@ -567,6 +627,7 @@ export class Admin {
     res: ServerResponse,
     service: string,
     key: string,
+    query: URLSearchParams,
   ): Promise<void> {
     this.keyedService(service);
     const body = parseJson(await readBody(req));
@@ -585,9 +646,16 @@ export class Admin {
     // Read just before the patch is appended: while it applies no exclusive handler holds the
     // key (apply refuses the patch then), so only another admin patch could come in between.
     const before = this.stateOf(service, key);
-    const result = await this.options.engine.patchState(service, key, changes);
-    if ("err" in result) throw new AdminError(409, "OL1020", result.err.message);
+    // Optimistic versioning: If-Match (an ETag of GET /state) or ?version=; checked by apply.
+    const ifMatch = req.headers["if-match"]?.replace(/^W\//, "").replace(/"/g, "").trim();
+    const expected = ifMatch || query.get("version") || undefined;
+    const result = await this.options.engine.patchState(service, key, changes, expected);
+    if ("err" in result) {
+      if (result.err.code === 412) throw new AdminError(412, "OL1040", result.err.message);
+      throw new AdminError(409, "OL1020", result.err.message);
+    }
     const state = this.stateOf(service, key);
+    const version = this.versionOf(service, key);
     // One entry per name: what it was, what it is now, and in a word what happened, so that a
     // deleted name cannot be read as lost state (docs/admin.md#state).
     const changed = changes.map(({ name }) => {
@@ -608,7 +676,7 @@ export class Admin {
         ...(now === undefined ? {} : { after: now }),
       };
     });
-    this.send(res, 200, { service, key, changes: changed, state });
+    this.send(res, 200, { service, key, version, changes: changed, state }, { etag: `"${version}"` });
   }
 
   private async query(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -631,6 +699,35 @@ export class Admin {
     const result = await this.runner!.query(sql, params);
     this.send(res, 200, result);
   }
+}
+
+/** `{ [name]: value }`, or nothing when the value is undefined (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(name: K, value: V | undefined): { [k in K]?: V } {
+  return (value === undefined ? {} : { [name]: value }) as { [k in K]?: V };
+}
+
+/** A time parameter: ms since the epoch, or an ISO 8601 date; undefined when absent. */
+function timeParam(params: URLSearchParams, name: string): number | undefined {
+  const text = params.get(name);
+  if (text === null || text === "") return undefined;
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms)) {
+    throw new AdminError(
+      400,
+      "OL1024",
+      `${name} must be a time: ms since the epoch or ISO 8601 (2025-01-31T12:00:00Z), not ${text}`,
+    );
+  }
+  return ms;
+}
+
+/** A `next_cursor` of GET /invocations: `<created_at ms>:<id>`. */
+function parseCursor(text: string): InvocationCursor {
+  const m = /^(\d+):(inv_[0-9A-Za-z]+)$/.exec(text);
+  if (m === null) {
+    throw new AdminError(400, "OL1024", `cursor must be a next_cursor of GET /invocations, not ${text}`);
+  }
+  return { createdAt: Number(m[1]), id: m[2]! };
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

@@ -43,14 +43,23 @@ export interface InvocationDescription {
   } | null;
   /** Invocations waiting durably for its result (callers and attachers). */
   readonly callers: readonly string[];
+  /** `ingress`, or `service` when another invocation's call or send made it. */
+  readonly invoked_by: "ingress" | "service";
+  /** The invocation whose call or send made it. */
+  readonly invoked_by_id: string | null;
+  readonly invoked_by_target: string | null;
   readonly idempotency_key: string | null;
   readonly retry_policy: RetryPolicyDescription;
-  /** How long the result is kept once completed (idempotent invocations, workflow runs). */
+  /** How long the status and result are kept once completed (docs/admin.md#history). */
   readonly completion_retention: string;
+  /** How long the journal is kept once completed; null for invocations from before history. */
+  readonly journal_retention: string | null;
   readonly last_failure: string | null;
   /** Server mode: the deployment its journal was made with (every later attempt goes there). */
   readonly pinned_deployment_id: string | null;
   readonly pinned_service_protocol_version: number | null;
+  /** The last failed attempts, oldest first (at most 10): attempt epoch, time, error. */
+  readonly failures: readonly { readonly attempt: number; readonly at: string; readonly message: string }[];
   readonly next_retry_at: string | null;
   readonly created_at: string;
   /** The LSN of the record that created it: the order invocations arrived in their partition. */
@@ -64,15 +73,22 @@ export interface InvocationDescription {
   /** A successful result as a {@link ShownValue}. */
   readonly output_value: ShownValue | null;
   readonly failure: { readonly code: number; readonly message: string } | null;
-  readonly journal: readonly ShownEntry[];
+  /** The journal (kept after completion for the journal retention), each entry with its time and attempt. */
+  readonly journal: readonly (ShownEntry & {
+    /** When it was appended; null for entries from before onelog recorded it. */
+    readonly appended_at: string | null;
+    /** The attempt that proposed it (commands, step results); null for the engine's notifications. */
+    readonly attempt: number | null;
+  })[];
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
-/** Describes an invocation from its status row and its journal (empty once completed). */
+/** Describes an invocation from its status row, its journal and the journal's times and attempts. */
 export function describeInvocation(
   s: InvocationStatus,
   journal: readonly JournalEntry[],
+  meta: readonly { readonly at: number | null; readonly attempt: number | null }[] = [],
 ): InvocationDescription {
   const result = s.result;
   const ok = result !== undefined && "ok" in result ? result.ok : undefined;
@@ -96,12 +112,17 @@ export function describeInvocation(
         ? null
         : { completion_ids: s.waitingOn.completionIds, signal_ids: s.waitingOn.signalIds },
     callers: (s.sinks ?? []).map((c) => c.invocationId),
+    invoked_by: s.invokedBy === undefined ? "ingress" : "service",
+    invoked_by_id: s.invokedBy?.invocationId ?? null,
+    invoked_by_target: s.invokedBy === undefined ? null : targetText(s.invokedBy.target),
     idempotency_key: s.idempotencyKey ?? null,
     retry_policy: describeRetryPolicy(s.retry),
     completion_retention: formatDuration(s.retentionMs),
+    journal_retention: s.journalRetentionMs === undefined ? null : formatDuration(s.journalRetentionMs),
     last_failure: s.lastFailure ?? null,
     pinned_deployment_id: s.pinnedDeployment?.deploymentId ?? null,
     pinned_service_protocol_version: s.pinnedDeployment?.protocolVersion ?? null,
+    failures: (s.failures ?? []).map((f) => ({ attempt: f.attempt, at: iso(f.at)!, message: f.message })),
     next_retry_at: iso(s.nextRetryAt),
     created_at: iso(s.createdAt)!,
     created_lsn: s.createdLsn,
@@ -111,6 +132,10 @@ export function describeInvocation(
     output: ok === undefined ? null : Buffer.from(ok).toString("utf8"),
     output_value: ok === undefined ? null : showBytes(ok),
     failure: result !== undefined && "err" in result ? { ...result.err } : null,
-    journal: showJournal(journal),
+    journal: showJournal(journal).map((e, i) => ({
+      ...e,
+      appended_at: iso(meta[i]?.at ?? undefined),
+      attempt: meta[i]?.attempt ?? null,
+    })),
   };
 }

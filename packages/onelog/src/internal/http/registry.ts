@@ -4,7 +4,7 @@
  * case, `ty`, durations as text such as `1d`, `1m` or `50ms`.
  */
 import { createHash } from "node:crypto";
-import type { HandlerInfo } from "@onelog/sdk/internal";
+import { DEFAULTS, type HandlerInfo } from "@onelog/sdk/internal";
 import type { Engine } from "../engine.js";
 import type { Deployment } from "../invoker/deployments.js";
 
@@ -116,7 +116,7 @@ function describeHandler(h: HandlerInfo): HandlerDescription {
     output_json_schema: h.output.jsonSchema ?? null,
     retry_policy: describeRetryPolicy(h.retryPolicy),
     idempotency_retention: formatDuration(h.idempotencyRetentionMs),
-    journal_retention: formatDuration(h.journalRetentionMs),
+    journal_retention: formatDuration(h.journalRetentionMs ?? DEFAULTS.journalRetentionMs),
     inactivity_timeout: formatDuration(h.inactivityTimeoutMs),
   };
 }

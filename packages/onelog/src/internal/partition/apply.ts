@@ -23,6 +23,10 @@
  *    the same record's application, right after the command.
  * 8. Messages to other partitions are written to the outbox in the same transaction as their
  *    cause; the leader ships them (actions `ship_outbox`).
+ * 9. A completed invocation is kept (status `completed`, its result) for its completion
+ *    retention and its journal for its journal retention, never longer than the status; a
+ *    `cleanup` timer forgets it, a `journal_cleanup` timer drops a journal that goes first.
+ *    Nothing of a completed invocation changes but by those timers and `purge`.
  */
 import type {
   CommandEntry,
@@ -33,6 +37,7 @@ import type {
 } from "@onelog/sdk/internal";
 import { CANCEL_SIGNAL_ID, VOID, parseAwakeableId } from "@onelog/sdk/internal";
 import { derivedInvocationId } from "./ids.js";
+import { stateVersion } from "./state-version.js";
 import type {
   AttachRequestBody,
   AttemptFailedBody,
@@ -52,7 +57,13 @@ import type {
   TimerFiredBody,
   TimerKey,
 } from "./records.js";
-import { InvariantError, type InvocationStatus, type PartitionStore } from "./store/store.js";
+import {
+  FAILURES_KEPT,
+  InvariantError,
+  type InvocationStatus,
+  type JournalMeta,
+  type PartitionStore,
+} from "./store/store.js";
 
 /** What the leader does after a batch commits. */
 export type Action =
@@ -90,6 +101,8 @@ export type Action =
 const CANCELLED: Result = { err: { code: 409, message: "Cancelled" } };
 const KILLED: Result = { err: { code: 409, message: "Killed" } };
 const EMPTY = new Uint8Array(0);
+/** A failed attempt's message is kept up to this many characters in the status's history. */
+const FAILURE_MESSAGE_MAX_CHARS = 4096;
 
 /** Applies one record to the store and returns the actions it calls for. */
 export function apply(store: PartitionStore, record: LogRecord): Action[] {
@@ -177,6 +190,11 @@ class Applier {
     }
   }
 
+  /** When and by which attempt an entry is appended: history only, never replayed. */
+  private meta(attempt?: number): JournalMeta {
+    return attempt === undefined ? { at: this.header.at } : { at: this.header.at, attempt };
+  }
+
   private timer(dueAt: number, timer: TimerKey): void {
     this.store.putTimer({ dueAt, key: timer });
     this.actions.push({ type: "schedule_timer", dueAt, timer });
@@ -194,7 +212,12 @@ class Applier {
       }
       return;
     }
-    this.store.appendJournal(b.invocationId, 0, { type: "input", argument: b.argument, headers: b.headers });
+    this.store.appendJournal(
+      b.invocationId,
+      0,
+      { type: "input", argument: b.argument, headers: b.headers },
+      this.meta(),
+    );
     const status: InvocationStatus = {
       invocationId: b.invocationId,
       target: b.target,
@@ -206,6 +229,8 @@ class Applier {
       commandCount: 1,
       retry: b.retry,
       retentionMs: b.retentionMs,
+      ...(b.journalRetentionMs === undefined ? {} : { journalRetentionMs: b.journalRetentionMs }),
+      ...(b.invokedBy === undefined ? {} : { invokedBy: b.invokedBy }),
       createdAt: this.header.at,
       createdLsn: lsn,
       modifiedAt: this.header.at,
@@ -266,7 +291,7 @@ class Applier {
     }
     const position = s.journalLength;
     this.command(s, b.commandIndex, b.entry);
-    this.store.appendJournal(b.invocationId, position, b.entry);
+    this.store.appendJournal(b.invocationId, position, b.entry, this.meta(b.attemptEpoch));
     s = {
       ...s,
       journalLength: position + 1,
@@ -295,7 +320,7 @@ class Applier {
       .getJournal(b.invocationId)
       .some((e) => e.type === "run" && e.completionId === b.completionId);
     if (!isRun) return;
-    this.completion(b.invocationId, b.completionId, b.result);
+    this.completion(b.invocationId, b.completionId, b.result, b.attemptEpoch);
   }
 
   /**
@@ -354,6 +379,7 @@ class Applier {
           target: e.target,
           argument: e.argument,
           headers: e.headers,
+          invokedBy: { invocationId: id, target: s.target },
           ...(e.idempotencyKey === undefined ? {} : { idempotencyKey: e.idempotencyKey }),
           ...(e.type === "send" && e.delayMs !== undefined ? { executeAt: this.header.at + e.delayMs } : {}),
           ...(e.type === "call" && e.resultCompletionId !== undefined
@@ -413,9 +439,17 @@ class Applier {
     }
   }
 
-  /** Notifies completion `completionId` of an invocation in this partition (invariant 7). */
-  private completion(invocationId: string, completionId: number, value: NotificationValue): void {
-    this.notify(invocationId, { type: "completion", completionId, value });
+  /**
+   * Notifies completion `completionId` of an invocation in this partition (invariant 7);
+   * `attempt` is the attempt that proposed it (a step's result), for history.
+   */
+  private completion(
+    invocationId: string,
+    completionId: number,
+    value: NotificationValue,
+    attempt?: number,
+  ): void {
+    this.notify(invocationId, { type: "completion", completionId, value }, attempt);
   }
 
   /** Notifies signal `signalId` of an invocation in this partition (invariant 7). */
@@ -427,7 +461,7 @@ class Applier {
    * Appends a notification to an invocation's journal and wakes it, once per completion id and
    * once per signal id (invariant 7); nothing for an invocation that is gone or completed.
    */
-  private notify(invocationId: string, entry: NotificationEntry): void {
+  private notify(invocationId: string, entry: NotificationEntry, attempt?: number): void {
     const s = this.store.getStatus(invocationId);
     if (s === undefined || s.state === "completed") return;
     const field = entry.type === "completion" ? "completed" : "signals";
@@ -435,7 +469,7 @@ class Applier {
     const seen = s[field] ?? [];
     if (seen.includes(id)) return;
     const position = s.journalLength;
-    this.store.appendJournal(invocationId, position, entry);
+    this.store.appendJournal(invocationId, position, entry, this.meta(attempt));
     const next: InvocationStatus = {
       ...s,
       journalLength: position + 1,
@@ -457,12 +491,13 @@ class Applier {
   }
 
   /**
-   * Completes an invocation: answers its callers, passes its key's lock on, drops its journal,
-   * and keeps its status and result for the retention when it has an idempotency key or is a
-   * workflow run (so duplicates get the same answer), else drops them.
+   * Completes an invocation: answers its callers, passes its key's lock on, and keeps its status
+   * and result for its completion retention and its journal for its journal retention
+   * (invariant 9), or forgets it at once when the retention is 0.
    */
   private complete(s: InvocationStatus, result: Result): void {
-    this.store.deleteJournal(s.invocationId);
+    const { keepMs, keepJournalMs } = keptFor(s);
+    if (keepJournalMs === 0) this.store.deleteJournal(s.invocationId);
     // Its sleeps will not be awaited any more; a later invocation with the same id must not see them.
     for (const c of s.sleeps ?? [])
       this.store.deleteTimer({ kind: "sleep", invocationId: s.invocationId, completionId: c });
@@ -476,8 +511,7 @@ class Applier {
         if (n !== undefined) this.enqueue(n);
       }
     }
-    const retained = (s.idempotencyKey !== undefined || s.handlerKind === "workflow") && s.retentionMs > 0;
-    if (retained) {
+    if (keepMs > 0) {
       const {
         nextRetryAt: _r,
         waitingOn: _w,
@@ -493,9 +527,12 @@ class Applier {
         result,
         completedAt: this.header.at,
         modifiedAt: this.header.at,
-        journalLength: 0,
+        ...(keepJournalMs === 0 ? { journalLength: 0 } : {}),
       });
-      this.timer(this.header.at + s.retentionMs, { kind: "cleanup", invocationId: s.invocationId });
+      this.timer(this.header.at + keepMs, { kind: "cleanup", invocationId: s.invocationId });
+      if (keepJournalMs > 0 && keepJournalMs < keepMs) {
+        this.timer(this.header.at + keepJournalMs, { kind: "journal_cleanup", invocationId: s.invocationId });
+      }
     } else {
       this.store.deleteStatus(s.invocationId);
       if (s.handlerKind === "workflow") this.dropWorkflow(s);
@@ -516,7 +553,18 @@ class Applier {
     const s = this.currentAttempt(b.invocationId, b.attemptEpoch);
     if (s === undefined) return;
     const retryCount = s.retryCount + 1;
-    const failed: InvocationStatus = { ...s, retryCount, lastFailure: b.message, modifiedAt: this.header.at };
+    const failure = {
+      attempt: b.attemptEpoch,
+      at: this.header.at,
+      message: b.message.slice(0, FAILURE_MESSAGE_MAX_CHARS),
+    };
+    const failed: InvocationStatus = {
+      ...s,
+      retryCount,
+      lastFailure: b.message,
+      failures: [...(s.failures ?? []), failure].slice(-FAILURES_KEPT),
+      modifiedAt: this.header.at,
+    };
     const max = s.retry.maxAttempts;
     if (max !== null && retryCount >= max) {
       if (s.retry.onMaxAttempts === "kill") {
@@ -571,10 +619,18 @@ class Applier {
       case "cleanup":
         if (s.state === "completed") this.purge(s);
         return;
+      case "journal_cleanup":
+        if (s.state === "completed") {
+          this.store.deleteJournal(s.invocationId);
+          this.store.putStatus({ ...s, journalLength: 0 });
+        }
+        return;
     }
   }
 
+  /** Forgets a completed invocation: its status, its journal and their timers. */
   private purge(s: InvocationStatus): void {
+    this.store.deleteTimer({ kind: "journal_cleanup", invocationId: s.invocationId });
     this.store.deleteStatus(s.invocationId);
     this.store.deleteJournal(s.invocationId);
     if (s.handlerKind === "workflow") this.dropWorkflow(s);
@@ -685,7 +741,8 @@ class Applier {
 
   /**
    * An operator's change to a key's state. Refused while an invocation holds the key's lock
-   * (invariant 6): that handler read the state when its attempt started and may write it back.
+   * (invariant 6): that handler read the state when its attempt started and may write it back;
+   * and, with an expected version, when the state is no longer the one the operator read.
    */
   patchState(b: PatchStateBody): void {
     const holder = this.store.getLock(b.service, b.key);
@@ -697,6 +754,18 @@ class Applier {
         result: { err: { code: 409, message } },
       });
       return;
+    }
+    if (b.expectedVersion !== undefined) {
+      const version = stateVersion(this.store.listState(b.service, b.key));
+      if (version !== b.expectedVersion) {
+        const message = `the state of ${b.service}/${b.key} changed since it was read: it has version ${version}, the patch was made against ${b.expectedVersion}; read it again`;
+        this.actions.push({
+          type: "state_patched",
+          requestId: b.requestId,
+          result: { err: { code: 412, message } },
+        });
+        return;
+      }
     }
     for (const c of b.changes) {
       if (c.value === null) this.store.deleteState(b.service, b.key, c.name);
@@ -715,6 +784,20 @@ class Applier {
       this.store.putStatus({ ...s, sinks: [...(s.sinks ?? []), b.caller] });
     }
   }
+}
+
+/**
+ * How long a completing invocation is kept (invariant 9). An invocation created by a record
+ * written before onelog kept history (no journal retention in it) keeps the old rule: only an
+ * idempotent invocation or a workflow run is kept, and never its journal.
+ */
+function keptFor(s: InvocationStatus): { keepMs: number; keepJournalMs: number } {
+  if (s.journalRetentionMs === undefined) {
+    const kept = s.idempotencyKey !== undefined || s.handlerKind === "workflow";
+    return { keepMs: kept ? Math.max(0, s.retentionMs) : 0, keepJournalMs: 0 };
+  }
+  const keepMs = Math.max(0, s.retentionMs);
+  return { keepMs, keepJournalMs: Math.max(0, Math.min(s.journalRetentionMs, keepMs)) };
 }
 
 /** Whether a notification wakes a suspended invocation. */

@@ -23,6 +23,7 @@ import { decodeRecord, encodeRecord } from "./codec.js";
 import { partitionOf } from "./ids.js";
 import type { Leadership, LeadershipGrant } from "./leadership.js";
 import type { LogRecord, OutboxMessage, RecordBody } from "./records.js";
+import { retentionOf } from "./retention.js";
 import type { PartitionStore } from "./store/store.js";
 import { TimerService } from "./timers.js";
 
@@ -465,7 +466,7 @@ export class PartitionProcessor {
       ...invoke,
       handlerKind: h.kind,
       retry: h.retryPolicy,
-      retentionMs: h.idempotencyRetentionMs,
+      ...retentionOf(h, { fromIngress: false, keyed: invoke.idempotencyKey !== undefined }),
     };
   }
 

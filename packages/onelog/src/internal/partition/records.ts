@@ -62,10 +62,27 @@ export interface InvokeBody {
   /** Run no earlier than this time (a delayed send). */
   readonly executeAt?: number;
   readonly retry: RetryPolicy;
-  /** How long a completed invocation's status and output are kept (idempotency/workflow retention). */
+  /**
+   * Its completion retention: how long its status and result are kept once it completes, for
+   * duplicates, attach/output and history (0: forgotten at completion). See retention.ts.
+   */
   readonly retentionMs: number;
+  /**
+   * How long its journal is kept once it completes (at most `retentionMs`). Absent in records
+   * written before onelog kept history: those keep only idempotent invocations and workflow
+   * runs, without their journal (apply.ts, `complete`).
+   */
+  readonly journalRetentionMs?: number;
   /** The invocation whose call this is; it gets the result as a completion. */
   readonly caller?: Caller;
+  /** The invocation whose call or send made this one (history: "invoked by"). */
+  readonly invokedBy?: InvokedBy;
+}
+
+/** Which invocation made another one by a call or a send, and its target. */
+export interface InvokedBy {
+  readonly invocationId: string;
+  readonly target: Target;
 }
 
 /** A command from an attempt, carrying the attempt's epoch (the conditional append). */
@@ -130,8 +147,12 @@ export interface SuspendBody {
   readonly waitingSignals: readonly number[];
 }
 
-/** What a durable timer does when it fires. */
-export type TimerKind = "retry" | "delayed_invoke" | "cleanup" | "sleep";
+/**
+ * What a durable timer does when it fires: `cleanup` forgets a completed invocation at the end of
+ * its completion retention, `journal_cleanup` drops its journal at the end of a shorter journal
+ * retention.
+ */
+export type TimerKind = "retry" | "delayed_invoke" | "cleanup" | "journal_cleanup" | "sleep";
 
 /** A timer is identified by its kind, invocation and (sleeps) completion id. */
 export interface TimerKey {
@@ -203,6 +224,8 @@ export interface PatchStateBody {
   readonly key: string;
   /** Each name gets its value; `null` deletes the name. */
   readonly changes: readonly { readonly name: string; readonly value: Uint8Array | null }[];
+  /** Apply only if the key's state still has this version (state-version.ts), else answer 412. */
+  readonly expectedVersion?: string;
 }
 
 export type RecordBody =
@@ -227,7 +250,9 @@ export type RecordBody =
  * retry policy, retention); the shipper adds it.
  */
 export type OutboxMessage =
-  | (Omit<InvokeBody, "handlerKind" | "retry" | "retentionMs"> & { readonly fromHandler: true })
+  | (Omit<InvokeBody, "handlerKind" | "retry" | "retentionMs" | "journalRetentionMs"> & {
+      readonly fromHandler: true;
+    })
   | InvocationResponseBody
   | ResolveAwakeableBody
   | AttachRequestBody

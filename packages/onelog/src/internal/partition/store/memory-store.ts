@@ -10,7 +10,14 @@ import { Packr } from "msgpackr";
 import type { JournalEntry } from "@onelog/sdk/internal";
 import { DataFormatError, STORE_FORMAT } from "../../format-versions.js";
 import type { OutboxMessage, TimerKey } from "../records.js";
-import type { InvocationStatus, PartitionSnapshot, PartitionStore, PromiseRow, TimerRow } from "./store.js";
+import type {
+  InvocationStatus,
+  JournalMeta,
+  PartitionSnapshot,
+  PartitionStore,
+  PromiseRow,
+  TimerRow,
+} from "./store.js";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -29,6 +36,8 @@ interface Counters {
 export class MemoryStore implements PartitionStore {
   private status = new Map<string, InvocationStatus>();
   private journal = new Map<string, JournalEntry[]>();
+  /** Beside `journal`, index for index: when each entry was appended, by which attempt. */
+  private journalMeta = new Map<string, (JournalMeta | undefined)[]>();
   private timers = new Map<string, TimerRow>();
   /** service\0key → (name → value) */
   private state = new Map<string, Map<string, Uint8Array>>();
@@ -93,13 +102,20 @@ export class MemoryStore implements PartitionStore {
   getJournal(id: string): JournalEntry[] {
     return [...(this.journal.get(id) ?? [])];
   }
-  appendJournal(id: string, index: number, entry: JournalEntry): void {
+  getJournalMeta(id: string): (JournalMeta | undefined)[] {
+    return [...(this.journalMeta.get(id) ?? [])];
+  }
+  appendJournal(id: string, index: number, entry: JournalEntry, meta: JournalMeta): void {
     const j = [...(this.journal.get(id) ?? [])];
     j[index] = entry;
     this.set(this.journal, id, j);
+    const m = [...(this.journalMeta.get(id) ?? [])];
+    m[index] = meta;
+    this.set(this.journalMeta, id, m);
   }
   deleteJournal(id: string): void {
     this.set(this.journal, id, undefined);
+    this.set(this.journalMeta, id, undefined);
   }
 
   putTimer(row: TimerRow): void {
@@ -221,6 +237,7 @@ export class MemoryStore implements PartitionStore {
     const tables = {
       status: [...this.status],
       journal: [...this.journal],
+      journalMeta: [...this.journalMeta],
       timers: [...this.timers],
       state: nested(this.state),
       locks: [...this.locks],
@@ -256,6 +273,7 @@ export class MemoryStore implements PartitionStore {
       new Map((entries ?? []).map(([k, inner]) => [k as string, map<string, V>(inner as Entries)]));
     store.status = map(t.status);
     store.journal = map(t.journal);
+    store.journalMeta = map(t.journalMeta);
     store.timers = map(t.timers);
     store.state = nested(t.state);
     store.locks = map(t.locks);
@@ -276,6 +294,7 @@ export class MemoryStore implements PartitionStore {
     const copy = new MemoryStore(this.partition);
     copy.status = new Map(this.status);
     copy.journal = new Map(this.journal);
+    copy.journalMeta = new Map(this.journalMeta);
     copy.timers = new Map(this.timers);
     copy.state = new Map(this.state);
     copy.locks = new Map(this.locks);
@@ -296,6 +315,7 @@ export class MemoryStore implements PartitionStore {
     return {
       status: sorted(this.status),
       journal: sorted(this.journal),
+      journalMeta: sorted(this.journalMeta),
       timers: sorted(this.timers),
       state: sorted(this.state),
       locks: sorted(this.locks),

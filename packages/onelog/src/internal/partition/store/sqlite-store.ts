@@ -25,6 +25,9 @@
  *    the file does not.
  * 4. The file declares its format (`PRAGMA user_version` = STORE_FORMAT); a file with another
  *    one, or with tables and no version (format 1), is refused at open with DataFormatError.
+ *    Additions that older code reads as before (a nullable column, an index) are made at open
+ *    without a new format: the journal's `at` and `attempt` columns (history), added to a file
+ *    that lacks them, stay NULL in its older rows.
  */
 import Database from "better-sqlite3";
 import { Packr } from "msgpackr";
@@ -32,7 +35,14 @@ import type { JournalEntry } from "@onelog/sdk/internal";
 import { DataFormatError, STORE_FORMAT } from "../../format-versions.js";
 import { partitionOf, partitionOfKey } from "../ids.js";
 import type { OutboxMessage, TimerKey } from "../records.js";
-import type { InvocationStatus, PartitionSnapshot, PartitionStore, PromiseRow, TimerRow } from "./store.js";
+import type {
+  InvocationStatus,
+  JournalMeta,
+  PartitionSnapshot,
+  PartitionStore,
+  PromiseRow,
+  TimerRow,
+} from "./store.js";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -71,8 +81,10 @@ CREATE TABLE IF NOT EXISTS invocation_status (
   modified_at INTEGER NOT NULL, data BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS invocation_status_state ON invocation_status (partition, state, created_at);
+CREATE INDEX IF NOT EXISTS invocation_status_created ON invocation_status (created_at, id);
 CREATE TABLE IF NOT EXISTS journal (
-  id TEXT NOT NULL, idx INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (id, idx)
+  id TEXT NOT NULL, idx INTEGER NOT NULL, entry BLOB NOT NULL, at INTEGER, attempt INTEGER,
+  PRIMARY KEY (id, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS timers (
   partition INTEGER NOT NULL, due_at INTEGER NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,
@@ -98,6 +110,13 @@ const PARTITION_ROWS: readonly { readonly table: string; readonly where: string 
   { table: "journal", where: "onelog_partition_of_id(id) = ?" },
   { table: "timers", where: "partition = ?" },
 ];
+
+/** Adds the journal's history columns to a file made before them (invariant 4); a no-op otherwise. */
+function addJournalMetaColumns(db: Database.Database): void {
+  const columns = (db.pragma("table_info(journal)") as { name: string }[]).map((c) => c.name);
+  if (columns.length === 0 || columns.includes("at")) return;
+  db.exec("ALTER TABLE journal ADD COLUMN at INTEGER; ALTER TABLE journal ADD COLUMN attempt INTEGER;");
+}
 
 /** Options of {@link SqliteStoreDb.open}. */
 export interface SqliteStoreDbOptions {
@@ -128,6 +147,7 @@ export class SqliteStoreDb {
       // Invariant 4: a file with tables but no version was written before versions (format 1).
       const found = version === 0 ? (tables > 0 ? 1 : STORE_FORMAT) : version;
       if (found !== STORE_FORMAT) throw new DataFormatError(`store ${path}`, found, STORE_FORMAT);
+      addJournalMetaColumns(this.db); // 4
       this.db.exec(SCHEMA);
       if (version === 0) this.db.pragma(`user_version = ${STORE_FORMAT}`);
       const n = options.partitions;
@@ -243,9 +263,10 @@ export class SqliteStoreDb {
         for (const { table, where } of PARTITION_ROWS) {
           this.db.prepare(`DELETE FROM main.${table} WHERE ${where}`).run(p);
           const select = source.prepare(`SELECT * FROM ${table}`).raw();
-          const columns = select.columns().length;
+          // By name: a snapshot from a file without the newer nullable columns restores too (4).
+          const columns = select.columns().map((c) => `"${c.name}"`);
           const insert = this.db.prepare(
-            `INSERT INTO main.${table} VALUES (${Array.from({ length: columns }, () => "?").join(", ")})`,
+            `INSERT INTO main.${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
           );
           for (const row of select.iterate() as Iterable<unknown[]>) insert.run(...row);
         }
@@ -302,7 +323,8 @@ export class SqlitePartitionStore implements PartitionStore {
         )
         .pluck(),
       getJournal: db.prepare("SELECT entry FROM journal WHERE id = ? ORDER BY idx").pluck(),
-      appendJournal: db.prepare("INSERT INTO journal (id, idx, entry) VALUES (?, ?, ?)"),
+      getJournalMeta: db.prepare("SELECT at, attempt FROM journal WHERE id = ? ORDER BY idx").raw(),
+      appendJournal: db.prepare("INSERT INTO journal (id, idx, entry, at, attempt) VALUES (?, ?, ?, ?, ?)"),
       deleteJournal: db.prepare("DELETE FROM journal WHERE id = ?"),
       putTimer: db.prepare(
         "INSERT OR REPLACE INTO timers (partition, due_at, kind, id, command) VALUES (?, ?, ?, ?, ?)",
@@ -473,8 +495,13 @@ export class SqlitePartitionStore implements PartitionStore {
     this.journalCache.set(id, journal);
     return [...journal];
   }
-  appendJournal(id: string, index: number, entry: JournalEntry): void {
-    this.q.appendJournal.run(id, index, packr.pack(entry));
+  getJournalMeta(id: string): (JournalMeta | undefined)[] {
+    return (this.q.getJournalMeta.all(id) as [number | null, number | null][]).map(([at, attempt]) =>
+      at === null ? undefined : attempt === null ? { at } : { at, attempt },
+    );
+  }
+  appendJournal(id: string, index: number, entry: JournalEntry, meta: JournalMeta): void {
+    this.q.appendJournal.run(id, index, packr.pack(entry), meta.at, meta.attempt ?? null);
     // Journals are written through: the rows go to the file now, the cache keeps a copy (3).
     if (this.db.inTransaction) this.journalTouched.add(id);
     const cached = this.journalCache.get(id);

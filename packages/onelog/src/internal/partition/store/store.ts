@@ -8,6 +8,7 @@ import type { JournalEntry, Result } from "@onelog/sdk/internal";
 import type {
   Caller,
   HandlerKind,
+  InvokedBy,
   OutboxMessage,
   PinnedDeployment,
   RetryPolicy,
@@ -55,7 +56,14 @@ export interface InvocationStatus {
   readonly sinks?: readonly Caller[];
   readonly idempotencyKey?: string;
   readonly retry: RetryPolicy;
+  /** Completion retention: how long the status and result are kept once completed. */
   readonly retentionMs: number;
+  /** How long the journal is kept once completed; absent for invocations from before history (none). */
+  readonly journalRetentionMs?: number;
+  /** The invocation whose call or send made this one; absent for the ingress. */
+  readonly invokedBy?: InvokedBy;
+  /** The last failed attempts, oldest first (at most {@link FAILURES_KEPT}). */
+  readonly failures?: readonly AttemptFailure[];
   readonly createdAt: number;
   /** The LSN of the Invoke record that created it (tells a duplicate's Invoke from the first). */
   readonly createdLsn: number;
@@ -66,6 +74,26 @@ export interface InvocationStatus {
   readonly nextRetryAt?: number;
   readonly result?: Result;
   readonly completedAt?: number;
+}
+
+/** Failed attempts an invocation keeps, for history; older ones are dropped. */
+export const FAILURES_KEPT = 10;
+
+/** One failed attempt, as the invocation's status keeps it. */
+export interface AttemptFailure {
+  /** The attempt's epoch (1 for the first attempt). */
+  readonly attempt: number;
+  /** When the failure was applied (its record's time). */
+  readonly at: number;
+  readonly message: string;
+}
+
+/** When a journal entry was applied and which attempt proposed it (history; not replayed). */
+export interface JournalMeta {
+  /** The time of the record that appended it. */
+  readonly at: number;
+  /** The attempt epoch of a command or a proposed step result; absent for notifications from the engine. */
+  readonly attempt?: number;
 }
 
 /** A workflow's durable promise. */
@@ -113,7 +141,9 @@ export interface PartitionStore {
   listInvoked(): string[];
 
   getJournal(invocationId: string): JournalEntry[];
-  appendJournal(invocationId: string, index: number, entry: JournalEntry): void;
+  /** When each entry of a journal was appended and by which attempt (undefined: not known, older rows). */
+  getJournalMeta(invocationId: string): (JournalMeta | undefined)[];
+  appendJournal(invocationId: string, index: number, entry: JournalEntry, meta: JournalMeta): void;
   deleteJournal(invocationId: string): void;
 
   putTimer(row: TimerRow): void;
