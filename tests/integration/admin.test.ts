@@ -521,3 +521,30 @@ describe("admin: the bearer token", () => {
     await loopback.stop();
   });
 });
+
+describe("admin: cross-origin requests", () => {
+  it("a change sent by a page on another site is refused; the same from the CLI, curl or the UI's origin is not", async () => {
+    const server = await startServer([]);
+    try {
+      const foreign = await http("POST", `${server.adminUrl}/deployments`, '{"uri":"http://127.0.0.1:1"}', {
+        origin: "https://evil.example",
+        "content-type": "text/plain",
+      });
+      assert.equal(foreign.status, 403, foreign.text);
+      assert.equal(foreign.body.onelog_code, "OL1033");
+      const own = await http(
+        "POST",
+        `${server.adminUrl}/deployments`,
+        { uri: "http://127.0.0.1:1" },
+        {
+          origin: server.adminUrl!,
+        },
+      );
+      assert.equal(own.status, 400, own.text); // got through: discovery fails, as it should here
+      const noOrigin = await http("POST", `${server.adminUrl}/query`, "SELECT 1 AS one");
+      assert.deepEqual(noOrigin.body.rows, [{ one: 1 }]);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -37,6 +37,7 @@ export const ErrorCodes = {
   OL1030: { status: 400, title: "bad path (a keyed path without its key)", where: "ingress" },
   OL1031: { status: 409, title: "deployment conflict", where: "admin" },
   OL1032: { status: 400, title: "deployment discovery failed", where: "admin" },
+  OL1033: { status: 403, title: "cross-origin request refused", where: "admin" },
   OL1040: { status: 412, title: "state changed since it was read", where: "admin" },
 } as const;
 

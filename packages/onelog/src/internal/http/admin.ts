@@ -267,6 +267,25 @@ export class Admin {
       req.resume();
       return;
     }
+    // A page on another site can make a browser send a simple POST here (no preflight): every
+    // request that changes something must come from this origin (the UI) or from no browser.
+    const origin = req.headers.origin;
+    if (
+      method !== "GET" &&
+      method !== "HEAD" &&
+      origin !== undefined &&
+      origin !== `http://${req.headers.host ?? ""}`
+    ) {
+      req.resume();
+      return this.send(
+        res,
+        403,
+        adminError(
+          "OL1033",
+          `cross-origin ${method} refused: the request comes from ${origin}, not from this admin endpoint`,
+        ),
+      );
+    }
     if (!this.authorized(req)) {
       req.resume();
       return this.send(
