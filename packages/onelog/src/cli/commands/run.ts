@@ -60,6 +60,9 @@ export function defaultDataDir(file: string): string {
   return `.onelog-${stem}`;
 }
 
+/** How long signals must be quiet before the CLI exits after a signal (see `run`). */
+const SIGNAL_QUIET_MS = 300;
+
 /** Files whose change restarts `dev`. */
 const SOURCE = /\.(?:[cm]?[jt]sx?|json)$/;
 /** How long changes must settle before `dev` reloads (editors write several times per save). */
@@ -139,7 +142,9 @@ async function run(mode: "dev" | "serve", file: string | undefined, o: RunOption
   let stopped!: (code: number) => void;
   const done = new Promise<number>((r) => (stopped = r));
 
+  let lastSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    lastSignalAt = Date.now();
     if (stopping) return;
     stopping = true;
     for (const w of watchers.splice(0)) w.close();
@@ -244,7 +249,14 @@ async function run(mode: "dev" | "serve", file: string | undefined, o: RunOption
   }
 
   try {
-    return await done;
+    const code = await done;
+    // A Ctrl-C pressed twice signals the group twice. The listeners stay to the end, but a signal
+    // that arrives while the process itself tears down would still kill it by the signal: exit
+    // only once signals have been quiet for a moment, so the later ones are absorbed.
+    while (lastSignalAt > 0 && Date.now() - lastSignalAt < SIGNAL_QUIET_MS) {
+      await new Promise((r) => setTimeout(r, SIGNAL_QUIET_MS - (Date.now() - lastSignalAt)));
+    }
+    return code;
   } finally {
     clearAll();
     // The signal listeners stay (they do nothing once stopping): removed here, a second Ctrl-C
