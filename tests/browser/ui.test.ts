@@ -166,6 +166,10 @@ describe("web UI in Chromium", { skip: available ? false : `no Chromium at ${CHR
     assert.match(timeline, /Attempt 1[\s\S]*Run 'check'[\s\S]*attempt 1 failed[\s\S]*flaky failure 1/i);
     assert.match(timeline, /attempt 2 failed[\s\S]*flaky failure 2[\s\S]*Attempt 3/i);
     assert.match(timeline, /completed\s+succeeded/i);
+    // Each failure's stack opens under it.
+    const stack = page.locator("ol.timeline li.failure details").first();
+    await stack.locator("summary").click();
+    assert.match(await stack.innerText(), /flaky failure 1\n\s+at /);
     assert.match(await page.locator("main").innerText(), /3 started, 2 failed/);
     assert.match(await page.getByLabel("output").innerText(), /"finally"/);
     await shot(page, "invocation-retries");

@@ -1,4 +1,4 @@
-// Proves that failing attempts are visible to an operator — each failure is one warn line with the invocation id, target, attempt, retry count, next delay and the error's stack, and an invocation whose service is not registered (left by another program on the same data dir) is logged once while it retries, with the reason in sys_invocation.last_failure and the admin list — by running real handlers in onelog.start() with a capturing logger.
+// Proves that failing attempts are visible to an operator — each failure is one warn line with the invocation id, target, attempt, retry count, next delay and the error's stack, kept with its stack in the invocation's history, and an invocation whose service is not registered (left by another program on the same data dir) is logged once while it retries, with the reason in sys_invocation.last_failure and the admin list — by running real handlers in onelog.start() with a capturing logger.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as onelog from "onelog";
@@ -63,6 +63,17 @@ describe("failing attempts in the log", () => {
           `attempt ${i + 1} of Flaky/work (${id}) failed: Error: flaky failure ${i + 1}; retry ${i + 1} of 99 in ${20 * 2 ** i} ms`,
         );
       }
+      // The completed invocation's history keeps each failed attempt with its message and stack.
+      const described = await http("GET", `${server.adminUrl}/invocations/${id}`);
+      assert.deepEqual(
+        described.body.failures.map((f: { attempt: number; message: string }) => [f.attempt, f.message]),
+        [
+          [1, "Error: flaky failure 1"],
+          [2, "Error: flaky failure 2"],
+        ],
+      );
+      for (const f of described.body.failures as { stack: string }[])
+        assert.match(f.stack, /\n\s+at throwsTwice/);
     } finally {
       await server.stop();
     }

@@ -578,6 +578,7 @@ function Timeline({ d }) {
         <span class="muted">+${ms(Date.parse(f.at) - start)}</span>
       </div>
       <pre class="value error">${f.message}</pre>
+      ${f.stack ? html`<details><summary>stack</summary><pre class="value error">${f.stack}</pre></details>` : null}
     </li>`);
   };
   for (const e of d.journal) {

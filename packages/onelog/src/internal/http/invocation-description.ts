@@ -59,7 +59,12 @@ export interface InvocationDescription {
   readonly pinned_deployment_id: string | null;
   readonly pinned_service_protocol_version: number | null;
   /** The last failed attempts, oldest first (at most 10): attempt epoch, time, error. */
-  readonly failures: readonly { readonly attempt: number; readonly at: string; readonly message: string }[];
+  readonly failures: readonly {
+    readonly attempt: number;
+    readonly at: string;
+    readonly message: string;
+    readonly stack: string | null;
+  }[];
   readonly next_retry_at: string | null;
   readonly created_at: string;
   /** The LSN of the record that created it: the order invocations arrived in their partition. */
@@ -122,7 +127,12 @@ export function describeInvocation(
     last_failure: s.lastFailure ?? null,
     pinned_deployment_id: s.pinnedDeployment?.deploymentId ?? null,
     pinned_service_protocol_version: s.pinnedDeployment?.protocolVersion ?? null,
-    failures: (s.failures ?? []).map((f) => ({ attempt: f.attempt, at: iso(f.at)!, message: f.message })),
+    failures: (s.failures ?? []).map((f) => ({
+      attempt: f.attempt,
+      at: iso(f.at)!,
+      message: f.message,
+      stack: f.stack ?? null,
+    })),
     next_retry_at: iso(s.nextRetryAt),
     created_at: iso(s.createdAt)!,
     created_lsn: s.createdLsn,

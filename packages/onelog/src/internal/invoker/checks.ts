@@ -19,6 +19,9 @@ export const EAGER_STATE_MAX_BYTES = 256 * 1024;
  */
 export const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
 
+/** The longest stack kept with a failed attempt (the history shows it; the log carries it once). */
+export const MAX_STACK_CHARS = 8_192;
+
 /** Attempts running at once per partition; more wait in a FIFO of ids (bounded memory). */
 export const MAX_RUNNING_ATTEMPTS = 2_000;
 
@@ -89,6 +92,7 @@ export function outcomeRecord(id: string, epoch: number, outcome: AttemptOutcome
         attemptEpoch: epoch,
         message: outcome.message,
         ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }),
+        ...(outcome.stack === undefined ? {} : { stack: outcome.stack.slice(0, MAX_STACK_CHARS) }),
       };
 }
 

@@ -557,6 +557,7 @@ class Applier {
       attempt: b.attemptEpoch,
       at: this.header.at,
       message: b.message.slice(0, FAILURE_MESSAGE_MAX_CHARS),
+      ...(b.stack === undefined ? {} : { stack: b.stack }),
     };
     const failed: InvocationStatus = {
       ...s,

@@ -133,6 +133,8 @@ export interface AttemptFailedBody {
   readonly message: string;
   /** A `RetryableError.retryAfter`, overriding the policy's interval once. */
   readonly retryAfterMs?: number;
+  /** The error's stack, for the invocation's failure history (never journaled, never replayed). */
+  readonly stack?: string;
 }
 
 /**

@@ -86,6 +86,8 @@ export interface AttemptFailure {
   /** When the failure was applied (its record's time). */
   readonly at: number;
   readonly message: string;
+  /** The error's stack, when the attempt's handler threw one. */
+  readonly stack?: string;
 }
 
 /** When a journal entry was applied and which attempt proposed it (history; not replayed). */
