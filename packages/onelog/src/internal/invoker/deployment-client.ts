@@ -33,6 +33,8 @@ export interface InvocationStream {
   readonly endInput: () => void;
   /** Cancels the stream; no event follows. */
   readonly abort: () => void;
+  /** Calls `f` once the stream is closed, whichever way. */
+  readonly onClosed?: (f: () => void) => void;
 }
 
 /** The accepted manifest versions, best first (Restate's discovery content types). */
@@ -153,6 +155,7 @@ export class DeploymentClient {
         done = true;
         stream.abort();
       },
+      ...(stream.onClosed === undefined ? {} : { onClosed: stream.onClosed }),
     };
   }
 
@@ -192,7 +195,9 @@ export class DeploymentClient {
     req.on("data", (c: Buffer) => events.onData(c));
     req.on("end", () => events.onEnd());
     req.on("error", (e) => events.onError(e));
+    const closed = whenClosed();
     req.on("close", () => {
+      closed.fire();
       if (req.rstCode !== undefined && req.rstCode !== http2.constants.NGHTTP2_NO_ERROR) {
         events.onError(new Error(`the deployment reset the stream (HTTP/2 code ${req.rstCode})`));
       } else {
@@ -209,6 +214,7 @@ export class DeploymentClient {
       abort: () => {
         if (!req.destroyed) req.close(http2.constants.NGHTTP2_CANCEL);
       },
+      onClosed: closed.on,
     };
   }
 
@@ -219,6 +225,8 @@ export class DeploymentClient {
     events: StreamEvents,
   ): InvocationStream {
     const req = http.request(url, { method, headers, agent: http1Agent });
+    const closed = whenClosed();
+    req.on("close", closed.fire);
     req.on("response", (res) => {
       events.onResponse(res.statusCode ?? 0, res.headers);
       res.on("data", (c: Buffer) => events.onData(c));
@@ -239,6 +247,7 @@ export class DeploymentClient {
       abort: () => {
         if (!req.destroyed) req.destroy();
       },
+      onClosed: closed.on,
     };
   }
 
@@ -251,3 +260,17 @@ export class DeploymentClient {
 }
 
 const http1Agent = new http.Agent({ keepAlive: true });
+
+/** A one-shot "closed" signal: `on(f)` calls f once `fire()` was called (at once if it was). */
+function whenClosed(): { fire: () => void; on: (f: () => void) => void } {
+  let fired = false;
+  const waiting: (() => void)[] = [];
+  return {
+    fire: () => {
+      if (fired) return;
+      fired = true;
+      for (const f of waiting.splice(0)) f();
+    },
+    on: (f) => (fired ? f() : void waiting.push(f)),
+  };
+}

@@ -371,7 +371,7 @@ export class HttpInvoker implements Invoker {
         a.output = m.result;
         return;
       case "end":
-        this.finish(a, { type: "end", result: a.output ?? { ok: new Uint8Array(0) } });
+        this.finish(a, { type: "end", result: a.output ?? { ok: new Uint8Array(0) } }, "graceful");
         return;
       case "suspension":
         if (m.waitingNamedSignals.length > 0) {
@@ -386,7 +386,7 @@ export class HttpInvoker implements Invoker {
           return;
         }
         this.release(a);
-        a.stream?.abort();
+        this.closeGracefully(a);
         proposeOutcome(
           this.host,
           {
@@ -400,12 +400,16 @@ export class HttpInvoker implements Invoker {
         );
         return;
       case "error":
-        this.finish(a, {
-          type: "failed",
-          message: m.code === 500 || m.code === 0 ? m.message : `[${m.code}] ${m.message}`,
-          ...(m.stacktrace === "" ? {} : { stack: m.stacktrace }),
-          ...(m.nextRetryDelayMs === undefined ? {} : { retryAfterMs: m.nextRetryDelayMs }),
-        });
+        this.finish(
+          a,
+          {
+            type: "failed",
+            message: m.code === 500 || m.code === 0 ? m.message : `[${m.code}] ${m.message}`,
+            ...(m.stacktrace === "" ? {} : { stack: m.stacktrace }),
+            ...(m.nextRetryDelayMs === undefined ? {} : { retryAfterMs: m.nextRetryDelayMs }),
+          },
+          "graceful",
+        );
         return;
       case "start":
       case "notification":
@@ -491,10 +495,12 @@ export class HttpInvoker implements Invoker {
     outcome:
       | { type: "end"; result: Result }
       | { type: "failed"; message: string; stack?: string; retryAfterMs?: number },
+    close: "graceful" | "abort" = "abort",
   ): void {
     if (a.finished) return;
     this.release(a);
-    a.stream?.abort();
+    if (close === "graceful") this.closeGracefully(a);
+    else a.stream?.abort();
     if (outcome.type === "failed") {
       logAttemptFailed(this.host.logger, this.host.store.getStatus(a.id), {
         invocationId: a.id,
@@ -513,6 +519,22 @@ export class HttpInvoker implements Invoker {
       );
     }
     proposeOutcome(this.host, outcomeRecord(a.id, a.epoch, outcome), () => this.stopped);
+  }
+
+  /**
+   * After the deployment's last message (End, Suspension, Error) the stream ends normally: the
+   * server closes its side and the deployment its own. A reset here would count, for the
+   * deployment's HTTP/2 library, as a stream torn down; after about a thousand of them nghttp2
+   * takes it for an attack and closes the whole connection, failing every attempt on it. A
+   * deployment that does not end its side within 10 s is reset after all.
+   */
+  private closeGracefully(a: Attempt): void {
+    this.closeInput(a);
+    const stream = a.stream;
+    if (stream === undefined) return;
+    const timer = setTimeout(() => stream.abort(), 10_000);
+    timer.unref();
+    stream.onClosed?.(() => clearTimeout(timer));
   }
 
   private closeInput(a: Attempt): void {
