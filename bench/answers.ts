@@ -1,7 +1,7 @@
 /**
  * The answers the HTTP workloads expect, shared by the driver's checks, the bare-HTTP baseline
- * and the services (bench/services.ts). Plain functions with no imports, so a process that loads
- * them loads no SDK.
+ * and every copy of the services (bench/services.ts for onelog, bench/restate-services.ts for
+ * the Restate SDK). Plain functions with no imports, so a process that loads them loads no SDK.
  */
 
 /** What a `Flow.run` request carries. */

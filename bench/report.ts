@@ -21,7 +21,37 @@ export interface Machine {
   readonly loadAverage: { start: number; end: number };
 }
 
+/**
+ * The systems a run can measure (`--systems`), in the order each workload runs them. Every
+ * system but `bare` gets a fresh server (and endpoint) for each workload at each concurrency.
+ */
+export const SYSTEMS = [
+  "bare",
+  "embedded",
+  "remote-restate-sdk",
+  "restate-server",
+  // SLOT (issue 13 items 3 and 8): onelog server + onelog's own SDK endpoint. Listed so that
+  // `--systems` and the report know it; bench/run.ts refuses it until REMOTE_SYSTEMS there names
+  // its endpoint program.
+  "remote-onelog-sdk",
+] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+/** The systems with a server and an endpoint in two processes. */
+export type RemoteSystem = Exclude<SystemName, "bare" | "embedded">;
+
+/** How the report names each system. */
+export const SYSTEM_LABELS: Readonly<Record<SystemName, string>> = {
+  bare: "bare node:http",
+  embedded: "onelog embedded",
+  "remote-restate-sdk": "onelog server + Restate SDK endpoint",
+  "restate-server": "restate-server + Restate SDK endpoint",
+  "remote-onelog-sdk": "onelog server + onelog SDK endpoint",
+};
+
 export interface Settings {
+  readonly systems: readonly SystemName[];
+  /** restate-server's `--default-num-partitions` (onelog's default is 4 too). */
+  readonly restatePartitions: number;
   readonly warmupMs: number;
   readonly durationMs: number;
   readonly concurrency: readonly number[];
@@ -29,6 +59,15 @@ export interface Settings {
   readonly greeter: "quiet" | "example";
   readonly client: string;
   readonly dataDirParent: string;
+}
+
+/** What one more process (an endpoint) used over a run. */
+export interface ProcessUse {
+  /** CPU time per second of the window (100% = one core). */
+  readonly cpuPercent: number;
+  /** CPU time per measured request, µs. */
+  readonly cpuUsPerRequest: number;
+  readonly rss: ServerRun["rss"];
 }
 
 /** One server under one workload at one concurrency. */
@@ -55,6 +94,17 @@ export interface ServerRun extends DriveResult {
     /** Right after the last request of the run was answered. */
     readonly afterBytes: number;
   };
+  /** The endpoint process that served the handlers, for the remote systems. */
+  readonly endpoint?: ProcessUse;
+}
+
+/** A remote system (server + endpoint) under one workload at one concurrency. */
+export interface RemoteRun extends ServerRun {
+  readonly system: RemoteSystem;
+  readonly endpoint: ProcessUse;
+  /** From a onelog server's admin /stats over the window; NaN for restate-server. */
+  readonly logRecordsPerInvocation: number;
+  readonly logRecordsPerCommit: number;
 }
 
 /** What only the engine has: the data directory's growth and the group-commit counters. */
@@ -78,11 +128,20 @@ export interface HttpRow {
   readonly workload: string;
   readonly path: string;
   readonly concurrency: number;
-  readonly onelog: ServerRun & OnelogExtras;
-  readonly bare: ServerRun;
-  /** onelog throughput / bare throughput. */
+  /** onelog embedded (absent when `--systems` leaves it out). */
+  readonly onelog?: ServerRun & OnelogExtras;
+  readonly bare?: ServerRun;
+  /** onelog embedded throughput / bare throughput; NaN unless both ran. */
   readonly ratio: number;
   readonly targets: readonly TargetCheck[];
+  /** The remote systems that ran, in `SYSTEMS` order. */
+  readonly remote: readonly RemoteRun[];
+  /**
+   * onelog server ÷ restate-server throughput, both with the Restate SDK endpoint (the same
+   * program); NaN unless both ran. The issue's goal is ≥ 2.
+   */
+  readonly remoteRatio: number;
+  readonly remoteTarget: TargetCheck | undefined;
 }
 
 /** User-mode CPU every other process of the machine used meanwhile (100% = one core). */
@@ -130,6 +189,8 @@ export const RATIO_TARGETS: Readonly<Record<string, number>> = {
   "Flow.run": 0.35,
 };
 export const FLOW_P50_TARGET_MS = 5;
+/** onelog server ÷ restate-server with the same endpoint, judged at the highest concurrency. */
+export const REMOTE_RATIO_TARGET = 2;
 export const IDLE_RSS_TARGET_BYTES = 100e6;
 
 const mark = (t: TargetCheck) => `${t.what} ${t.met ? "✓" : "✗"}`;
@@ -145,22 +206,34 @@ export function renderMarkdown(r: Results): string {
       `(${r.machine.nproc} CPUs).`,
     "",
   );
-  if (r.http.length > 0) {
+  const embedded = r.http.filter((row) => row.onelog !== undefined);
+  if (embedded.length > 0) {
     out.push(
       "| Workload | C | onelog req/s | bare req/s | ratio | target | p50 ms | p99 ms | bare p50 / p99 ms | RSS idle / peak / after MB | disk B/inv live / stopped | log rec/inv | rec/commit | CPU server / others |",
       "| --- | --: | --: | --: | --: | --- | --: | --: | --: | --: | --: | --: | --: | --: |",
     );
-    for (const row of r.http) {
-      const o = row.onelog;
+    for (const row of embedded) {
+      const o = row.onelog!;
+      const bare = row.bare;
       out.push(
-        `| ${row.workload} | ${row.concurrency} | ${int(o.throughput)} | ${int(row.bare.throughput)} | ${pct(row.ratio)} | ` +
+        `| ${row.workload} | ${row.concurrency} | ${int(o.throughput)} | ${int(bare?.throughput ?? NaN)} | ${pct(row.ratio)} | ` +
           `${row.targets.map(mark).join(", ")} | ${fixed(o.latency.p50Ms, 2)} | ${fixed(o.latency.p99Ms, 2)} | ` +
-          `${fixed(row.bare.latency.p50Ms, 2)} / ${fixed(row.bare.latency.p99Ms, 2)} | ` +
+          `${fixed(bare?.latency.p50Ms ?? NaN, 2)} / ${fixed(bare?.latency.p99Ms ?? NaN, 2)} | ` +
           `${mb(o.rss.idleBytes)} / ${mb(o.rss.peakBytes)} / ${mb(o.rss.afterBytes)} | ${int(o.diskBytesPerInvocation)} / ${int(o.stoppedBytesPerInvocation)} | ` +
           `${fixed(o.logRecordsPerInvocation, 1)} | ${fixed(o.logRecordsPerCommit, 1)} | ${pct(o.serverCpuPercent / 100)} / ${pct(o.otherCpuPercent / 100)} |`,
       );
     }
     out.push("");
+  }
+  if (r.http.some((row) => row.remote.length > 0)) {
+    out.push(
+      `Remote systems: the server and the endpoint are two processes, CPU per request is each one's own; ` +
+        `restate-server runs with --default-num-partitions ${s.restatePartitions} and its other defaults (a native binary: no tsx in its RSS); ` +
+        `the endpoint is bench/restate-services.ts (Restate SDK, under tsx, logging at its default level).`,
+      "",
+      ...renderSystems(r.http),
+      "",
+    );
   }
   const b = r.baselines;
   out.push(
@@ -170,6 +243,7 @@ export function renderMarkdown(r: Results): string {
     `| SQLite: 1-row commit, WAL, synchronous=FULL | ${int(b.sqliteCommit.rate)} commits/s | ${fixed(b.sqliteCommit.latency.p50Ms, 2)} | ${fixed(b.sqliteCommit.latency.p99Ms, 2)} | – / ${pct(b.sqliteCommit.otherCpuPercent / 100)} |`,
   );
   for (const row of r.http) {
+    if (row.bare === undefined) continue;
     out.push(
       `| bare http, ${row.workload}, C=${row.concurrency} | ${int(row.bare.throughput)} req/s | ${fixed(row.bare.latency.p50Ms, 2)} | ${fixed(row.bare.latency.p99Ms, 2)} | ` +
         `${pct(row.bare.serverCpuPercent / 100)} / ${pct(row.bare.otherCpuPercent / 100)} |`,
@@ -207,4 +281,52 @@ export function renderMarkdown(r: Results): string {
     out.push(`**${r.errors.length} problems:**`, "", ...r.errors.slice(0, 20).map((e) => `- ${e}`), "");
   }
   return out.join("\n");
+}
+
+/** CPU as "% of a core (µs per request)". */
+const cpu = (percent: number, usPerRequest: number) => `${pct(percent / 100)} (${int(usPerRequest)})`;
+
+/**
+ * Every system that ran, side by side per workload and concurrency, with the server's and the
+ * endpoint's CPU and memory apart; then onelog server ÷ restate-server with the same endpoint.
+ */
+function renderSystems(http: readonly HttpRow[]): string[] {
+  const out = [
+    "| Workload | C | system | req/s | ÷ bare | p50 ms | p99 ms | CPU server % (µs/req) | CPU endpoint % (µs/req) | RSS server idle / peak MB | RSS endpoint idle / peak MB | CPU others |",
+    "| --- | --: | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
+  ];
+  for (const row of http) {
+    const bare = row.bare?.throughput ?? NaN;
+    const runs: [SystemName, ServerRun][] = [
+      ...(row.bare === undefined ? [] : [["bare", row.bare] as [SystemName, ServerRun]]),
+      ...(row.onelog === undefined ? [] : [["embedded", row.onelog] as [SystemName, ServerRun]]),
+      ...row.remote.map((run) => [run.system, run] as [SystemName, ServerRun]),
+    ];
+    for (const [system, run] of runs) {
+      const e = run.endpoint;
+      out.push(
+        `| ${row.workload} | ${row.concurrency} | ${SYSTEM_LABELS[system]} | ${int(run.throughput)} | ` +
+          `${system === "bare" ? "" : pct(run.throughput / bare)} | ${fixed(run.latency.p50Ms, 2)} | ${fixed(run.latency.p99Ms, 2)} | ` +
+          `${cpu(run.serverCpuPercent, run.serverCpuUsPerRequest)} | ${e === undefined ? "–" : cpu(e.cpuPercent, e.cpuUsPerRequest)} | ` +
+          `${mb(run.rss.idleBytes)} / ${mb(run.rss.peakBytes)} | ${e === undefined ? "–" : `${mb(e.rss.idleBytes)} / ${mb(e.rss.peakBytes)}`} | ` +
+          `${pct(run.otherCpuPercent / 100)} |`,
+      );
+    }
+  }
+  const compared = http.filter((row) => Number.isFinite(row.remoteRatio));
+  if (compared.length > 0) {
+    const req = (row: HttpRow, system: RemoteSystem) =>
+      int(row.remote.find((run) => run.system === system)?.throughput ?? NaN);
+    out.push(
+      "",
+      `| Workload | C | ${SYSTEM_LABELS["remote-restate-sdk"]} req/s | ${SYSTEM_LABELS["restate-server"]} req/s | onelog ÷ restate | goal |`,
+      "| --- | --: | --: | --: | --: | --- |",
+      ...compared.map(
+        (row) =>
+          `| ${row.workload} | ${row.concurrency} | ${req(row, "remote-restate-sdk")} | ${req(row, "restate-server")} | ` +
+          `${fixed(row.remoteRatio, 2)}× | ${row.remoteTarget === undefined ? "" : mark(row.remoteTarget)} |`,
+      ),
+    );
+  }
+  return out;
 }

@@ -2,8 +2,8 @@
  * The handlers the HTTP workloads call (docs/benchmarks.md). `Counter` is examples/counter.ts
  * as is; `Greeter` is examples/greeter.ts by default, or {@link quietGreeter} (the same handler
  * without its `ctx.console` line and visitor id); `Flow` is defined here. The bare-HTTP
- * baseline (bare-server.ts) answers the same paths with the same bodies (bench/answers.ts):
- * keep them in step.
+ * baseline (bare-server.ts) answers the same paths with the same bodies (bench/answers.ts), and
+ * bench/restate-services.ts is the same three services written with the Restate SDK: keep them in step.
  */
 import * as onelog from "onelog";
 import { greeting, type FlowInput, type FlowOutput } from "./answers.js";
