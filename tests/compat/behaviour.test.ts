@@ -52,6 +52,8 @@ const SCRIPT: Step[] = [
   { method: "POST", path: "/Caller/generic", body: "eve" },
   { method: "POST", path: "/Caller/combine" },
   { method: "POST", path: "/Caller/errors" },
+  { method: "POST", path: "/Greeter/nap" },
+  { method: "POST", path: "/Caller/cancels" },
   { method: "GET", path: "/restate/invocation/Greeter/greet/k1/output" },
   { method: "GET", path: "/restate/invocation/Greeter/greet/k1/attach" },
   { method: "GET", path: "/restate/invocation/Greeter/greet/never/output" },
@@ -106,65 +108,93 @@ describe("compatibility with Restate (behaviour)", { skip: available ? false : `
   let restateIngress = "";
   let server: onelog.OnelogServer | undefined;
   let remote: onelog.OnelogServer | undefined;
+  let remoteOnelog: onelog.OnelogServer | undefined;
+  let restateWithOnelogEndpoint = "";
 
-  before(async () => {
+  /** Starts a restate-server on free ports with `uri` registered; resolves with its ingress URL. */
+  async function startRestate(uri: string): Promise<string> {
     const dir = tmpDir("onelog-compat-");
-    const [ingress, admin, node, pg, endpoint] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
-    const restate = spawn(
-      SERVER,
-      [
-        "--no-logo",
-        "--listen-mode",
-        "tcp",
-        "--base-dir",
-        path.join(dir, "restate"),
-        "--default-num-partitions",
-        "2",
-      ],
-      {
-        env: {
-          ...process.env,
-          RESTATE_INGRESS__BIND_ADDRESS: `127.0.0.1:${ingress}`,
-          RESTATE_ADMIN__BIND_ADDRESS: `127.0.0.1:${admin}`,
-          RESTATE_BIND_ADDRESS: `127.0.0.1:${node}`,
-          RESTATE_ADMIN__QUERY_ENGINE__PGSQL_BIND_ADDRESS: `127.0.0.1:${pg}`,
-          RESTATE_LOG_FILTER: "warn",
+    const [ingress, admin, node, pg] = await Promise.all([1, 2, 3, 4].map(() => freePort()));
+    children.push(
+      spawn(
+        SERVER,
+        [
+          "--no-logo",
+          "--listen-mode",
+          "tcp",
+          "--base-dir",
+          path.join(dir, "restate"),
+          "--default-num-partitions",
+          "2",
+        ],
+        {
+          env: {
+            ...process.env,
+            RESTATE_INGRESS__BIND_ADDRESS: `127.0.0.1:${ingress}`,
+            RESTATE_ADMIN__BIND_ADDRESS: `127.0.0.1:${admin}`,
+            RESTATE_BIND_ADDRESS: `127.0.0.1:${node}`,
+            RESTATE_ADMIN__QUERY_ENGINE__PGSQL_BIND_ADDRESS: `127.0.0.1:${pg}`,
+            RESTATE_LOG_FILTER: "warn",
+          },
+          stdio: "ignore",
         },
-        stdio: "ignore",
-      },
+      ),
     );
-    children.push(restate);
-    const sdk = spawn(
-      process.execPath,
-      [
-        "--import",
-        "./tests/compat/with-resolvers.mjs",
-        "--import",
-        "tsx",
-        "tests/compat/restate-endpoint.ts",
-        String(endpoint),
-      ],
-      { stdio: "ignore" },
-    );
-    children.push(sdk);
     await eventually(
       "restate-server is up",
       async () => (await fetch(`http://127.0.0.1:${admin}/health`).catch(() => undefined))?.ok === true,
       60_000,
     );
     await eventually(
-      "the deployment is registered",
+      `${uri} is registered with restate-server`,
       async () => {
         const r = await fetch(`http://127.0.0.1:${admin}/deployments`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ uri: `http://127.0.0.1:${endpoint}`, force: true }),
+          body: JSON.stringify({ uri, force: true }),
         }).catch(() => undefined);
         return r !== undefined && r.status < 300;
       },
       60_000,
     );
-    restateIngress = `http://127.0.0.1:${ingress}`;
+    return `http://127.0.0.1:${ingress}`;
+  }
+
+  before(async () => {
+    const endpoint = await freePort();
+    const onelogEndpoint = await freePort();
+    children.push(
+      spawn(
+        process.execPath,
+        [
+          "--import",
+          "./tests/compat/with-resolvers.mjs",
+          "--import",
+          "tsx",
+          "tests/compat/restate-endpoint.ts",
+          String(endpoint),
+        ],
+        { stdio: "ignore" },
+      ),
+      spawn(
+        process.execPath,
+        [
+          "--conditions=onelog-source",
+          "--import",
+          "tsx",
+          "tests/compat/onelog-endpoint.ts",
+          String(onelogEndpoint),
+        ],
+        { stdio: "ignore" },
+      ),
+    );
+    // One restate-server with the Restate SDK's endpoint (the reference), one with onelog's.
+    const [ingress, restate2Ingress] = await Promise.all([
+      startRestate(`http://127.0.0.1:${endpoint}`),
+      startRestate(`http://127.0.0.1:${onelogEndpoint}`),
+    ]);
+    restateWithOnelogEndpoint = restate2Ingress;
+    restateIngress = ingress;
 
     // onelog: the same program with its import changed, nothing else.
     const generated = path.resolve("tests/compat/.generated");
@@ -201,11 +231,30 @@ describe("compatibility with Restate (behaviour)", { skip: available ? false : `
     });
     const r = remote.engine.remote!;
     await r.deployments.discoverAndRegister(r.client, { uri: `http://127.0.0.1:${endpoint}` });
+
+    // onelog as a server with onelog's own endpoint.
+    remoteOnelog = await ol.start({
+      services: [],
+      dataDir: tmpDir("onelog-compat-remote-onelog-"),
+      ingressPort: 0,
+      adminPort: false,
+      logger: silent,
+    });
+    const ro = remoteOnelog.engine.remote!;
+    await eventually(
+      "onelog's endpoint is registered",
+      async () =>
+        ro.deployments
+          .discoverAndRegister(ro.client, { uri: `http://127.0.0.1:${onelogEndpoint}`, force: true })
+          .then(() => true),
+      60_000,
+    );
   });
 
   after(async () => {
     await server?.stop();
     await remote?.stop();
+    await remoteOnelog?.stop();
     for (const c of children) c.kill("SIGKILL");
   });
 
@@ -238,6 +287,30 @@ describe("compatibility with Restate (behaviour)", { skip: available ? false : `
     );
     assert.deepEqual(differences, []);
   });
+
+  for (const [name, base] of [
+    [
+      "onelog as a server, invoking onelog's own SDK endpoint over the service protocol",
+      () => remoteOnelog!.ingressUrl,
+    ],
+    ["restate-server invoking onelog's own SDK endpoint", () => restateWithOnelogEndpoint],
+  ] as const) {
+    it(`${name}, answers the same`, async (t) => {
+      const fromRestate = await restateAnswers();
+      const got = await run(base());
+      const differences = SCRIPT.flatMap((s, i) =>
+        JSON.stringify(fromRestate[i]) === JSON.stringify(got[i])
+          ? []
+          : [
+              `${s.method} ${s.path}: restate ${JSON.stringify(fromRestate[i])} / here ${JSON.stringify(got[i])}`,
+            ],
+      );
+      t.diagnostic(
+        `${SCRIPT.length - differences.length}/${SCRIPT.length} answers equal to restate-server's`,
+      );
+      assert.deepEqual(differences, []);
+    });
+  }
 
   it("the same typed-client program gets the same results with either client from either server", async () => {
     type Script = { script: (url: string, tag: string) => Promise<Record<string, unknown>> };

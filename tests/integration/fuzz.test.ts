@@ -1307,6 +1307,11 @@ function classifyAdmin(method: string, target: string, live: ReadonlySet<string>
     if (!MODES.includes(mode)) return is([404], "unknown mode");
     return onId(second!, [202, 409], "DELETE operation", mode);
   }
+  // Registration discovers the URI it is given: the fuzzer's bodies are never a reachable deployment.
+  if (p === "/deployments" && method === "POST") return is([400], "a registration that cannot succeed");
+  if (first === "deployments" && parts.length === 2 && method === "DELETE") {
+    return is([404, 409], "removing a deployment that is not remote");
+  }
   if (method !== "GET") return is([405], `${method} on a read path`);
   if (p === "/stats" || p === "/metrics" || p === "/services" || p === "/deployments") return is([200], p);
   if (p === "/invocations") return is([200, 400], "listing (status= and limit= are checked)");

@@ -42,11 +42,15 @@ function assertSnake(what: string, value: unknown, userKeyed: readonly Pattern[]
 }
 
 const published = new Map<string, string>();
+/** Holds Helper/busy's step until the tests end: an invocation that stays `invoked` in every mode. */
+let release!: () => void;
+const blocker = new Promise<void>((r) => (release = r));
 
 const helper = onelog.service({
   name: "Helper",
   handlers: {
     echo: async (_ctx: onelog.Context, v: unknown) => v,
+    busy: async (ctx: onelog.Context) => ctx.run("block", () => blocker),
     refuse: async () => {
       throw new onelog.TerminalError("refused", { errorCode: 404 });
     },
@@ -123,6 +127,7 @@ before(async () => {
   ids.flaky = await send("/Helper/flaky", '""');
   ids.once = await send("/Helper/once", '""');
   ids.waiting = await send("/Approval/a1/run", '""');
+  ids.busy = await send("/Helper/busy", '""');
   ids.decided = await send("/Approval/a2/run", '""');
   assert.equal((await http("POST", `${ingress}/Approval/a2/decide`, '{"approvedBy":"someOne"}')).status, 200);
   for (const [name, want] of [
@@ -132,6 +137,7 @@ before(async () => {
     ["flaky", "backing-off"],
     ["once", "paused"],
     ["decided", "completed"],
+    ["busy", "invoked"],
   ] as const) {
     const id = ids[name]!;
     await eventually(`${id} is ${want}`, async () => (await status(id)) === want);
@@ -141,6 +147,7 @@ before(async () => {
 });
 
 after(async () => {
+  release();
   await server?.stop();
   removeTmpDirs();
 });

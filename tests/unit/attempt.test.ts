@@ -8,7 +8,9 @@ import {
   FIRST_AWAKEABLE_SIGNAL_ID,
   VOID,
   awakeableId,
+  isAwakeableId,
   parseAwakeableId,
+  protocolAwakeableId,
   resolveHandlers,
   runAttempt,
   startAttempt,
@@ -590,6 +592,7 @@ describe("attempt: journal mismatch (invariant 2)", () => {
       message,
       /^JournalMismatchError \[OL0001\]: handler Svc\/h: journal mismatch at command 1: expected Run 'a', got Run 'b'/,
     );
+    assert.equal((outcome as { code?: number }).code, 570, "the service protocol's journal mismatch code");
     assert.equal(bodyRan, false);
     assert.deepEqual(engine.proposals, []);
     assert.deepEqual(engine.completions, []);
@@ -1673,6 +1676,22 @@ describe("attempt: waitingOn() (when it may suspend)", () => {
     await again.outcome;
   });
 
+  it("with includeProposedRuns, a proposed step result not yet notified is waited on, not busy", async () => {
+    const engine = fakeEngine([input(null)], { manualAck: true });
+    const handle = engine.start(svc(async (ctx: Context) => ctx.run("step", () => 1)));
+    await ticks();
+    engine.ack(); // the Run command
+    await ticks();
+    assert.equal(engine.unacked, 1, "the step's result is proposed");
+    assert.equal(handle.waitingOn(), undefined);
+    assert.deepEqual(handle.waitingOn({ includeProposedRuns: true }), {
+      completionIds: [1],
+      signalIds: [CANCEL_SIGNAL_ID],
+    });
+    engine.ack();
+    assert.deepEqual(okOutput(await handle.outcome), 1);
+  });
+
   it("undefined when the handler waits for nothing journaled", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -2321,6 +2340,33 @@ describe("attempt: awakeables", () => {
     ]) {
       assert.equal(parseAwakeableId(bad), undefined, bad);
     }
+  });
+
+  it("protocol ids (sign_1 + base64url of the Start id and the signal id): named by AttemptIO.awakeableId, parsed back for 20-byte ids, accepted by resolveAwakeable", async () => {
+    const startId = Uint8Array.from(Buffer.from(ID.slice(4), "hex"));
+    const engine = fakeEngine([input(null)]);
+    const io: AttemptIO = { ...engine.io, awakeableId: (signalId) => protocolAwakeableId(startId, signalId) };
+    const foreign = "sign_1" + Buffer.from("a Restate server's id").toString("base64url");
+    const outcome = await runAttempt(
+      svc(async (ctx: Context) => {
+        ctx.resolveAwakeable(foreign, "x");
+        return ctx.awakeable<string>().id;
+      }),
+      io,
+    );
+    const id = okOutput(outcome) as string;
+    const bytes = Buffer.concat([Buffer.from(startId), Buffer.from([0, 0, 0, AWK_1])]);
+    assert.equal(id, `sign_1${bytes.toString("base64url")}`);
+    assert.deepEqual(parseAwakeableId(id), { invocationId: ID, signalId: AWK_1 });
+    assert.equal(parseAwakeableId(foreign), undefined, "not a onelog invocation id");
+    assert.equal(isAwakeableId(foreign), true);
+    assert.equal(parseAwakeableId(protocolAwakeableId(startId, CANCEL_SIGNAL_ID)), undefined);
+    assert.equal(isAwakeableId("sign_1"), false);
+    assert.equal(isAwakeableId("sign_1 spaces"), false);
+    assert.deepEqual(
+      engine.proposals.map((p) => p.entry.type),
+      ["complete_awakeable"],
+    );
   });
 
   it("resolveAwakeable / rejectAwakeable propose complete_awakeable with the result", async () => {

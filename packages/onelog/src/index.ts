@@ -26,6 +26,11 @@ export {
   isTimeoutError,
   serde,
   service,
+  endpoint,
+  createEndpointHandler,
+  serve,
+  LogSource,
+  RestateLogLevel,
 } from "@onelog/sdk";
 export type {
   AnyDefinition,
@@ -92,6 +97,14 @@ export type {
   ServiceHandler,
   ServiceOptions,
   TerminalErrorOptions,
+  EndpointOptions,
+  LogMetadata,
+  LoggerContext,
+  LoggerTransport,
+  NodeEndpointOptions,
+  RestateEndpoint,
+  RestateEndpointBase,
+  ServeOptions,
 } from "@onelog/sdk";
 export { start } from "./internal/embedded/start.js";
 export type { OnelogServer, StartOptions } from "./internal/embedded/start.js";

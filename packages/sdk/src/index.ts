@@ -96,3 +96,12 @@ export {
   isTimeoutError,
 } from "./internal/errors.js";
 export type { RetryableErrorOptions, TerminalErrorOptions } from "./internal/errors.js";
+export { createEndpointHandler, endpoint, serve } from "./internal/endpoint/node-endpoint.js";
+export type {
+  NodeEndpointOptions,
+  RestateEndpoint,
+  ServeOptions,
+} from "./internal/endpoint/node-endpoint.js";
+export type { EndpointOptions, RestateEndpointBase } from "./internal/endpoint/builder.js";
+export type { LogMetadata, LoggerContext, LoggerTransport } from "./internal/endpoint/logger.js";
+export { LogSource, RestateLogLevel } from "./internal/endpoint/logger.js";

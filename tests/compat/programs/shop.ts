@@ -12,6 +12,16 @@ export const greeter = restate.service({
       return text;
     },
     hello: async (_ctx: restate.Context) => "hello nobody",
+    // A durable sleep: the attempt suspends (or waits) and the timer resumes it.
+    nap: async (ctx: restate.Context) => {
+      const before = await ctx.run("before", () => "awake");
+      await ctx.sleep({ milliseconds: 300 });
+      return `${before}, slept, awake again`;
+    },
+    longNap: async (ctx: restate.Context) => {
+      await ctx.sleep({ hours: 1 });
+      return "never";
+    },
     fail: async (_ctx: restate.Context) => {
       throw new restate.TerminalError("nope", { errorCode: 422 });
     },
@@ -159,6 +169,17 @@ export const caller = restate.service({
         now: now > 0,
         journaled,
       };
+    },
+    // Cancel another invocation from a handler, then attach to it: it ends with CancelledError.
+    cancels: async (ctx: restate.Context) => {
+      const id = await ctx.serviceSendClient(greeter).longNap().invocationId;
+      ctx.cancel(id);
+      try {
+        return await ctx.attach(id);
+      } catch (e) {
+        if (e instanceof restate.TerminalError) return { code: e.code, message: e.message };
+        throw e;
+      }
     },
     errors: async (_ctx: restate.Context) => {
       const t: restate.TerminalError = new restate.TimeoutError();

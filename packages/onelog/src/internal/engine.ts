@@ -82,8 +82,6 @@ export interface RemoteOptions {
   readonly deployments: Deployments;
   readonly client: DeploymentClient;
   readonly abortTimeoutMs?: number;
-  /** Extra headers of each invocation request (request identity). */
-  readonly requestHeaders?: (path: string) => Record<string, string>;
 }
 
 /** A request to start an invocation. */
@@ -163,7 +161,6 @@ export class Engine {
               isRegistered,
               ...(o.suspendAlways === undefined ? {} : { suspendAlways: o.suspendAlways }),
               ...(remote.abortTimeoutMs === undefined ? {} : { abortTimeoutMs: remote.abortTimeoutMs }),
-              ...(remote.requestHeaders === undefined ? {} : { requestHeaders: remote.requestHeaders }),
             }),
           }));
     const stores: PartitionStore[] = [];

@@ -47,6 +47,7 @@ import type { ResolvedHandler } from "./definitions.js";
 import { durationMs, type Duration } from "./duration.js";
 import {
   CancelledError,
+  isJournalMismatchError,
   isRetryableError,
   isTerminalError,
   JournalMismatchError,
@@ -58,8 +59,8 @@ import {
   completionIdsOf,
   describeEntry,
   FIRST_AWAKEABLE_SIGNAL_ID,
+  isAwakeableId,
   isNotification,
-  parseAwakeableId,
   resultOf,
   type CallTarget,
   type CommandEntry,
@@ -115,6 +116,11 @@ export interface AttemptIO {
   readonly console: Console;
   /** Called whenever the attempt made progress (for the inactivity timer). */
   readonly onActivity?: () => void;
+  /**
+   * The id of this invocation's awakeable with signal `signalId` (default: onelog's `awk_` ids).
+   * A remote endpoint names them as the service protocol does (`sign_1…`, from Start's id).
+   */
+  readonly awakeableId?: (signalId: number) => string;
 }
 
 /** How an attempt ended. */
@@ -123,6 +129,8 @@ export type AttemptOutcome =
   | {
       readonly type: "failed";
       readonly message: string;
+      /** 570 when the journal and the handler disagree (the service protocol's code); else absent. */
+      readonly code?: number;
       readonly retryAfterMs?: number;
       /** The thrown error's stack, for the engine's log (never journaled). */
       readonly stack?: string;
@@ -143,8 +151,11 @@ export interface AttemptHandle {
   /**
    * What this attempt waits for, when it can do nothing else (no step running, every command
    * acknowledged, nothing left to replay); undefined when it is busy or waits for nothing.
+   * With `includeProposedRuns`, a step result proposed and not yet notified counts as waited
+   * for rather than busy: a remote endpoint whose server closed its side suspends on it, and
+   * the server journals the result and resumes the invocation with it.
    */
-  waitingOn(): WaitingOn | undefined;
+  waitingOn(options?: { readonly includeProposedRuns?: boolean }): WaitingOn | undefined;
 }
 
 const SILENT: Console = new Proxy(console, {
@@ -157,7 +168,7 @@ export function startAttempt(handler: ResolvedHandler, io: AttemptIO): AttemptHa
   return {
     outcome: sm.runHandler(),
     notify: (e, p) => sm.deliver(e, p),
-    waitingOn: () => sm.waitingOn(),
+    waitingOn: (options) => sm.waitingOn(options?.includeProposedRuns === true),
   };
 }
 
@@ -169,6 +180,7 @@ export function runAttempt(handler: ResolvedHandler, io: AttemptIO): Promise<Att
 function errorOutcome(e: unknown): AttemptOutcome {
   if (isTerminalError(e)) return { type: "end", result: { err: toFailure(e) } };
   const stack = e instanceof Error && e.stack !== undefined ? { stack: e.stack } : {};
+  if (isJournalMismatchError(e)) return { type: "failed", message: errorMessage(e), code: 570, ...stack };
   if (isRetryableError(e) && e.retryAfter !== undefined) {
     return { type: "failed", message: errorMessage(e), retryAfterMs: durationMs(e.retryAfter), ...stack };
   }
@@ -484,8 +496,9 @@ class AttemptStateMachine {
     return future;
   }
 
-  waitingOn(): WaitingOn | undefined {
-    if (this.fatal !== undefined || this.busy > 0 || this.replaying || this.pumping) return undefined;
+  waitingOn(includeProposedRuns: boolean): WaitingOn | undefined {
+    const busy = includeProposedRuns ? this.busy - this.proposedRuns.size : this.busy;
+    if (this.fatal !== undefined || busy > 0 || this.replaying || this.pumping) return undefined;
     const completionIds: number[] = [];
     const signalIds: number[] = [];
     for (const key of this.pending.keys()) {
@@ -746,13 +759,13 @@ class AttemptStateMachine {
     this.throwIfFatal();
     const signalId = this.nextSignalId++;
     return {
-      id: awakeableId(this.io.invocationId, signalId),
+      id: this.io.awakeableId?.(signalId) ?? awakeableId(this.io.invocationId, signalId),
       promise: this.promise(this.wait(`s${signalId}`, (v) => decodeValue(v, serde), true)),
     };
   }
 
   completeAwakeable(id: string, result: Result): void {
-    if (parseAwakeableId(id) === undefined) {
+    if (!isAwakeableId(id)) {
       throw new TerminalError(`${JSON.stringify(id)} is not an awakeable id`, { errorCode: 400 });
     }
     this.issue({ type: "complete_awakeable", awakeableId: id, result });

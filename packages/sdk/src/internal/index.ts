@@ -21,8 +21,10 @@ export {
   awakeableId,
   completionIdsOf,
   describeEntry,
+  isAwakeableId,
   isNotification,
   parseAwakeableId,
+  protocolAwakeableId,
   resultOf,
 } from "./journal.js";
 export type { Applied, AttemptHandle, AttemptIO, AttemptOutcome, EagerState, WaitingOn } from "./attempt.js";
@@ -59,3 +61,16 @@ export {
   encodeSuspension,
   notificationTypesOf,
 } from "./protocol/messages.js";
+export {
+  IDENTITY_V1_PREFIX,
+  generateIdentityKeyPair,
+  identityVerifier,
+  parsePublicKeyV1,
+  signRequestV1,
+} from "./endpoint/identity.js";
+export type { IdentityVerifier } from "./endpoint/identity.js";
+export { discover, manifestForVersion } from "./endpoint/discovery.js";
+export { runInvocation } from "./endpoint/invocation.js";
+export type { InvocationResult, InvocationStream } from "./endpoint/invocation.js";
+export { listenEndpoint } from "./endpoint/node-endpoint.js";
+export type { EndpointServer } from "./endpoint/node-server.js";

@@ -302,43 +302,83 @@ export function awakeableId(invocationId: string, signalId: number): string {
 }
 
 /**
- * Splits an awakeable id into its invocation id and signal id; undefined if malformed. Two forms
- * are read: onelog's (`awk_…`) and the one Restate's SDKs make from the invocation id's bytes in
- * the protocol's Start message (`sign_1` + base64url(id bytes + signal id as u32, big-endian)).
+ * The service protocol's awakeable id: `sign_1` + unpadded base64url of the Start message's
+ * invocation id bytes followed by the signal id (u32, big-endian). Deployments over the protocol
+ * name awakeables this way, whichever SDK they use.
+ *
+ * @example
+ * protocolAwakeableId(start.id, 17); // "sign_1…"
+ */
+export function protocolAwakeableId(startId: Uint8Array, signalId: number): string {
+  const bytes = new Uint8Array(startId.length + 4);
+  bytes.set(startId);
+  new DataView(bytes.buffer).setUint32(startId.length, signalId);
+  return `${PROTOCOL_AWAKEABLE_PREFIX}${base64url(bytes)}`;
+}
+
+const PROTOCOL_AWAKEABLE_PREFIX = "sign_1";
+const PROTOCOL_AWAKEABLE = /^sign_1([A-Za-z0-9_-]+)$/;
+
+/**
+ * Splits an awakeable id into its invocation id and signal id; undefined if malformed. Reads
+ * onelog's `awk_` ids and the protocol's `sign_1` ids whose Start id is the 20 bytes of a onelog
+ * invocation id (`inv_` + 40 hex digits).
  */
 export function parseAwakeableId(id: string): { invocationId: string; signalId: number } | undefined {
-  if (id.startsWith("sign_1")) return parseSignalAwakeableId(id.slice(6));
   const m = /^awk_([0-9a-f]{40})([0-9a-z]{1,8})$/.exec(id);
-  if (m === null) return undefined;
+  if (m === null) return parseProtocolAwakeableId(id);
   const signalId = Number.parseInt(m[2]!, 36);
   if (signalId < FIRST_AWAKEABLE_SIGNAL_ID) return undefined;
   return { invocationId: `inv_${m[1]!}`, signalId };
 }
 
-function parseSignalAwakeableId(b64: string): { invocationId: string; signalId: number } | undefined {
-  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(b64)) return undefined;
-  const bytes = base64UrlDecode(b64.replace(/=+$/, ""));
-  if (bytes.length !== 24) return undefined;
-  const hex = Array.from(bytes.subarray(0, 20), (x) => x.toString(16).padStart(2, "0")).join("");
-  const signalId = ((bytes[20]! << 24) | (bytes[21]! << 16) | (bytes[22]! << 8) | bytes[23]!) >>> 0;
+function parseProtocolAwakeableId(id: string): { invocationId: string; signalId: number } | undefined {
+  const m = PROTOCOL_AWAKEABLE.exec(id);
+  if (m === null) return undefined;
+  const bytes = fromBase64url(m[1]!);
+  if (bytes === undefined || bytes.length !== 24) return undefined;
+  const signalId = new DataView(bytes.buffer, bytes.byteOffset).getUint32(20);
   if (signalId < FIRST_AWAKEABLE_SIGNAL_ID) return undefined;
+  let hex = "";
+  for (const x of bytes.subarray(0, 20)) hex += x.toString(16).padStart(2, "0");
   return { invocationId: `inv_${hex}`, signalId };
+}
+
+/**
+ * Whether a handler may complete this id as an awakeable: onelog's ids, and any protocol
+ * `sign_1` id (a Restate server's invocation ids are not onelog's; the server checks them).
+ */
+export function isAwakeableId(id: string): boolean {
+  return parseAwakeableId(id) !== undefined || PROTOCOL_AWAKEABLE.test(id);
 }
 
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/** base64url without padding (no Buffer: the SDK also runs where Node's globals are absent). */
-function base64UrlDecode(text: string): Uint8Array {
-  const out: number[] = [];
+function base64url(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
+    for (let c = 0; c < chars; c++) out += B64URL[(n >> (18 - 6 * c)) & 63];
+  }
+  return out;
+}
+
+function fromBase64url(text: string): Uint8Array | undefined {
+  if (text.length % 4 === 1) return undefined;
+  const out = new Uint8Array(Math.floor((text.length * 6) / 8));
   let bits = 0;
-  let value = 0;
+  let acc = 0;
+  let at = 0;
   for (const ch of text) {
-    value = (value << 6) | B64URL.indexOf(ch);
+    const v = B64URL.indexOf(ch);
+    if (v < 0) return undefined;
+    acc = ((acc << 6) | v) & 0xfff;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push((value >> bits) & 0xff);
+      out[at++] = (acc >> bits) & 0xff;
     }
   }
-  return Uint8Array.from(out);
+  return out;
 }

@@ -21,6 +21,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { CliError } from "../client.js";
 
 interface RunOptions {
+  requestIdentityKey?: string;
   ingressPort?: number;
   adminPort?: number;
   dataDir?: string;
@@ -116,6 +117,9 @@ async function run(mode: "dev" | "serve", file: string | undefined, o: RunOption
   env.ONELOG_DATA_DIR =
     o.dataDir ?? (env.ONELOG_DATA_DIR || (path === undefined ? SERVER_DATA_DIR : defaultDataDir(path)));
   if (o.host !== undefined) env.ONELOG_HOST = o.host;
+  if (o.requestIdentityKey !== undefined) {
+    env.ONELOG_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE = resolve(o.requestIdentityKey);
+  }
   if (o.partitions !== undefined) env.ONELOG_PARTITIONS = String(o.partitions);
   const args = [...execArgv, runner, ...(path === undefined ? [] : [path])];
 
@@ -270,6 +274,10 @@ export function registerRun(program: Command): void {
         `where the log and state live (default .onelog-<file name>${mode === "serve" ? `, or ${SERVER_DATA_DIR} without a file` : ""}, env ONELOG_DATA_DIR)`,
       )
       .option("--host <host>", "interface to bind (default 127.0.0.1, env ONELOG_HOST)")
+      .option(
+        "--request-identity-key <pem-file>",
+        "sign requests to deployments with this ed25519 private key (PKCS#8 PEM; env ONELOG_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE)",
+      )
       .option("--partitions <n>", "partitions of a new data directory (default 4)", (t) => {
         const n = Number(t);
         if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");

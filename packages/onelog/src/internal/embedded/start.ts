@@ -10,6 +10,7 @@ import { systemClock } from "../clock.js";
 import { fileDeploymentRecords, fileEpochRecord, openDataDir } from "./data-dir.js";
 import { DeploymentClient } from "../invoker/deployment-client.js";
 import { Deployments } from "../invoker/deployments.js";
+import { requestIdentitySigner } from "../invoker/request-identity.js";
 import { portError } from "./port-in-use.js";
 import { Engine } from "../engine.js";
 import { Ingress } from "../http/ingress.js";
@@ -57,6 +58,12 @@ export interface StartOptions {
   readonly suspendAlways?: boolean;
   /** How often applied log records are trimmed after a store checkpoint. Default 60 s. */
   readonly compactIntervalMs?: number;
+  /**
+   * A PKCS#8 PEM file with an ed25519 private key: requests to deployments are signed with it
+   * (Restate's request identity v1), so deployments can verify where they come from. Default: env
+   * ONELOG_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE; unset, requests are not signed.
+   */
+  readonly requestIdentityKeyFile?: string;
   /** A pino-compatible logger. Default: pino at level `info` (env ONELOG_LOG_LEVEL). */
   readonly logger?: Logger;
 }
@@ -129,7 +136,12 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
     // Server mode: deployments registered by URL, invoked over the service protocol.
     const inProcess = new Set(options.services.map((d) => d.name));
     const deployments = new Deployments(fileDeploymentRecords(dataDir), (name) => inProcess.has(name));
-    const client = new DeploymentClient();
+    const keyFile =
+      options.requestIdentityKeyFile ??
+      (process.env.ONELOG_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE || undefined);
+    const client = new DeploymentClient(
+      keyFile === undefined ? {} : { requestHeaders: requestIdentitySigner(keyFile) },
+    );
     cleanups.push(() => client.close());
     const engine = await Engine.start({
       remote: { deployments, client },

@@ -47,9 +47,16 @@ function urlOf(uri: string, path: string): URL {
   return new URL(`${prefix}${path}`, base.origin);
 }
 
+/** What a client adds to every request: e.g. a request-identity signature of its path. */
+export interface DeploymentClientOptions {
+  readonly requestHeaders?: (path: string) => Record<string, string>;
+}
+
 export class DeploymentClient {
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();
   private closed = false;
+
+  constructor(private readonly options: DeploymentClientOptions = {}) {}
 
   /**
    * Asks a deployment what it serves. Resolves with the parsed manifest and the HTTP version
@@ -131,7 +138,7 @@ export class DeploymentClient {
         events.onError(e);
       },
     };
-    const all = { ...address.additionalHeaders, ...headers };
+    const all = { ...address.additionalHeaders, ...this.options.requestHeaders?.(url.pathname), ...headers };
     if (this.closed) {
       queueMicrotask(() => once.onError(new Error("the deployment client is closed")));
       return { write: () => {}, endInput: () => {}, abort: () => {} };

@@ -15,9 +15,9 @@
  *    never the server.
  * 3. Commands are appended in the order the deployment sent them, with consecutive command
  *    indexes after the journal's.
- * 4. A streaming attempt with no message either way for the handler's inactivity timeout is
- *    asked to suspend (its request body is closed, as Restate does); if it has not ended after
- *    the abort timeout, it is cancelled and fails.
+ * 4. An attempt with no message either way for the handler's inactivity timeout is asked to
+ *    suspend (its request body is closed, as Restate does; a request/response attempt's is closed
+ *    from the start); if it has not ended after the abort timeout, it is cancelled and fails.
  */
 import {
   FrameDecoder,
@@ -69,8 +69,6 @@ export interface HttpInvokerOptions {
   /** Ask every attempt to suspend at once (request/response): the test mode of ONELOG_SUSPEND_ALWAYS. */
   readonly suspendAlways?: boolean;
   readonly abortTimeoutMs?: number;
-  /** Extra headers of each invocation request, e.g. a request-identity signature of `path`. */
-  readonly requestHeaders?: (path: string) => Record<string, string>;
   readonly maxRunning?: number;
 }
 
@@ -203,7 +201,7 @@ export class HttpInvoker implements Invoker {
     attempt.stream = this.options.client.invoke(
       deployment,
       path,
-      { "content-type": contentType, accept: contentType, ...this.options.requestHeaders?.(path) },
+      { "content-type": contentType, accept: contentType },
       {
         onResponse: (httpStatus) => (attempt.httpStatus = httpStatus),
         onData: (chunk) => this.received(attempt, chunk),
@@ -213,7 +211,7 @@ export class HttpInvoker implements Invoker {
     );
     for (const f of frames) attempt.stream.write(f);
     if (!bidi) this.closeInput(attempt);
-    else this.armInactivity(attempt);
+    this.armInactivity(attempt);
   }
 
   ack(): void {
@@ -485,7 +483,7 @@ export class HttpInvoker implements Invoker {
     const abortMs = info?.abortTimeoutMs ?? this.options.abortTimeoutMs ?? DEFAULT_ABORT_TIMEOUT_MS;
     const check = () => {
       a.inactivity = undefined;
-      if (a.finished || !a.inputOpen) return;
+      if (a.finished) return;
       const idle = this.host.clock.now() - a.lastActivity;
       if (idle < timeoutMs) {
         a.inactivity = this.host.clock.setTimeout(check, timeoutMs - idle);
