@@ -30,10 +30,8 @@ export const SYSTEMS = [
   "embedded",
   "remote-restate-sdk",
   "restate-server",
-  // SLOT (issue 13 items 3 and 8): onelog server + onelog's own SDK endpoint. Listed so that
-  // `--systems` and the report know it; bench/run.ts refuses it until REMOTE_SYSTEMS there names
-  // its endpoint program.
   "remote-onelog-sdk",
+  "restate-server-onelog-sdk",
 ] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 /** The systems with a server and an endpoint in two processes. */
@@ -46,7 +44,27 @@ export const SYSTEM_LABELS: Readonly<Record<SystemName, string>> = {
   "remote-restate-sdk": "onelog server + Restate SDK endpoint",
   "restate-server": "restate-server + Restate SDK endpoint",
   "remote-onelog-sdk": "onelog server + onelog SDK endpoint",
+  "restate-server-onelog-sdk": "restate-server + onelog SDK endpoint",
 };
+
+/**
+ * The pairs that compare the two servers with the same endpoint program: onelog server ÷
+ * restate-server, the issue's goal being ≥ 2×.
+ */
+export const SAME_ENDPOINT_PAIRS = [
+  { endpoint: "Restate SDK", onelog: "remote-restate-sdk", restate: "restate-server" },
+  { endpoint: "onelog SDK", onelog: "remote-onelog-sdk", restate: "restate-server-onelog-sdk" },
+] as const satisfies readonly { endpoint: string; onelog: RemoteSystem; restate: RemoteSystem }[];
+
+/** onelog server ÷ restate-server throughput with one endpoint program, at one workload and concurrency. */
+export interface SameEndpointRatio {
+  readonly endpoint: string;
+  readonly onelogThroughput: number;
+  readonly restateThroughput: number;
+  readonly ratio: number;
+  /** Judged at the highest concurrency of the run. */
+  readonly target: TargetCheck | undefined;
+}
 
 export interface Settings {
   readonly systems: readonly SystemName[];
@@ -136,12 +154,8 @@ export interface HttpRow {
   readonly targets: readonly TargetCheck[];
   /** The remote systems that ran, in `SYSTEMS` order. */
   readonly remote: readonly RemoteRun[];
-  /**
-   * onelog server ÷ restate-server throughput, both with the Restate SDK endpoint (the same
-   * program); NaN unless both ran. The issue's goal is ≥ 2.
-   */
-  readonly remoteRatio: number;
-  readonly remoteTarget: TargetCheck | undefined;
+  /** onelog server ÷ restate-server with the same endpoint, for each pair of SAME_ENDPOINT_PAIRS that ran. */
+  readonly sameEndpoint: readonly SameEndpointRatio[];
 }
 
 /** User-mode CPU every other process of the machine used meanwhile (100% = one core). */
@@ -229,7 +243,7 @@ export function renderMarkdown(r: Results): string {
     out.push(
       `Remote systems: the server and the endpoint are two processes, CPU per request is each one's own; ` +
         `restate-server runs with --default-num-partitions ${s.restatePartitions} and its other defaults (a native binary: no tsx in its RSS); ` +
-        `the endpoint is bench/restate-services.ts (Restate SDK, under tsx, logging at its default level).`,
+        `the endpoints are bench/restate-services.ts (Restate SDK) and bench/onelog-endpoint.ts (onelog SDK), under tsx, logging at their default levels.`,
       "",
       ...renderSystems(r.http),
       "",
@@ -313,20 +327,20 @@ function renderSystems(http: readonly HttpRow[]): string[] {
       );
     }
   }
-  const compared = http.filter((row) => Number.isFinite(row.remoteRatio));
-  if (compared.length > 0) {
-    const req = (row: HttpRow, system: RemoteSystem) =>
-      int(row.remote.find((run) => run.system === system)?.throughput ?? NaN);
+  if (http.some((row) => row.sameEndpoint.length > 0)) {
     out.push(
       "",
-      `| Workload | C | ${SYSTEM_LABELS["remote-restate-sdk"]} req/s | ${SYSTEM_LABELS["restate-server"]} req/s | onelog ÷ restate | goal |`,
-      "| --- | --: | --: | --: | --: | --- |",
-      ...compared.map(
-        (row) =>
-          `| ${row.workload} | ${row.concurrency} | ${req(row, "remote-restate-sdk")} | ${req(row, "restate-server")} | ` +
-          `${fixed(row.remoteRatio, 2)}× | ${row.remoteTarget === undefined ? "" : mark(row.remoteTarget)} |`,
-      ),
+      "| Workload | C | endpoint | onelog server req/s | restate-server req/s | onelog ÷ restate | goal |",
+      "| --- | --: | --- | --: | --: | --: | --- |",
     );
+    for (const row of http) {
+      for (const pair of row.sameEndpoint) {
+        out.push(
+          `| ${row.workload} | ${row.concurrency} | ${pair.endpoint} | ${int(pair.onelogThroughput)} | ${int(pair.restateThroughput)} | ` +
+            `${fixed(pair.ratio, 2)}× | ${pair.target === undefined ? "" : mark(pair.target)} |`,
+        );
+      }
+    }
   }
   return out;
 }

@@ -7,7 +7,7 @@
  * Each HTTP workload runs, at each concurrency, against every system of `--systems` in turn: a
  * bare node:http server (the ceiling of HTTP here), onelog embedded, and the remote path — a
  * server and an endpoint process serving the handlers over the Restate service protocol (onelog
- * as a server, or restate-server, with the Restate SDK's endpoint). All are child processes;
+ * as a server, or restate-server, with the Restate SDK's endpoint or onelog's). All are child processes;
  * every system but the bare server is fresh, on a fresh data directory, for each workload and
  * concurrency. The disk's fsync rate and SQLite's commit rate are measured first, in the
  * directory the data directories live in. Exits 1 if an answer failed its check or a server
@@ -29,6 +29,7 @@ import {
   RATIO_TARGETS,
   REMOTE_RATIO_TARGET,
   renderMarkdown,
+  SAME_ENDPOINT_PAIRS,
   SYSTEM_LABELS,
   SYSTEMS,
   type HttpRow,
@@ -39,6 +40,7 @@ import {
   type RemoteRun,
   type RemoteSystem,
   type Results,
+  type SameEndpointRatio,
   type ServerRun,
   type SystemName,
   type TargetCheck,
@@ -56,8 +58,16 @@ const RSS_SAMPLE_MS = 250;
 const IDLE_SETTLE_MS = 500;
 /** How long a remote system may take, after registration, to answer its first invocation. */
 const SERVED_TIMEOUT_MS = 30_000;
-/** The Restate SDK 1.17 needs Promise.withResolvers, which Node 20 lacks. */
-const WITH_RESOLVERS = ["--import", "./tests/compat/with-resolvers.mjs"];
+
+/** The endpoint programs: each serves Greeter, Counter and Flow, one fresh process per system under test. */
+const ENDPOINTS = {
+  // The Restate SDK 1.17 needs Promise.withResolvers, which Node 20 lacks.
+  "restate-sdk": {
+    script: "bench/restate-services.ts",
+    nodeFlags: ["--import", "./tests/compat/with-resolvers.mjs"],
+  },
+  "onelog-sdk": { script: "bench/onelog-endpoint.ts", nodeFlags: [] },
+} as const;
 
 /**
  * The remote systems: which server runs (bench/onelog-server.ts with BENCH_MODE=server, or
@@ -65,18 +75,20 @@ const WITH_RESOLVERS = ["--import", "./tests/compat/with-resolvers.mjs"];
  * handlers, as a child process of its own.
  */
 const REMOTE_SYSTEMS: Readonly<
-  Record<RemoteSystem, { server: "onelog" | "restate"; endpoint: string | undefined }>
+  Record<RemoteSystem, { server: "onelog" | "restate"; endpoint: keyof typeof ENDPOINTS }>
 > = {
-  "remote-restate-sdk": { server: "onelog", endpoint: "bench/restate-services.ts" },
-  "restate-server": { server: "restate", endpoint: "bench/restate-services.ts" },
-  // SLOT: onelog server + onelog's own SDK endpoint (`endpoint().bind(def).listen(port)` from
-  // onelog, issue 13 item 3). When it exists: add bench/onelog-endpoint.ts (services.ts's
-  // services bound to onelog's endpoint, reporting ready like restate-services.ts), name it
-  // here, and add it to DEFAULT_SYSTEMS. To compare it with Restate on the same endpoint, a
-  // "restate-server + onelog SDK endpoint" system would follow the same pattern.
-  "remote-onelog-sdk": { server: "onelog", endpoint: undefined },
+  "remote-restate-sdk": { server: "onelog", endpoint: "restate-sdk" },
+  "restate-server": { server: "restate", endpoint: "restate-sdk" },
+  "remote-onelog-sdk": { server: "onelog", endpoint: "onelog-sdk" },
+  "restate-server-onelog-sdk": { server: "restate", endpoint: "onelog-sdk" },
 };
-const DEFAULT_SYSTEMS: readonly SystemName[] = ["bare", "embedded", "remote-restate-sdk", "restate-server"];
+const DEFAULT_SYSTEMS: readonly SystemName[] = [
+  "bare",
+  "embedded",
+  "remote-restate-sdk",
+  "restate-server",
+  "remote-onelog-sdk",
+];
 
 /** Seconds, or a duration with a unit: `10`, `10s`, `500ms`. */
 function parseMs(flag: string, text: string): number {
@@ -134,21 +146,17 @@ function parseFlags() {
     if (system === undefined) {
       throw new Error(`--systems: unknown system ${name}; known: ${SYSTEMS.join(", ")}`);
     }
-    if (system !== "bare" && system !== "embedded" && REMOTE_SYSTEMS[system].endpoint === undefined) {
-      throw new Error(
-        `--systems: ${system} (${SYSTEM_LABELS[system]}) has no endpoint program yet: onelog's SDK endpoint is not in this branch`,
-      );
-    }
     return system;
   });
   const restatePartitions = Number(values["restate-partitions"]);
   if (!Number.isInteger(restatePartitions) || restatePartitions < 1) {
     throw new Error(`--restate-partitions: expected a positive integer, got ${values["restate-partitions"]}`);
   }
-  if (systems.includes("restate-server") && !existsSync(RESTATE_SERVER)) {
-    throw new Error(
-      `--systems restate-server: no ${RESTATE_SERVER} (npm install @restatedev/restate-server)`,
-    );
+  const restate = systems.find(
+    (s) => s !== "bare" && s !== "embedded" && REMOTE_SYSTEMS[s].server === "restate",
+  );
+  if (restate !== undefined && !existsSync(RESTATE_SERVER)) {
+    throw new Error(`--systems ${restate}: no ${RESTATE_SERVER} (npm install @restatedev/restate-server)`);
   }
   const greeter: "quiet" | "example" = values.greeter === "quiet" ? "quiet" : "example";
   if (values.greeter !== greeter) throw new Error(`--greeter: quiet or example, not ${values.greeter}`);
@@ -487,7 +495,7 @@ async function runRemote(
   run: number,
 ): Promise<RemoteRun> {
   const spec = REMOTE_SYSTEMS[system];
-  if (spec.endpoint === undefined) throw new Error(`${system}: no endpoint program`);
+  const program = ENDPOINTS[spec.endpoint];
   const dataDir = path.join(ctx.tmp, `${system}-${run}`);
   const logs = path.join(ctx.flags.out, "logs");
   const server =
@@ -510,10 +518,10 @@ async function runRemote(
   let endpoint: ServerChild | undefined;
   try {
     endpoint = await ServerChild.spawn({
-      script: spec.endpoint,
+      script: program.script,
       env: { BENCH_GREETER: ctx.flags.greeter },
       logFile: path.join(logs, `${system}-${run}-endpoint.log`),
-      nodeFlags: WITH_RESOLVERS,
+      nodeFlags: program.nodeFlags,
       readyTimeoutMs: READY_TIMEOUT_MS,
     });
     const [serverIdle, endpointIdle] = await Promise.all([idleRss(server), idleRss(endpoint)]);
@@ -705,9 +713,26 @@ async function main(): Promise<number> {
           }
         }
         const ratio = (onelog?.throughput ?? NaN) / (bareRun?.throughput ?? NaN);
-        const onelogServer = remote.find((r) => r.system === "remote-restate-sdk");
-        const restateServer = remote.find((r) => r.system === "restate-server");
-        const remoteRatio = (onelogServer?.throughput ?? NaN) / (restateServer?.throughput ?? NaN);
+        const sameEndpoint: SameEndpointRatio[] = [];
+        for (const pair of SAME_ENDPOINT_PAIRS) {
+          const o = remote.find((r) => r.system === pair.onelog);
+          const r = remote.find((r) => r.system === pair.restate);
+          if (o === undefined || r === undefined) continue;
+          const pairRatio = o.throughput / r.throughput;
+          sameEndpoint.push({
+            endpoint: pair.endpoint,
+            onelogThroughput: o.throughput,
+            restateThroughput: r.throughput,
+            ratio: pairRatio,
+            target:
+              concurrency === highest
+                ? { what: `≥ ${REMOTE_RATIO_TARGET}×`, met: pairRatio >= REMOTE_RATIO_TARGET }
+                : undefined,
+          });
+          progress(
+            `  onelog server ÷ restate-server, both with the ${pair.endpoint} endpoint: ${fixed(pairRatio, 2)}×`,
+          );
+        }
         http.push({
           workload: workload.name,
           path: workload.path,
@@ -720,15 +745,8 @@ async function main(): Promise<number> {
             highest,
           ),
           remote,
-          remoteRatio,
-          remoteTarget:
-            concurrency === highest && Number.isFinite(remoteRatio)
-              ? { what: `≥ ${REMOTE_RATIO_TARGET}×`, met: remoteRatio >= REMOTE_RATIO_TARGET }
-              : undefined,
+          sameEndpoint,
         });
-        if (Number.isFinite(remoteRatio)) {
-          progress(`  onelog server ÷ restate-server, same endpoint: ${fixed(remoteRatio, 2)}×`);
-        }
       }
     }
     await bare?.stop();
