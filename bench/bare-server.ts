@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ChildReady } from "./child.js";
-import { flowOutput, greeting, type FlowInput } from "./services.js";
+import { flowOutput, greeting, type FlowInput } from "./answers.js";
 
 if (process.send === undefined)
   throw new Error("bench/bare-server.ts is started by bench/run.ts (needs IPC)");

@@ -1,7 +1,10 @@
 /**
  * Server child processes of the bench: spawned with an IPC channel (they report their URLs on
  * it and exit when it closes), their stdout and stderr in a log file, their memory and CPU read
- * from /proc. Every child is SIGKILLed when the bench exits, however it exits.
+ * from /proc. A child may guard a process that is not Node (restate-server): it reports that
+ * process's pid, which is then the one measured. Every child, and every process a child
+ * reported, is SIGKILLed when the bench exits, however it exits; a guard also stops its process
+ * when its IPC channel closes, which covers a bench that was itself SIGKILLed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
@@ -11,17 +14,51 @@ import { fileURLToPath } from "node:url";
 /** The repository root: children run with it as their working directory. */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
+/** restate-server from the npm package @restatedev/restate-server, as tests/compat runs it. */
+export const RESTATE_SERVER = path.join(
+  REPO,
+  "node_modules/@restatedev/restate-server-linux-x64/bin/restate-server",
+);
+
 /** The message a server child sends once it listens. */
 export interface ChildReady {
   readonly type: "ready";
   readonly url: string;
   readonly adminUrl?: string;
+  /** The process to measure, when it is not the child itself (a guarded restate-server). */
+  readonly pid?: number;
+}
+
+/** What a guard sends as soon as it started its process, before that process is ready. */
+export interface ChildGuarding {
+  readonly type: "guarding";
+  readonly pid: number;
 }
 
 const live = new Set<ChildProcess>();
+/** Processes children reported (not our own children): killed by pid. */
+const guarded = new Set<number>();
 process.once("exit", () => {
   for (const proc of live) proc.kill("SIGKILL");
+  for (const pid of guarded) killPid(pid);
 });
+
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface SpawnOptions {
   /** The server script, relative to the repository root, run with tsx. */
@@ -40,12 +77,10 @@ export class ServerChild {
     readonly proc: ChildProcess,
     readonly url: string,
     readonly adminUrl: string | undefined,
+    /** The process measured: the child, or the one it guards. */
+    readonly pid: number,
     private readonly exited: Promise<void>,
   ) {}
-
-  get pid(): number {
-    return this.proc.pid!;
-  }
 
   /** Spawns the script; resolves once it sent `ready`, rejects (and kills it) if it exits or times out first. */
   static async spawn(o: SpawnOptions): Promise<ServerChild> {
@@ -63,25 +98,34 @@ export class ServerChild {
     live.add(proc);
     const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
     void exited.then(() => live.delete(proc));
+    let guarding: number | undefined;
     try {
       const ready = await new Promise<ChildReady>((resolve, reject) => {
         const timer = setTimeout(
           () => reject(new Error(`${o.script} not ready after ${o.readyTimeoutMs} ms (see ${o.logFile})`)),
           o.readyTimeoutMs,
         );
-        proc.once("message", (m: ChildReady) => {
+        const onMessage = (m: ChildReady | ChildGuarding) => {
+          if (m.type === "guarding") {
+            guarding = m.pid;
+            guarded.add(m.pid);
+            return;
+          }
+          proc.off("message", onMessage);
           clearTimeout(timer);
           resolve(m);
-        });
+        };
+        proc.on("message", onMessage);
         proc.once("exit", (code, signal) => {
           clearTimeout(timer);
           reject(new Error(`${o.script} exited (${code ?? signal}) before ready (see ${o.logFile})`));
         });
       });
-      return new ServerChild(proc, ready.url, ready.adminUrl, exited);
+      return new ServerChild(proc, ready.url, ready.adminUrl, ready.pid ?? proc.pid!, exited);
     } catch (e) {
       proc.kill("SIGKILL");
       await exited;
+      if (guarding !== undefined && guarded.delete(guarding)) killPid(guarding);
       throw e;
     }
   }
@@ -104,13 +148,23 @@ export class ServerChild {
     };
   }
 
-  /** Asks the child to stop (SIGTERM), SIGKILLs it after `timeoutMs`; resolves once it is gone. */
+  /** True while the child runs (and the process it guards, if any). */
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null && alive(this.pid);
+  }
+
+  /**
+   * Asks the child to stop (SIGTERM), SIGKILLs it after `timeoutMs`; resolves once it is gone,
+   * and the process it guards too (SIGKILLed if the child left it behind).
+   */
   async stop(timeoutMs = 10_000): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    this.proc.kill("SIGTERM");
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), timeoutMs);
-    await this.exited;
-    clearTimeout(timer);
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      this.proc.kill("SIGTERM");
+      const timer = setTimeout(() => this.proc.kill("SIGKILL"), timeoutMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    if (this.pid !== this.proc.pid && guarded.delete(this.pid) && alive(this.pid)) killPid(this.pid);
   }
 }
 

@@ -1,4 +1,4 @@
-// The engine under load: onelog embedded on BENCH_DATA_DIR, serving Greeter, Counter and Flow on a free port, run by bench/run.ts as a child process so its memory and CPU are its own. It reports its URLs over the IPC channel and exits when the parent goes away.
+// The engine under load, run by bench/run.ts as a child process so its memory and CPU are its own: onelog on BENCH_DATA_DIR with ingress and admin on free ports. BENCH_MODE=embedded (the default) serves Greeter, Counter and Flow in this process; BENCH_MODE=server serves no handlers of its own (`services: []`, as `onelog serve` without a file), and bench/run.ts registers a deployment through the admin API. It reports its URLs over the IPC channel and exits when the parent goes away.
 import * as onelog from "onelog";
 import { counter } from "../examples/counter.js";
 import { greeter } from "../examples/greeter.js";
@@ -10,9 +10,14 @@ if (dataDir === undefined || dataDir === "" || process.send === undefined) {
   throw new Error("bench/onelog-server.ts is started by bench/run.ts (needs BENCH_DATA_DIR and IPC)");
 }
 const send = process.send.bind(process);
+const mode = process.env.BENCH_MODE ?? "embedded";
+if (mode !== "embedded" && mode !== "server") {
+  throw new Error(`bench/onelog-server.ts: BENCH_MODE is embedded or server, not ${mode}`);
+}
 
 const server = await onelog.start({
-  services: [process.env.BENCH_GREETER === "quiet" ? quietGreeter : greeter, counter, flow],
+  services:
+    mode === "server" ? [] : [process.env.BENCH_GREETER === "quiet" ? quietGreeter : greeter, counter, flow],
   dataDir,
   ingressPort: 0,
   adminPort: 0,

@@ -21,7 +21,55 @@ export interface Machine {
   readonly loadAverage: { start: number; end: number };
 }
 
+/**
+ * The systems a run can measure (`--systems`), in the order each workload runs them. Every
+ * system but `bare` gets a fresh server (and endpoint) for each workload at each concurrency.
+ */
+export const SYSTEMS = [
+  "bare",
+  "embedded",
+  "remote-restate-sdk",
+  "restate-server",
+  "remote-onelog-sdk",
+  "restate-server-onelog-sdk",
+] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+/** The systems with a server and an endpoint in two processes. */
+export type RemoteSystem = Exclude<SystemName, "bare" | "embedded">;
+
+/** How the report names each system. */
+export const SYSTEM_LABELS: Readonly<Record<SystemName, string>> = {
+  bare: "bare node:http",
+  embedded: "onelog embedded",
+  "remote-restate-sdk": "onelog server + Restate SDK endpoint",
+  "restate-server": "restate-server + Restate SDK endpoint",
+  "remote-onelog-sdk": "onelog server + onelog SDK endpoint",
+  "restate-server-onelog-sdk": "restate-server + onelog SDK endpoint",
+};
+
+/**
+ * The pairs that compare the two servers with the same endpoint program: onelog server ÷
+ * restate-server, the issue's goal being ≥ 2×.
+ */
+export const SAME_ENDPOINT_PAIRS = [
+  { endpoint: "Restate SDK", onelog: "remote-restate-sdk", restate: "restate-server" },
+  { endpoint: "onelog SDK", onelog: "remote-onelog-sdk", restate: "restate-server-onelog-sdk" },
+] as const satisfies readonly { endpoint: string; onelog: RemoteSystem; restate: RemoteSystem }[];
+
+/** onelog server ÷ restate-server throughput with one endpoint program, at one workload and concurrency. */
+export interface SameEndpointRatio {
+  readonly endpoint: string;
+  readonly onelogThroughput: number;
+  readonly restateThroughput: number;
+  readonly ratio: number;
+  /** Judged at the highest concurrency of the run. */
+  readonly target: TargetCheck | undefined;
+}
+
 export interface Settings {
+  readonly systems: readonly SystemName[];
+  /** restate-server's `--default-num-partitions` (onelog's default is 4 too). */
+  readonly restatePartitions: number;
   readonly warmupMs: number;
   readonly durationMs: number;
   readonly concurrency: readonly number[];
@@ -29,6 +77,15 @@ export interface Settings {
   readonly greeter: "quiet" | "example";
   readonly client: string;
   readonly dataDirParent: string;
+}
+
+/** What one more process (an endpoint) used over a run. */
+export interface ProcessUse {
+  /** CPU time per second of the window (100% = one core). */
+  readonly cpuPercent: number;
+  /** CPU time per measured request, µs. */
+  readonly cpuUsPerRequest: number;
+  readonly rss: ServerRun["rss"];
 }
 
 /** One server under one workload at one concurrency. */
@@ -55,6 +112,17 @@ export interface ServerRun extends DriveResult {
     /** Right after the last request of the run was answered. */
     readonly afterBytes: number;
   };
+  /** The endpoint process that served the handlers, for the remote systems. */
+  readonly endpoint?: ProcessUse;
+}
+
+/** A remote system (server + endpoint) under one workload at one concurrency. */
+export interface RemoteRun extends ServerRun {
+  readonly system: RemoteSystem;
+  readonly endpoint: ProcessUse;
+  /** From a onelog server's admin /stats over the window; NaN for restate-server. */
+  readonly logRecordsPerInvocation: number;
+  readonly logRecordsPerCommit: number;
 }
 
 /** What only the engine has: the data directory's growth and the group-commit counters. */
@@ -78,11 +146,16 @@ export interface HttpRow {
   readonly workload: string;
   readonly path: string;
   readonly concurrency: number;
-  readonly onelog: ServerRun & OnelogExtras;
-  readonly bare: ServerRun;
-  /** onelog throughput / bare throughput. */
+  /** onelog embedded (absent when `--systems` leaves it out). */
+  readonly onelog?: ServerRun & OnelogExtras;
+  readonly bare?: ServerRun;
+  /** onelog embedded throughput / bare throughput; NaN unless both ran. */
   readonly ratio: number;
   readonly targets: readonly TargetCheck[];
+  /** The remote systems that ran, in `SYSTEMS` order. */
+  readonly remote: readonly RemoteRun[];
+  /** onelog server ÷ restate-server with the same endpoint, for each pair of SAME_ENDPOINT_PAIRS that ran. */
+  readonly sameEndpoint: readonly SameEndpointRatio[];
 }
 
 /** User-mode CPU every other process of the machine used meanwhile (100% = one core). */
@@ -130,6 +203,8 @@ export const RATIO_TARGETS: Readonly<Record<string, number>> = {
   "Flow.run": 0.35,
 };
 export const FLOW_P50_TARGET_MS = 5;
+/** onelog server ÷ restate-server with the same endpoint, judged at the highest concurrency. */
+export const REMOTE_RATIO_TARGET = 2;
 export const IDLE_RSS_TARGET_BYTES = 100e6;
 
 const mark = (t: TargetCheck) => `${t.what} ${t.met ? "✓" : "✗"}`;
@@ -145,22 +220,34 @@ export function renderMarkdown(r: Results): string {
       `(${r.machine.nproc} CPUs).`,
     "",
   );
-  if (r.http.length > 0) {
+  const embedded = r.http.filter((row) => row.onelog !== undefined);
+  if (embedded.length > 0) {
     out.push(
       "| Workload | C | onelog req/s | bare req/s | ratio | target | p50 ms | p99 ms | bare p50 / p99 ms | RSS idle / peak / after MB | disk B/inv live / stopped | log rec/inv | rec/commit | CPU server / others |",
       "| --- | --: | --: | --: | --: | --- | --: | --: | --: | --: | --: | --: | --: | --: |",
     );
-    for (const row of r.http) {
-      const o = row.onelog;
+    for (const row of embedded) {
+      const o = row.onelog!;
+      const bare = row.bare;
       out.push(
-        `| ${row.workload} | ${row.concurrency} | ${int(o.throughput)} | ${int(row.bare.throughput)} | ${pct(row.ratio)} | ` +
+        `| ${row.workload} | ${row.concurrency} | ${int(o.throughput)} | ${int(bare?.throughput ?? NaN)} | ${pct(row.ratio)} | ` +
           `${row.targets.map(mark).join(", ")} | ${fixed(o.latency.p50Ms, 2)} | ${fixed(o.latency.p99Ms, 2)} | ` +
-          `${fixed(row.bare.latency.p50Ms, 2)} / ${fixed(row.bare.latency.p99Ms, 2)} | ` +
+          `${fixed(bare?.latency.p50Ms ?? NaN, 2)} / ${fixed(bare?.latency.p99Ms ?? NaN, 2)} | ` +
           `${mb(o.rss.idleBytes)} / ${mb(o.rss.peakBytes)} / ${mb(o.rss.afterBytes)} | ${int(o.diskBytesPerInvocation)} / ${int(o.stoppedBytesPerInvocation)} | ` +
           `${fixed(o.logRecordsPerInvocation, 1)} | ${fixed(o.logRecordsPerCommit, 1)} | ${pct(o.serverCpuPercent / 100)} / ${pct(o.otherCpuPercent / 100)} |`,
       );
     }
     out.push("");
+  }
+  if (r.http.some((row) => row.remote.length > 0)) {
+    out.push(
+      `Remote systems: the server and the endpoint are two processes, CPU per request is each one's own; ` +
+        `restate-server runs with --default-num-partitions ${s.restatePartitions} and its other defaults (a native binary: no tsx in its RSS); ` +
+        `the endpoints are bench/restate-services.ts (Restate SDK) and bench/onelog-endpoint.ts (onelog SDK), under tsx, logging at their default levels.`,
+      "",
+      ...renderSystems(r.http),
+      "",
+    );
   }
   const b = r.baselines;
   out.push(
@@ -170,6 +257,7 @@ export function renderMarkdown(r: Results): string {
     `| SQLite: 1-row commit, WAL, synchronous=FULL | ${int(b.sqliteCommit.rate)} commits/s | ${fixed(b.sqliteCommit.latency.p50Ms, 2)} | ${fixed(b.sqliteCommit.latency.p99Ms, 2)} | – / ${pct(b.sqliteCommit.otherCpuPercent / 100)} |`,
   );
   for (const row of r.http) {
+    if (row.bare === undefined) continue;
     out.push(
       `| bare http, ${row.workload}, C=${row.concurrency} | ${int(row.bare.throughput)} req/s | ${fixed(row.bare.latency.p50Ms, 2)} | ${fixed(row.bare.latency.p99Ms, 2)} | ` +
         `${pct(row.bare.serverCpuPercent / 100)} / ${pct(row.bare.otherCpuPercent / 100)} |`,
@@ -207,4 +295,52 @@ export function renderMarkdown(r: Results): string {
     out.push(`**${r.errors.length} problems:**`, "", ...r.errors.slice(0, 20).map((e) => `- ${e}`), "");
   }
   return out.join("\n");
+}
+
+/** CPU as "% of a core (µs per request)". */
+const cpu = (percent: number, usPerRequest: number) => `${pct(percent / 100)} (${int(usPerRequest)})`;
+
+/**
+ * Every system that ran, side by side per workload and concurrency, with the server's and the
+ * endpoint's CPU and memory apart; then onelog server ÷ restate-server with the same endpoint.
+ */
+function renderSystems(http: readonly HttpRow[]): string[] {
+  const out = [
+    "| Workload | C | system | req/s | ÷ bare | p50 ms | p99 ms | CPU server % (µs/req) | CPU endpoint % (µs/req) | RSS server idle / peak MB | RSS endpoint idle / peak MB | CPU others |",
+    "| --- | --: | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
+  ];
+  for (const row of http) {
+    const bare = row.bare?.throughput ?? NaN;
+    const runs: [SystemName, ServerRun][] = [
+      ...(row.bare === undefined ? [] : [["bare", row.bare] as [SystemName, ServerRun]]),
+      ...(row.onelog === undefined ? [] : [["embedded", row.onelog] as [SystemName, ServerRun]]),
+      ...row.remote.map((run) => [run.system, run] as [SystemName, ServerRun]),
+    ];
+    for (const [system, run] of runs) {
+      const e = run.endpoint;
+      out.push(
+        `| ${row.workload} | ${row.concurrency} | ${SYSTEM_LABELS[system]} | ${int(run.throughput)} | ` +
+          `${system === "bare" ? "" : pct(run.throughput / bare)} | ${fixed(run.latency.p50Ms, 2)} | ${fixed(run.latency.p99Ms, 2)} | ` +
+          `${cpu(run.serverCpuPercent, run.serverCpuUsPerRequest)} | ${e === undefined ? "–" : cpu(e.cpuPercent, e.cpuUsPerRequest)} | ` +
+          `${mb(run.rss.idleBytes)} / ${mb(run.rss.peakBytes)} | ${e === undefined ? "–" : `${mb(e.rss.idleBytes)} / ${mb(e.rss.peakBytes)}`} | ` +
+          `${pct(run.otherCpuPercent / 100)} |`,
+      );
+    }
+  }
+  if (http.some((row) => row.sameEndpoint.length > 0)) {
+    out.push(
+      "",
+      "| Workload | C | endpoint | onelog server req/s | restate-server req/s | onelog ÷ restate | goal |",
+      "| --- | --: | --- | --: | --: | --: | --- |",
+    );
+    for (const row of http) {
+      for (const pair of row.sameEndpoint) {
+        out.push(
+          `| ${row.workload} | ${row.concurrency} | ${pair.endpoint} | ${int(pair.onelogThroughput)} | ${int(pair.restateThroughput)} | ` +
+            `${fixed(pair.ratio, 2)}× | ${pair.target === undefined ? "" : mark(pair.target)} |`,
+        );
+      }
+    }
+  }
+  return out;
 }

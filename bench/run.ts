@@ -4,19 +4,22 @@
  *
  *   npm run bench -- --duration 10 --warmup 2 --concurrency 64,1 --workloads Greeter.greet,Counter.add,Flow.run,log.append
  *
- * Each HTTP workload runs against a bare node:http server (the ceiling of HTTP here) and then
- * against a fresh onelog server on a fresh data directory, both child processes, at each
+ * Each HTTP workload runs, at each concurrency, against every system of `--systems` in turn: a
+ * bare node:http server (the ceiling of HTTP here), onelog embedded, and the remote path — a
+ * server and an endpoint process serving the handlers over the Restate service protocol (onelog
+ * as a server, or restate-server, with the Restate SDK's endpoint or onelog's). All are child processes;
+ * every system but the bare server is fresh, on a fresh data directory, for each workload and
  * concurrency. The disk's fsync rate and SQLite's commit rate are measured first, in the
  * directory the data directories live in. Exits 1 if an answer failed its check or a server
  * failed; the issue's targets are printed, never enforced.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { request } from "undici";
-import { machineUserMs, REPO, sampleRss, ServerChild, tsxLoaderRssBytes } from "./child.js";
+import { machineUserMs, REPO, RESTATE_SERVER, sampleRss, ServerChild, tsxLoaderRssBytes } from "./child.js";
 import { dataDirBytes, fsyncRate, sqliteCommitRate } from "./disk.js";
 import { drive } from "./driver.js";
 import { logAppend } from "./log-append.js";
@@ -24,16 +27,26 @@ import {
   FLOW_P50_TARGET_MS,
   IDLE_RSS_TARGET_BYTES,
   RATIO_TARGETS,
+  REMOTE_RATIO_TARGET,
   renderMarkdown,
+  SAME_ENDPOINT_PAIRS,
+  SYSTEM_LABELS,
+  SYSTEMS,
   type HttpRow,
   type LogAppendRow,
   type Machine,
   type OnelogExtras,
+  type ProcessUse,
+  type RemoteRun,
+  type RemoteSystem,
   type Results,
+  type SameEndpointRatio,
   type ServerRun,
+  type SystemName,
   type TargetCheck,
 } from "./report.js";
 import { fixed, int, mb, pct } from "./stats.js";
+import { greeting } from "./answers.js";
 import { HTTP_WORKLOADS, type HttpWorkload } from "./workloads.js";
 
 const ALL_WORKLOADS = [...HTTP_WORKLOADS.map((w) => w.name), "log.append"] as const;
@@ -43,6 +56,39 @@ const DISK_PROBE_MS = 2_000;
 const RSS_SAMPLE_MS = 250;
 /** Idle RSS is read this long after the server reported ready. */
 const IDLE_SETTLE_MS = 500;
+/** How long a remote system may take, after registration, to answer its first invocation. */
+const SERVED_TIMEOUT_MS = 30_000;
+
+/** The endpoint programs: each serves Greeter, Counter and Flow, one fresh process per system under test. */
+const ENDPOINTS = {
+  // The Restate SDK 1.17 needs Promise.withResolvers, which Node 20 lacks.
+  "restate-sdk": {
+    script: "bench/restate-services.ts",
+    nodeFlags: ["--import", "./tests/compat/with-resolvers.mjs"],
+  },
+  "onelog-sdk": { script: "bench/onelog-endpoint.ts", nodeFlags: [] },
+} as const;
+
+/**
+ * The remote systems: which server runs (bench/onelog-server.ts with BENCH_MODE=server, or
+ * restate-server under bench/restate-server.ts) and which endpoint program serves it the
+ * handlers, as a child process of its own.
+ */
+const REMOTE_SYSTEMS: Readonly<
+  Record<RemoteSystem, { server: "onelog" | "restate"; endpoint: keyof typeof ENDPOINTS }>
+> = {
+  "remote-restate-sdk": { server: "onelog", endpoint: "restate-sdk" },
+  "restate-server": { server: "restate", endpoint: "restate-sdk" },
+  "remote-onelog-sdk": { server: "onelog", endpoint: "onelog-sdk" },
+  "restate-server-onelog-sdk": { server: "restate", endpoint: "onelog-sdk" },
+};
+const DEFAULT_SYSTEMS: readonly SystemName[] = [
+  "bare",
+  "embedded",
+  "remote-restate-sdk",
+  "restate-server",
+  "remote-onelog-sdk",
+];
 
 /** Seconds, or a duration with a unit: `10`, `10s`, `500ms`. */
 function parseMs(flag: string, text: string): number {
@@ -58,6 +104,9 @@ function parseFlags() {
       warmup: { type: "string", default: "2" },
       concurrency: { type: "string", default: "64,1" },
       workloads: { type: "string", default: ALL_WORKLOADS.join(",") },
+      systems: { type: "string", default: DEFAULT_SYSTEMS.join(",") },
+      // onelog's default partition count, so that both servers split the keys alike.
+      "restate-partitions": { type: "string", default: "4" },
       greeter: { type: "string", default: "example" },
       dir: { type: "string" },
       profile: { type: "boolean", default: false },
@@ -72,6 +121,9 @@ function parseFlags() {
   --warmup 2             warm-up before each window
   --concurrency 64,1     requests in flight (one or more)
   --workloads ${ALL_WORKLOADS.join(",")}
+  --systems ${DEFAULT_SYSTEMS.join(",")}
+                         which systems serve the HTTP workloads (known: ${SYSTEMS.join(", ")})
+  --restate-partitions 4 restate-server's --default-num-partitions (its own default is 24)
   --greeter example      example: examples/greeter.ts; quiet: bench/services.ts's copy without ctx.console
   --dir <dir>            where the data directories go (default: the OS temp dir)
   --profile              run the onelog servers with --cpu-prof (profiles in <out>/profiles)
@@ -89,6 +141,23 @@ function parseFlags() {
       throw new Error(`--workloads: unknown workload ${w}; known: ${ALL_WORKLOADS.join(", ")}`);
     }
   }
+  const systems = values.systems.split(",").map((name) => {
+    const system = SYSTEMS.find((known) => known === name.trim());
+    if (system === undefined) {
+      throw new Error(`--systems: unknown system ${name}; known: ${SYSTEMS.join(", ")}`);
+    }
+    return system;
+  });
+  const restatePartitions = Number(values["restate-partitions"]);
+  if (!Number.isInteger(restatePartitions) || restatePartitions < 1) {
+    throw new Error(`--restate-partitions: expected a positive integer, got ${values["restate-partitions"]}`);
+  }
+  const restate = systems.find(
+    (s) => s !== "bare" && s !== "embedded" && REMOTE_SYSTEMS[s].server === "restate",
+  );
+  if (restate !== undefined && !existsSync(RESTATE_SERVER)) {
+    throw new Error(`--systems ${restate}: no ${RESTATE_SERVER} (npm install @restatedev/restate-server)`);
+  }
   const greeter: "quiet" | "example" = values.greeter === "quiet" ? "quiet" : "example";
   if (values.greeter !== greeter) throw new Error(`--greeter: quiet or example, not ${values.greeter}`);
   return {
@@ -96,6 +165,9 @@ function parseFlags() {
     warmupMs: parseMs("warmup", values.warmup),
     concurrency,
     workloads,
+    // In SYSTEMS order, whatever the order given.
+    systems: SYSTEMS.filter((system) => systems.includes(system)),
+    restatePartitions,
     greeter,
     dir: values.dir,
     profile: values.profile,
@@ -185,35 +257,51 @@ async function othersDuring<T>(fn: () => Promise<T> | T): Promise<T & { otherCpu
   return { ...value, otherCpuPercent: Math.max(0, (otherMs * 100) / (performance.now() - start)) };
 }
 
-/** Drives one server with one workload; measures its CPU and memory around the window. */
+/** The processes under test: a server, and for the remote systems the endpoint that serves it the handlers. */
+interface UnderTest {
+  readonly server: ServerChild;
+  readonly endpoint?: ServerChild;
+}
+
+/** Their idle RSS, read after they started. */
+interface IdleBytes {
+  readonly server: number;
+  readonly endpoint?: number;
+}
+
+/** Drives one system with one workload; measures its processes' CPU and memory around the window. */
 async function measure(
   ctx: RunContext,
-  child: ServerChild,
-  idleBytes: number,
+  procs: UnderTest,
+  idle: IdleBytes,
   workload: HttpWorkload,
   concurrency: number,
   tag: string,
   onWindow?: (edge: "start" | "end") => void,
 ): Promise<ServerRun> {
-  // Taken at the window's edges: server CPU, machine user CPU, the driver's own CPU, the time.
+  type Cpu = { userMs: number; systemMs: number };
+  // Taken at the window's edges: server and endpoint CPU, machine user CPU, the driver's own CPU, the time.
   type Edge = {
-    server: { userMs: number; systemMs: number };
+    server: Cpu;
+    endpoint: Cpu | undefined;
     machineUserMs: number;
     self: NodeJS.CpuUsage;
     at: number;
   };
   const edge = (): Edge => ({
-    server: child.cpu(),
+    server: procs.server.cpu(),
+    endpoint: procs.endpoint?.cpu(),
     machineUserMs: machineUserMs(),
     self: process.cpuUsage(),
     at: performance.now(),
   });
   let first: Edge | undefined;
   let last: Edge | undefined;
-  let stopSampler: (() => { maxBytes: number; meanBytes: number }) | undefined;
-  let sampled = { maxBytes: NaN, meanBytes: NaN };
+  type Sampled = { maxBytes: number; meanBytes: number };
+  let stopSamplers: (() => [Sampled, Sampled | undefined]) | undefined;
+  let sampled: [Sampled, Sampled | undefined] = [{ maxBytes: NaN, meanBytes: NaN }, undefined];
   const result = await drive({
-    url: child.url,
+    url: procs.server.url,
     workload,
     tag,
     concurrency,
@@ -223,23 +311,44 @@ async function measure(
     onWindow: (which) => {
       if (which === "start") {
         first = edge();
-        stopSampler = sampleRss(child, RSS_SAMPLE_MS);
+        const server = sampleRss(procs.server, RSS_SAMPLE_MS);
+        const endpoint = procs.endpoint === undefined ? undefined : sampleRss(procs.endpoint, RSS_SAMPLE_MS);
+        stopSamplers = () => [server(), endpoint?.()];
       } else {
         last = edge();
-        if (stopSampler !== undefined) sampled = stopSampler();
-        stopSampler = undefined;
+        if (stopSamplers !== undefined) sampled = stopSamplers();
+        stopSamplers = undefined;
       }
       onWindow?.(which);
     },
   });
-  if (stopSampler !== undefined) sampled = stopSampler();
-  const memory = child.memory();
+  if (stopSamplers !== undefined) sampled = stopSamplers();
   if (first === undefined || last === undefined) throw new Error("bench: the measured window never ended");
   const windowMs = last.at - first.at;
   const serverUserMs = last.server.userMs - first.server.userMs;
   const cpuMs = serverUserMs + last.server.systemMs - first.server.systemMs;
   const selfUs = { user: last.self.user - first.self.user, system: last.self.system - first.self.system };
-  const otherMs = last.machineUserMs - first.machineUserMs - serverUserMs - selfUs.user / 1000;
+  let endpoint: ProcessUse | undefined;
+  let endpointUserMs = 0;
+  if (procs.endpoint !== undefined && first.endpoint !== undefined && last.endpoint !== undefined) {
+    endpointUserMs = last.endpoint.userMs - first.endpoint.userMs;
+    const endpointMs = endpointUserMs + last.endpoint.systemMs - first.endpoint.systemMs;
+    const memory = procs.endpoint.memory();
+    endpoint = {
+      cpuPercent: (endpointMs * 100) / windowMs,
+      cpuUsPerRequest: (endpointMs * 1000) / result.measured,
+      rss: {
+        idleBytes: idle.endpoint ?? NaN,
+        windowMaxBytes: sampled[1]?.maxBytes ?? NaN,
+        windowMeanBytes: sampled[1]?.meanBytes ?? NaN,
+        peakBytes: memory.peakRssBytes,
+        afterBytes: memory.rssBytes,
+      },
+    };
+  }
+  const memory = procs.server.memory();
+  const otherMs =
+    last.machineUserMs - first.machineUserMs - serverUserMs - endpointUserMs - selfUs.user / 1000;
   return {
     ...result,
     serverCpuPercent: (cpuMs * 100) / windowMs,
@@ -247,12 +356,13 @@ async function measure(
     otherCpuPercent: Math.max(0, (otherMs * 100) / windowMs),
     serverCpuUsPerRequest: (cpuMs * 1000) / result.measured,
     rss: {
-      idleBytes,
-      windowMaxBytes: sampled.maxBytes,
-      windowMeanBytes: sampled.meanBytes,
+      idleBytes: idle.server,
+      windowMaxBytes: sampled[0].maxBytes,
+      windowMeanBytes: sampled[0].meanBytes,
       peakBytes: memory.peakRssBytes,
       afterBytes: memory.rssBytes,
     },
+    ...(endpoint === undefined ? {} : { endpoint }),
   };
 }
 
@@ -283,10 +393,18 @@ async function runOnelog(
     ctx.idleOnelog.push(idle);
     const before = dataDirBytes(dataDir);
     const stats: Promise<AdminStats>[] = [];
-    const server = await measure(ctx, child, idle, workload, concurrency, `o${run}`, () => {
-      // A failed read leaves the counters unknown (NaN) rather than failing the run.
-      stats.push(adminStats(child.adminUrl!).catch((): AdminStats => ({ log: null })));
-    });
+    const server = await measure(
+      ctx,
+      { server: child },
+      { server: idle },
+      workload,
+      concurrency,
+      `o${run}`,
+      () => {
+        // A failed read leaves the counters unknown (NaN) rather than failing the run.
+        stats.push(adminStats(child.adminUrl!).catch((): AdminStats => ({ log: null })));
+      },
+    );
     const [atStart, atEnd] = await Promise.all(stats);
     const after = dataDirBytes(dataDir);
     const answered = server.sent - server.errors;
@@ -294,7 +412,7 @@ async function runOnelog(
     const storeBytes = after.storeBytes - before.storeBytes;
     const commits = (atEnd?.log?.commits ?? NaN) - (atStart?.log?.commits ?? NaN);
     const records = (atEnd?.log?.records ?? NaN) - (atStart?.log?.records ?? NaN);
-    if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
+    if (!child.running) {
       ctx.errors.push(`${workload.name} C=${concurrency}: the onelog server exited during the run`);
     }
     // A clean stop checkpoints the WALs into the database files: what stays is the data itself.
@@ -316,10 +434,150 @@ async function runOnelog(
   }
 }
 
-function targetsFor(row: Omit<HttpRow, "targets">, highest: number): TargetCheck[] {
+/** Registers an endpoint with a server's admin API (onelog's and restate-server's take the same request). */
+async function register(adminUrl: string, endpointUrl: string): Promise<void> {
+  const res = await request(`${adminUrl}/deployments`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ uri: endpointUrl }),
+    headersTimeout: READY_TIMEOUT_MS,
+    bodyTimeout: READY_TIMEOUT_MS,
+  });
+  const text = await res.body.text();
+  if (res.statusCode !== 201 && res.statusCode !== 200) {
+    throw new Error(
+      `POST ${adminUrl}/deployments {"uri":"${endpointUrl}"}: ${res.statusCode} ${text.slice(0, 300)}`,
+    );
+  }
+}
+
+/**
+ * Waits until the ingress invokes the registered services (restate-server's ingress learns of a
+ * new deployment shortly after its admin API answered): calls `Greeter.greet` until it answers.
+ */
+async function untilServed(ingressUrl: string): Promise<void> {
+  const deadline = performance.now() + SERVED_TIMEOUT_MS;
+  let last = "";
+  for (;;) {
+    try {
+      const res = await request(`${ingressUrl}/Greeter/greet`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify("probe"),
+        headersTimeout: SERVED_TIMEOUT_MS,
+        bodyTimeout: SERVED_TIMEOUT_MS,
+      });
+      const text = await res.body.text();
+      if (res.statusCode === 200 && text === JSON.stringify(greeting("probe"))) return;
+      last = `${res.statusCode} ${text.slice(0, 200)}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (performance.now() > deadline) {
+      throw new Error(
+        `${ingressUrl}: Greeter.greet not served ${SERVED_TIMEOUT_MS} ms after registration: ${last}`,
+      );
+    }
+    await sleep(100);
+  }
+}
+
+/**
+ * One workload at one concurrency on a fresh remote system: the server on a fresh data
+ * directory, a fresh endpoint process, the endpoint registered through the server's admin API
+ * before the warm-up.
+ */
+async function runRemote(
+  ctx: RunContext,
+  system: RemoteSystem,
+  workload: HttpWorkload,
+  concurrency: number,
+  run: number,
+): Promise<RemoteRun> {
+  const spec = REMOTE_SYSTEMS[system];
+  const program = ENDPOINTS[spec.endpoint];
+  const dataDir = path.join(ctx.tmp, `${system}-${run}`);
+  const logs = path.join(ctx.flags.out, "logs");
+  const server =
+    spec.server === "restate"
+      ? await ServerChild.spawn({
+          script: "bench/restate-server.ts",
+          env: { BENCH_DATA_DIR: dataDir, BENCH_PARTITIONS: String(ctx.flags.restatePartitions) },
+          logFile: path.join(logs, `${system}-${run}.log`),
+          readyTimeoutMs: READY_TIMEOUT_MS,
+        })
+      : await ServerChild.spawn({
+          script: "bench/onelog-server.ts",
+          env: { BENCH_DATA_DIR: dataDir, BENCH_MODE: "server" },
+          logFile: path.join(logs, `${system}-${run}.log`),
+          nodeFlags: ctx.flags.profile
+            ? ["--cpu-prof", `--cpu-prof-dir=${path.join(ctx.flags.out, "profiles")}`]
+            : [],
+          readyTimeoutMs: READY_TIMEOUT_MS,
+        });
+  let endpoint: ServerChild | undefined;
+  try {
+    endpoint = await ServerChild.spawn({
+      script: program.script,
+      env: { BENCH_GREETER: ctx.flags.greeter },
+      logFile: path.join(logs, `${system}-${run}-endpoint.log`),
+      nodeFlags: program.nodeFlags,
+      readyTimeoutMs: READY_TIMEOUT_MS,
+    });
+    const [serverIdle, endpointIdle] = await Promise.all([idleRss(server), idleRss(endpoint)]);
+    await register(server.adminUrl!, endpoint.url);
+    await untilServed(server.url);
+    const stats: Promise<AdminStats>[] = [];
+    const measured = await measure(
+      ctx,
+      { server, endpoint },
+      { server: serverIdle, endpoint: endpointIdle },
+      workload,
+      concurrency,
+      `${spec.server === "restate" ? "s" : "r"}${run}`,
+      () => {
+        if (spec.server === "onelog") {
+          stats.push(adminStats(server.adminUrl!).catch((): AdminStats => ({ log: null })));
+        }
+      },
+    );
+    const [atStart, atEnd] = await Promise.all(stats);
+    const commits = (atEnd?.log?.commits ?? NaN) - (atStart?.log?.commits ?? NaN);
+    const records = (atEnd?.log?.records ?? NaN) - (atStart?.log?.records ?? NaN);
+    for (const [what, proc] of [
+      ["server", server],
+      ["endpoint", endpoint],
+    ] as const) {
+      if (!proc.running) {
+        ctx.errors.push(
+          `${workload.name} C=${concurrency} ${SYSTEM_LABELS[system]}: the ${what} exited during the run`,
+        );
+      }
+    }
+    return {
+      ...measured,
+      system,
+      endpoint: measured.endpoint!,
+      logRecordsPerInvocation: records / measured.measured,
+      logRecordsPerCommit: records / commits,
+    };
+  } finally {
+    // The server first, so that it does not retry against an endpoint that is gone.
+    await server.stop();
+    await endpoint?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The issue's targets for onelog embedded in this row (none if it did not run). */
+function targetsFor(
+  row: { workload: string; concurrency: number; ratio: number; onelog?: ServerRun },
+  highest: number,
+): TargetCheck[] {
   const targets: TargetCheck[] = [];
+  if (row.onelog === undefined) return targets;
   const ratio = RATIO_TARGETS[row.workload];
-  if (ratio !== undefined && row.concurrency === highest) {
+  if (ratio !== undefined && row.concurrency === highest && Number.isFinite(row.ratio)) {
     targets.push({ what: `≥ ${pct(ratio)}`, met: row.ratio >= ratio });
   }
   if (row.workload === "Flow.run" && row.concurrency === 1) {
@@ -346,9 +604,13 @@ async function main(): Promise<number> {
   const ctx: RunContext = { flags, tmp, errors: [], idleOnelog: [] };
   const httpWorkloads = HTTP_WORKLOADS.filter((w) => flags.workloads.includes(w.name));
   const highest = Math.max(...flags.concurrency);
+  const remoteSystems = flags.systems.filter((s): s is RemoteSystem => s !== "bare" && s !== "embedded");
   const windows =
-    (httpWorkloads.length * 2 + (flags.workloads.includes("log.append") ? 1 : 0)) * flags.concurrency.length;
-  const estimateMs = windows * (flags.warmupMs + flags.durationMs) + 2 * DISK_PROBE_MS + windows * 2_000;
+    (httpWorkloads.length * flags.systems.length + (flags.workloads.includes("log.append") ? 1 : 0)) *
+    flags.concurrency.length;
+  // Starting and stopping: about 2 s for onelog, 5 s for a server and its endpoint.
+  const startsMs = httpWorkloads.length * flags.concurrency.length * (2_000 + remoteSystems.length * 5_000);
+  const estimateMs = windows * (flags.warmupMs + flags.durationMs) + 2 * DISK_PROBE_MS + startsMs;
   // Everything is bounded: a run that takes far longer than planned is stuck; the exit handler kills the children.
   const watchdog = setTimeout(
     () => {
@@ -361,6 +623,14 @@ async function main(): Promise<number> {
   );
   watchdog.unref();
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+  // An interrupted run leaves no data directories behind either (the children are killed first).
+  process.once("exit", () => {
+    try {
+      rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      // A child killed a moment ago may still be writing: the OS temp dir is cleaned eventually.
+    }
+  });
 
   const info = machine(tmp);
   progress(
@@ -380,7 +650,7 @@ async function main(): Promise<number> {
 
     const http: HttpRow[] = [];
     let bareIdle: number | undefined;
-    if (httpWorkloads.length > 0) {
+    if (httpWorkloads.length > 0 && flags.systems.includes("bare")) {
       bare = await ServerChild.spawn({
         script: "bench/bare-server.ts",
         env: {},
@@ -393,34 +663,90 @@ async function main(): Promise<number> {
     for (const workload of httpWorkloads) {
       for (const concurrency of flags.concurrency) {
         run++;
-        progress(`${workload.name} C=${concurrency}: bare http`);
-        const bareRun = await measure(ctx, bare!, bareIdle!, workload, concurrency, `b${run}`);
-        progress(`  ${int(bareRun.throughput)} req/s; onelog`);
-        const onelog = await runOnelog(ctx, workload, concurrency, run);
-        const partial = {
+        const at = `${workload.name} C=${concurrency}`;
+        let bareRun: ServerRun | undefined;
+        const problems = (label: string, r: ServerRun) => {
+          if (r.errors > 0) {
+            ctx.errors.push(`${at} ${label}: ${r.errors} errors, e.g. ${r.errorSamples.join("; ")}`);
+          }
+        };
+        const report = (r: ServerRun) =>
+          progress(
+            `  ${int(r.throughput)} req/s` +
+              `${bareRun === undefined ? "" : ` (${pct(r.throughput / bareRun.throughput)} of bare)`}, ` +
+              `p50 ${fixed(r.latency.p50Ms, 2)} ms, p99 ${fixed(r.latency.p99Ms, 2)} ms, ` +
+              `server ${int(r.serverCpuUsPerRequest)} µs/req` +
+              `${r.endpoint === undefined ? "" : `, endpoint ${int(r.endpoint.cpuUsPerRequest)} µs/req`}`,
+          );
+        if (bare !== undefined) {
+          progress(`${at}: ${SYSTEM_LABELS.bare}`);
+          bareRun = await measure(
+            ctx,
+            { server: bare },
+            { server: bareIdle! },
+            workload,
+            concurrency,
+            `b${run}`,
+          );
+          report(bareRun);
+          problems("bare", bareRun);
+        }
+        let onelog: (ServerRun & OnelogExtras) | undefined;
+        if (flags.systems.includes("embedded")) {
+          progress(`${at}: ${SYSTEM_LABELS.embedded}`);
+          onelog = await runOnelog(ctx, workload, concurrency, run);
+          report(onelog);
+          problems("onelog", onelog);
+        }
+        const remote: RemoteRun[] = [];
+        for (const system of remoteSystems) {
+          progress(`${at}: ${SYSTEM_LABELS[system]}`);
+          try {
+            const r = await runRemote(ctx, system, workload, concurrency, run);
+            remote.push(r);
+            report(r);
+            problems(SYSTEM_LABELS[system], r);
+          } catch (e) {
+            // One system failing to start or register leaves the others' figures standing.
+            ctx.errors.push(`${at} ${SYSTEM_LABELS[system]}: ${(e as Error).message}`);
+            progress(`  failed: ${(e as Error).message}`);
+          }
+        }
+        const ratio = (onelog?.throughput ?? NaN) / (bareRun?.throughput ?? NaN);
+        const sameEndpoint: SameEndpointRatio[] = [];
+        for (const pair of SAME_ENDPOINT_PAIRS) {
+          const o = remote.find((r) => r.system === pair.onelog);
+          const r = remote.find((r) => r.system === pair.restate);
+          if (o === undefined || r === undefined) continue;
+          const pairRatio = o.throughput / r.throughput;
+          sameEndpoint.push({
+            endpoint: pair.endpoint,
+            onelogThroughput: o.throughput,
+            restateThroughput: r.throughput,
+            ratio: pairRatio,
+            target:
+              concurrency === highest
+                ? { what: `≥ ${REMOTE_RATIO_TARGET}×`, met: pairRatio >= REMOTE_RATIO_TARGET }
+                : undefined,
+          });
+          progress(
+            `  onelog server ÷ restate-server, both with the ${pair.endpoint} endpoint: ${fixed(pairRatio, 2)}×`,
+          );
+        }
+        http.push({
           workload: workload.name,
           path: workload.path,
           concurrency,
-          onelog,
-          bare: bareRun,
-          ratio: onelog.throughput / bareRun.throughput,
-        };
-        const row: HttpRow = { ...partial, targets: targetsFor(partial, highest) };
-        http.push(row);
-        progress(
-          `  ${int(onelog.throughput)} req/s (${pct(row.ratio)} of bare), p50 ${fixed(onelog.latency.p50Ms, 2)} ms, ` +
-            `p99 ${fixed(onelog.latency.p99Ms, 2)} ms`,
-        );
-        for (const [server, r] of [
-          ["bare", bareRun],
-          ["onelog", onelog],
-        ] as const) {
-          if (r.errors > 0) {
-            ctx.errors.push(
-              `${workload.name} C=${concurrency} ${server}: ${r.errors} errors, e.g. ${r.errorSamples.join("; ")}`,
-            );
-          }
-        }
+          ...(onelog === undefined ? {} : { onelog }),
+          ...(bareRun === undefined ? {} : { bare: bareRun }),
+          ratio,
+          targets: targetsFor(
+            { workload: workload.name, concurrency, ratio, ...(onelog === undefined ? {} : { onelog }) },
+            highest,
+          ),
+          remote,
+          sameEndpoint,
+        });
       }
     }
     await bare?.stop();
@@ -447,6 +773,8 @@ async function main(): Promise<number> {
     const results: Results = {
       machine: { ...info, loadAverage: { ...info.loadAverage, end: os.loadavg()[0]! } },
       settings: {
+        systems: flags.systems,
+        restatePartitions: flags.restatePartitions,
         warmupMs: flags.warmupMs,
         durationMs: flags.durationMs,
         concurrency: flags.concurrency,

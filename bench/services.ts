@@ -2,30 +2,11 @@
  * The handlers the HTTP workloads call (docs/benchmarks.md). `Counter` is examples/counter.ts
  * as is; `Greeter` is examples/greeter.ts by default, or {@link quietGreeter} (the same handler
  * without its `ctx.console` line and visitor id); `Flow` is defined here. The bare-HTTP
- * baseline (bare-server.ts) answers the same paths with the same bodies: keep them in step.
+ * baseline (bare-server.ts) answers the same paths with the same bodies (bench/answers.ts), and
+ * bench/restate-services.ts is the same three services written with the Restate SDK: keep them in step.
  */
 import * as onelog from "onelog";
-
-/** What a `Flow.run` request carries. */
-export interface FlowInput {
-  readonly n: number;
-}
-
-/** What `Flow.run` answers. */
-export interface FlowOutput {
-  readonly id: string;
-  readonly total: number;
-}
-
-/** The answer `Flow.run` gives for an id and input, also computed by the driver to verify it. */
-export function flowOutput(id: string, input: FlowInput): FlowOutput {
-  return { id, total: (input.n + 1) * 2 };
-}
-
-/** The answer `Greeter.greet` gives for a name (examples/greeter.ts). */
-export function greeting(name: string): string {
-  return `Hello, ${name}!`;
-}
+import { greeting, type FlowInput, type FlowOutput } from "./answers.js";
 
 /**
  * A workflow with three durable steps: each `ctx.run` is one journal entry appended to the log

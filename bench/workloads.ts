@@ -3,7 +3,7 @@
  * versions. Each request is numbered; a workload says what to send for request i and checks
  * every answer (status and body), also the ones of the warm-up.
  */
-import { flowOutput, greeting } from "./services.js";
+import { flowOutput, greeting } from "./answers.js";
 
 /** Checks the answers of one run of a workload. */
 export interface Checker {
