@@ -175,6 +175,7 @@ export class Engine {
         : routingInvokers({
             inProcess: local,
             isInProcess: (service) => inProcess.has(service),
+            anyRemote: () => remote.deployments.list().length > 0,
             remote: httpInvokers({
               deployments: remote.deployments,
               client: remote.client,

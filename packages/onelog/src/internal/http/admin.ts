@@ -149,22 +149,23 @@ export class Admin {
   async listen(): Promise<string> {
     this.registry = new Registry(this.options.engine, this.options.startedAt ?? Date.now());
     this.sql = SqlIntrospection.open({ storePath: this.options.storePath, registry: this.registry });
-    // POST /query runs on a worker thread: a long scan must not stall the partitions.
-    this.runner = new SqlRunner({
+    // POST /query runs in a worker process: a long scan must not stall the partitions.
+    const runner = new SqlRunner({
       storePath: this.options.storePath,
       registry: this.registry,
       ...(this.options.queryTimeoutMs === undefined ? {} : { timeoutMs: this.options.queryTimeoutMs }),
     });
-    const sql = this.sql;
+    this.runner = runner;
     const remote = this.options.engine.remote;
     if (remote !== undefined) {
-      remote.deployments.inFlight = (deploymentId) =>
-        sql
-          .query(
+      // A scan of every status row: in the worker too, not on the engine's thread.
+      remote.deployments.inFlight = async (deploymentId) =>
+        (
+          await runner.query(
             "SELECT target_service_name AS s, target_handler_name AS h FROM sys_invocation WHERE pinned_deployment_id = ? AND status <> 'completed'",
             [deploymentId],
           )
-          .rows.map((r) => `${String((r as { s: unknown }).s)}/${String((r as { h: unknown }).h)}`);
+        ).rows.map((r) => `${String(r.s)}/${String(r.h)}`);
     }
     this.options.metrics?.attach({
       engine: this.options.engine,
@@ -618,11 +619,11 @@ export class Admin {
   }
 
   /** `DELETE /deployments/{id}[?force=true]`: 202; its services are no longer invoked until registered again. */
-  private removeDeployment(res: ServerResponse, id: string, force: boolean): void {
+  private async removeDeployment(res: ServerResponse, id: string, force: boolean): Promise<void> {
     const remote = this.remote();
     let removed: boolean;
     try {
-      removed = remote.deployments.remove(id, force);
+      removed = await remote.deployments.remove(id, force);
     } catch (e) {
       if (e instanceof DeploymentConflictError) throw new AdminError(409, e.code, e.message);
       throw e;

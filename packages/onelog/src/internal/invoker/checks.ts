@@ -25,6 +25,41 @@ export const MAX_STACK_CHARS = 8_192;
 /** Attempts running at once per partition; more wait in a FIFO of ids (bounded memory). */
 export const MAX_RUNNING_ATTEMPTS = 2_000;
 
+/**
+ * The invocations an invoker may not start yet because `max` attempts run: a FIFO of ids with the
+ * epoch to start (a newer invoke of the same id replaces its place's epoch). Memory stays bounded
+ * by the number of invocations, not of invokes.
+ */
+export class WaitingAttempts {
+  private readonly waiting = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  /** True when an attempt may start now with `running` attempts running; else it waits. */
+  admit(invocationId: string, epoch: number, running: number): boolean {
+    if (running < this.max) return true;
+    this.waiting.set(invocationId, epoch);
+    return false;
+  }
+
+  /** The next invocation to start with `running` attempts running, taken out of the queue. */
+  next(running: number): readonly [string, number] | undefined {
+    if (running >= this.max) return undefined;
+    const first = this.waiting.entries().next();
+    if (first.done === true) return undefined;
+    this.waiting.delete(first.value[0]);
+    return first.value;
+  }
+
+  drop(invocationId: string): void {
+    this.waiting.delete(invocationId);
+  }
+
+  clear(): void {
+    this.waiting.clear();
+  }
+}
+
 /** The payload bytes of an entry (the parts that can be large). */
 export function entryBytes(entry: CommandEntry): number {
   const e = entry as { result?: Result; value?: Uint8Array | null; argument?: Uint8Array };

@@ -137,7 +137,7 @@ export class DeploymentClient {
       onError: (e: Error) => {
         if (done) return;
         done = true;
-        events.onError(e);
+        events.onError(rootCause(e));
       },
     };
     const all = { ...address.additionalHeaders, ...this.options.requestHeaders?.(url.pathname), ...headers };
@@ -260,6 +260,16 @@ export class DeploymentClient {
 }
 
 const http1Agent = new http.Agent({ keepAlive: true });
+
+/**
+ * The error that says what happened: Node's HTTP/2 client wraps a refused connection in "The
+ * pending stream has been canceled (caused by: …)"; the cause is what an operator needs to read.
+ */
+function rootCause(e: Error): Error {
+  let err = e;
+  while (err.cause instanceof Error) err = err.cause;
+  return err;
+}
 
 /** A one-shot "closed" signal: `on(f)` calls f once `fire()` was called (at once if it was). */
 function whenClosed(): { fire: () => void; on: (f: () => void) => void } {

@@ -93,7 +93,7 @@ export class Deployments {
    * The handlers (`service/handler`) of running invocations pinned to a deployment; set by
    * whoever can see every partition (the admin endpoint). Unset, nothing is known to be pinned.
    */
-  inFlight: ((deploymentId: string) => readonly string[]) | undefined;
+  inFlight: ((deploymentId: string) => Promise<readonly string[]>) | undefined;
 
   constructor(
     private readonly records: DeploymentRecords,
@@ -133,9 +133,9 @@ export class Deployments {
    * DiscoveryError for a manifest onelog cannot use.
    *
    * @example
-   * const d = deployments.register({ uri: "http://127.0.0.1:9080", manifest: await discover(uri) });
+   * const d = await deployments.register({ uri: "http://127.0.0.1:9080", manifest: await discover(uri) });
    */
-  register(req: RegisterRequest): { deployment: Deployment; created: boolean } {
+  async register(req: RegisterRequest): Promise<{ deployment: Deployment; created: boolean }> {
     checkManifest(req.manifest);
     const existing = this.deployments.find((d) => d.uri === req.uri);
     if (existing !== undefined && req.force !== true) return { deployment: existing, created: false }; // 2
@@ -148,7 +148,7 @@ export class Deployments {
     }
     if (existing !== undefined) {
       const offered = new Set(handlersOfManifest(req.manifest).map((h) => `${h.service}/${h.name}`));
-      const broken = [...new Set(this.inFlight?.(existing.id) ?? [])].filter((h) => !offered.has(h));
+      const broken = [...new Set((await this.inFlight?.(existing.id)) ?? [])].filter((h) => !offered.has(h));
       if (broken.length > 0) {
         throw new DeploymentConflictError(
           `deployment ${existing.id} at ${req.uri} has running invocations of ${broken.join(", ")}, which the new code does not serve; register the new code at another URI (a new deployment), or let them finish first`,
@@ -218,10 +218,10 @@ export class Deployments {
    * serves them); their invocations retry until one is registered again. False if unknown;
    * DeploymentConflictError when running invocations are pinned to it and not `force` (4).
    */
-  remove(id: string, force = false): boolean {
+  async remove(id: string, force = false): Promise<boolean> {
     const rest = this.deployments.filter((d) => d.id !== id);
     if (rest.length === this.deployments.length) return false;
-    const running = this.inFlight?.(id) ?? [];
+    const running = (await this.inFlight?.(id)) ?? [];
     if (running.length > 0 && !force) {
       throw new DeploymentConflictError(
         `deployment ${id} has ${running.length} running invocation(s) pinned to it (${[...new Set(running)].join(", ")}); remove it with force to let them fail until it is registered again`,

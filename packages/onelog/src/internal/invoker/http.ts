@@ -36,13 +36,14 @@ import {
   type ProtocolMessage,
   type Result,
 } from "@onelog/sdk/internal";
-import { invocationFields, logAttemptFailed, targetText } from "../ops/attempt-log.js";
+import { logAttemptFailed, logTerminalFailure } from "../ops/attempt-log.js";
 import type { PinnedDeployment, RecordBody } from "../partition/records.js";
 import type { InvocationStatus } from "../partition/store/store.js";
 import {
   EntryTooLargeError,
   MAX_ENTRY_BYTES,
   MAX_RUNNING_ATTEMPTS,
+  WaitingAttempts,
   eagerState,
   entryBytes,
   outcomeRecord,
@@ -112,13 +113,15 @@ interface Attempt {
 
 export class HttpInvoker implements Invoker {
   private readonly attempts = new Map<string, Attempt>();
-  private readonly waiting = new Map<string, number>();
+  private readonly waiting: WaitingAttempts;
   private stopped = false;
 
   constructor(
     private readonly host: InvokerHost,
     private readonly options: HttpInvokerOptions,
-  ) {}
+  ) {
+    this.waiting = new WaitingAttempts(options.maxRunning ?? MAX_RUNNING_ATTEMPTS);
+  }
 
   get running(): number {
     return this.attempts.size;
@@ -126,10 +129,7 @@ export class HttpInvoker implements Invoker {
 
   invoke(invocationId: string, epoch: number): void {
     this.abort(invocationId); // 1
-    if (this.attempts.size >= (this.options.maxRunning ?? MAX_RUNNING_ATTEMPTS)) {
-      this.waiting.set(invocationId, epoch);
-      return;
-    }
+    if (!this.waiting.admit(invocationId, epoch, this.attempts.size)) return;
     const status = this.host.store.getStatus(invocationId);
     if (status === undefined || status.attemptEpoch !== epoch) return; // a stale invoke: nothing to run
     const { service, handler } = status.target;
@@ -265,7 +265,7 @@ export class HttpInvoker implements Invoker {
   }
 
   abort(invocationId: string): void {
-    this.waiting.delete(invocationId);
+    this.waiting.drop(invocationId);
     const a = this.attempts.get(invocationId);
     if (a === undefined) return;
     this.release(a);
@@ -286,14 +286,8 @@ export class HttpInvoker implements Invoker {
     if (this.attempts.get(a.id) === a) this.attempts.delete(a.id);
     if (a.inactivity !== undefined) this.host.clock.clearTimeout(a.inactivity);
     if (a.abortTimer !== undefined) this.host.clock.clearTimeout(a.abortTimer);
-    while (
-      !this.stopped &&
-      this.waiting.size > 0 &&
-      this.attempts.size < (this.options.maxRunning ?? MAX_RUNNING_ATTEMPTS)
-    ) {
-      const [id, epoch] = this.waiting.entries().next().value as [string, number];
-      this.waiting.delete(id);
-      this.invoke(id, epoch);
+    for (let n; !this.stopped && (n = this.waiting.next(this.attempts.size)) !== undefined;) {
+      this.invoke(n[0], n[1]);
     }
   }
 
@@ -511,12 +505,7 @@ export class HttpInvoker implements Invoker {
         registered: true,
       });
     } else if ("err" in outcome.result) {
-      const { code, message } = outcome.result.err;
-      const target = targetText(a.status.target);
-      this.host.logger.warn(
-        { ...invocationFields(a.id, a.status), code },
-        `invocation ${target} ${a.id} failed: [${code}] ${message}`,
-      );
+      logTerminalFailure(this.host.logger, a.id, a.status, outcome.result.err);
     }
     proposeOutcome(this.host, outcomeRecord(a.id, a.epoch, outcome), () => this.stopped);
   }

@@ -30,6 +30,7 @@ import {
   EntryTooLargeError,
   MAX_ENTRY_BYTES,
   MAX_RUNNING_ATTEMPTS,
+  WaitingAttempts,
   eagerState,
   entryBytes,
   outcomeRecord,
@@ -38,7 +39,7 @@ import {
   tooLarge,
   unregisteredTarget,
 } from "./checks.js";
-import { logAttemptFailed, targetText } from "../ops/attempt-log.js";
+import { logAttemptFailed, logTerminalFailure } from "../ops/attempt-log.js";
 
 /** What the in-process invoker runs, besides its host. */
 export interface InProcessOptions {
@@ -85,12 +86,13 @@ export function inProcessInvokers(options: InProcessOptions): InvokerFactory {
 export class InProcessInvoker implements Invoker {
   private readonly attempts = new Map<string, Attempt>();
   /** Invocations waiting for a free slot (MAX_RUNNING_ATTEMPTS), in arrival order. */
-  private readonly waiting = new Map<string, number>();
+  private readonly waiting: WaitingAttempts;
   private stopped = false;
   private readonly options: InvokerHost & InProcessOptions;
 
   constructor(host: InvokerHost, options: InProcessOptions) {
     this.options = { ...host, ...options };
+    this.waiting = new WaitingAttempts(options.maxRunning ?? MAX_RUNNING_ATTEMPTS);
   }
 
   /** Number of attempts running now. */
@@ -101,10 +103,7 @@ export class InProcessInvoker implements Invoker {
   /** Starts an attempt with this epoch; the processor calls it for each invoke action. */
   invoke(invocationId: string, epoch: number): void {
     this.abort(invocationId); // 1
-    if (this.attempts.size >= (this.options.maxRunning ?? MAX_RUNNING_ATTEMPTS)) {
-      this.waiting.set(invocationId, epoch);
-      return;
-    }
+    if (!this.waiting.admit(invocationId, epoch, this.attempts.size)) return;
     const attempt: Attempt = {
       epoch,
       aborted: false,
@@ -136,7 +135,7 @@ export class InProcessInvoker implements Invoker {
 
   /** Aborts the running attempt of an invocation, if any (2). */
   abort(invocationId: string): void {
-    this.waiting.delete(invocationId);
+    this.waiting.drop(invocationId);
     const a = this.attempts.get(invocationId);
     if (a === undefined) return;
     this.attempts.delete(invocationId);
@@ -150,14 +149,8 @@ export class InProcessInvoker implements Invoker {
 
   /** Starts waiting invocations while there is room. */
   private startWaiting(): void {
-    while (
-      !this.stopped &&
-      this.waiting.size > 0 &&
-      this.attempts.size < (this.options.maxRunning ?? MAX_RUNNING_ATTEMPTS)
-    ) {
-      const [id, epoch] = this.waiting.entries().next().value as [string, number];
-      this.waiting.delete(id);
-      this.invoke(id, epoch);
+    for (let n; !this.stopped && (n = this.waiting.next(this.attempts.size)) !== undefined;) {
+      this.invoke(n[0], n[1]);
     }
   }
 
@@ -189,15 +182,8 @@ export class InProcessInvoker implements Invoker {
           this.options.handlers.has(`${status.target.service}/${status.target.handler}`),
       });
     } else if ("err" in outcome.result) {
-      // The handler ended with a terminal failure: logged once, with its target and id, as
-      // Restate does (a zombie attempt returned above, so this is the attempt that counts).
-      const t = this.options.store.getStatus(id)?.target;
-      const target = t === undefined ? "?" : targetText(t);
-      const { code, message } = outcome.result.err;
-      this.options.logger.warn(
-        { invocationId: id, target, code },
-        `invocation ${target} ${id} failed: [${code}] ${message}`,
-      );
+      // A zombie attempt returned above, so this is the attempt that counts.
+      logTerminalFailure(this.options.logger, id, this.options.store.getStatus(id), outcome.result.err);
     }
     this.proposeOutcome(outcomeRecord(id, attempt.epoch, outcome));
   }

@@ -11,6 +11,8 @@ export interface Routes {
   readonly remote: InvokerFactory;
   /** True for services whose handlers are in this process. */
   readonly isInProcess: (service: string) => boolean;
+  /** False while no deployment is registered: then every attempt runs in process, unread. */
+  readonly anyRemote: () => boolean;
 }
 
 /** One invoker per partition that dispatches to an in-process and a remote one. */
@@ -24,6 +26,8 @@ export function routingInvokers(routes: Routes): InvokerFactory {
         return local.running + remote.running;
       },
       invoke(id, epoch) {
+        // The embedded mode's hot path reads no status here: with nothing remote, all is local.
+        if (!routes.anyRemote()) return local.invoke(id, epoch);
         const status = host.store.getStatus(id);
         const here = status === undefined || routes.isInProcess(status.target.service);
         (here ? local : remote).invoke(id, epoch);

@@ -25,6 +25,23 @@ export function invocationFields(invocationId: string, status: InvocationStatus 
       };
 }
 
+/**
+ * Logs, once, that an invocation ended with a terminal failure (its handler's TerminalError), with
+ * its target and id, as Restate does. Never throws.
+ */
+export function logTerminalFailure(
+  logger: Logger,
+  invocationId: string,
+  status: InvocationStatus | undefined,
+  failure: { readonly code: number; readonly message: string },
+): void {
+  const target = status === undefined ? "?" : targetText(status.target);
+  logger.warn(
+    { ...invocationFields(invocationId, status), code: failure.code },
+    `invocation ${target} ${invocationId} failed: [${failure.code}] ${failure.message}`,
+  );
+}
+
 /** Invocations whose "not registered" line was written, per logger (one line per invocation). */
 const toldNotRegistered = new WeakMap<Logger, Set<string>>();
 
