@@ -3,23 +3,16 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import type * as onelog from "onelog";
 import { eventually, silent, tmpDir } from "../integration/http-harness.js";
-
-const SERVER = "node_modules/@restatedev/restate-server-linux-x64/bin/restate-server";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import {
+  RESTATE_SERVER,
+  freePort,
+  registerWithRestate,
+  restateServerAvailable,
+  startRestateServer,
+} from "./restate-server.js";
 
 type Step = { method: "GET" | "POST"; path: string; body?: unknown; headers?: Record<string, string> };
 type Answer = { status: number; body: unknown };
@@ -114,232 +107,195 @@ async function run(base: string): Promise<Answer[]> {
   return out;
 }
 
-const available = fs.existsSync(SERVER);
+describe(
+  "compatibility with Restate (behaviour)",
+  { skip: restateServerAvailable ? false : `no ${RESTATE_SERVER}` },
+  () => {
+    const children: ChildProcess[] = [];
+    let restateIngress = "";
+    let server: onelog.OnelogServer | undefined;
+    let remote: onelog.OnelogServer | undefined;
+    let remoteOnelog: onelog.OnelogServer | undefined;
+    let restateWithOnelogEndpoint = "";
 
-describe("compatibility with Restate (behaviour)", { skip: available ? false : `no ${SERVER}` }, () => {
-  const children: ChildProcess[] = [];
-  let restateIngress = "";
-  let server: onelog.OnelogServer | undefined;
-  let remote: onelog.OnelogServer | undefined;
-  let remoteOnelog: onelog.OnelogServer | undefined;
-  let restateWithOnelogEndpoint = "";
+    /** Starts a restate-server with `uri` registered; resolves with its ingress URL. */
+    async function startRestate(uri: string): Promise<string> {
+      const restate = await startRestateServer();
+      children.push(restate.process);
+      await registerWithRestate(restate.admin, uri);
+      return restate.ingress;
+    }
 
-  /** Starts a restate-server on free ports with `uri` registered; resolves with its ingress URL. */
-  async function startRestate(uri: string): Promise<string> {
-    const dir = tmpDir("onelog-compat-");
-    const [ingress, admin, node, pg] = await Promise.all([1, 2, 3, 4].map(() => freePort()));
-    children.push(
-      spawn(
-        SERVER,
-        [
-          "--no-logo",
-          "--listen-mode",
-          "tcp",
-          "--base-dir",
-          path.join(dir, "restate"),
-          "--default-num-partitions",
-          "2",
-        ],
-        {
-          env: {
-            ...process.env,
-            RESTATE_INGRESS__BIND_ADDRESS: `127.0.0.1:${ingress}`,
-            RESTATE_ADMIN__BIND_ADDRESS: `127.0.0.1:${admin}`,
-            RESTATE_BIND_ADDRESS: `127.0.0.1:${node}`,
-            RESTATE_ADMIN__QUERY_ENGINE__PGSQL_BIND_ADDRESS: `127.0.0.1:${pg}`,
-            RESTATE_LOG_FILTER: "warn",
-          },
-          stdio: "ignore",
-        },
-      ),
-    );
-    await eventually(
-      "restate-server is up",
-      async () => (await fetch(`http://127.0.0.1:${admin}/health`).catch(() => undefined))?.ok === true,
-      60_000,
-    );
-    await eventually(
-      `${uri} is registered with restate-server`,
-      async () => {
-        const r = await fetch(`http://127.0.0.1:${admin}/deployments`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ uri, force: true }),
-        }).catch(() => undefined);
-        return r !== undefined && r.status < 300;
-      },
-      60_000,
-    );
-    return `http://127.0.0.1:${ingress}`;
-  }
-
-  before(async () => {
-    const endpoint = await freePort();
-    const onelogEndpoint = await freePort();
-    children.push(
-      spawn(
-        process.execPath,
-        [
-          "--import",
-          "./tests/compat/with-resolvers.mjs",
-          "--import",
-          "tsx",
-          "tests/compat/restate-endpoint.ts",
-          String(endpoint),
-        ],
-        { stdio: "ignore" },
-      ),
-      spawn(
-        process.execPath,
-        [
-          "--conditions=onelog-source",
-          "--import",
-          "tsx",
-          "tests/compat/onelog-endpoint.ts",
-          String(onelogEndpoint),
-        ],
-        { stdio: "ignore" },
-      ),
-    );
-    // One restate-server with the Restate SDK's endpoint (the reference), one with onelog's.
-    const [ingress, restate2Ingress] = await Promise.all([
-      startRestate(`http://127.0.0.1:${endpoint}`),
-      startRestate(`http://127.0.0.1:${onelogEndpoint}`),
-    ]);
-    restateWithOnelogEndpoint = restate2Ingress;
-    restateIngress = ingress;
-
-    // onelog: the same program with its import changed, nothing else.
-    const generated = path.resolve("tests/compat/.generated");
-    fs.mkdirSync(generated, { recursive: true });
-    const source = fs.readFileSync("tests/compat/programs/shop.ts", "utf8");
-    assert.ok(source.includes('from "@restatedev/restate-sdk"'));
-    fs.writeFileSync(
-      path.join(generated, "shop.ts"),
-      source.replace('from "@restatedev/restate-sdk"', 'from "onelog"'),
-    );
-    const clientSource = fs.readFileSync("tests/compat/programs/ingress-client.ts", "utf8");
-    assert.ok(clientSource.includes('from "@restatedev/restate-sdk-clients"'));
-    fs.writeFileSync(
-      path.join(generated, "ingress-client.ts"),
-      clientSource.replace('from "@restatedev/restate-sdk-clients"', 'from "onelog/clients"'),
-    );
-    const ol = await import("onelog");
-    const shop = (await import(path.join(generated, "shop.ts"))) as Record<string, onelog.AnyDefinition>;
-    server = await ol.start({
-      services: [shop.greeter!, shop.cart!, shop.signup!, shop.caller!],
-      dataDir: tmpDir("onelog-compat-data-"),
-      ingressPort: 0,
-      adminPort: false,
-      logger: silent,
-    });
-
-    // onelog as a server: no handlers of its own, the Restate SDK's endpoint registered by URL.
-    remote = await ol.start({
-      services: [],
-      dataDir: tmpDir("onelog-compat-remote-"),
-      ingressPort: 0,
-      adminPort: false,
-      logger: silent,
-    });
-    const r = remote.engine.remote!;
-    await r.deployments.discoverAndRegister(r.client, { uri: `http://127.0.0.1:${endpoint}` });
-
-    // onelog as a server with onelog's own endpoint.
-    remoteOnelog = await ol.start({
-      services: [],
-      dataDir: tmpDir("onelog-compat-remote-onelog-"),
-      ingressPort: 0,
-      adminPort: false,
-      logger: silent,
-    });
-    const ro = remoteOnelog.engine.remote!;
-    await eventually(
-      "onelog's endpoint is registered",
-      async () =>
-        ro.deployments
-          .discoverAndRegister(ro.client, { uri: `http://127.0.0.1:${onelogEndpoint}`, force: true })
-          .then(() => true),
-      60_000,
-    );
-  });
-
-  after(async () => {
-    await server?.stop();
-    await remote?.stop();
-    await remoteOnelog?.stop();
-    for (const c of children) c.kill("SIGKILL");
-  });
-
-  /** restate-server's answers: the script runs once there (its state would differ on a second run). */
-  let fromRestateOnce: Promise<Answer[]> | undefined;
-  const restateAnswers = () => (fromRestateOnce ??= run(restateIngress));
-
-  it("the same requests get the same status and body from restate-server and from onelog", async () => {
-    const fromRestate = await restateAnswers();
-    const fromOnelog = await run(server!.ingressUrl);
-    const differences = SCRIPT.flatMap((s, i) =>
-      JSON.stringify(fromRestate[i]) === JSON.stringify(fromOnelog[i])
-        ? []
-        : [
-            `${s.method} ${s.path}: restate ${JSON.stringify(fromRestate[i])} / onelog ${JSON.stringify(fromOnelog[i])}`,
+    before(async () => {
+      const endpoint = await freePort();
+      const onelogEndpoint = await freePort();
+      children.push(
+        spawn(
+          process.execPath,
+          [
+            "--import",
+            "./tests/compat/with-resolvers.mjs",
+            "--import",
+            "tsx",
+            "tests/compat/restate-endpoint.ts",
+            String(endpoint),
           ],
-    );
-    assert.deepEqual(differences, []);
-  });
-
-  it("onelog as a server, invoking the Restate SDK's endpoint over the service protocol, answers the same", async () => {
-    const fromRestate = await restateAnswers();
-    const fromRemote = await run(remote!.ingressUrl);
-    const differences = SCRIPT.flatMap((s, i) =>
-      JSON.stringify(fromRestate[i]) === JSON.stringify(fromRemote[i])
-        ? []
-        : [
-            `${s.method} ${s.path}: restate ${JSON.stringify(fromRestate[i])} / onelog server ${JSON.stringify(fromRemote[i])}`,
+          { stdio: "ignore" },
+        ),
+        spawn(
+          process.execPath,
+          [
+            "--conditions=onelog-source",
+            "--import",
+            "tsx",
+            "tests/compat/onelog-endpoint.ts",
+            String(onelogEndpoint),
           ],
-    );
-    assert.deepEqual(differences, []);
-  });
+          { stdio: "ignore" },
+        ),
+      );
+      // One restate-server with the Restate SDK's endpoint (the reference), one with onelog's.
+      const [ingress, restate2Ingress] = await Promise.all([
+        startRestate(`http://127.0.0.1:${endpoint}`),
+        startRestate(`http://127.0.0.1:${onelogEndpoint}`),
+      ]);
+      restateWithOnelogEndpoint = restate2Ingress;
+      restateIngress = ingress;
 
-  for (const [name, base] of [
-    [
-      "onelog as a server, invoking onelog's own SDK endpoint over the service protocol",
-      () => remoteOnelog!.ingressUrl,
-    ],
-    ["restate-server invoking onelog's own SDK endpoint", () => restateWithOnelogEndpoint],
-  ] as const) {
-    it(`${name}, answers the same`, async (t) => {
+      // onelog: the same program with its import changed, nothing else.
+      const generated = path.resolve("tests/compat/.generated");
+      fs.mkdirSync(generated, { recursive: true });
+      const source = fs.readFileSync("tests/compat/programs/shop.ts", "utf8");
+      assert.ok(source.includes('from "@restatedev/restate-sdk"'));
+      fs.writeFileSync(
+        path.join(generated, "shop.ts"),
+        source.replace('from "@restatedev/restate-sdk"', 'from "onelog"'),
+      );
+      const clientSource = fs.readFileSync("tests/compat/programs/ingress-client.ts", "utf8");
+      assert.ok(clientSource.includes('from "@restatedev/restate-sdk-clients"'));
+      fs.writeFileSync(
+        path.join(generated, "ingress-client.ts"),
+        clientSource.replace('from "@restatedev/restate-sdk-clients"', 'from "onelog/clients"'),
+      );
+      const ol = await import("onelog");
+      const shop = (await import(path.join(generated, "shop.ts"))) as Record<string, onelog.AnyDefinition>;
+      server = await ol.start({
+        services: [shop.greeter!, shop.cart!, shop.signup!, shop.caller!],
+        dataDir: tmpDir("onelog-compat-data-"),
+        ingressPort: 0,
+        adminPort: false,
+        logger: silent,
+      });
+
+      // onelog as a server: no handlers of its own, the Restate SDK's endpoint registered by URL.
+      remote = await ol.start({
+        services: [],
+        dataDir: tmpDir("onelog-compat-remote-"),
+        ingressPort: 0,
+        adminPort: false,
+        logger: silent,
+      });
+      const r = remote.engine.remote!;
+      await r.deployments.discoverAndRegister(r.client, { uri: `http://127.0.0.1:${endpoint}` });
+
+      // onelog as a server with onelog's own endpoint.
+      remoteOnelog = await ol.start({
+        services: [],
+        dataDir: tmpDir("onelog-compat-remote-onelog-"),
+        ingressPort: 0,
+        adminPort: false,
+        logger: silent,
+      });
+      const ro = remoteOnelog.engine.remote!;
+      await eventually(
+        "onelog's endpoint is registered",
+        async () =>
+          ro.deployments
+            .discoverAndRegister(ro.client, { uri: `http://127.0.0.1:${onelogEndpoint}`, force: true })
+            .then(() => true),
+        60_000,
+      );
+    });
+
+    after(async () => {
+      await server?.stop();
+      await remote?.stop();
+      await remoteOnelog?.stop();
+      for (const c of children) c.kill("SIGKILL");
+    });
+
+    /** restate-server's answers: the script runs once there (its state would differ on a second run). */
+    let fromRestateOnce: Promise<Answer[]> | undefined;
+    const restateAnswers = () => (fromRestateOnce ??= run(restateIngress));
+
+    it("the same requests get the same status and body from restate-server and from onelog", async () => {
       const fromRestate = await restateAnswers();
-      const got = await run(base());
+      const fromOnelog = await run(server!.ingressUrl);
       const differences = SCRIPT.flatMap((s, i) =>
-        JSON.stringify(fromRestate[i]) === JSON.stringify(got[i])
+        JSON.stringify(fromRestate[i]) === JSON.stringify(fromOnelog[i])
           ? []
           : [
-              `${s.method} ${s.path}: restate ${JSON.stringify(fromRestate[i])} / here ${JSON.stringify(got[i])}`,
+              `${s.method} ${s.path}: restate ${JSON.stringify(fromRestate[i])} / onelog ${JSON.stringify(fromOnelog[i])}`,
             ],
-      );
-      t.diagnostic(
-        `${SCRIPT.length - differences.length}/${SCRIPT.length} answers equal to restate-server's`,
       );
       assert.deepEqual(differences, []);
     });
-  }
 
-  it("the same typed-client program gets the same results with either client from either server", async () => {
-    type Script = { script: (url: string, tag: string) => Promise<Record<string, unknown>> };
-    const restateClient = (await import(path.resolve("tests/compat/programs/ingress-client.ts"))) as Script;
-    const onelogClient = (await import(path.resolve("tests/compat/.generated/ingress-client.ts"))) as Script;
-    const runs = {
-      "Restate's client → restate-server": await restateClient.script(restateIngress, "rr"),
-      "Restate's client → onelog": await restateClient.script(server!.ingressUrl, "ro"),
-      "onelog/clients → restate-server": await onelogClient.script(restateIngress, "or"),
-      "onelog/clients → onelog": await onelogClient.script(server!.ingressUrl, "oo"),
-      "onelog/clients → onelog server + Restate SDK endpoint": await onelogClient.script(
-        remote!.ingressUrl,
-        "os",
-      ),
-    };
-    const [reference, ...others] = Object.entries(runs);
-    for (const [name, got] of others) assert.deepEqual(got, reference![1], `${name} vs ${reference![0]}`);
-  });
-});
+    it("onelog as a server, invoking the Restate SDK's endpoint over the service protocol, answers the same", async () => {
+      const fromRestate = await restateAnswers();
+      const fromRemote = await run(remote!.ingressUrl);
+      const differences = SCRIPT.flatMap((s, i) =>
+        JSON.stringify(fromRestate[i]) === JSON.stringify(fromRemote[i])
+          ? []
+          : [
+              `${s.method} ${s.path}: restate ${JSON.stringify(fromRestate[i])} / onelog server ${JSON.stringify(fromRemote[i])}`,
+            ],
+      );
+      assert.deepEqual(differences, []);
+    });
+
+    for (const [name, base] of [
+      [
+        "onelog as a server, invoking onelog's own SDK endpoint over the service protocol",
+        () => remoteOnelog!.ingressUrl,
+      ],
+      ["restate-server invoking onelog's own SDK endpoint", () => restateWithOnelogEndpoint],
+    ] as const) {
+      it(`${name}, answers the same`, async (t) => {
+        const fromRestate = await restateAnswers();
+        const got = await run(base());
+        const differences = SCRIPT.flatMap((s, i) =>
+          JSON.stringify(fromRestate[i]) === JSON.stringify(got[i])
+            ? []
+            : [
+                `${s.method} ${s.path}: restate ${JSON.stringify(fromRestate[i])} / here ${JSON.stringify(got[i])}`,
+              ],
+        );
+        t.diagnostic(
+          `${SCRIPT.length - differences.length}/${SCRIPT.length} answers equal to restate-server's`,
+        );
+        assert.deepEqual(differences, []);
+      });
+    }
+
+    it("the same typed-client program gets the same results with either client from either server", async () => {
+      type Script = { script: (url: string, tag: string) => Promise<Record<string, unknown>> };
+      const restateClient = (await import(path.resolve("tests/compat/programs/ingress-client.ts"))) as Script;
+      const onelogClient = (await import(
+        path.resolve("tests/compat/.generated/ingress-client.ts")
+      )) as Script;
+      const runs = {
+        "Restate's client → restate-server": await restateClient.script(restateIngress, "rr"),
+        "Restate's client → onelog": await restateClient.script(server!.ingressUrl, "ro"),
+        "onelog/clients → restate-server": await onelogClient.script(restateIngress, "or"),
+        "onelog/clients → onelog": await onelogClient.script(server!.ingressUrl, "oo"),
+        "onelog/clients → onelog server + Restate SDK endpoint": await onelogClient.script(
+          remote!.ingressUrl,
+          "os",
+        ),
+      };
+      const [reference, ...others] = Object.entries(runs);
+      for (const [name, got] of others) assert.deepEqual(got, reference![1], `${name} vs ${reference![0]}`);
+    });
+  },
+);

@@ -1,9 +1,8 @@
 // Proves onelog's SDK endpoint speaks the Restate service protocol to a real restate-server (npm @restatedev/restate-server, free loopback ports, request signing on): registered through its admin API over HTTP/2 and over HTTP/1.1, it serves a greeter, an object with state, a step, a sleep that suspends and resumes, calls between services, an awakeable resolved through the ingress, and a workflow promise, all through restate's ingress.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import {
   endpoint,
@@ -19,19 +18,7 @@ import {
 } from "onelog";
 import { generateIdentityKeyPair, listenEndpoint, type EndpointServer } from "@onelog/sdk/internal";
 import { eventually, tmpDir } from "../integration/http-harness.js";
-
-const SERVER = "node_modules/@restatedev/restate-server-linux-x64/bin/restate-server";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { RESTATE_SERVER, restateServerAvailable, startRestateServer } from "./restate-server.js";
 
 // ---- The deployment: plain onelog SDK code.
 let stepRuns = 0;
@@ -89,11 +76,9 @@ const signup = workflow({
   },
 });
 
-const available = fs.existsSync(SERVER);
-
 describe(
   "onelog SDK endpoint behind a real restate-server",
-  { skip: available ? false : `no ${SERVER}` },
+  { skip: restateServerAvailable ? false : `no ${RESTATE_SERVER}` },
   () => {
     const children: ChildProcess[] = [];
     const requests: string[] = [];
@@ -125,34 +110,11 @@ describe(
       const dir = tmpDir("onelog-endpoint-restate-");
       const keyFile = path.join(dir, "identity.pem");
       fs.writeFileSync(keyFile, keys.privateKeyPem);
-      const [ingressPort, adminPort, node, pg] = await Promise.all([1, 2, 3, 4].map(() => freePort()));
-      children.push(
-        spawn(
-          SERVER,
-          [
-            "--no-logo",
-            "--listen-mode",
-            "tcp",
-            "--base-dir",
-            path.join(dir, "restate"),
-            "--default-num-partitions",
-            "2",
-          ],
-          {
-            env: {
-              ...process.env,
-              RESTATE_INGRESS__BIND_ADDRESS: `127.0.0.1:${ingressPort}`,
-              RESTATE_ADMIN__BIND_ADDRESS: `127.0.0.1:${adminPort}`,
-              RESTATE_BIND_ADDRESS: `127.0.0.1:${node}`,
-              RESTATE_ADMIN__QUERY_ENGINE__PGSQL_BIND_ADDRESS: `127.0.0.1:${pg}`,
-              RESTATE_LOG_FILTER: "warn",
-              // Restate signs its requests to deployments; the endpoint accepts only those.
-              RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE: keyFile,
-            },
-            stdio: "ignore",
-          },
-        ),
-      );
+      // Restate signs its requests to deployments; the endpoint accepts only those.
+      const restate = await startRestateServer({
+        RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE: keyFile,
+      });
+      children.push(restate.process);
       server = await listenEndpoint(
         endpoint()
           .bind(greeter)
@@ -164,13 +126,8 @@ describe(
           }),
         { port: 0, host: "127.0.0.1" },
       );
-      ingress = `http://127.0.0.1:${ingressPort}`;
-      admin = `http://127.0.0.1:${adminPort}`;
-      await eventually(
-        "restate-server is up",
-        async () => (await fetch(`${admin}/health`).catch(() => undefined))?.ok === true,
-        60_000,
-      );
+      ingress = restate.ingress;
+      admin = restate.admin;
       await register(`http://127.0.0.1:${server.port}`);
     });
 

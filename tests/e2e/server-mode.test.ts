@@ -39,6 +39,19 @@ async function listening(port: number): Promise<boolean> {
   });
 }
 
+/** The awakeable id the deployment's Order/place handler wrote for order `order`, once it did. */
+function awakeableOf(stepsFile: string, order: string): Promise<string> {
+  return eventually(`${order} waits on its awakeable`, () =>
+    fs.existsSync(stepsFile)
+      ? fs
+          .readFileSync(stepsFile, "utf8")
+          .split("\n")
+          .find((l) => l.startsWith(`awakeable ${order} `))
+          ?.split(" ")[2]
+      : undefined,
+  );
+}
+
 const exited = (c: ChildProcess) =>
   new Promise<void>((resolve) =>
     c.exitCode !== null || c.signalCode !== null ? resolve() : c.once("exit", () => resolve()),
@@ -134,13 +147,7 @@ describe("server mode (onelog serve + a Restate SDK deployment, real processes)"
     });
     assert.equal(sent.status, 202);
     const id = sent.body.invocationId as string;
-    const awakeable = await eventually("the handler waits on its awakeable", () => {
-      const line = fs
-        .readFileSync(stepsFile, "utf8")
-        .split("\n")
-        .find((l) => l.startsWith("awakeable o1 "));
-      return line?.split(" ")[2];
-    });
+    const awakeable = await awakeableOf(stepsFile, "o1");
     deployment!.kill("SIGKILL");
     await exited(deployment!);
     // While it is down, the attempt fails and retries; the awakeable can be resolved meanwhile.
@@ -220,15 +227,7 @@ describe("server mode (onelog serve + a Restate SDK deployment, real processes)"
     });
     assert.equal(sent.status, 202);
     const id = sent.body.invocationId as string;
-    const awakeable = await eventually(
-      "the handler waits on its awakeable",
-      () =>
-        fs
-          .readFileSync(stepsFile, "utf8")
-          .split("\n")
-          .find((l) => l.startsWith("awakeable o2 "))
-          ?.split(" ")[2],
-    );
+    const awakeable = await awakeableOf(stepsFile, "o2");
     // The server dies with the attempt's stream open; the deployment sees the stream break.
     process.kill(-server!.child.pid!, "SIGKILL");
     await server!.exited;
@@ -305,15 +304,7 @@ describe("server mode (onelog serve + a Restate SDK deployment, real processes)"
       "idempotency-key": "o3",
     });
     const id = sent.body.invocationId as string;
-    const awakeable = await eventually(
-      "o3 waits on its awakeable",
-      () =>
-        fs
-          .readFileSync(stepsFile, "utf8")
-          .split("\n")
-          .find((l) => l.startsWith("awakeable o3 "))
-          ?.split(" ")[2],
-    );
+    const awakeable = await awakeableOf(stepsFile, "o3");
     const pinned = await http("GET", `${admin()}/invocations/${id}`);
     assert.equal(pinned.body.pinned_deployment_id, first);
     // New code for Order at another URI: a new deployment, which new invocations go to.
@@ -350,15 +341,7 @@ describe("server mode (onelog serve + a Restate SDK deployment, real processes)"
       assert.equal(output, "o3 paid by carol");
       assert.ok(fs.readFileSync(stepsFile, "utf8").includes("b o3"), "o3 finished on the first deployment");
       assert.ok(!fs.readFileSync(steps2, "utf8").includes("o3"), "o3 never ran on the second");
-      const o4 = await eventually(
-        "o4 waits on its awakeable",
-        () =>
-          fs
-            .readFileSync(steps2, "utf8")
-            .split("\n")
-            .find((l) => l.startsWith("awakeable o4 "))
-            ?.split(" ")[2],
-      );
+      const o4 = await awakeableOf(steps2, "o4");
       await http("POST", `${ingress()}/restate/awakeables/${o4}/resolve`, '"dan"', {
         "content-type": "application/json",
       });
