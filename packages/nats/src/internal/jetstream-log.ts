@@ -52,6 +52,7 @@ import type { Log, LogEntry, LogPosition, StoredEntry } from "onelog/internal";
 import { bodyChecksum, decodeEntries, encodeEntries, encodedSize } from "./entry-codec.js";
 import {
   isClosed,
+  isPlacementPending,
   isStorageFull,
   isTransient,
   isWrongLastSequence,
@@ -328,18 +329,20 @@ export class JetStreamLog implements Log {
       if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound))
         throw error;
       try {
-        info = await jsm.streams.add({
-          name: this.#stream,
-          description: `onelog log (${this.partitions} partitions)`,
-          subjects: [subjects],
-          storage: StorageType.File,
-          retention: RetentionPolicy.Limits,
-          discard: DiscardPolicy.Old,
-          num_replicas: this.#replicas,
-          duplicate_window: this.#duplicateWindowMs * 1_000_000,
-          allow_rollup_hdrs: true,
-          deny_delete: true,
-        });
+        info = await this.#whilePlacementPending(() =>
+          jsm.streams.add({
+            name: this.#stream,
+            description: `onelog log (${this.partitions} partitions)`,
+            subjects: [subjects],
+            storage: StorageType.File,
+            retention: RetentionPolicy.Limits,
+            discard: DiscardPolicy.Old,
+            num_replicas: this.#replicas,
+            duplicate_window: this.#duplicateWindowMs * 1_000_000,
+            allow_rollup_hdrs: true,
+            deny_delete: true,
+          }),
+        );
       } catch (addError) {
         // Another node created it meanwhile: use theirs.
         info = await jsm.streams.info(this.#stream).catch(() => Promise.reject(addError));
@@ -355,6 +358,19 @@ export class JetStreamLog implements Log {
     const serverMax = this.#nc.info?.max_payload ?? 1024 * 1024;
     const maxMessageBytes = Math.min(this.#maxMessageBytesOption ?? Infinity, serverMax - HEADER_ROOM_BYTES);
     return { js, jsm, maxMessageBytes };
+  }
+
+  /** Runs `fn` again while JetStream cannot place the stream yet, for as long as an append retries. */
+  async #whilePlacementPending<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#appendRetryMs;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (error) {
+        if (!isPlacementPending(error) || Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   /** Writes the log's format and partition count once; refuses a stream that has others. */

@@ -35,6 +35,18 @@ export function isTransient(error: unknown): boolean {
   return error instanceof Error && error.name === "JetStreamNotEnabled";
 }
 
+/**
+ * JetStream cannot place a replicated stream right now: fewer servers of the cluster are known to
+ * be up than it has replicas (one is restarting, or missed heartbeats on a loaded machine). It
+ * clears once they are back, so creating the stream is tried again for a while.
+ */
+export function isPlacementPending(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === 10005 || /no suitable peers for placement/i.test(error.message))
+  );
+}
+
 /** The connection is closed for good: nothing will succeed any more. */
 export function isClosed(error: unknown): boolean {
   return error instanceof ClosedConnectionError;
