@@ -148,8 +148,13 @@ describe("web UI in Chromium", { skip: available ? false : `no Chromium at ${CHR
     await page.waitForFunction(() => (globalThis as any).document.querySelectorAll("tbody tr").length === 1);
     assert.match(page.url(), /status=paused/);
     await page.getByRole("link", { name: "Clear filters" }).click();
+    // Wait for the cleared list first: the paused filter's one row must not pass for Counter's.
+    await page.waitForFunction(() => (globalThis as any).document.querySelectorAll("tbody tr").length === 5);
     await page.getByLabel("Service").selectOption("Counter");
-    await page.waitForFunction(() => (globalThis as any).document.querySelectorAll("tbody tr").length === 1);
+    await page.waitForFunction((id) => {
+      const rows = (globalThis as any).document.querySelectorAll("tbody tr");
+      return rows.length === 1 && rows[0].getAttribute("data-id") === id;
+    }, ids.add);
     assert.equal(await page.locator("tbody tr").getAttribute("data-id"), ids.add);
     await page.getByRole("link", { name: "Clear filters" }).click();
     await page.waitForFunction(() => (globalThis as any).document.querySelectorAll("tbody tr").length === 5);
