@@ -8,7 +8,11 @@ import { latencyOf, type Latency } from "./stats.js";
 import type { HttpWorkload } from "./workloads.js";
 
 export interface DriveOptions {
-  readonly url: string;
+  /**
+   * The ingress to drive, or several (the nodes of a cluster): worker i then sends over a pool of
+   * its own to `url[i mod n]`, so the connections spread evenly over them.
+   */
+  readonly url: string | readonly string[];
   readonly workload: HttpWorkload;
   /** Unique per run: keys and workflow ids are fresh. */
   readonly tag: string;
@@ -40,12 +44,17 @@ export interface DriveResult {
 
 /** Runs one workload against one server and returns what was measured. Never throws for bad answers. */
 export async function drive(o: DriveOptions): Promise<DriveResult> {
-  const pool = new Pool(o.url, {
-    connections: o.concurrency,
-    pipelining: 1,
-    headersTimeout: o.requestTimeoutMs,
-    bodyTimeout: o.requestTimeoutMs,
-  });
+  const urls = typeof o.url === "string" ? [o.url] : o.url;
+  const pools = urls.map(
+    (url, n) =>
+      new Pool(url, {
+        // The workers that use this pool: n, n + urls.length, …
+        connections: Math.max(1, Math.ceil((o.concurrency - n) / urls.length)),
+        pipelining: 1,
+        headersTimeout: o.requestTimeoutMs,
+        bodyTimeout: o.requestTimeoutMs,
+      }),
+  );
   const checker = o.workload.checker(o.tag);
   const latencies: number[] = [];
   const perSecond: number[] = [];
@@ -78,7 +87,8 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
   }, o.warmupMs);
   let endTimer: NodeJS.Timeout | undefined;
 
-  const worker = async () => {
+  const worker = async (_: unknown, w: number) => {
+    const pool = pools[w % pools.length]!;
     while (phase !== "done") {
       const i = next++;
       const { path, body } = o.workload.request(i, o.tag);
@@ -113,7 +123,7 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
   } finally {
     clearTimeout(startTimer);
     clearTimeout(endTimer);
-    await pool.close();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
   for (const problem of checker.finish()) fail(problem);
   return {

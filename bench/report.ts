@@ -2,6 +2,8 @@
  * What a bench run found, as JSON (bench/results/latest.json) and as the markdown tables that
  * docs/benchmarks.md shows, with each result's ratio to its baseline and the issue's targets.
  */
+import { renderAdminQuery, type AdminQueryRow } from "./admin-query.js";
+import { renderCluster, type ClusterRow, type ClusterSystem } from "./cluster-report.js";
 import type { RateResult } from "./disk.js";
 import type { DriveResult } from "./driver.js";
 import type { LogAppendResult } from "./log-append.js";
@@ -68,6 +70,11 @@ export interface SameEndpointRatio {
 
 export interface Settings {
   readonly systems: readonly SystemName[];
+  /** The cluster systems that ran (bench/cluster-report.ts) and their log's partition count. */
+  readonly clusterSystems?: readonly ClusterSystem[];
+  readonly clusterPartitions?: number;
+  /** `--heavy-query`: onelog embedded also ran while a client POSTed admin SQL. */
+  readonly heavyQuery?: boolean;
   /** restate-server's `--default-num-partitions` (onelog's default is 4 too). */
   readonly restatePartitions: number;
   readonly warmupMs: number;
@@ -185,6 +192,10 @@ export interface Results {
   };
   readonly http: readonly HttpRow[];
   readonly logAppend: readonly LogAppendRow[];
+  /** The cluster systems, per workload and concurrency (absent or empty when none ran). */
+  readonly cluster?: readonly ClusterRow[];
+  /** `--heavy-query`: embedded without and with a client running admin SQL. */
+  readonly adminQuery?: readonly AdminQueryRow[];
   readonly idleRss: {
     readonly onelogBytes: readonly number[];
     readonly bareBytes: number | undefined;
@@ -249,6 +260,7 @@ export function renderMarkdown(r: Results): string {
       "",
     );
   }
+  out.push(...renderCluster(r.cluster ?? []), ...renderAdminQuery(r.adminQuery ?? []));
   const b = r.baselines;
   out.push(
     "| Baseline | rate | p50 ms | p99 ms | CPU server / others |",

@@ -46,6 +46,15 @@ import {
   type TargetCheck,
 } from "./report.js";
 import { fixed, int, mb, pct } from "./stats.js";
+import { startQueryClient, type AdminQueryRow, type QueryClient } from "./admin-query.js";
+import { runCluster } from "./cluster.js";
+import {
+  CLUSTER_SYSTEMS,
+  clusterLabel,
+  type ClusterRow,
+  type ClusterRun,
+  type ClusterSystem,
+} from "./cluster-report.js";
 import { greeting } from "./answers.js";
 import { HTTP_WORKLOADS, type HttpWorkload } from "./workloads.js";
 
@@ -107,6 +116,9 @@ function parseFlags() {
       systems: { type: "string", default: DEFAULT_SYSTEMS.join(",") },
       // onelog's default partition count, so that both servers split the keys alike.
       "restate-partitions": { type: "string", default: "4" },
+      // Divisible by 1, 2 and 3: the leases spread evenly over any node count the bench runs.
+      "cluster-partitions": { type: "string", default: "6" },
+      "heavy-query": { type: "boolean", default: false },
       greeter: { type: "string", default: "example" },
       dir: { type: "string" },
       profile: { type: "boolean", default: false },
@@ -122,7 +134,9 @@ function parseFlags() {
   --concurrency 64,1     requests in flight (one or more)
   --workloads ${ALL_WORKLOADS.join(",")}
   --systems ${DEFAULT_SYSTEMS.join(",")}
-                         which systems serve the HTTP workloads (known: ${SYSTEMS.join(", ")})
+                         which systems serve the HTTP workloads (known: ${[...SYSTEMS, ...CLUSTER_SYSTEMS].join(", ")})
+  --cluster-partitions 6 partitions of the cluster systems' log (cluster-<1|3>n-r<1|3>)
+  --heavy-query          also run onelog embedded again while a client POSTs a heavy admin SQL query in a loop
   --restate-partitions 4 restate-server's --default-num-partitions (its own default is 24)
   --greeter example      example: examples/greeter.ts; quiet: bench/services.ts's copy without ctx.console
   --dir <dir>            where the data directories go (default: the OS temp dir)
@@ -141,13 +155,23 @@ function parseFlags() {
       throw new Error(`--workloads: unknown workload ${w}; known: ${ALL_WORKLOADS.join(", ")}`);
     }
   }
-  const systems = values.systems.split(",").map((name) => {
-    const system = SYSTEMS.find((known) => known === name.trim());
-    if (system === undefined) {
-      throw new Error(`--systems: unknown system ${name}; known: ${SYSTEMS.join(", ")}`);
-    }
-    return system;
-  });
+  const names = values.systems.split(",").map((name) => name.trim());
+  const clusterSystems = CLUSTER_SYSTEMS.filter((system) => names.includes(system));
+  const systems = names
+    .filter((name) => !(CLUSTER_SYSTEMS as readonly string[]).includes(name))
+    .map((name) => {
+      const system = SYSTEMS.find((known) => known === name);
+      if (system === undefined) {
+        throw new Error(
+          `--systems: unknown system ${name}; known: ${[...SYSTEMS, ...CLUSTER_SYSTEMS].join(", ")}`,
+        );
+      }
+      return system;
+    });
+  const clusterPartitions = Number(values["cluster-partitions"]);
+  if (!Number.isInteger(clusterPartitions) || clusterPartitions < 1) {
+    throw new Error(`--cluster-partitions: expected a positive integer, got ${values["cluster-partitions"]}`);
+  }
   const restatePartitions = Number(values["restate-partitions"]);
   if (!Number.isInteger(restatePartitions) || restatePartitions < 1) {
     throw new Error(`--restate-partitions: expected a positive integer, got ${values["restate-partitions"]}`);
@@ -167,6 +191,9 @@ function parseFlags() {
     workloads,
     // In SYSTEMS order, whatever the order given.
     systems: SYSTEMS.filter((system) => systems.includes(system)),
+    clusterSystems,
+    clusterPartitions,
+    heavyQuery: values["heavy-query"],
     restatePartitions,
     greeter,
     dir: values.dir,
@@ -377,12 +404,19 @@ async function runOnelog(
   workload: HttpWorkload,
   concurrency: number,
   run: number,
+  options: {
+    /** Started once the server is up (before the warm-up), told the window's edges, stopped after it. */
+    readonly during?: (child: ServerChild) => Pick<QueryClient, "onWindow" | "stop">;
+    /** Names the data directory and the log apart from the plain run's. */
+    readonly suffix?: string;
+  } = {},
 ): Promise<ServerRun & OnelogExtras> {
-  const dataDir = path.join(ctx.tmp, `onelog-${run}`);
+  const name = `onelog-${run}${options.suffix ?? ""}`;
+  const dataDir = path.join(ctx.tmp, name);
   const child = await ServerChild.spawn({
     script: "bench/onelog-server.ts",
     env: { BENCH_DATA_DIR: dataDir, BENCH_GREETER: ctx.flags.greeter },
-    logFile: path.join(ctx.flags.out, "logs", `onelog-${run}.log`),
+    logFile: path.join(ctx.flags.out, "logs", `${name}.log`),
     nodeFlags: ctx.flags.profile
       ? ["--cpu-prof", `--cpu-prof-dir=${path.join(ctx.flags.out, "profiles")}`]
       : [],
@@ -393,6 +427,7 @@ async function runOnelog(
     ctx.idleOnelog.push(idle);
     const before = dataDirBytes(dataDir);
     const stats: Promise<AdminStats>[] = [];
+    const during = options.during?.(child);
     const server = await measure(
       ctx,
       { server: child },
@@ -400,11 +435,13 @@ async function runOnelog(
       workload,
       concurrency,
       `o${run}`,
-      () => {
+      (edge) => {
         // A failed read leaves the counters unknown (NaN) rather than failing the run.
         stats.push(adminStats(child.adminUrl!).catch((): AdminStats => ({ log: null })));
+        during?.onWindow(edge);
       },
     );
+    await during?.stop();
     const [atStart, atEnd] = await Promise.all(stats);
     const after = dataDirBytes(dataDir);
     const answered = server.sent - server.errors;
@@ -569,6 +606,93 @@ async function runRemote(
   }
 }
 
+/** One cluster system under one workload at one concurrency (bench/cluster.ts). */
+function runClusterSystem(
+  ctx: RunContext,
+  system: ClusterSystem,
+  workload: HttpWorkload,
+  concurrency: number,
+  run: number,
+): Promise<ClusterRun> {
+  return runCluster({
+    system,
+    workload,
+    concurrency,
+    run,
+    tmp: ctx.tmp,
+    logDir: path.join(ctx.flags.out, "logs"),
+    partitions: ctx.flags.clusterPartitions,
+    greeter: ctx.flags.greeter,
+    warmupMs: ctx.flags.warmupMs,
+    durationMs: ctx.flags.durationMs,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    nodeFlags: ctx.flags.profile
+      ? ["--cpu-prof", `--cpu-prof-dir=${path.join(ctx.flags.out, "profiles")}`]
+      : [],
+  });
+}
+
+/**
+ * `--heavy-query`: onelog embedded on a fresh server again, while a second client POSTs a heavy
+ * admin SQL query back to back (bench/admin-query.ts); compared with the plain embedded run of
+ * the same row (run first, if `--systems` left embedded out).
+ */
+async function runWithHeavyQuery(
+  ctx: RunContext,
+  workload: HttpWorkload,
+  concurrency: number,
+  run: number,
+  plain: ServerRun | undefined,
+): Promise<AdminQueryRow | undefined> {
+  const at = `${workload.name} C=${concurrency}`;
+  try {
+    if (plain === undefined) {
+      progress(`${at}: ${SYSTEM_LABELS.embedded} (without the admin query)`);
+      plain = await runOnelog(ctx, workload, concurrency, run, { suffix: "-plain" });
+    }
+    progress(`${at}: ${SYSTEM_LABELS.embedded} while a client runs a heavy admin SQL query in a loop`);
+    let client: QueryClient | undefined;
+    const loaded = await runOnelog(ctx, workload, concurrency, run, {
+      suffix: "-query",
+      during: (child) => (client = startQueryClient(child.adminUrl!, child.pid)),
+    });
+    const query = await client!.stop();
+    if (loaded.errors > 0) {
+      ctx.errors.push(
+        `${at} embedded with the admin query: ${loaded.errors} errors, e.g. ${loaded.errorSamples.join("; ")}`,
+      );
+    }
+    if (query.failed > 0) {
+      ctx.errors.push(`${at} admin query: ${query.failed} failed, e.g. ${query.failureSamples.join("; ")}`);
+    }
+    const figures = (r: ServerRun, workerUserMs = 0) => ({
+      throughput: r.throughput,
+      p50Ms: r.latency.p50Ms,
+      p99Ms: r.latency.p99Ms,
+      serverCpuPercent: r.serverCpuPercent,
+      // The SQL worker is the server's child: its user time is the server's work, not other load.
+      otherCpuPercent: Math.max(0, r.otherCpuPercent - (workerUserMs * 100) / ctx.flags.durationMs),
+    });
+    const row: AdminQueryRow = {
+      workload: workload.name,
+      concurrency,
+      without: figures(plain),
+      with: { ...figures(loaded, query.workerUserMs), query },
+    };
+    progress(
+      `  ${int(loaded.throughput)} req/s, p50 ${fixed(loaded.latency.p50Ms, 2)} ms, p99 ${fixed(loaded.latency.p99Ms, 2)} ms ` +
+        `(without: ${int(plain.throughput)} req/s, p99 ${fixed(plain.latency.p99Ms, 2)} ms; ratio ${fixed(row.with.p99Ms / row.without.p99Ms, 2)}×); ` +
+        `${query.answered} queries in the window, mean ${int(query.meanMs)} ms, SQL worker ${pct(query.workerCpuPercent / 100)} CPU`,
+    );
+    return row;
+  } catch (e) {
+    ctx.errors.push(`${at} --heavy-query: ${(e as Error).message}`);
+    progress(`  failed: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
 /** The issue's targets for onelog embedded in this row (none if it did not run). */
 function targetsFor(
   row: { workload: string; concurrency: number; ratio: number; onelog?: ServerRun },
@@ -605,11 +729,19 @@ async function main(): Promise<number> {
   const httpWorkloads = HTTP_WORKLOADS.filter((w) => flags.workloads.includes(w.name));
   const highest = Math.max(...flags.concurrency);
   const remoteSystems = flags.systems.filter((s): s is RemoteSystem => s !== "bare" && s !== "embedded");
+  const extraSystems = flags.clusterSystems.length + (flags.heavyQuery ? 1 : 0);
   const windows =
-    (httpWorkloads.length * flags.systems.length + (flags.workloads.includes("log.append") ? 1 : 0)) *
+    (httpWorkloads.length * (flags.systems.length + extraSystems) +
+      (flags.workloads.includes("log.append") ? 1 : 0)) *
     flags.concurrency.length;
-  // Starting and stopping: about 2 s for onelog, 5 s for a server and its endpoint.
-  const startsMs = httpWorkloads.length * flags.concurrency.length * (2_000 + remoteSystems.length * 5_000);
+  // Starting and stopping: about 2 s for onelog, 5 s for a server and its endpoint, 15 s for a cluster.
+  const startsMs =
+    httpWorkloads.length *
+    flags.concurrency.length *
+    (2_000 +
+      remoteSystems.length * 5_000 +
+      flags.clusterSystems.length * 15_000 +
+      (flags.heavyQuery ? 2_000 : 0));
   const estimateMs = windows * (flags.warmupMs + flags.durationMs) + 2 * DISK_PROBE_MS + startsMs;
   // Everything is bounded: a run that takes far longer than planned is stuck; the exit handler kills the children.
   const watchdog = setTimeout(
@@ -649,6 +781,8 @@ async function main(): Promise<number> {
     progress(`  the tsx loader adds ${mb(tsxBytes)} MB RSS to every server child`);
 
     const http: HttpRow[] = [];
+    const clusterRows: ClusterRow[] = [];
+    const adminQueryRows: AdminQueryRow[] = [];
     let bareIdle: number | undefined;
     if (httpWorkloads.length > 0 && flags.systems.includes("bare")) {
       bare = await ServerChild.spawn({
@@ -712,6 +846,39 @@ async function main(): Promise<number> {
             progress(`  failed: ${(e as Error).message}`);
           }
         }
+        if (flags.heavyQuery) {
+          const row = await runWithHeavyQuery(ctx, workload, concurrency, run, onelog);
+          if (row !== undefined) adminQueryRows.push(row);
+        }
+        if (flags.clusterSystems.length > 0) {
+          const runs: ClusterRun[] = [];
+          for (const system of flags.clusterSystems) {
+            progress(`${at}: ${clusterLabel(system)}`);
+            try {
+              const r = await runClusterSystem(ctx, system, workload, concurrency, run);
+              runs.push(r);
+              progress(
+                `  ${int(r.throughput)} req/s, p50 ${fixed(r.latency.p50Ms, 2)} ms, p99 ${fixed(r.latency.p99Ms, 2)} ms, ` +
+                  `nodes ${int(r.nodes.cpuUsPerRequest)} µs/req, nats-servers ${int(r.nats.cpuUsPerRequest)} µs/req ` +
+                  `(started in ${fixed(r.startMs / 1000, 1)} s, leaders ${r.leaders.join("/")})`,
+              );
+              if (r.errors > 0) {
+                ctx.errors.push(
+                  `${at} ${clusterLabel(system)}: ${r.errors} errors, e.g. ${r.errorSamples.join("; ")}`,
+                );
+              }
+            } catch (e) {
+              ctx.errors.push(`${at} ${clusterLabel(system)}: ${(e as Error).message}`);
+              progress(`  failed: ${(e as Error).message}`);
+            }
+          }
+          clusterRows.push({
+            workload: workload.name,
+            concurrency,
+            embeddedThroughput: onelog?.throughput,
+            runs,
+          });
+        }
         const ratio = (onelog?.throughput ?? NaN) / (bareRun?.throughput ?? NaN);
         const sameEndpoint: SameEndpointRatio[] = [];
         for (const pair of SAME_ENDPOINT_PAIRS) {
@@ -774,6 +941,10 @@ async function main(): Promise<number> {
       machine: { ...info, loadAverage: { ...info.loadAverage, end: os.loadavg()[0]! } },
       settings: {
         systems: flags.systems,
+        ...(flags.clusterSystems.length === 0
+          ? {}
+          : { clusterSystems: flags.clusterSystems, clusterPartitions: flags.clusterPartitions }),
+        heavyQuery: flags.heavyQuery,
         restatePartitions: flags.restatePartitions,
         warmupMs: flags.warmupMs,
         durationMs: flags.durationMs,
@@ -786,6 +957,8 @@ async function main(): Promise<number> {
       baselines: { fsync, sqliteCommit },
       http,
       logAppend: logAppendRows,
+      cluster: clusterRows,
+      adminQuery: adminQueryRows,
       idleRss: {
         onelogBytes: ctx.idleOnelog,
         bareBytes: bareIdle,

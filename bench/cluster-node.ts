@@ -1,0 +1,54 @@
+// One onelog cluster node under load, run by bench/cluster.ts as a child process: what `onelog serve <file> --cluster <BENCH_NATS_URLS> --node <BENCH_NODE> --replicas <BENCH_REPLICAS> --partitions <BENCH_PARTITIONS>` starts (packages/onelog/src/cli/serve-file.ts: connectCluster from @onelog/nats, then startServer), with Greeter, Counter and Flow in its process, its stores in BENCH_DATA_DIR and ingress and admin on free loopback ports. It reports its URLs over the IPC channel once every partition caught up with the log, and exits when the parent goes away.
+import { connectCluster } from "@onelog/nats";
+import { counter } from "../examples/counter.js";
+import { greeter } from "../examples/greeter.js";
+import { startServer } from "../packages/onelog/src/internal/embedded/start.js";
+import type { ChildReady } from "./child.js";
+import { flow, quietGreeter } from "./services.js";
+
+function mustEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === "" || process.send === undefined) {
+    throw new Error(`bench/cluster-node.ts is started by bench/cluster.ts (needs ${name} and IPC)`);
+  }
+  return value;
+}
+
+const dataDir = mustEnv("BENCH_DATA_DIR");
+const partitions = Number(mustEnv("BENCH_PARTITIONS"));
+const send = process.send!.bind(process);
+
+const server = await startServer(
+  {
+    services: [process.env.BENCH_GREETER === "quiet" ? quietGreeter : greeter, counter, flow],
+    dataDir,
+    ingressPort: 0,
+    adminPort: 0,
+    host: "127.0.0.1",
+    partitions,
+  },
+  await connectCluster({
+    servers: mustEnv("BENCH_NATS_URLS").split(","),
+    node: mustEnv("BENCH_NODE"),
+    partitions,
+    replicas: Number(mustEnv("BENCH_REPLICAS")),
+  }),
+);
+
+let stopping = false;
+const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
+  // A clean stop releases this node's leases at once (and lets `--cpu-prof` write its profile).
+  void server.stop().finally(() => process.exit(0));
+};
+process.once("SIGTERM", stop);
+process.once("SIGINT", stop);
+process.once("disconnect", stop);
+
+const ready: ChildReady = {
+  type: "ready",
+  url: server.ingressUrl,
+  ...(server.adminUrl === undefined ? {} : { adminUrl: server.adminUrl }),
+};
+send(ready);
