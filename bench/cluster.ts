@@ -131,7 +131,33 @@ async function untilJetStream(urls: readonly string[], replicas: number, timeout
 }
 
 interface Health {
-  readonly partitions: readonly { partition: number; leader: boolean }[];
+  readonly partitions: readonly {
+    partition: number;
+    leader: boolean;
+    applied_lsn: number;
+    tail_lsn: number;
+  }[];
+}
+
+/** The partitions some node has not applied up to the log's tail, as "node-2 p3 applied 1200 of 1350". */
+async function behind(nodes: readonly ServerChild[]): Promise<string[]> {
+  const out: string[] = [];
+  await Promise.all(
+    nodes.map(async (node, i) => {
+      try {
+        for (const p of (await getJson<Health>(`${node.adminUrl!}/health`)).partitions) {
+          if (p.applied_lsn < p.tail_lsn) {
+            out.push(
+              `node-${i + 1} p${p.partition}${p.leader ? " (leader)" : ""} applied ${p.applied_lsn} of ${p.tail_lsn}`,
+            );
+          }
+        }
+      } catch (e) {
+        out.push(`node-${i + 1}: /health: ${(e as Error).message}`);
+      }
+    }),
+  );
+  return out.sort();
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -343,10 +369,15 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
     const selfUser = (last.self.user - first.self.user) / 1000;
     const selfMs = selfUser + (last.self.system - first.self.system) / 1000;
     const otherMs = last.machineUserMs - first.machineUserMs - nodesUserMs - natsUserMs - selfUser;
+    // Requests that failed: is some node's follower behind the log (it answers a call when it applies the end)?
+    const lagging = result.errors > 0 ? await behind(nodes) : [];
     const gone = [...nodes, ...nats].filter((c) => !c.running).length;
     if (gone > 0) throw new Error(`${gone} of its processes exited during the run (see ${o.logDir})`);
     return {
       ...result,
+      ...(lagging.length === 0
+        ? {}
+        : { errorSamples: [...result.errorSamples, `behind the log after the run: ${lagging.join(", ")}`] }),
       system: o.system,
       partitions: o.partitions,
       leaders,
