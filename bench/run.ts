@@ -742,7 +742,7 @@ async function main(): Promise<number> {
   const httpWorkloads = HTTP_WORKLOADS.filter((w) => flags.workloads.includes(w.name));
   const highest = Math.max(...flags.concurrency);
   const remoteSystems = flags.systems.filter((s): s is RemoteSystem => s !== "bare" && s !== "embedded");
-  const extraSystems = flags.clusterSystems.length + (flags.heavyQuery ? 1 : 0);
+  const extraSystems = flags.clusterSystems.length + (flags.heavyQuery ? 2 : 0);
   const windows =
     (httpWorkloads.length * (flags.systems.length + extraSystems) +
       (flags.workloads.includes("log.append") ? 1 : 0)) *
@@ -754,7 +754,7 @@ async function main(): Promise<number> {
     (2_000 +
       remoteSystems.length * 5_000 +
       flags.clusterSystems.length * 15_000 +
-      (flags.heavyQuery ? 2_000 : 0));
+      (flags.heavyQuery ? 4_000 : 0));
   const estimateMs = windows * (flags.warmupMs + flags.durationMs) + 2 * DISK_PROBE_MS + startsMs;
   // Everything is bounded: a run that takes far longer than planned is stuck; the exit handler kills the children.
   const watchdog = setTimeout(
