@@ -244,7 +244,7 @@ export function renderAdminQuery(rows: readonly AdminQueryRow[]): string[] {
       `client POSTing this query to /query back to back, \`?\` set after each one so that the next takes about ` +
       `${QUERY_TARGET_MS / 1000} s: \`${HEAVY_QUERY}\`. "nice 19": the bench sets the SQL worker process to nice 19 as soon as it appears.`,
     "",
-    "| Workload | C | admin query | req/s | p50 ms | p99 ms | p99 ÷ without | goal | queries in window (mean / max s; rows read each) | CPU SQL worker | CPU server | CPU others |",
+    "| Workload | C | admin query | req/s | p50 ms | p99 ms | p99 ÷ without | goal | queries in window (mean / max s; rows read each) | CPU SQL worker | CPU server % (µs/req) | CPU others |",
     "| --- | --: | --- | --: | --: | --: | --: | --- | --: | --: | --: | --: |",
   ];
   for (const row of rows) {
@@ -256,7 +256,7 @@ export function renderAdminQuery(rows: readonly AdminQueryRow[]): string[] {
           `${int(run.throughput)} | ${fixed(run.p50Ms, 2)} | ${fixed(run.p99Ms, 2)} | ` +
           `${q === undefined ? "" : `${fixed(ratio, 2)}×`} | ${q === undefined ? "" : `≤ ${P99_RATIO_GOAL}× ${ratio <= P99_RATIO_GOAL ? "✓" : "✗"}`} | ` +
           `${q === undefined ? "" : `${q.answered} (${fixed(q.meanMs / 1000, 2)} / ${fixed(q.maxMs / 1000, 2)} s; ${int(q.meanRows)})${q.failed > 0 ? `, ${q.failed} failed` : ""}`} | ` +
-          `${q === undefined ? "–" : pct(q.workerCpuPercent / 100)} | ${pct(run.serverCpuPercent / 100)} | ${pct(run.otherCpuPercent / 100)} |`,
+          `${q === undefined ? "–" : pct(q.workerCpuPercent / 100)} | ${pct(run.serverCpuPercent / 100)} (${int((run.serverCpuPercent * 10_000) / run.throughput)}) | ${pct(run.otherCpuPercent / 100)} |`,
       );
     }
   }
