@@ -35,11 +35,14 @@ const server = await startServer(
   }),
 );
 
+/** A clean stop needs NATS; when the bench went away its nats-servers may be gone too. */
+const STOP_TIMEOUT_MS = 5_000;
 let stopping = false;
 const stop = (): void => {
   if (stopping) return;
   stopping = true;
   // A clean stop releases this node's leases at once (and lets `--cpu-prof` write its profile).
+  setTimeout(() => process.exit(1), STOP_TIMEOUT_MS).unref();
   void server.stop().finally(() => process.exit(0));
 };
 process.once("SIGTERM", stop);
