@@ -180,7 +180,12 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
     for (const c of cleanups.splice(0).reverse()) await c();
   };
   try {
-    const stores = SqliteStoreDb.open(join(dataDir, "store.db"), { partitions: meta.partitions });
+    const stores = SqliteStoreDb.open(join(dataDir, "store.db"), {
+      partitions: meta.partitions,
+      checkpointInWorker: true,
+      onCheckpointError: (message) =>
+        logger.warn({ err: message }, "the store's WAL checkpoint failed; it is tried again"),
+    });
     cleanups.push(() => stores.close());
     let log: Log;
     let leadership: Leadership;
