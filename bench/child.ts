@@ -63,6 +63,8 @@ function alive(pid: number): boolean {
 export interface SpawnOptions {
   /** The server script, relative to the repository root, run with tsx. */
   readonly script: string;
+  /** Run `script` as compiled JavaScript with plain node (no tsx, packages from their dist). */
+  readonly compiled?: boolean;
   readonly env: Readonly<Record<string, string>>;
   /** Where the child's stdout and stderr go. */
   readonly logFile: string;
@@ -89,7 +91,9 @@ export class ServerChild {
     try {
       proc = spawn(
         process.execPath,
-        [...(o.nodeFlags ?? []), "--conditions=onelog-source", "--import", "tsx", o.script],
+        o.compiled === true
+          ? [...(o.nodeFlags ?? []), o.script]
+          : [...(o.nodeFlags ?? []), "--conditions=onelog-source", "--import", "tsx", o.script],
         { cwd: REPO, env: { ...process.env, ...o.env }, stdio: ["ignore", log, log, "ipc"] },
       );
     } finally {

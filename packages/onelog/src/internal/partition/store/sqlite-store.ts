@@ -162,6 +162,7 @@ class StoreCommitGroup {
   #sinceCheckpoint = 0;
   /** Asks for a checkpoint every COMMITS_PER_CHECKPOINT commits, when there is a checkpointer. */
   checkpointer: StoreCheckpointer | undefined;
+  startCheckpointer: (() => StoreCheckpointer) | undefined;
   /** Batches running now (a savepoint open): nothing may commit under them. */
   running = 0;
 
@@ -226,8 +227,9 @@ class StoreCommitGroup {
       this.abandon(e);
       throw e;
     }
-    if (this.checkpointer !== undefined && ++this.#sinceCheckpoint >= COMMITS_PER_CHECKPOINT) {
+    if (this.startCheckpointer !== undefined && ++this.#sinceCheckpoint >= COMMITS_PER_CHECKPOINT) {
       this.#sinceCheckpoint = 0;
+      this.checkpointer ??= this.startCheckpointer();
       this.checkpointer.request();
     }
     const members = [...this.#members];
@@ -291,10 +293,13 @@ export class SqliteStoreDb {
       if (options.checkpointInWorker === true) {
         this.db.pragma("wal_autocheckpoint = 0");
         this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-        this.group.checkpointer = new StoreCheckpointer(path, options.onCheckpointError ?? (() => {}), () => {
-          this.group.checkpointer = undefined;
-          if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
-        });
+        // Started by the first commits that need it: an idle store has no worker (memory).
+        this.group.startCheckpointer = () =>
+          new StoreCheckpointer(path, options.onCheckpointError ?? (() => {}), () => {
+            this.group.checkpointer = undefined;
+            this.group.startCheckpointer = undefined;
+            if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
+          });
       }
       if (version === 0) this.db.pragma(`user_version = ${STORE_FORMAT}`);
       const n = options.partitions;
