@@ -23,8 +23,13 @@ interface Profile {
 
 /** The place a frame is charged to, or undefined to look further up the stack. */
 function placeOf(frame: ProfileNode["callFrame"]): string | undefined {
-  const repo = /\/(packages\/[^/]+\/src\/.+|examples\/.+|bench\/.+)$/.exec(frame.url);
-  if (repo !== null) return repo[1]!.replace(/^packages\/([^/]+)\/src\/(internal\/)?/, "$1: ");
+  // Sources under tsx, or the compiled packages (dist) of `--runtime compiled`.
+  const repo = /\/(packages\/[^/]+\/(?:src|dist)\/.+|examples\/.+|bench\/.+)$/.exec(frame.url);
+  if (repo !== null) {
+    return repo[1]!
+      .replace(/^packages\/([^/]+)\/(?:src|dist)\/(internal\/)?/, "$1: ")
+      .replace(/\.js$/, ".ts");
+  }
   return undefined;
 }
 
