@@ -192,11 +192,14 @@ export function machineUserMs(): number {
   return ((user + nice) * 1000) / CLOCK_TICKS;
 }
 
-/** Samples a child's RSS every `intervalMs` until stopped; reports the highest and the mean. */
+/**
+ * Samples a child's RSS every `intervalMs` until stopped; reports the highest, the mean, and the
+ * mean of each tenth of the time (a server whose memory grows under steady load shows there).
+ */
 export function sampleRss(
   child: ServerChild,
   intervalMs: number,
-): () => { maxBytes: number; meanBytes: number } {
+): () => { maxBytes: number; meanBytes: number; tenthsBytes: number[] } {
   const samples: number[] = [];
   const take = () => {
     try {
@@ -213,6 +216,13 @@ export function sampleRss(
     return {
       maxBytes: Math.max(...samples),
       meanBytes: samples.reduce((a, b) => a + b, 0) / samples.length,
+      tenthsBytes: Array.from({ length: 10 }, (_, i) => {
+        const part = samples.slice(
+          Math.floor((i * samples.length) / 10),
+          Math.max(Math.floor(((i + 1) * samples.length) / 10), Math.floor((i * samples.length) / 10) + 1),
+        );
+        return Math.round(part.reduce((a, b) => a + b, 0) / part.length);
+      }),
     };
   };
 }

@@ -109,6 +109,8 @@ export interface ServerRun extends DriveResult {
     /** The highest RSS sampled in the measured window. */
     readonly windowMaxBytes: number;
     readonly windowMeanBytes: number;
+    /** The mean RSS of each tenth of the window, oldest first (the server's only). */
+    readonly windowTenthsBytes?: readonly number[];
     /** VmHWM after the run: the peak since the process started. */
     readonly peakBytes: number;
     /** Right after the last request of the run was answered. */

@@ -308,9 +308,12 @@ async function measure(
   });
   let first: Edge | undefined;
   let last: Edge | undefined;
-  type Sampled = { maxBytes: number; meanBytes: number };
+  type Sampled = ReturnType<ReturnType<typeof sampleRss>>;
   let stopSamplers: (() => [Sampled, Sampled | undefined]) | undefined;
-  let sampled: [Sampled, Sampled | undefined] = [{ maxBytes: NaN, meanBytes: NaN }, undefined];
+  let sampled: [Sampled, Sampled | undefined] = [
+    { maxBytes: NaN, meanBytes: NaN, tenthsBytes: [] },
+    undefined,
+  ];
   const result = await drive({
     url: procs.server.url,
     workload,
@@ -370,6 +373,7 @@ async function measure(
       idleBytes: idle.server,
       windowMaxBytes: sampled[0].maxBytes,
       windowMeanBytes: sampled[0].meanBytes,
+      windowTenthsBytes: sampled[0].tenthsBytes,
       peakBytes: memory.peakRssBytes,
       afterBytes: memory.rssBytes,
     },
