@@ -7,9 +7,10 @@
  *
  * Invariants:
  * 1. At most one pass runs at a time; a request while one runs is remembered and runs after it.
- * 2. A pass copies the WAL without blocking the writer (PASSIVE), then, only if the writer is
- *    between transactions at that moment (busy_timeout 0: no waiting), copies what it added
- *    meanwhile and restarts the WAL (RESTART). A pass that finds the writer busy leaves the WAL
+ * 2. A pass copies the WAL without blocking the writer (PASSIVE), then, once the WAL holds
+ *    RESTART_AT_PAGES or more and only if the writer is between transactions at that moment
+ *    (busy_timeout 0: no waiting), copies what it added meanwhile and restarts the WAL (RESTART;
+ *    the writer's next transaction waits for that short copy, so it is not done every pass). A pass that finds the writer busy leaves the WAL
  *    to grow until the next one; the file is cut back to the size limit when it restarts.
  * 3. The worker has its own connection (synchronous FULL: the WAL is synced before a copy and
  *    the file after), never writes rows, does not keep the process alive, and ends on `close()`.
@@ -31,14 +32,17 @@ parentPort.on("message", () => {
   try {
     // Invariant 2: the bulk without blocking the writer, then the rest and a restart if the
     // writer is between transactions (busy_timeout 0: no waiting).
-    db.pragma("wal_checkpoint(PASSIVE)");
-    const [row] = db.pragma("wal_checkpoint(RESTART)");
+    let [row] = db.pragma("wal_checkpoint(PASSIVE)");
+    if (row.log >= workerData.restartAtPages) [row] = db.pragma("wal_checkpoint(RESTART)");
     parentPort.postMessage({ log: row.log, checkpointed: row.checkpointed, busy: row.busy });
   } catch (e) {
     parentPort.postMessage({ error: String(e && e.message || e) });
   }
 });
 `;
+
+/** The WAL's size (4 KiB pages) from which a pass also restarts it (2): 8 MiB. */
+const RESTART_AT_PAGES = 2_048;
 
 type Reply = { log: number; checkpointed: number; busy: number } | { error: string };
 
@@ -55,7 +59,7 @@ export class StoreCheckpointer {
 
   constructor(path: string, onError: (message: string) => void, onGone: () => void) {
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver }, execArgv: [] });
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, restartAtPages: RESTART_AT_PAGES }, execArgv: [] });
     this.#worker.unref(); // 3
     this.#worker.on("message", (reply: Reply) => {
       this.#running = false;
