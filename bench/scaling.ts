@@ -17,7 +17,7 @@
  * when the run exits, however it exits (child.ts, and the exit handler below).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -25,92 +25,36 @@ import { Pool, request } from "undici";
 import { greeting } from "./answers.js";
 import { machineUserMs, REPO, ServerChild } from "./child.js";
 import { dataDirBytes, fsyncRate } from "./disk.js";
-import { drive, type DriveResult } from "./driver.js";
-import { stepsOutput } from "./scaling-services.js";
+import { drive } from "./driver.js";
+import {
+  mib,
+  renderScaling,
+  sec,
+  type DiskRun,
+  type DiskSample,
+  type Point,
+  type RecoveryRow,
+  type Results,
+} from "./scaling-report.js";
+import {
+  blobWorkload,
+  ephemeralWorkload,
+  sizeLabel,
+  stepsWorkload,
+  type Workload,
+} from "./scaling-workloads.js";
 import { fixed, int, pct } from "./stats.js";
-import { HTTP_WORKLOADS, type HttpWorkload } from "./workloads.js";
+import { HTTP_WORKLOADS } from "./workloads.js";
 
 const PARTS = ["concurrency", "partitions", "state", "journal", "recovery", "disk"] as const;
 type Part = (typeof PARTS)[number];
 
 const REQUEST_TIMEOUT_MS = 60_000;
 const READY_TIMEOUT_MS = 120_000;
-/** Keys the state-size workload spreads its requests over, as Counter.add does. */
-const BLOB_KEYS = 100;
 /** The first log trim runs this long after start (start.ts: min(5 s, compactIntervalMs)); the recovery part loads after it. */
 const FIRST_TRIM_WAIT_MS = 6_000;
 /** The recovery part's compaction interval: long enough that no second trim runs during its load. */
 const RECOVERY_COMPACT_MS = 600_000;
-
-/** A workload of this file: what the driver sends and checks, and a name for the tables. */
-type Workload = Pick<HttpWorkload, "request" | "checker"> & { readonly name: string };
-
-function expectJson(status: number, body: string, expected: unknown): string | undefined {
-  const want = JSON.stringify(expected);
-  if (status !== 200 || body !== want) return `expected 200 ${want}, got ${status} ${body.slice(0, 200)}`;
-  return undefined;
-}
-
-/** `Blob.put` of a value of `size` bytes over BLOB_KEYS keys; each key's answers must be 1..n, as Counter.add's. */
-function blobWorkload(size: number): Workload {
-  return {
-    name: `Blob.put ${sizeLabel(size)}`,
-    request: (i, tag) => ({ path: `/Blob/${tag}-k${i % BLOB_KEYS}/put`, body: String(size) }),
-    checker: () => {
-      const seen = Array.from({ length: BLOB_KEYS }, () => [] as number[]);
-      return {
-        check: (i, status, body) => {
-          const value = Number(body);
-          if (status !== 200 || !Number.isInteger(value) || body !== String(value)) {
-            return `expected 200 and an integer, got ${status} ${body.slice(0, 200)}`;
-          }
-          seen[i % BLOB_KEYS]!.push(value);
-          return undefined;
-        },
-        finish: () =>
-          seen.flatMap((values, key) => {
-            values.sort((a, b) => a - b);
-            const bad = values.findIndex((v, j) => v !== j + 1);
-            return bad === -1
-              ? []
-              : [
-                  `key k${key}: answers are not 1..${values.length}: at position ${bad + 1} got ${values[bad]}`,
-                ];
-          }),
-      };
-    },
-  };
-}
-
-/** `Steps.run` with `steps` steps, a new workflow id per request. */
-function stepsWorkload(steps: number): Workload {
-  return {
-    name: `Steps.run ×${steps}`,
-    request: (i, tag) => ({ path: `/Steps/${tag}-${i}/run`, body: JSON.stringify({ n: i, steps }) }),
-    checker: (tag) => ({
-      check: (i, status, body) => expectJson(status, body, stepsOutput(`${tag}-${i}`, { n: i, steps })),
-      finish: () => [],
-    }),
-  };
-}
-
-/** `Ephemeral.greet`: Greeter's answer from a service that keeps nothing once it answered. */
-const ephemeralWorkload: Workload = {
-  name: "Ephemeral.greet",
-  request: (i, tag) => ({ path: "/Ephemeral/greet", body: JSON.stringify(`${tag}-${i}`) }),
-  checker: (tag) => ({
-    check: (i, status, body) => expectJson(status, body, greeting(`${tag}-${i}`)),
-    finish: () => [],
-  }),
-};
-
-function sizeLabel(bytes: number): string {
-  return bytes >= 1024 * 1024
-    ? `${fixed(bytes / 1024 / 1024, 0)} MB`
-    : bytes >= 1024
-      ? `${fixed(bytes / 1024, 0)} KB`
-      : `${bytes} B`;
-}
 
 /** Seconds, or a duration with a unit: `10`, `10s`, `500ms`. */
 function parseMs(flag: string, text: string): number {
@@ -216,6 +160,19 @@ function writtenBytes(pid: number): number {
   }
 }
 
+/** The data directory's log and store files, each with its WAL, and the WALs alone, in bytes. */
+function dirSizes(dir: string): Omit<DiskSample, "atMs" | "invocations"> {
+  const sizes = { logBytes: 0, logWalBytes: 0, storeBytes: 0, storeWalBytes: 0 };
+  for (const name of readdirSync(dir)) {
+    const bytes = statSync(path.join(dir, name)).size;
+    if (name.startsWith("log.db")) sizes.logBytes += bytes;
+    if (name.startsWith("store.db")) sizes.storeBytes += bytes;
+    if (name === "log.db-wal") sizes.logWalBytes += bytes;
+    if (name === "store.db-wal") sizes.storeWalBytes += bytes;
+  }
+  return sizes;
+}
+
 interface LogStats {
   readonly log: { commits: number; records: number } | null;
 }
@@ -255,17 +212,6 @@ function spawnServer(
     logFile: path.join(ctx.flags.out, "logs", `scaling-${name}.log`),
     readyTimeoutMs: READY_TIMEOUT_MS,
   });
-}
-
-/** One measured point: the driver's figures and the server's CPU, disk writes and log records over the window. */
-interface Point extends DriveResult {
-  readonly serverCpuPercent: number;
-  readonly serverCpuUsPerRequest: number;
-  readonly otherCpuPercent: number;
-  readonly writtenBytesPerRequest: number;
-  readonly logRecordsPerRequest: number;
-  /** The data directory after a clean stop (WALs checkpointed) ÷ every answer, warm-up included. */
-  readonly stoppedBytesPerRequest: number;
 }
 
 /** Drives one workload on a fresh server and data directory; measures the server around the window. */
@@ -432,18 +378,6 @@ async function timedStart(
   return { child, readyMs, firstAnswerMs };
 }
 
-interface RecoveryRow {
-  readonly invocations: number;
-  /** Log records appended since the first trim (what a replay from an empty store would read). */
-  readonly logRecords: number;
-  readonly logBytes: number;
-  readonly storeBytes: number;
-  readonly loadMs: number;
-  readonly fresh: { readyMs: number; firstAnswerMs: number };
-  readonly afterKill: { readyMs: number; firstAnswerMs: number };
-  readonly afterStop: { readyMs: number; firstAnswerMs: number };
-}
-
 /**
  * N Greeter.greet invocations on a fresh server after its first log trim, then SIGKILL, a
  * restart on the same data directory (timed), a clean stop and another timed restart.
@@ -490,25 +424,6 @@ async function recovery(ctx: Ctx, n: number): Promise<RecoveryRow> {
   }
 }
 
-interface DiskSample {
-  readonly atMs: number;
-  readonly invocations: number;
-  readonly logBytes: number;
-  readonly storeBytes: number;
-}
-
-interface DiskRun {
-  readonly workload: string;
-  readonly retention: string;
-  readonly throughput: number;
-  readonly otherCpuPercent: number;
-  readonly samples: readonly DiskSample[];
-  /** Data directory after a clean stop, and its growth per invocation. */
-  readonly stoppedBytes: number;
-  readonly stoppedBytesPerInvocation: number;
-  readonly initialBytes: number;
-}
-
 /** A steady load at C = 64 for `--steady` with a trim every `--compact`; the data directory's size every `--sample`. */
 async function disk(ctx: Ctx, workload: Workload, retention: string): Promise<DiskRun> {
   const run = ++ctx.runs;
@@ -537,7 +452,7 @@ async function disk(ctx: Ctx, workload: Workload, retention: string): Promise<Di
       },
     };
     const take = () => {
-      const size = dataDirBytes(dataDir);
+      const size = dirSizes(dataDir);
       samples.push({ atMs: performance.now() - start, invocations: answered, ...size });
     };
     let user = 0;
@@ -597,21 +512,6 @@ async function disk(ctx: Ctx, workload: Workload, retention: string): Promise<Di
   }
 }
 
-interface Results {
-  readonly machine: string;
-  readonly command: string;
-  readonly fsyncsPerSecond: number;
-  readonly partitionsConcurrency: number;
-  readonly stepsConcurrency: number;
-  readonly concurrency: { workload: string; concurrency: number; point: Point }[];
-  readonly partitions: { workload: string; partitions: number; point: Point }[];
-  readonly state: { sizeBytes: number; point: Point }[];
-  readonly journal: { steps: number; point: Point }[];
-  readonly recovery: RecoveryRow[];
-  readonly disk: DiskRun[];
-  readonly errors: string[];
-}
-
 function machineLine(tmp: string, loadStart: number): string {
   let commit = "unknown";
   try {
@@ -629,161 +529,6 @@ function machineLine(tmp: string, loadStart: number): string {
     `${fixed(os.totalmem() / 2 ** 30, 1)} GiB, node ${process.version}, data in ${tmp}, ` +
     `load average ${fixed(loadStart, 2)} → ${fixed(os.loadavg()[0]!, 2)}`
   );
-}
-
-const ms = (x: number) => fixed(x, 2);
-const sec = (x: number) => fixed(x / 1000, 2);
-const mib = (bytes: number) => fixed(bytes / 2 ** 20, 1);
-
-/** The tables of docs/benchmarks.md's "How cost grows". */
-export function renderScaling(r: Results): string {
-  const lines: string[] = [`${r.machine}; disk ${int(r.fsyncsPerSecond)} fsyncs/s`, ""];
-  const table = (head: string[], align: string[], rows: string[][]) => {
-    lines.push(
-      `| ${head.join(" | ")} |`,
-      `| ${align.join(" | ")} |`,
-      ...rows.map((row) => `| ${row.join(" | ")} |`),
-      "",
-    );
-  };
-  const cpu = (p: Point) => `${pct(p.serverCpuPercent / 100)} (${int(p.serverCpuUsPerRequest)})`;
-  if (r.concurrency.length > 0) {
-    lines.push("**Concurrency**", "");
-    table(
-      [
-        "Workload",
-        "C",
-        "req/s",
-        "p50 ms",
-        "p99 ms",
-        "server CPU (µs/req)",
-        "KB written/req",
-        "disk B/inv",
-        "others",
-      ],
-      ["---", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:"],
-      r.concurrency.map(({ workload, concurrency, point: p }) => [
-        workload,
-        String(concurrency),
-        int(p.throughput),
-        ms(p.latency.p50Ms),
-        ms(p.latency.p99Ms),
-        cpu(p),
-        fixed(p.writtenBytesPerRequest / 1024, 1),
-        int(p.stoppedBytesPerRequest),
-        pct(p.otherCpuPercent / 100),
-      ]),
-    );
-  }
-  if (r.partitions.length > 0) {
-    lines.push(`**Partitions** (C = ${r.partitionsConcurrency})`, "");
-    table(
-      ["Workload", "partitions", "req/s", "p50 ms", "p99 ms", "server CPU (µs/req)", "others"],
-      ["---", "--:", "--:", "--:", "--:", "--:", "--:"],
-      r.partitions.map(({ workload, partitions, point: p }) => [
-        workload,
-        String(partitions),
-        int(p.throughput),
-        ms(p.latency.p50Ms),
-        ms(p.latency.p99Ms),
-        cpu(p),
-        pct(p.otherCpuPercent / 100),
-      ]),
-    );
-  }
-  if (r.state.length > 0) {
-    lines.push("**State size** (`Blob.put`, C = 64, 100 keys)", "");
-    table(
-      ["state value", "req/s", "p50 ms", "p99 ms", "server CPU (µs/req)", "KB written/req", "others"],
-      ["--:", "--:", "--:", "--:", "--:", "--:", "--:"],
-      r.state.map(({ sizeBytes, point: p }) => [
-        sizeLabel(sizeBytes),
-        int(p.throughput),
-        ms(p.latency.p50Ms),
-        ms(p.latency.p99Ms),
-        cpu(p),
-        fixed(p.writtenBytesPerRequest / 1024, 1),
-        pct(p.otherCpuPercent / 100),
-      ]),
-    );
-  }
-  if (r.journal.length > 0) {
-    lines.push("**Journal length** (`Steps.run`)", "");
-    table(
-      [
-        "steps",
-        "C",
-        "invocations/s",
-        "steps/s",
-        "p50 ms",
-        "p99 ms",
-        "server µs/step",
-        "log records/inv",
-        "KB written/inv",
-        "others",
-      ],
-      ["--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:"],
-      r.journal.map(({ steps, point: p }) => [
-        int(steps),
-        String(r.stepsConcurrency),
-        p.throughput < 10 ? fixed(p.throughput, 1) : int(p.throughput),
-        int(p.throughput * steps),
-        ms(p.latency.p50Ms),
-        ms(p.latency.p99Ms),
-        int(p.serverCpuUsPerRequest / steps),
-        fixed(p.logRecordsPerRequest, 1),
-        fixed(p.writtenBytesPerRequest / 1024, 1),
-        pct(p.otherCpuPercent / 100),
-      ]),
-    );
-  }
-  if (r.recovery.length > 0) {
-    lines.push("**Restart** (`Greeter.greet` × N after the first log trim; s from spawn)", "");
-    table(
-      [
-        "N",
-        "log records since trim",
-        "data dir MiB (log + store)",
-        "fresh: ready / first answer",
-        "after SIGKILL: ready / first answer",
-        "after clean stop: ready / first answer",
-      ],
-      ["--:", "--:", "--:", "--:", "--:", "--:"],
-      r.recovery.map((row) => [
-        int(row.invocations),
-        int(row.logRecords),
-        `${mib(row.logBytes)} + ${mib(row.storeBytes)}`,
-        `${sec(row.fresh.readyMs)} / ${sec(row.fresh.firstAnswerMs)}`,
-        `${sec(row.afterKill.readyMs)} / ${sec(row.afterKill.firstAnswerMs)}`,
-        `${sec(row.afterStop.readyMs)} / ${sec(row.afterStop.firstAnswerMs)}`,
-      ]),
-    );
-  }
-  if (r.disk.length > 0) {
-    lines.push("**Disk under steady load** (C = 64; data-directory MiB, log + store, WALs included)", "");
-    const runs = r.disk;
-    const count = Math.max(...runs.map((d) => d.samples.length));
-    table(
-      ["s", ...runs.flatMap((d) => [`${d.workload}: invocations`, `log MiB`, `store MiB`])],
-      ["--:", ...runs.flatMap(() => ["--:", "--:", "--:"])],
-      Array.from({ length: count }, (_, i) => [
-        sec(runs[0]!.samples[i]?.atMs ?? NaN).replace(/\.\d+$/, ""),
-        ...runs.flatMap((d) => {
-          const s = d.samples[i];
-          return s === undefined ? ["", "", ""] : [int(s.invocations), mib(s.logBytes), mib(s.storeBytes)];
-        }),
-      ]),
-    );
-    for (const d of runs) {
-      lines.push(
-        `- ${d.workload} (${d.retention}): ${int(d.throughput)} req/s, others ${pct(d.otherCpuPercent / 100)}; ` +
-          `after a clean stop ${mib(d.stoppedBytes)} MiB, ${int(d.stoppedBytesPerInvocation)} bytes per invocation`,
-      );
-    }
-    lines.push("");
-  }
-  if (r.errors.length > 0) lines.push("**Errors**", "", ...r.errors.map((e) => `- ${e}`), "");
-  return lines.join("\n");
 }
 
 /** Runs the parts of `--parts`; resolves to the exit code. */
