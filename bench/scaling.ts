@@ -537,7 +537,12 @@ export async function scaling(argv: readonly string[]): Promise<number> {
   const parent = path.resolve(flags.dir ?? os.tmpdir());
   mkdirSync(parent, { recursive: true });
   const tmp = mkdtempSync(path.join(parent, "onelog-scaling-"));
-  mkdirSync(path.join(flags.out, "logs"), { recursive: true });
+  // The servers' logs of this run (a previous --scaling run's go; the other runs' stay).
+  const logs = path.join(flags.out, "logs");
+  mkdirSync(logs, { recursive: true });
+  for (const name of readdirSync(logs)) {
+    if (name.startsWith("scaling-")) rmSync(path.join(logs, name), { force: true });
+  }
   const ctx: Ctx = { flags, tmp, errors: [], runs: 0 };
   const has = (p: Part) => flags.parts.includes(p);
   const window = flags.warmupMs + flags.durationMs + 2_000;
