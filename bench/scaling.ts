@@ -17,7 +17,16 @@
  * when the run exits, however it exits (child.ts, and the exit handler below).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -34,6 +43,7 @@ import {
   type DiskSample,
   type Point,
   type RecoveryRow,
+  type Restart,
   type Results,
 } from "./scaling-report.js";
 import {
@@ -175,6 +185,8 @@ function dirSizes(dir: string): Omit<DiskSample, "atMs" | "invocations"> {
 
 interface LogStats {
   readonly log: { commits: number; records: number } | null;
+  /** Records each partition applied since start, replayed ones included. */
+  readonly partitions?: readonly { records: number }[];
 }
 
 async function logStats(adminUrl: string | undefined): Promise<LogStats> {
@@ -350,13 +362,16 @@ async function load(
   return { errors, ms: performance.now() - start };
 }
 
-/** Spawns a server on `dataDir` and times it: spawn → ready, and spawn → its first answered Greeter.greet. */
+/**
+ * Spawns a server on `dataDir` and times it: spawn → ready, and spawn → its first answered
+ * Greeter.greet; counts the log records it replayed (applied, less those it appended itself).
+ */
 async function timedStart(
   ctx: Ctx,
   dataDir: string,
   name: string,
   compactMs: number,
-): Promise<{ child: ServerChild; readyMs: number; firstAnswerMs: number }> {
+): Promise<Restart & { child: ServerChild }> {
   const t0 = performance.now();
   const child = await spawnServer(ctx, dataDir, name, { compactMs });
   const readyMs = performance.now() - t0;
@@ -375,16 +390,22 @@ async function timedStart(
       `${name}: first answer after start: expected 200 ${want}, got ${res.statusCode} ${text.slice(0, 200)}`,
     );
   }
-  return { child, readyMs, firstAnswerMs };
+  const stats = await logStats(child.adminUrl);
+  const applied = (stats.partitions ?? []).reduce((sum, p) => sum + p.records, 0);
+  return { child, readyMs, firstAnswerMs, replayedRecords: applied - (stats.log?.records ?? NaN) };
 }
 
 /**
  * N Greeter.greet invocations on a fresh server after its first log trim, then SIGKILL, a
- * restart on the same data directory (timed), a clean stop and another timed restart.
+ * restart on the same data directory (timed), a clean stop and another timed restart. A copy of
+ * the directory as the SIGKILL left it, less the store's WAL, is restarted too: the store then
+ * holds what its last checkpoint wrote, as after a power loss (the store commits with
+ * synchronous=NORMAL; its WAL is fsynced at checkpoints), and the log is replayed from there.
  */
 async function recovery(ctx: Ctx, n: number): Promise<RecoveryRow> {
   const run = ++ctx.runs;
   const dataDir = path.join(ctx.tmp, `r${run}`);
+  const lostDir = path.join(ctx.tmp, `r${run}-store-wal-lost`);
   const children: ServerChild[] = [];
   try {
     const fresh = await timedStart(ctx, dataDir, `${run}-fresh`, RECOVERY_COMPACT_MS);
@@ -402,25 +423,37 @@ async function recovery(ctx: Ctx, n: number): Promise<RecoveryRow> {
     const size = dataDirBytes(dataDir);
     fresh.child.proc.kill("SIGKILL");
     await fresh.child.stop();
+    cpSync(dataDir, lostDir, { recursive: true });
+    for (const name of ["store.db-wal", "store.db-shm"]) rmSync(path.join(lostDir, name), { force: true });
     const afterKill = await timedStart(ctx, dataDir, `${run}-after-kill`, RECOVERY_COMPACT_MS);
     children.push(afterKill.child);
     await afterKill.child.stop();
     const afterStop = await timedStart(ctx, dataDir, `${run}-after-stop`, RECOVERY_COMPACT_MS);
     children.push(afterStop.child);
     await afterStop.child.stop();
+    const walLost = await timedStart(ctx, lostDir, `${run}-store-wal-lost`, RECOVERY_COMPACT_MS);
+    children.push(walLost.child);
+    await walLost.child.stop();
+    const times = ({ readyMs, firstAnswerMs, replayedRecords }: Restart): Restart => ({
+      readyMs,
+      firstAnswerMs,
+      replayedRecords,
+    });
     return {
       invocations: n,
       logRecords: (after.log?.records ?? NaN) - (before.log?.records ?? NaN),
       logBytes: size.logBytes,
       storeBytes: size.storeBytes,
       loadMs: loaded.ms,
-      fresh: { readyMs: fresh.readyMs, firstAnswerMs: fresh.firstAnswerMs },
-      afterKill: { readyMs: afterKill.readyMs, firstAnswerMs: afterKill.firstAnswerMs },
-      afterStop: { readyMs: afterStop.readyMs, firstAnswerMs: afterStop.firstAnswerMs },
+      fresh: times(fresh),
+      afterKill: times(afterKill),
+      afterStop: times(afterStop),
+      storeWalLost: times(walLost),
     };
   } finally {
     for (const c of children) await c.stop();
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(lostDir, { recursive: true, force: true });
   }
 }
 
