@@ -7,8 +7,9 @@
  *   partitions   the same three at C = 64 over 1, 4, 16 partitions
  *   state        Blob.put: an object that reads and writes one state value of 1 KB … 100 KB
  *   journal      Steps.run: a workflow of 1 … 1,000 `ctx.run` steps (invocations/s and steps/s)
- *   recovery     N invocations after the first log trim, then SIGKILL (and a clean stop):
- *                time from spawn to ready and to the first answer on the same data directory
+ *   recovery     N invocations after the first log trim, then restarts on the same data
+ *                directory after a SIGKILL, after a clean stop, and with the store's WAL lost:
+ *                time from spawn to ready and to the first answer, log records replayed
  *   disk         data-directory size every few seconds under a steady load with a short
  *                compaction interval, with the default retentions and with none
  *
