@@ -9,7 +9,8 @@ import type { HttpWorkload } from "./workloads.js";
 
 export interface DriveOptions {
   readonly url: string;
-  readonly workload: HttpWorkload;
+  /** What to send and how to check it (bench/workloads.ts, or the scaling workloads of bench/scaling.ts). */
+  readonly workload: Pick<HttpWorkload, "request" | "checker">;
   /** Unique per run: keys and workflow ids are fresh. */
   readonly tag: string;
   readonly concurrency: number;

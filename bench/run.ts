@@ -836,4 +836,10 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+// `--scaling` runs bench/scaling.ts instead, with its own flags (docs/benchmarks.md, "How cost grows").
+if (process.argv.includes("--scaling")) {
+  const { scaling } = await import("./scaling.js");
+  process.exitCode = await scaling(process.argv.slice(2).filter((arg) => arg !== "--scaling"));
+} else {
+  process.exitCode = await main();
+}
