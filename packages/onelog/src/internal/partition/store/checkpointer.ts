@@ -59,7 +59,11 @@ export class StoreCheckpointer {
 
   constructor(path: string, onError: (message: string) => void, onGone: () => void) {
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, restartAtPages: RESTART_AT_PAGES }, execArgv: [] });
+    this.#worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { path, driver, restartAtPages: RESTART_AT_PAGES },
+      execArgv: [],
+    });
     this.#worker.unref(); // 3
     this.#worker.on("message", (reply: Reply) => {
       this.#running = false;
