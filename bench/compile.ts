@@ -10,10 +10,14 @@ import path from "node:path";
 import { build } from "esbuild";
 import { REPO } from "./child.js";
 
-/** Builds the packages and the server script; returns the script's path (absolute). */
-export async function compileOnelogServer(outDir: string): Promise<string> {
+/**
+ * Builds the packages and the server script; returns the script's path (absolute). The script
+ * goes inside the repository (bench/results/build, git-ignored) whatever `--out` says, so that
+ * its imports resolve to the workspace's packages.
+ */
+export async function compileOnelogServer(): Promise<string> {
   execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO, stdio: ["ignore", "ignore", "inherit"] });
-  const outfile = path.join(outDir, "build", "onelog-server.mjs");
+  const outfile = path.join(REPO, "bench", "results", "build", "onelog-server.mjs");
   await build({
     entryPoints: [path.join(REPO, "bench/onelog-server.ts")],
     bundle: true,

@@ -622,7 +622,7 @@ async function main(): Promise<number> {
   let onelogServer = { script: "bench/onelog-server.ts", compiled: false };
   if (flags.runtime === "compiled" && needsOnelog) {
     progress("building the packages and bench/onelog-server.ts (--runtime compiled)");
-    onelogServer = { script: await compileOnelogServer(flags.out), compiled: true };
+    onelogServer = { script: await compileOnelogServer(), compiled: true };
   }
   const ctx: RunContext = { flags, tmp, errors: [], idleOnelog: [], onelogServer };
   const httpWorkloads = HTTP_WORKLOADS.filter((w) => flags.workloads.includes(w.name));
