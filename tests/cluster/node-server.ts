@@ -12,6 +12,15 @@ function mustEnv(name: string): string {
 
 const node = mustEnv("NODE");
 
+/** A log line's fields, with errors as their name, message and stack (JSON.stringify drops them). */
+function serializable(obj: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    out[k] = v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v;
+  }
+  return out;
+}
+
 const counter = onelog.object({
   name: "Counter",
   handlers: {
@@ -60,10 +69,13 @@ const server = await startServer(
       debug() {},
       // The tests count which node leads what.
       info: (o, m) => {
-        if (m === "leading partition") console.error(JSON.stringify({ level: "info", msg: m, ...o }));
+        if (m === "leading partition")
+          console.error(JSON.stringify({ level: "info", msg: m, ...o, t: Date.now() }));
       },
-      warn: (o, m) => console.error(JSON.stringify({ level: "warn", msg: m, ...o })),
-      error: (o, m) => console.error(JSON.stringify({ level: "error", msg: m, ...o })),
+      warn: (o, m) =>
+        console.error(JSON.stringify({ level: "warn", msg: m, ...serializable(o), t: Date.now() })),
+      error: (o, m) =>
+        console.error(JSON.stringify({ level: "error", msg: m, ...serializable(o), t: Date.now() })),
     },
   },
   await connectCluster({

@@ -92,7 +92,9 @@ export class OnelogNodes {
 
   /** Lines that mean the engine broke, on any node, tagged with the node. */
   errors(): string[] {
-    return this.children.flatMap((c, i) => errorLines(c.stderr).map((l) => `node-${i} life ${l.life}: ${l.line}`));
+    return this.children.flatMap((c, i) =>
+      errorLines(c.stderr).map((l) => `node-${i} life ${l.life}: ${l.line}`),
+    );
   }
 
   /** SIGKILLs every node (resuming paused ones first) and removes the data directories. */
@@ -156,11 +158,14 @@ export class Caller {
         this.maxLatencyMs = Math.max(this.maxLatencyMs, at - first);
         return { reply, node, at, latencyMs: at - first };
       }
-      const reason = reply === undefined ? "node down" : reply.answered ? `http ${reply.status}` : reply.reason;
+      const reason =
+        reply === undefined ? "node down" : reply.answered ? `http ${reply.status}` : reply.reason;
       this.retries.set(reason, (this.retries.get(reason) ?? 0) + 1);
       await sleep(50);
     }
-    throw new Error(`a call got no final answer in ${this.maxTries} tries: ${JSON.stringify([...this.retries])}`);
+    throw new Error(
+      `a call got no final answer in ${this.maxTries} tries: ${JSON.stringify([...this.retries])}`,
+    );
   }
 
   /** The longest time without any final answer between `from` and `to` (performance.now() values). */
@@ -220,8 +225,13 @@ export class CounterLoad {
       const want = got.map((_, i) => i + 1);
       if (JSON.stringify(got) !== JSON.stringify(want))
         out.push(`k${k}: answers ${JSON.stringify(got)}, expected 1…${got.length} once each`);
-      const reply = await request(`${url}/Counter/k${k}/get`, { method: "POST", body: null, timeoutMs: 30_000 });
-      if (!reply.answered || reply.status !== 200) out.push(`k${k}: get failed`);
+      const reply = await request(`${url}/Counter/k${k}/get`, {
+        method: "POST",
+        body: null,
+        timeoutMs: 30_000,
+      });
+      if (!reply.answered || reply.status !== 200)
+        out.push(`k${k}: get failed: ${reply.answered ? `${reply.status} ${reply.body}` : reply.reason}`);
       else if (Number(reply.body) !== got.length)
         out.push(`k${k}: value ${reply.body}, but ${got.length} calls were answered`);
     }

@@ -63,7 +63,8 @@ function fencedRecords(log: LogRecord[][]): Fenced[] {
     const nodeOf = new Map<number, string>();
     for (const record of records) {
       const epoch = record.header.leaderEpoch;
-      if (record.body.type === "announce_leader") nodeOf.set(record.body.leaderEpoch, record.body.node ?? "?");
+      if (record.body.type === "announce_leader")
+        nodeOf.set(record.body.leaderEpoch, record.body.node ?? "?");
       if (epoch !== undefined && epoch < newest)
         out.push({ partition, lsn: record.lsn, epoch, node: nodeOf.get(epoch), record });
       if (record.body.type === "announce_leader") newest = Math.max(newest, record.body.leaderEpoch);
@@ -170,8 +171,15 @@ void describe(
           `retries ${JSON.stringify(Object.fromEntries(caller.retries))}; node-${v} led ${ledBefore} partitions before, ${nodes.leading(v)} after`,
       );
 
-      assert.notEqual(output.node, `node-${v}`, "the paused leader's step result was fenced: the new leader's is the output");
-      assert.ok(lateSteps.length >= 1, "the paused leader appended its step's result after it resumed, under its old epoch");
+      assert.notEqual(
+        output.node,
+        `node-${v}`,
+        "the paused leader's step result was fenced: the new leader's is the output",
+      );
+      assert.ok(
+        lateSteps.length >= 1,
+        "the paused leader appended its step's result after it resumed, under its old epoch",
+      );
       assert.ok(steppedDownMs !== undefined, `node-${v} logged that it lost its partitions after the resume`);
       assert.deepEqual(violations, [], "every counter call applied exactly once");
       assert.deepEqual(nodes.errors(), [], "no node logged an error");
