@@ -4,6 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Children, errorLines, kill, request, sleep, type Child, type Reply } from "../e2e/harness.js";
+import { connect } from "@nats-io/transport-node";
+import { JetStreamLog } from "../../packages/nats/src/index.js";
+import { decodeRecord } from "../../packages/onelog/src/internal/partition/codec.js";
+import type { LogRecord } from "../../packages/onelog/src/internal/partition/records.js";
 import type { NatsCluster } from "./nats-harness.js";
 
 /** Options of {@link OnelogNodes.start}. */
@@ -88,6 +92,31 @@ export class OnelogNodes {
   /** How many times node `i` started leading a partition (every lifetime). */
   leading(i: number): number {
     return this.lines(i, '"leading partition"').length;
+  }
+
+  /** How many partitions node `i` leads now, by its log (leading minus lost, this lifetime). */
+  leads(i: number): number {
+    const life = this.current[i]?.life;
+    const lines = this.children[i]!.stderr.filter((l) => l.life === life).map((l) => l.line);
+    return (
+      lines.filter((l) => l.includes('"leading partition"')).length -
+      lines.filter((l) => l.includes('"partition leadership lost"')).length
+    );
+  }
+
+  /** Resolves once the running nodes lead `partitions` in all, spread evenly (or throws after `timeoutMs`). */
+  async settled(partitions: number, timeoutMs = 30_000): Promise<number> {
+    const started = performance.now();
+    for (;;) {
+      const up = this.current.flatMap((c, i) => (c === undefined ? [] : [i]));
+      const counts = up.map((i) => this.leads(i));
+      const sum = counts.reduce((a, b) => a + b, 0);
+      if (sum === partitions && counts.every((n) => n >= Math.floor(partitions / up.length)))
+        return performance.now() - started;
+      if (performance.now() - started > timeoutMs)
+        throw new Error(`partitions not spread after ${timeoutMs} ms: ${JSON.stringify(counts)}`);
+      await sleep(50);
+    }
   }
 
   /** Lines that mean the engine broke, on any node, tagged with the node. */
@@ -236,5 +265,31 @@ export class CounterLoad {
         out.push(`k${k}: value ${reply.body}, but ${got.length} calls were answered`);
     }
     return out;
+  }
+}
+
+/** Every record of every partition, read from the shared log (what was trimmed is not there). */
+export async function readLog(urls: string[], partitions: number): Promise<LogRecord[][]> {
+  const nc = await connect({ servers: urls });
+  const log = new JetStreamLog({ connection: nc, partitions });
+  try {
+    const out: LogRecord[][] = [];
+    for (let p = 0; p < partitions; p++) {
+      const { tailLsn } = await log.findTail(p);
+      const records: LogRecord[] = [];
+      const stop = new AbortController();
+      if (tailLsn > 0) {
+        for await (const batch of log.read(p, 1, stop.signal)) {
+          records.push(...batch.map(decodeRecord));
+          if (batch[batch.length - 1]!.lsn >= tailLsn) break;
+        }
+      }
+      stop.abort();
+      out.push(records);
+    }
+    return out;
+  } finally {
+    await log.close();
+    await nc.close();
   }
 }

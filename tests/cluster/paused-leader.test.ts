@@ -2,13 +2,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
-import { connect } from "@nats-io/transport-node";
-import { JetStreamLog } from "../../packages/nats/src/index.js";
-import { decodeRecord } from "../../packages/onelog/src/internal/partition/codec.js";
 import type { LogRecord } from "../../packages/onelog/src/internal/partition/records.js";
 import { prng, request, seedFrom, sleep } from "../e2e/harness.js";
 import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
-import { Caller, CounterLoad, OnelogNodes } from "./onelog-nodes.js";
+import { Caller, CounterLoad, OnelogNodes, readLog } from "./onelog-nodes.js";
 
 const skip = natsSkip();
 const NODES = 3;
@@ -19,32 +16,6 @@ const LEASE_MS = 2000;
 const BUSY_MS = 800;
 /** A call unanswered for this long is sent again to another node. */
 const CALL_TIMEOUT_MS = 3000;
-
-/** Every record of every partition, read from the shared log (nothing is trimmed: compaction is off). */
-async function readLog(urls: string[]): Promise<LogRecord[][]> {
-  const nc = await connect({ servers: urls });
-  const log = new JetStreamLog({ connection: nc, partitions: PARTITIONS });
-  try {
-    const out: LogRecord[][] = [];
-    for (let p = 0; p < PARTITIONS; p++) {
-      const { tailLsn } = await log.findTail(p);
-      const records: LogRecord[] = [];
-      const stop = new AbortController();
-      if (tailLsn > 0) {
-        for await (const batch of log.read(p, 1, stop.signal)) {
-          records.push(...batch.map(decodeRecord));
-          if (batch[batch.length - 1]!.lsn >= tailLsn) break;
-        }
-      }
-      stop.abort();
-      out.push(records);
-    }
-    return out;
-  } finally {
-    await log.close();
-    await nc.close();
-  }
-}
 
 /** A record proposed under a leader epoch older than an AnnounceLeader before it: apply drops it. */
 interface Fenced {
@@ -150,7 +121,7 @@ void describe(
 
       const output = JSON.parse(paused.reply.body) as { node: string };
       const violations = await counters.violations(nodes.current[(v + 1) % NODES]!.url);
-      const fenced = fencedRecords(await readLog(nats!.urls));
+      const fenced = fencedRecords(await readLog(nats!.urls, PARTITIONS));
       const fencedOfVictim = fenced.filter((f) => f.node === `node-${v}`);
       const lateSteps = fencedOfVictim.filter(
         (f) =>
