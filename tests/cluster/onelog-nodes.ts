@@ -111,7 +111,9 @@ export class OnelogNodes {
       const up = this.current.flatMap((c, i) => (c === undefined ? [] : [i]));
       const counts = up.map((i) => this.leads(i));
       const sum = counts.reduce((a, b) => a + b, 0);
-      if (sum === partitions && counts.every((n) => n >= Math.floor(partitions / up.length)))
+      // At least: a processor deposed by a newer AnnounceLeader it read (not by its lease) logs no
+      // 'lost' line, so a count may run high; this is a wait, not a check.
+      if (sum >= partitions && counts.every((n) => n >= Math.floor(partitions / up.length)))
         return performance.now() - started;
       if (performance.now() - started > timeoutMs)
         throw new Error(`partitions not spread after ${timeoutMs} ms: ${JSON.stringify(counts)}`);
