@@ -91,6 +91,33 @@ void describe(
       await racingWriters([await conn(), await conn()], `race_${process.pid}`, 1);
     });
 
+    void it("a writer that fell behind gets the next LSNs, also when the LSNs it would claim were trimmed (invariant 1)", async () => {
+      const stream = `stale_${process.pid}`;
+      const a = await JetStreamLog.open({ connection: await conn(), partitions: 1, stream, producer: "a" });
+      const b = await JetStreamLog.open({ connection: await conn(), partitions: 1, stream, producer: "b" });
+      try {
+        assert.deepEqual(await a.append(0, [rec("a1")]), [1]);
+        assert.deepEqual(await b.append(0, [rec("b2")]), [2]);
+        // a still believes LSN 1 is the last: the id of the message it sends names LSN 2, b's.
+        assert.deepEqual(await a.append(0, [rec("a3")]), [3]);
+        for (let i = 4; i <= 7; i++) await b.append(0, [rec(`b${i}`)]);
+        await b.trim(0, 6);
+        // Now the message a's next id names (LSN 4) is purged.
+        assert.deepEqual(await a.append(0, [rec("a8")]), [8]);
+        const read = await readN(b, 0, 7, 2);
+        assert.deepEqual(
+          read.map((e) => [e.lsn, tagOf(e)]),
+          [
+            [7, "b7"],
+            [8, "a8"],
+          ],
+        );
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
     void it("trim purges whole messages below the trim point but keeps the last one (invariant 5)", async () => {
       const stream = `trim_${process.pid}`;
       const nc = await conn();

@@ -501,10 +501,21 @@ export class JetStreamLog implements Log {
           return;
         }
         // A message with this first LSN is stored: an earlier attempt of ours that landed, or
-        // another writer's that won the race (invariant 1). Its token says which.
-        const stored = await this.#messageAt(ack.seq);
-        this.#landed(part, placedOf(stored, this.#stream));
-        if (stored.header.get(HDR_WRITER) === token) {
+        // another writer's — one that won the race, or one this writer did not know of yet
+        // (JetStream checks the message id before the expectation) (invariant 1). Its token says
+        // which. Purged since (trimmed), it is not the subject's last message, so only a writer
+        // that never sent this message before can be sure it was not its own.
+        const { jsm } = await this.#api();
+        const stored = await jsm.streams.getMessage(this.#stream, { seq: ack.seq });
+        if (stored === null && uncertain) {
+          throw new LogError(
+            "io",
+            `stream ${this.#stream}: LSN ${firstLsn} of partition ${part.index} was taken by a message ` +
+              `since trimmed; this append's earlier attempt may have been it`,
+          );
+        }
+        if (stored !== null) this.#landed(part, placedOf(stored, this.#stream));
+        if (stored?.header.get(HDR_WRITER) === token) {
           this.#settle(batch, firstLsn);
           return;
         }
@@ -595,14 +606,6 @@ export class JetStreamLog implements Log {
       seq = msg.seq + 1;
     }
     return found;
-  }
-
-  async #messageAt(seq: number): Promise<StoredMsg> {
-    const { jsm } = await this.#api();
-    const msg = await jsm.streams.getMessage(this.#stream, { seq });
-    if (msg === null)
-      throw new LogError("io", `stream ${this.#stream}: acknowledged message ${seq} is missing`);
-    return msg;
   }
 
   /** The partition's trim point as recorded in JetStream (and remembered: it only grows). */
