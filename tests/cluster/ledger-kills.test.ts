@@ -103,6 +103,8 @@ void describe(
           x.answer = { status: answer.reply.status, body: answer.reply.body };
         }
       });
+      // Awaited below; if the test fails first, the calls end when the nodes stop.
+      for (const c of clients) c.catch(() => undefined);
 
       // SIGKILL a node, restart it on its data directory, let the partitions spread again; next.
       const killed: string[] = [];

@@ -66,6 +66,8 @@ void describe(
       const clients = Array.from({ length: 4 }, async (_, c) => {
         for (let i = 0; loading; i++) await counters.add(`c${c}-${i}`, rand(0, KEYS - 1), CALL_TIMEOUT_MS);
       });
+      // Awaited below; if the test fails first, the calls end when the nodes stop.
+      for (const c of clients) c.catch(() => undefined);
 
       await sleep(KILL_AT_MS);
       const victim = await leaderOf(nats!, "onelog");

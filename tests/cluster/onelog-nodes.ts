@@ -28,6 +28,8 @@ export class OnelogNodes {
   readonly current: (Child | undefined)[] = [];
   readonly #dirs: string[] = [];
   readonly #paused = new Set<number>();
+  /** Set by stop(): a client's calls end instead of retrying against nodes that are gone. */
+  stopped = false;
 
   private constructor() {}
 
@@ -69,7 +71,15 @@ export class OnelogNodes {
   /** Starts node `i` again on its data directory; resolves once it is READY. */
   async restart(i: number): Promise<void> {
     const lives = new Set(this.children[i]!.stderr.map((l) => l.life));
-    this.current[i] = await this.children[i]!.start(Math.max(0, ...lives) + 1);
+    const life = Math.max(0, ...lives) + 1;
+    try {
+      this.current[i] = await this.children[i]!.start(life);
+    } catch (error) {
+      const said = this.children[i]!.stderr.filter((l) => l.life === life).map((l) => l.line);
+      throw new Error(`node-${i} did not restart: ${String(error)}\n${said.slice(-20).join("\n")}`, {
+        cause: error,
+      });
+    }
   }
 
   /** SIGSTOPs node `i`: it keeps its sockets and its leases' revisions, and does nothing. */
@@ -130,6 +140,7 @@ export class OnelogNodes {
 
   /** SIGKILLs every node (resuming paused ones first) and removes the data directories. */
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const i of this.#paused) this.current[i]?.proc.kill("SIGCONT");
     for (const c of this.children) await c.killAll();
     for (const d of this.#dirs) fs.rmSync(d, { recursive: true, force: true });
@@ -175,6 +186,8 @@ export class Caller {
   async call(o: CallOptions): Promise<Answer> {
     const first = performance.now();
     for (let attempt = 0; attempt < this.maxTries; attempt++) {
+      if (this.nodes.stopped)
+        throw new Error("the nodes were stopped (the test ended) before the call was answered");
       const live = this.nodes.live();
       if (live.length === 0) {
         await sleep(50);

@@ -74,6 +74,8 @@ void describe(
       const clients = Array.from({ length: 3 }, async (_, c) => {
         for (let i = 0; loading; i++) await counters.add(`c${c}-${i}`, rand(0, KEYS - 1), CALL_TIMEOUT_MS);
       });
+      // Awaited below; if the test fails first, the calls end when the nodes stop.
+      for (const c of clients) c.catch(() => undefined);
 
       await sleep(1500);
       // The Pauser step: whichever node runs it (the leader of its partition) is SIGSTOPped in it.
