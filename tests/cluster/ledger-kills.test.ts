@@ -48,7 +48,10 @@ void describe(
       nodes = await OnelogNodes.start({
         nats: nats!,
         count: NODES,
-        env: { LEASE_MS: String(LEASE_MS), PARTITIONS: String(PARTITIONS) },
+        // Compaction rounds of 3 s: snapshots are written and the log trimmed behind them, and a
+        // follower slowed by a busy machine still has a round to catch up (one that falls more
+        // than a round behind stops its partition: the known limitation in docs/cluster.md).
+        env: { LEASE_MS: String(LEASE_MS), PARTITIONS: String(PARTITIONS), COMPACT_INTERVAL_MS: "3000" },
       });
       await nodes.settled(PARTITIONS);
       const caller = new Caller(nodes, rand);
