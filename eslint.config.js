@@ -12,6 +12,7 @@ export default tseslint.config(
       "tests/compat/restate-endpoint.ts",
       "tests/compat/with-resolvers.mjs",
       "tests/compat/.generated/**",
+      "bench/results/**",
     ],
   },
   ...tseslint.configs.recommendedTypeChecked,

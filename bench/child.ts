@@ -63,6 +63,8 @@ function alive(pid: number): boolean {
 export interface SpawnOptions {
   /** The server script, relative to the repository root, run with tsx. */
   readonly script: string;
+  /** Run `script` as compiled JavaScript with plain node (no tsx, packages from their dist). */
+  readonly compiled?: boolean;
   readonly env: Readonly<Record<string, string>>;
   /** Where the child's stdout and stderr go. */
   readonly logFile: string;
@@ -89,7 +91,9 @@ export class ServerChild {
     try {
       proc = spawn(
         process.execPath,
-        [...(o.nodeFlags ?? []), "--conditions=onelog-source", "--import", "tsx", o.script],
+        o.compiled === true
+          ? [...(o.nodeFlags ?? []), o.script]
+          : [...(o.nodeFlags ?? []), "--conditions=onelog-source", "--import", "tsx", o.script],
         { cwd: REPO, env: { ...process.env, ...o.env }, stdio: ["ignore", log, log, "ipc"] },
       );
     } finally {
@@ -188,11 +192,14 @@ export function machineUserMs(): number {
   return ((user + nice) * 1000) / CLOCK_TICKS;
 }
 
-/** Samples a child's RSS every `intervalMs` until stopped; reports the highest and the mean. */
+/**
+ * Samples a child's RSS every `intervalMs` until stopped; reports the highest, the mean, and the
+ * mean of each tenth of the time (a server whose memory grows under steady load shows there).
+ */
 export function sampleRss(
   child: ServerChild,
   intervalMs: number,
-): () => { maxBytes: number; meanBytes: number } {
+): () => { maxBytes: number; meanBytes: number; tenthsBytes: number[] } {
   const samples: number[] = [];
   const take = () => {
     try {
@@ -209,6 +216,13 @@ export function sampleRss(
     return {
       maxBytes: Math.max(...samples),
       meanBytes: samples.reduce((a, b) => a + b, 0) / samples.length,
+      tenthsBytes: Array.from({ length: 10 }, (_, i) => {
+        const part = samples.slice(
+          Math.floor((i * samples.length) / 10),
+          Math.max(Math.floor(((i + 1) * samples.length) / 10), Math.floor((i * samples.length) / 10) + 1),
+        );
+        return Math.round(part.reduce((a, b) => a + b, 0) / part.length);
+      }),
     };
   };
 }

@@ -13,7 +13,8 @@ export interface DriveOptions {
    * its own to `url[i mod n]`, so the connections spread evenly over them.
    */
   readonly url: string | readonly string[];
-  readonly workload: HttpWorkload;
+  /** What to send and how to check it (bench/workloads.ts, or the scaling workloads of bench/scaling.ts). */
+  readonly workload: Pick<HttpWorkload, "request" | "checker">;
   /** Unique per run: keys and workflow ids are fresh. */
   readonly tag: string;
   readonly concurrency: number;

@@ -23,8 +23,13 @@ interface Profile {
 
 /** The place a frame is charged to, or undefined to look further up the stack. */
 function placeOf(frame: ProfileNode["callFrame"]): string | undefined {
-  const repo = /\/(packages\/[^/]+\/src\/.+|examples\/.+|bench\/.+)$/.exec(frame.url);
-  if (repo !== null) return repo[1]!.replace(/^packages\/([^/]+)\/src\/(internal\/)?/, "$1: ");
+  // Sources under tsx, or the compiled packages (dist) of `--runtime compiled`.
+  const repo = /\/(packages\/[^/]+\/(?:src|dist)\/.+|examples\/.+|bench\/.+)$/.exec(frame.url);
+  if (repo !== null) {
+    return repo[1]!
+      .replace(/^packages\/([^/]+)\/(?:src|dist)\/(internal\/)?/, "$1: ")
+      .replace(/\.js$/, ".ts");
+  }
   return undefined;
 }
 
@@ -57,17 +62,28 @@ function summarize(profile: Profile): [string, number][] {
   return [...totals].sort((a, b) => b[1] - a[1]);
 }
 
-const file = process.argv[2];
+const [file, usArg] = process.argv.slice(2);
 if (file === undefined) {
-  console.error("usage: node --import tsx bench/profile-summary.ts <file.cpuprofile>");
+  console.error(
+    "usage: node --import tsx bench/profile-summary.ts <file.cpuprofile> [main-thread µs per request]",
+  );
   process.exit(2);
 }
+// With the main thread's CPU per request (e.g. the bench's server µs/req), each share becomes µs.
+const usPerRequest = usArg === undefined ? undefined : Number(usArg);
 const rows = summarize(JSON.parse(readFileSync(file, "utf8")) as Profile);
 const total = rows.reduce((sum, [, t]) => sum + t, 0);
 const busy = rows.filter(([place]) => place !== "(idle)").reduce((sum, [, t]) => sum + t, 0);
 console.log(`${(total / 1e6).toFixed(1)} s sampled, ${((100 * busy) / total).toFixed(0)}% busy`);
-console.log("| where | % of busy |\n| --- | --: |");
+console.log(
+  usPerRequest === undefined
+    ? "| where | % of busy |\n| --- | --: |"
+    : "| where | % of busy | µs per request |\n| --- | --: | --: |",
+);
 for (const [place, t] of rows) {
   if (place === "(idle)" || t / busy < 0.005) continue;
-  console.log(`| ${place} | ${((100 * t) / busy).toFixed(1)} |`);
+  const share = t / busy;
+  console.log(
+    `| ${place} | ${(100 * share).toFixed(1)} |${usPerRequest === undefined ? "" : ` ${(share * usPerRequest).toFixed(0)} |`}`,
+  );
 }

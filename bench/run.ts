@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 import { request } from "undici";
 import { machineUserMs, REPO, RESTATE_SERVER, sampleRss, ServerChild, tsxLoaderRssBytes } from "./child.js";
 import { dataDirBytes, fsyncRate, sqliteCommitRate } from "./disk.js";
+import { compileOnelogServer } from "./compile.js";
 import { drive } from "./driver.js";
 import { logAppend } from "./log-append.js";
 import {
@@ -128,6 +129,7 @@ function parseFlags() {
       greeter: { type: "string", default: "example" },
       dir: { type: "string" },
       profile: { type: "boolean", default: false },
+      runtime: { type: "string", default: "compiled" },
       out: { type: "string", default: path.join(REPO, "bench/results") },
       help: { type: "boolean", default: false },
     },
@@ -147,6 +149,8 @@ function parseFlags() {
   --greeter example      example: examples/greeter.ts; quiet: bench/services.ts's copy without ctx.console
   --dir <dir>            where the data directories go (default: the OS temp dir)
   --profile              run the onelog servers with --cpu-prof (profiles in <out>/profiles)
+  --runtime compiled     the onelog servers as compiled JavaScript (npm run build; as onelog serve runs),
+                         or tsx: TypeScript sources under tsx, as npm start runs them
   --out bench/results    where latest.json and latest.md go`);
     process.exit(0);
   }
@@ -188,6 +192,10 @@ function parseFlags() {
   if (restate !== undefined && !existsSync(RESTATE_SERVER)) {
     throw new Error(`--systems ${restate}: no ${RESTATE_SERVER} (npm install @restatedev/restate-server)`);
   }
+  if (values.runtime !== "compiled" && values.runtime !== "tsx") {
+    throw new Error(`--runtime: compiled or tsx, not ${values.runtime}`);
+  }
+  const runtime: "compiled" | "tsx" = values.runtime;
   const greeter: "quiet" | "example" = values.greeter === "quiet" ? "quiet" : "example";
   if (values.greeter !== greeter) throw new Error(`--greeter: quiet or example, not ${values.greeter}`);
   return {
@@ -204,6 +212,7 @@ function parseFlags() {
     greeter,
     dir: values.dir,
     profile: values.profile,
+    runtime,
     out: path.resolve(values.out),
   };
 }
@@ -278,6 +287,8 @@ interface RunContext {
   readonly tmp: string;
   readonly errors: string[];
   readonly idleOnelog: number[];
+  /** How the onelog servers run (`--runtime`): the compiled bundle, or the TypeScript under tsx. */
+  readonly onelogServer: { readonly script: string; readonly compiled: boolean };
 }
 
 /** Runs `fn` in this process and measures the CPU every other process used meanwhile (100% = one core). */
@@ -330,9 +341,12 @@ async function measure(
   });
   let first: Edge | undefined;
   let last: Edge | undefined;
-  type Sampled = { maxBytes: number; meanBytes: number };
+  type Sampled = ReturnType<ReturnType<typeof sampleRss>>;
   let stopSamplers: (() => [Sampled, Sampled | undefined]) | undefined;
-  let sampled: [Sampled, Sampled | undefined] = [{ maxBytes: NaN, meanBytes: NaN }, undefined];
+  let sampled: [Sampled, Sampled | undefined] = [
+    { maxBytes: NaN, meanBytes: NaN, tenthsBytes: [] },
+    undefined,
+  ];
   const result = await drive({
     url: procs.server.url,
     workload,
@@ -392,6 +406,7 @@ async function measure(
       idleBytes: idle.server,
       windowMaxBytes: sampled[0].maxBytes,
       windowMeanBytes: sampled[0].meanBytes,
+      windowTenthsBytes: sampled[0].tenthsBytes,
       peakBytes: memory.peakRssBytes,
       afterBytes: memory.rssBytes,
     },
@@ -420,7 +435,7 @@ async function runOnelog(
   const name = `onelog-${run}${options.suffix ?? ""}`;
   const dataDir = path.join(ctx.tmp, name);
   const child = await ServerChild.spawn({
-    script: "bench/onelog-server.ts",
+    ...ctx.onelogServer,
     env: { BENCH_DATA_DIR: dataDir, BENCH_GREETER: ctx.flags.greeter },
     logFile: path.join(ctx.flags.out, "logs", `${name}.log`),
     nodeFlags: ctx.flags.profile
@@ -550,7 +565,7 @@ async function runRemote(
           readyTimeoutMs: READY_TIMEOUT_MS,
         })
       : await ServerChild.spawn({
-          script: "bench/onelog-server.ts",
+          ...ctx.onelogServer,
           env: { BENCH_DATA_DIR: dataDir, BENCH_MODE: "server" },
           logFile: path.join(logs, `${system}-${run}.log`),
           nodeFlags: ctx.flags.profile
@@ -719,8 +734,8 @@ function targetsFor(
   }
   if (row.workload === "Flow.run" && row.concurrency === 1) {
     targets.push({
-      what: `p50 < ${FLOW_P50_TARGET_MS} ms`,
-      met: row.onelog.latency.p50Ms < FLOW_P50_TARGET_MS,
+      what: `p50 ≤ ${FLOW_P50_TARGET_MS} ms`,
+      met: row.onelog.latency.p50Ms <= FLOW_P50_TARGET_MS,
     });
   }
   return targets;
@@ -738,7 +753,15 @@ async function main(): Promise<number> {
   // Server logs of this run (the previous run's go).
   rmSync(path.join(flags.out, "logs"), { recursive: true, force: true });
   mkdirSync(path.join(flags.out, "logs"), { recursive: true });
-  const ctx: RunContext = { flags, tmp, errors: [], idleOnelog: [] };
+  const needsOnelog = flags.systems.some(
+    (s) => s === "embedded" || (s !== "bare" && REMOTE_SYSTEMS[s].server === "onelog"),
+  );
+  let onelogServer = { script: "bench/onelog-server.ts", compiled: false };
+  if (flags.runtime === "compiled" && needsOnelog) {
+    progress("building the packages and bench/onelog-server.ts (--runtime compiled)");
+    onelogServer = { script: await compileOnelogServer(), compiled: true };
+  }
+  const ctx: RunContext = { flags, tmp, errors: [], idleOnelog: [], onelogServer };
   const httpWorkloads = HTTP_WORKLOADS.filter((w) => flags.workloads.includes(w.name));
   const highest = Math.max(...flags.concurrency);
   const remoteSystems = flags.systems.filter((s): s is RemoteSystem => s !== "bare" && s !== "embedded");
@@ -964,6 +987,7 @@ async function main(): Promise<number> {
         concurrency: flags.concurrency,
         workloads: flags.workloads,
         greeter: flags.greeter,
+        runtime: ctx.onelogServer.compiled ? "compiled" : "tsx",
         client: "undici Pool (one keep-alive connection per request in flight, no pipelining)",
         dataDirParent: parent,
       },
@@ -979,7 +1003,10 @@ async function main(): Promise<number> {
         target:
           ctx.idleOnelog.length === 0
             ? undefined
-            : { what: "< 100 MB", met: Math.max(...ctx.idleOnelog) < IDLE_RSS_TARGET_BYTES },
+            : {
+                what: `≤ ${mb(IDLE_RSS_TARGET_BYTES)} MB`,
+                met: Math.max(...ctx.idleOnelog) <= IDLE_RSS_TARGET_BYTES,
+              },
       },
       errors: ctx.errors,
     };
@@ -995,4 +1022,10 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+// `--scaling` runs bench/scaling.ts instead, with its own flags (docs/benchmarks.md, "How cost grows").
+if (process.argv.includes("--scaling")) {
+  const { scaling } = await import("./scaling.js");
+  process.exitCode = await scaling(process.argv.slice(2).filter((arg) => arg !== "--scaling"));
+} else {
+  process.exitCode = await main();
+}

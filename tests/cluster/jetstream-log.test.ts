@@ -88,29 +88,30 @@ void describe(
     });
 
     void it("two writers on one partition get consecutive, distinct LSNs; readers see every entry once (1, 2)", async () => {
-      const stream = `race_${process.pid}`;
-      const a = await JetStreamLog.open({ connection: await conn(), partitions: 2, stream, producer: "a" });
-      const b = await JetStreamLog.open({ connection: await conn(), partitions: 2, stream, producer: "b" });
+      await racingWriters([await conn(), await conn()], `race_${process.pid}`, 1);
+    });
+
+    void it("a writer that fell behind gets the next LSNs, also when the LSNs it would claim were trimmed (invariant 1)", async () => {
+      const stream = `stale_${process.pid}`;
+      const a = await JetStreamLog.open({ connection: await conn(), partitions: 1, stream, producer: "a" });
+      const b = await JetStreamLog.open({ connection: await conn(), partitions: 1, stream, producer: "b" });
       try {
-        const appends: Promise<{ tag: string; lsns: number[] }>[] = [];
-        for (let i = 0; i < 200; i++) {
-          const [writer, name] = i % 2 === 0 ? [a, "a"] : [b, "b"];
-          const entries = i % 7 === 0 ? [rec(`${name}${i}.0`), rec(`${name}${i}.1`)] : [rec(`${name}${i}`)];
-          appends.push(writer.append(0, entries).then((lsns) => ({ tag: `${name}${i}`, lsns })));
-          if (i % 10 === 0) await new Promise((r) => setImmediate(r));
-        }
-        const results = await Promise.all(appends);
-        const all = results.flatMap((r) => r.lsns).sort((x, y) => x - y);
-        assert.deepEqual(all, range(1, all.length), "every LSN given once, none skipped");
-        for (const r of results) assert.deepEqual(r.lsns, range(r.lsns[0]!, r.lsns[0]! + r.lsns.length - 1));
-        const read = await readN(a, 0, 1, all.length);
-        const byLsn = new Map(read.map((e) => [e.lsn, tagOf(e)]));
-        for (const r of results) {
-          r.lsns.forEach((lsn, i) =>
-            assert.equal(byLsn.get(lsn), r.lsns.length === 1 ? r.tag : `${r.tag}.${i}`, `LSN ${lsn}`),
-          );
-        }
-        assert.ok(a.stats.commits + b.stats.commits < 200, "waiting appends share messages (group commit)");
+        assert.deepEqual(await a.append(0, [rec("a1")]), [1]);
+        assert.deepEqual(await b.append(0, [rec("b2")]), [2]);
+        // a still believes LSN 1 is the last: the id of the message it sends names LSN 2, b's.
+        assert.deepEqual(await a.append(0, [rec("a3")]), [3]);
+        for (let i = 4; i <= 7; i++) await b.append(0, [rec(`b${i}`)]);
+        await b.trim(0, 6);
+        // Now the message a's next id names (LSN 4) is purged.
+        assert.deepEqual(await a.append(0, [rec("a8")]), [8]);
+        const read = await readN(b, 0, 7, 2);
+        assert.deepEqual(
+          read.map((e) => [e.lsn, tagOf(e)]),
+          [
+            [7, "b7"],
+            [8, "a8"],
+          ],
+        );
       } finally {
         await a.close();
         await b.close();
@@ -249,6 +250,67 @@ void describe(
         await nc.close();
         await nats.stop();
       }
+    });
+  },
+);
+
+/**
+ * Writers (one per connection) append 200 times in all to one partition at once; every LSN is
+ * given once and reads back as what was appended there.
+ */
+async function racingWriters(connections: NatsConnection[], stream: string, replicas: number): Promise<void> {
+  const writers: JetStreamLog[] = [];
+  // One after the other: the first creates the stream, which answers once it has a leader.
+  for (const [i, connection] of connections.entries())
+    writers.push(await JetStreamLog.open({ connection, partitions: 2, stream, producer: `w${i}`, replicas }));
+  try {
+    const appends: Promise<{ tag: string; lsns: number[] }>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const w = i % writers.length;
+      const name = `w${w}-`;
+      const entries = i % 7 === 0 ? [rec(`${name}${i}.0`), rec(`${name}${i}.1`)] : [rec(`${name}${i}`)];
+      appends.push(writers[w]!.append(0, entries).then((lsns) => ({ tag: `${name}${i}`, lsns })));
+      if (i % 10 === 0) await new Promise((r) => setImmediate(r));
+    }
+    const results = await Promise.all(appends);
+    const all = results.flatMap((r) => r.lsns).sort((x, y) => x - y);
+    assert.deepEqual(all, range(1, all.length), "every LSN given once, none skipped");
+    for (const r of results) assert.deepEqual(r.lsns, range(r.lsns[0]!, r.lsns[0]! + r.lsns.length - 1));
+    const read = await readN(writers[0]!, 0, 1, all.length);
+    const byLsn = new Map(read.map((e) => [e.lsn, tagOf(e)]));
+    for (const r of results) {
+      r.lsns.forEach((lsn, i) =>
+        assert.equal(byLsn.get(lsn), r.lsns.length === 1 ? r.tag : `${r.tag}.${i}`, `LSN ${lsn}`),
+      );
+    }
+    const commits = writers.reduce((n, w) => n + w.stats.commits, 0);
+    assert.ok(commits < 200, "waiting appends share messages (group commit)");
+  } finally {
+    for (const w of writers) await w.close();
+  }
+}
+
+void describe(
+  "JetStreamLog: racing writers on an R3 stream (3 nats-servers)",
+  { skip, timeout: 60_000 },
+  () => {
+    let nats: NatsCluster;
+    const connections: NatsConnection[] = [];
+    before(async () => {
+      nats = await startNats({ servers: 3 });
+    });
+    after(async () => {
+      for (const nc of connections) await nc.close();
+      await nats?.stop();
+    });
+
+    // nats-server 2.9 lets concurrent publishes with the same expected last subject sequence all
+    // succeed on a replicated stream (the check does not see proposals in flight): writers then
+    // stored messages with the same LSNs, and readers dropped one.
+    void it("three writers on one partition, one per server, get consecutive, distinct LSNs (invariant 1)", async () => {
+      const ncs = await Promise.all(nats.urls.map((url) => connect({ servers: [url] })));
+      connections.push(...ncs);
+      for (let round = 0; round < 5; round++) await racingWriters(ncs, `race3_${process.pid}_${round}`, 3);
     });
   },
 );

@@ -201,6 +201,32 @@ void describe(
       c.stop();
     });
 
+    void it("hands partitions to a joining node only once its join grace is over: no partition goes without a leader meanwhile", async (t) => {
+      const bucket = `grace_${process.pid}`;
+      const GRACE = { joinGraceMs: 1000 } as const;
+      const a = await node(bucket, "a", GRACE);
+      await settle([a], [PARTITIONS]);
+      const joinedAt = performance.now();
+      const b = await node(bucket, "b", GRACE);
+      await settle([a, b], [6, 6]);
+      const gaps: number[] = [];
+      for (const grant of b.grants) {
+        const old = a.grants.find((g) => g.partition === grant.partition && g.revoked.aborted)!;
+        gaps.push(b.times.get(grant)!.from - a.times.get(old)!.to!);
+      }
+      const firstMoveMs = Math.min(...b.grants.map((g) => b.times.get(g)!.from)) - joinedAt;
+      t.diagnostic(
+        `b joined (join grace ${GRACE.joinGraceMs} ms): its first partition after ${firstMoveMs.toFixed(0)} ms; ` +
+          `each moved partition was without a leader for ${gaps.map((g) => g.toFixed(0)).join(", ")} ms`,
+      );
+      assert.ok(
+        gaps.every((g) => g >= 0 && g < GRACE.joinGraceMs / 2),
+        "a moved partition's next leader begins right after the old one ended, not a join grace later",
+      );
+      a.stop();
+      b.stop();
+    });
+
     void it("closed while still starting, leaves no heartbeat or timer behind", async () => {
       const bucket = `early_${process.pid}`;
       const nc = await connect({ servers: nats.urls });

@@ -39,6 +39,23 @@ function logRows(): number {
 }
 
 void describe("log compaction", () => {
+  void it("refuses an interval Node's timers cannot hold (it would run every millisecond)", async () => {
+    for (const compactIntervalMs of [2 ** 31, 0, 1.5]) {
+      await assert.rejects(
+        onelog.start({
+          services: [counter],
+          dataDir: dir,
+          ingressPort: 0,
+          adminPort: false,
+          logger: silent,
+          compactIntervalMs,
+        }),
+        (e: unknown) =>
+          e instanceof TypeError && /compactIntervalMs must be a whole number of ms/.test(e.message),
+      );
+    }
+  });
+
   void it("trims applied records and keeps every answer across a restart", async () => {
     const opts = {
       services: [counter],

@@ -6,16 +6,22 @@
  * - `X.log.<p>`: partition p's entries. One message holds the entries of one or more append
  *   calls (all calls waiting for that partition when its previous publish was acknowledged: the
  *   group commit), framed by entry-codec.ts; headers `Onelog-Lsn` (first LSN), `Onelog-Count`
- *   (entries) and `Onelog-Crc` (CRC32 of the body), and `Nats-Msg-Id`.
+ *   (entries), `Onelog-Crc` (CRC32 of the body), `Onelog-Writer` (the writer's token for this
+ *   message) and `Nats-Msg-Id` (`<subject>:<first LSN>`).
  * - `X.trim.<p>`: partition p's trim point, one message kept by `Nats-Rollup: sub`.
  * - `X.meta`: the log's format and partition count, written once by whoever creates the log.
  *
  * Invariants (besides the ones of {@link Log}, which cite as Log.1 … Log.6):
  * 1. LSNs are consecutive per partition across every writer in the cluster: a message is
  *    published with `expect.lastSubjectSequence` = the stream sequence of the last message this
- *    writer knows on the subject, and its first LSN is one above that message's last. A writer
- *    that lost the race learns the new last message and publishes again with new LSNs, so no
- *    LSN is given twice and none is skipped.
+ *    writer knows on the subject, and its first LSN is one above that message's last. Its message
+ *    id names the partition and that first LSN (`<subject>:<lsn>`), so JetStream's deduplication
+ *    stores at most one message per first LSN: nats-server 2.9 lets concurrent publishes with
+ *    the same subject expectation all pass on a replicated stream (the check does not see
+ *    proposals in flight), but not two publishes with one message id. A writer that lost the race
+ *    (wrong last sequence, or "duplicate" with another writer's `Onelog-Writer` token) learns the
+ *    new last message and publishes again with new LSNs, so no LSN is given twice and none is
+ *    skipped.
  * 2. At most one publish per partition is in flight in this log: the next one's expectation is
  *    the previous one's acknowledged sequence. Appends waiting meanwhile share the next message
  *    (up to the server's max_payload), in call order; one call's entries are never split, so an
@@ -24,8 +30,9 @@
  *    stream's replicas. That is the durability (Log.1); nats-server 2.9 does not fsync each message.
  * 4. A publish whose outcome is unknown (timeout, no stream leader) is retried with the same
  *    message id and expectation. If it had landed, JetStream either answers "duplicate" (its
- *    dedup window) or "wrong last sequence"; then the log finds its message by id on the subject
- *    and resolves with the LSNs it got. So a retried append is stored once.
+ *    dedup window) or "wrong last sequence"; then the log finds its message by its
+ *    `Onelog-Writer` token on the subject and resolves with the LSNs it got. So a retried append
+ *    is stored once.
  * 5. The trim point is recorded before any message is purged, and the last message of a
  *    partition's subject is never purged: it carries the tail, so LSNs never restart (Log.4).
  *    Readers skip entries at or below the trim point, whether or not they were purged yet.
@@ -66,7 +73,7 @@ export const JETSTREAM_LOG_FORMAT = 1;
 const HDR_LSN = "Onelog-Lsn";
 const HDR_COUNT = "Onelog-Count";
 const HDR_CRC = "Onelog-Crc";
-const HDR_MSG_ID = "Nats-Msg-Id";
+const HDR_WRITER = "Onelog-Writer";
 /** What message headers take at most, besides the body (kept free under max_payload). */
 const HEADER_ROOM_BYTES = 512;
 /** What a reader's waits resolve to once its signal aborted or the log closed. */
@@ -467,7 +474,7 @@ export class JetStreamLog implements Log {
     const entries = batch.flatMap((item) => item.entries);
     const body = encodeEntries(entries);
     const crc = bodyChecksum(body);
-    const msgId = `${this.#producer}.${++this.#messages}`;
+    const token = `${this.#producer}.${++this.#messages}`;
     const deadline = Date.now() + this.#appendRetryMs;
     /** Set once an attempt's outcome is unknown: it may have landed (invariant 4). */
     let uncertain = false;
@@ -475,29 +482,51 @@ export class JetStreamLog implements Log {
     for (;;) {
       try {
         if (part.lastSeq === undefined) await this.#refreshLast(part);
+        const firstLsn = part.lastLsn + 1;
         const h = headers();
-        h.set(HDR_LSN, String(part.lastLsn + 1));
+        h.set(HDR_LSN, String(firstLsn));
         h.set(HDR_COUNT, String(entries.length));
         h.set(HDR_CRC, String(crc));
+        h.set(HDR_WRITER, token);
         const ack = await js.publish(part.subject, body, {
-          msgID: msgId,
+          msgID: `${part.subject}:${firstLsn}`,
           expect: { lastSubjectSequence: part.lastSeq ?? 0 },
           headers: h,
           timeout: this.#timeoutMs,
         });
-        // A duplicate is an earlier attempt of this message that landed: its LSNs are in its headers.
-        const placed = ack.duplicate
-          ? await this.#placedAt(ack.seq)
-          : { seq: ack.seq, firstLsn: part.lastLsn + 1, count: entries.length };
-        this.#landed(part, placed);
-        this.#settle(batch, placed.firstLsn);
-        return;
+        if (!ack.duplicate) {
+          const placed = { seq: ack.seq, firstLsn, count: entries.length };
+          this.#landed(part, placed);
+          this.#settle(batch, firstLsn);
+          return;
+        }
+        // A message with this first LSN is stored: an earlier attempt of ours that landed, or
+        // another writer's — one that won the race, or one this writer did not know of yet
+        // (JetStream checks the message id before the expectation) (invariant 1). Its token says
+        // which. Purged since (trimmed), it is not the subject's last message, so only a writer
+        // that never sent this message before can be sure it was not its own.
+        const { jsm } = await this.#api();
+        const stored = await jsm.streams.getMessage(this.#stream, { seq: ack.seq });
+        if (stored === null && uncertain) {
+          throw new LogError(
+            "io",
+            `stream ${this.#stream}: LSN ${firstLsn} of partition ${part.index} was taken by a message ` +
+              `since trimmed; this append's earlier attempt may have been it`,
+          );
+        }
+        if (stored !== null) this.#landed(part, placedOf(stored, this.#stream));
+        if (stored?.header.get(HDR_WRITER) === token) {
+          this.#settle(batch, firstLsn);
+          return;
+        }
+        await this.#refreshLast(part);
+        continue;
       } catch (caught) {
         let error: unknown = caught;
         if (isWrongLastSequence(error)) {
           // Someone appended first (or an uncertain attempt of ours landed): catch up and retry.
           try {
-            const ours = uncertain ? await this.#scanFor(part, msgId) : await this.#refreshLast(part);
+            const ours = uncertain ? await this.#scanFor(part, token) : await this.#refreshLast(part);
             if (ours !== undefined) {
               this.#settle(batch, ours.firstLsn);
               return;
@@ -562,9 +591,9 @@ export class JetStreamLog implements Log {
 
   /**
    * After an uncertain attempt lost its expectation: walks the subject's messages after the last
-   * one known, looking for this message's id, and learns the new last message (invariant 4).
+   * one known, looking for this message's token, and learns the new last message (invariant 4).
    */
-  async #scanFor(part: PartitionState, msgId: string): Promise<Placed | undefined> {
+  async #scanFor(part: PartitionState, token: string): Promise<Placed | undefined> {
     const { jsm } = await this.#api();
     let found: Placed | undefined;
     let seq = (part.lastSeq ?? 0) + 1;
@@ -572,19 +601,11 @@ export class JetStreamLog implements Log {
       const msg = await nextBySubject(jsm, this.#stream, seq, part.subject);
       if (msg === null) break;
       const placed = placedOf(msg, this.#stream);
-      if (msg.header.get(HDR_MSG_ID) === msgId) found = placed;
+      if (msg.header.get(HDR_WRITER) === token) found = placed;
       this.#landed(part, placed);
       seq = msg.seq + 1;
     }
     return found;
-  }
-
-  async #placedAt(seq: number): Promise<Placed> {
-    const { jsm } = await this.#api();
-    const msg = await jsm.streams.getMessage(this.#stream, { seq });
-    if (msg === null)
-      throw new LogError("io", `stream ${this.#stream}: acknowledged message ${seq} is missing`);
-    return placedOf(msg, this.#stream);
   }
 
   /** The partition's trim point as recorded in JetStream (and remembered: it only grows). */
@@ -697,6 +718,7 @@ export class JetStreamLog implements Log {
             return;
           }
           messages = opened;
+          endOnMissedHeartbeats(opened);
         } catch (error) {
           if (signal.aborted || this.#closed) return;
           if (isTransient(error)) {
@@ -769,6 +791,24 @@ export class JetStreamLog implements Log {
       this.#readers.delete(endReader);
     }
   }
+}
+
+/**
+ * Ends a reader's consumer once it missed two heartbeats (its server died, or the stream's leader
+ * with it): the reader then opens a new one from where it is, retrying every 200 ms while the
+ * stream elects a leader. Left to itself, the client checks the consumer with a backoff of the
+ * pull's expiry (5 s) after each failed check, and the reader stalled for 10 s and more after a
+ * nats-server was killed (tests/cluster/nats-kill.test.ts).
+ */
+function endOnMissedHeartbeats(messages: ConsumerMessages): void {
+  void (async () => {
+    for await (const status of messages.status()) {
+      if (status.type === "heartbeats_missed") {
+        await messages.close().catch(() => undefined);
+        return;
+      }
+    }
+  })().catch(() => undefined);
 }
 
 /**

@@ -29,6 +29,10 @@
  *    hold ⌊P/N⌋ or ⌈P/N⌉ partitions; holders keep what they hold up to that, and only the rest
  *    moves (to the nodes with the fewest). A holder over its share releases the extra leases,
  *    so partitions move when a node joins or leaves, and no more than necessary.
+ * 5. A holder hands a lease over only to a node it has seen live for `joinGraceMs`: a joining
+ *    node takes nothing during its own join grace, so a lease released to it sooner would leave
+ *    the partition without a leader until the grace ended. The joiner looks again the moment its
+ *    grace ends.
  */
 import { nuid, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
@@ -139,6 +143,9 @@ export class KvLeadership implements Leadership {
   #stopWatch: (() => void) | undefined;
   readonly #leases = new Map<number, Seen<LeaseValue>>();
   readonly #members = new Map<string, Seen<{ node: string; incarnation: string }>>();
+  /** When this node first saw each member's current incarnation (invariant 5). */
+  readonly #memberSince = new Map<string, number>();
+  #graceTimer: NodeJS.Timeout | undefined;
   readonly #held = new Map<number, Held>();
   readonly #waiters = new Map<number, Set<Waiter>>();
   readonly #taking = new Set<number>();
@@ -262,6 +269,7 @@ export class KvLeadership implements Leadership {
     // A start still under way finishes first, so its watch and timer are there to be stopped.
     await this.#ready.catch(() => undefined);
     clearInterval(this.#timer);
+    clearTimeout(this.#graceTimer);
     this.#stopWatch?.();
     const error = new Error(`leadership of node ${this.node} is closed`);
     for (const waiters of this.#waiters.values()) for (const w of waiters) w.reject(error);
@@ -306,7 +314,11 @@ export class KvLeadership implements Leadership {
     await this.#heartbeat();
     this.#readyAt = this.#now();
     // Closed while starting: close() stops the watch once this returns; no timer to leave behind.
-    if (!this.#closed) this.#timer = setInterval(() => this.#tick(), this.#renewEveryMs);
+    if (!this.#closed) {
+      this.#timer = setInterval(() => this.#tick(), this.#renewEveryMs);
+      // Invariant 5: a lease released to this node during its grace is taken as the grace ends.
+      this.#graceTimer = setTimeout(() => this.#evaluate(), this.#joinGraceMs);
+    }
     return kv;
   }
 
@@ -330,11 +342,17 @@ export class KvLeadership implements Leadership {
       }
     } else if (entry.key.startsWith("node.")) {
       const node = entry.key.slice("node.".length);
-      if (entry.operation !== "PUT") this.#members.delete(node);
-      else {
+      if (entry.operation !== "PUT") {
+        this.#members.delete(node);
+        this.#memberSince.delete(node);
+      } else {
         const known = this.#members.get(node);
-        if (known === undefined || known.revision < entry.revision)
-          this.#members.set(node, { revision: entry.revision, value: entry.json(), seenAt: now });
+        if (known === undefined || known.revision < entry.revision) {
+          const value = entry.json<{ node: string; incarnation: string }>();
+          const stale = known !== undefined && now - known.seenAt > this.#leaseMs;
+          if (known?.value.incarnation !== value.incarnation || stale) this.#memberSince.set(node, now);
+          this.#members.set(node, { revision: entry.revision, value, seenAt: now });
+        }
       }
     }
   }
@@ -489,6 +507,8 @@ export class KvLeadership implements Leadership {
     for (const [partition, held] of this.#held) {
       const to = placement[partition];
       if (to === undefined || to === this.node || inGrace) continue;
+      // Invariant 5: not before the receiver's own join grace is over.
+      if (now - (this.#memberSince.get(to) ?? now) < this.#joinGraceMs) continue;
       this.#end(partition, held, `handed over to ${to}`);
       this.#onEvent({ type: "handed_over", partition, epoch: held.grant.epoch, to });
       void this.#writeReleased(partition, held);

@@ -97,6 +97,9 @@ export interface OnelogServer {
   stop(): Promise<void>;
 }
 
+/** The longest delay Node's timers hold (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** A port from the environment; undefined when unset, an error when it is not a port number. */
 function envPort(name: string): number | undefined {
   const text = process.env[name];
@@ -156,6 +159,13 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
 export async function startServer(options: StartOptions, cluster?: ClusterBackend): Promise<OnelogServer> {
   const dataDir = resolve(options.dataDir ?? ".onelog");
   const logger: Logger = options.logger ?? pino({ level: process.env.ONELOG_LOG_LEVEL ?? "info" });
+  const compactIntervalMs = options.compactIntervalMs ?? 60_000;
+  // Node's timers hold at most 2^31 - 1 ms; a longer interval would fire every millisecond.
+  if (!Number.isInteger(compactIntervalMs) || compactIntervalMs < 1 || compactIntervalMs > MAX_TIMER_MS) {
+    throw new TypeError(
+      `compactIntervalMs must be a whole number of ms from 1 to ${MAX_TIMER_MS} (24.8 days), not ${compactIntervalMs}`,
+    );
+  }
   const startedAt = Date.now();
   const adminHost = options.adminHost ?? options.host ?? "127.0.0.1";
   const adminToken = options.adminToken ?? (process.env.ONELOG_ADMIN_TOKEN || undefined);
@@ -180,7 +190,12 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
     for (const c of cleanups.splice(0).reverse()) await c();
   };
   try {
-    const stores = SqliteStoreDb.open(join(dataDir, "store.db"), { partitions: meta.partitions });
+    const stores = SqliteStoreDb.open(join(dataDir, "store.db"), {
+      partitions: meta.partitions,
+      checkpointInWorker: true,
+      onCheckpointError: (message) =>
+        logger.warn({ err: message }, "the store's WAL checkpoint failed; it is tried again"),
+    });
     cleanups.push(() => stores.close());
     let log: Log;
     let leadership: Leadership;
@@ -302,13 +317,13 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
       () => {
         compact().catch((e: unknown) => logger.warn({ err: e }, "log trim failed; will try again"));
       },
-      Math.min(5_000, options.compactIntervalMs ?? 60_000),
+      Math.min(5_000, compactIntervalMs),
     );
     firstCompaction.unref();
     cleanups.push(() => clearTimeout(firstCompaction));
     const compactor = setInterval(() => {
       compact().catch((e: unknown) => logger.warn({ err: e }, "log trim failed; will try again"));
-    }, options.compactIntervalMs ?? 60_000);
+    }, compactIntervalMs);
     compactor.unref();
     cleanups.push(() => clearInterval(compactor));
     logger.info({ dataDir, partitions: meta.partitions, ingressUrl, adminUrl }, "onelog started");
