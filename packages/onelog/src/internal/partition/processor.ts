@@ -278,11 +278,7 @@ export class PartitionProcessor {
   private async applyBatchRetrying(batch: readonly LogRecord[]): Promise<Action[] | undefined> {
     for (let failures = 0; ; failures++) {
       try {
-        const actions = this.applyBatch(batch);
-        // Actions only after the commit (invariant 2); a store with group commit commits later.
-        const committed = this.options.store.committed?.();
-        if (committed !== undefined) await committed;
-        return actions;
+        return this.applyBatch(batch);
       } catch (e) {
         const code = (e as { code?: unknown }).code;
         const transient =

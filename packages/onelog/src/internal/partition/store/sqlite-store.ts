@@ -23,14 +23,10 @@
  *    invocation whose status changes several times in one batch is encoded and written once.
  *    A transaction that fails drops the cache entries it touched, so the cache never holds what
  *    the file does not.
- * 5. Batches commit in groups (the store's group commit): a batch's transaction is a savepoint
- *    inside one open transaction that every partition of the file shares, and that transaction
- *    commits once the event loop has no more batches ready ({@link StoreCommitGroup}). The
- *    processor performs a batch's actions only after `committed()` resolves, so invariant 1 and
- *    "actions after commit" hold as before; one commit now writes a page that several batches
- *    changed once, instead of once per batch. A failed group commit rolls every member back to
- *    its last committed transaction (caches dropped, counters re-read) and rejects its waiters,
- *    which apply their batches again.
+ * 5. Under the engine (`checkpointInWorker`), the WAL is copied into the file by a worker thread
+ *    (checkpointer.ts), never inside this connection's commits; a batch's transaction is
+ *    IMMEDIATE, so it waits for the worker's short WAL restart instead of failing to upgrade
+ *    a read into a write after it (SQLITE_BUSY).
  * 4. The file declares its format (`PRAGMA user_version` = STORE_FORMAT); a file with another
  *    one, or with tables and no version (format 1), is refused at open with DataFormatError.
  *    Additions that older code reads as before (a nullable column, an index) are made at open
@@ -133,133 +129,39 @@ export interface SqliteStoreDbOptions {
   readonly partitions?: number;
   /**
    * Copy the WAL into the file on a worker thread (checkpointer.ts) instead of inside the
-   * commits of this connection. The engine turns it on; told of a failed checkpoint through
-   * `onCheckpointError`.
+   * commits of this connection (invariant 5). The engine turns it on; told of a failed
+   * checkpoint through `onCheckpointError`.
    */
   readonly checkpointInWorker?: boolean;
   readonly onCheckpointError?: (message: string) => void;
 }
 
-/** Group commits between two requests to the checkpointer (invariant 5, checkpointer.ts). */
+/** Commits between two requests to the checkpointer (invariant 5). */
 const COMMITS_PER_CHECKPOINT = 16;
 /** The WAL file is cut back to this size after a checkpoint let it start over. */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
- * The store's group commit (invariant 5): one transaction, opened by the first batch of an
- * event-loop turn, committed on `setImmediate` — after every batch that was ready in that turn
- * (other partitions' batches woken by the same log commit) has joined it as a savepoint.
+ * Asks the worker for a checkpoint every COMMITS_PER_CHECKPOINT commits of any partition, and
+ * starts it with the first commits that need it: an idle store has no worker (memory).
  */
-class StoreCommitGroup {
-  readonly #begin;
-  readonly #beginImmediate;
-  readonly #commit;
-  readonly #rollback;
-  #scheduled: NodeJS.Immediate | undefined;
-  /** The stores whose batches are in the open transaction. */
-  readonly #members = new Set<SqlitePartitionStore>();
-  #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  #sinceCheckpoint = 0;
-  /** Asks for a checkpoint every COMMITS_PER_CHECKPOINT commits, when there is a checkpointer. */
+class CheckpointSchedule {
   checkpointer: StoreCheckpointer | undefined;
-  startCheckpointer: (() => StoreCheckpointer) | undefined;
-  /** Batches running now (a savepoint open): nothing may commit under them. */
-  running = 0;
+  #commits = 0;
 
-  constructor(private readonly db: Database.Database) {
-    this.#begin = db.prepare("BEGIN");
-    this.#beginImmediate = db.prepare("BEGIN IMMEDIATE");
-    this.#commit = db.prepare("COMMIT");
-    this.#rollback = db.prepare("ROLLBACK");
+  constructor(private start: (() => StoreCheckpointer) | undefined) {}
+
+  committed(): void {
+    if (this.start === undefined || ++this.#commits < COMMITS_PER_CHECKPOINT) return;
+    this.#commits = 0;
+    this.checkpointer ??= this.start();
+    this.checkpointer.request();
   }
 
-  /**
-   * Opens the group's transaction if none is open, and schedules its commit. Deferred: it takes
-   * the write lock at its first write, so the checkpointer can restart the WAL while a batch
-   * only reads (see `retryImmediate`).
-   */
-  open(): void {
-    if (!this.db.inTransaction) this.#begin.run();
-    this.#scheduled ??= setImmediate(() => {
-      this.#scheduled = undefined;
-      try {
-        this.commitNow();
-      } catch {
-        // commitNow rejected the waiters with the error: they apply their batches again.
-      }
-    });
-  }
-
-  /**
-   * The group's first write found the write lock taken (the checkpointer restarting the WAL:
-   * SQLITE_BUSY, which SQLite does not wait out for a transaction that began by reading). With
-   * no batch in the group yet the transaction has only read: it starts over IMMEDIATE, which
-   * waits for the lock. False when the busy error cannot be taken back that way.
-   */
-  retryImmediate(error: unknown): boolean {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code !== "string" || !code.startsWith("SQLITE_BUSY") || this.#members.size > 0) return false;
-    if (this.db.inTransaction) this.#rollback.run();
-    this.#beginImmediate.run();
-    return true;
-  }
-
-  /** A batch of `store` is in the open transaction (it released its savepoint). */
-  join(store: SqlitePartitionStore): void {
-    this.#members.add(store);
-  }
-
-  /** Resolves once the open transaction committed; rejects if it failed (then rolled back). */
-  committed(): Promise<void> {
-    if (!this.db.inTransaction) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
-  }
-
-  /** Commits the open transaction now (a checkpoint, snapshot or close needs it); throws if it fails. */
-  commitNow(): void {
-    if (this.running > 0) throw new Error("the store's commit was asked for inside a transaction");
-    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
-    this.#scheduled = undefined;
-    if (!this.db.inTransaction) return;
-    try {
-      this.#commit.run();
-    } catch (e) {
-      this.abandon(e);
-      throw e;
-    }
-    if (this.startCheckpointer !== undefined && ++this.#sinceCheckpoint >= COMMITS_PER_CHECKPOINT) {
-      this.#sinceCheckpoint = 0;
-      this.checkpointer ??= this.startCheckpointer();
-      this.checkpointer.request();
-    }
-    const members = [...this.#members];
-    const waiters = this.#waiters;
-    this.#members.clear();
-    this.#waiters = [];
-    for (const store of members) store.groupCommitted();
-    for (const w of waiters) w.resolve();
-  }
-
-  /**
-   * The open transaction is lost (its commit failed, or SQLite rolled it back on an error):
-   * every member goes back to its last commit, and the waiters are told.
-   */
-  abandon(error: unknown): void {
-    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
-    this.#scheduled = undefined;
-    if (this.db.inTransaction) {
-      try {
-        this.#rollback.run();
-      } catch {
-        // Rolled back already by SQLite itself.
-      }
-    }
-    const members = [...this.#members];
-    const waiters = this.#waiters;
-    this.#members.clear();
-    this.#waiters = [];
-    for (const store of members) store.reload();
-    for (const w of waiters) w.reject(error);
+  /** The worker died: the store checkpoints in its commits again (checkpointer.ts, 4). */
+  gone(): void {
+    this.checkpointer = undefined;
+    this.start = undefined;
   }
 }
 
@@ -268,7 +170,7 @@ export class SqliteStoreDb {
   readonly db: Database.Database;
   private readonly stores = new Map<number, SqlitePartitionStore>();
   private readonly partitions: number | undefined;
-  private readonly group: StoreCommitGroup;
+  private readonly schedule: CheckpointSchedule;
 
   private constructor(
     readonly path: string,
@@ -289,18 +191,17 @@ export class SqliteStoreDb {
       if (found !== STORE_FORMAT) throw new DataFormatError(`store ${path}`, found, STORE_FORMAT);
       addJournalMetaColumns(this.db); // 4
       this.db.exec(SCHEMA);
-      this.group = new StoreCommitGroup(this.db);
       if (options.checkpointInWorker === true) {
-        this.db.pragma("wal_autocheckpoint = 0");
+        this.db.pragma("wal_autocheckpoint = 0"); // 5
         this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-        // Started by the first commits that need it: an idle store has no worker (memory).
-        this.group.startCheckpointer = () =>
-          new StoreCheckpointer(path, options.onCheckpointError ?? (() => {}), () => {
-            this.group.checkpointer = undefined;
-            this.group.startCheckpointer = undefined;
-            if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
-          });
-      }
+        this.schedule = new CheckpointSchedule(
+          () =>
+            new StoreCheckpointer(path, options.onCheckpointError ?? (() => {}), () => {
+              this.schedule.gone();
+              if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
+            }),
+        );
+      } else this.schedule = new CheckpointSchedule(undefined);
       if (version === 0) this.db.pragma(`user_version = ${STORE_FORMAT}`);
       const n = options.partitions;
       if (n !== undefined) {
@@ -331,7 +232,12 @@ export class SqliteStoreDb {
   partition(p: number): SqlitePartitionStore {
     let s = this.stores.get(p);
     if (s === undefined) {
-      s = new SqlitePartitionStore(this.db, p, () => this.snapshot(p), this.group);
+      s = new SqlitePartitionStore(
+        this.db,
+        p,
+        () => this.snapshot(p),
+        () => this.schedule.committed(),
+      );
       this.stores.set(p, s);
     }
     return s;
@@ -343,7 +249,6 @@ export class SqliteStoreDb {
    * each partition at that LSN, and the log may be trimmed up to it. Throws on an I/O error.
    */
   checkpoint(): { partition: number; appliedLsn: number }[] {
-    this.group.commitNow(); // 5
     this.db.pragma("wal_checkpoint(FULL)");
     // Read right after the checkpoint, in the same synchronous turn: no commit in between.
     return this.db
@@ -358,8 +263,7 @@ export class SqliteStoreDb {
    */
   snapshot(p: number): PartitionSnapshot {
     this.requirePartitions("snapshot");
-    if (this.group.running > 0) throw new Error(`snapshot of partition ${p} inside a transaction`);
-    this.group.commitNow(); // 5
+    if (this.db.inTransaction) throw new Error(`snapshot of partition ${p} inside a transaction`);
     this.db.exec("ATTACH DATABASE ':memory:' AS snap");
     try {
       this.db.exec(
@@ -404,8 +308,7 @@ export class SqliteStoreDb {
   restore(snapshot: PartitionSnapshot): SqlitePartitionStore {
     this.requirePartitions("restore");
     const p = snapshot.partition;
-    if (this.group.running > 0) throw new Error(`restore of partition ${p} inside a transaction`);
-    this.group.commitNow(); // 5
+    if (this.db.inTransaction) throw new Error(`restore of partition ${p} inside a transaction`);
     const subject = `snapshot of partition ${p}`;
     if (snapshot.format !== STORE_FORMAT) throw new DataFormatError(subject, snapshot.format, STORE_FORMAT);
     const source = new Database(
@@ -444,27 +347,15 @@ export class SqliteStoreDb {
     }
   }
 
-  /** The WAL checkpointer's counters (checkpointer.ts), when it runs: passes, busy passes, WAL pages after the last. */
+  /** The WAL checkpointer's counters (checkpointer.ts), once it runs: passes, busy passes, WAL pages after the last. */
   checkpointerStats(): { passes: number; busy: number; walPages: number } | undefined {
-    const c = this.group.checkpointer;
+    const c = this.schedule.checkpointer;
     return c === undefined ? undefined : { passes: c.checkpoints, busy: c.busy, walPages: c.walPages };
   }
 
-  /**
-   * Commits the batches applied so far now, rather than when the event loop turns (invariant
-   * 5): for whoever reads the file through another connection next. Throws if the commit fails.
-   */
-  commit(): void {
-    this.group.commitNow();
-  }
-
   close(): void {
-    void this.group.checkpointer?.close();
-    try {
-      this.group.commitNow(); // 5
-    } finally {
-      this.db.close();
-    }
+    void this.schedule.checkpointer?.close();
+    this.db.close();
   }
 }
 
@@ -478,9 +369,8 @@ export class SqlitePartitionStore implements PartitionStore {
     private readonly db: Database.Database,
     readonly partition: number,
     private readonly snapshotter?: () => PartitionSnapshot,
-    group?: StoreCommitGroup,
+    private readonly onCommit: () => void = () => {},
   ) {
-    this.group = group ?? new StoreCommitGroup(db);
     this.q = {
       getMeta: db.prepare(
         "SELECT applied_lsn, leader_epoch, outbox_seq FROM partition_meta WHERE partition = ?",
@@ -573,56 +463,28 @@ export class SqlitePartitionStore implements PartitionStore {
   }
 
   transaction<T>(fn: () => T): T {
-    if (this.inBatch) return fn();
-    this.group.open(); // 5: the batch is a savepoint of the group's transaction
-    for (let tries = 0; ; tries++) {
-      const before = [this.appliedLsn, this.leaderEpoch, this.outboxSeq] as const;
-      this.inBatch = true;
-      this.group.running++;
-      try {
-        const r = this.txn(fn) as T;
-        this.group.join(this);
-        this.trimCaches();
-        return r;
-      } catch (e) {
-        [this.appliedLsn, this.leaderEpoch, this.outboxSeq] = before;
-        for (const id of this.statusTouched) this.statusCache.delete(id); // 3
-        this.statusTouched.clear();
-        this.dirty.clear();
-        for (const id of this.journalTouched) this.journalCache.delete(id);
-        this.journalTouched.clear();
-        // SQLite rolls the whole transaction back on some errors (a full disk): the other
-        // batches of the group are gone with it (5).
-        if (!this.db.inTransaction) {
-          this.group.abandon(e);
-          this.reload();
-          throw e;
-        }
-        if (tries === 0 && this.group.retryImmediate(e)) continue;
-        throw e;
-      } finally {
-        this.inBatch = false;
-        this.group.running--;
-      }
+    if (this.db.inTransaction) return fn();
+    const before = [this.appliedLsn, this.leaderEpoch, this.outboxSeq] as const;
+    try {
+      const r = this.txn.immediate(fn) as T; // 5
+      this.onCommit();
+      // Committed: the cache now matches the file (3).
+      this.statusTouched.clear();
+      this.journalTouched.clear();
+      this.trimCaches();
+      return r;
+    } catch (e) {
+      [this.appliedLsn, this.leaderEpoch, this.outboxSeq] = before;
+      for (const id of this.statusTouched) this.statusCache.delete(id); // 3
+      this.statusTouched.clear();
+      this.dirty.clear();
+      for (const id of this.journalTouched) this.journalCache.delete(id);
+      this.journalTouched.clear();
+      throw e;
     }
   }
 
-  /** Resolves once every batch this store applied is committed (invariant 5). */
-  committed(): Promise<void> {
-    return this.group.committed();
-  }
-
-  /** The group this store's batches were in committed: the caches match the file (3). */
-  groupCommitted(): void {
-    this.statusTouched.clear();
-    this.journalTouched.clear();
-  }
-
-  private readonly group: StoreCommitGroup;
-  /** Inside `transaction`: status writes wait for its end (3). */
-  private inBatch = false;
-
-  private readonly txn: (fn: () => unknown) => unknown;
+  private readonly txn: Database.Transaction<(fn: () => unknown) => unknown>;
 
   /** Statuses read or written recently; null = known to be absent (invariant 3). */
   private readonly statusCache = new Map<string, InvocationStatus | null>();
@@ -663,7 +525,7 @@ export class SqlitePartitionStore implements PartitionStore {
   }
   putStatus(s: InvocationStatus): void {
     this.statusCache.set(s.invocationId, s);
-    if (this.inBatch) {
+    if (this.db.inTransaction) {
       this.dirty.add(s.invocationId);
       this.statusTouched.add(s.invocationId);
     } else this.writeStatus(s);
@@ -683,13 +545,13 @@ export class SqlitePartitionStore implements PartitionStore {
   }
   deleteStatus(id: string): void {
     this.statusCache.set(id, null);
-    if (this.inBatch) {
+    if (this.db.inTransaction) {
       this.dirty.add(id);
       this.statusTouched.add(id);
     } else this.q.deleteStatus.run(id);
   }
   listInvoked(): string[] {
-    if (this.inBatch) this.flushDirty();
+    if (this.db.inTransaction) this.flushDirty();
     return this.q.listInvoked.all(this.partition) as string[];
   }
 
@@ -708,7 +570,7 @@ export class SqlitePartitionStore implements PartitionStore {
   appendJournal(id: string, index: number, entry: JournalEntry, meta: JournalMeta): void {
     this.q.appendJournal.run(id, index, packr.pack(entry), meta.at, meta.attempt ?? null);
     // Journals are written through: the rows go to the file now, the cache keeps a copy (3).
-    if (this.inBatch) this.journalTouched.add(id);
+    if (this.db.inTransaction) this.journalTouched.add(id);
     const cached = this.journalCache.get(id);
     if (cached !== undefined && cached.length === index) cached.push(entry);
     else if (index === 0) this.journalCache.set(id, [entry]);

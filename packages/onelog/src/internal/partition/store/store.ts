@@ -135,12 +135,6 @@ export interface PartitionStore {
   snapshot(): Promise<PartitionSnapshot>;
   /** Runs `fn` in one transaction: all its writes commit together, or none do. */
   transaction<T>(fn: () => T): T;
-  /**
-   * A store that commits transactions in groups (SQLite) resolves this once every transaction
-   * it ran so far is committed, and rejects if their commit failed (they are then undone, and
-   * the caller runs them again); a store without it commits each transaction as it ends.
-   */
-  committed?(): Promise<void>;
 
   getStatus(invocationId: string): InvocationStatus | undefined;
   putStatus(status: InvocationStatus): void;
