@@ -3,7 +3,7 @@ import { connectCluster } from "@onelog/nats";
 import { counter } from "../examples/counter.js";
 import { greeter } from "../examples/greeter.js";
 import { startServer } from "../packages/onelog/src/internal/embedded/start.js";
-import type { ChildReady } from "./child.js";
+import { reportReady } from "./ready.js";
 import { flow, quietGreeter } from "./services.js";
 
 function mustEnv(name: string): string {
@@ -16,7 +16,6 @@ function mustEnv(name: string): string {
 
 const dataDir = mustEnv("BENCH_DATA_DIR");
 const partitions = Number(mustEnv("BENCH_PARTITIONS"));
-const send = process.send!.bind(process);
 
 const server = await startServer(
   {
@@ -37,21 +36,4 @@ const server = await startServer(
 
 /** A clean stop needs NATS; when the bench went away its nats-servers may be gone too. */
 const STOP_TIMEOUT_MS = 5_000;
-let stopping = false;
-const stop = (): void => {
-  if (stopping) return;
-  stopping = true;
-  // A clean stop releases this node's leases at once (and lets `--cpu-prof` write its profile).
-  setTimeout(() => process.exit(1), STOP_TIMEOUT_MS).unref();
-  void server.stop().finally(() => process.exit(0));
-};
-process.once("SIGTERM", stop);
-process.once("SIGINT", stop);
-process.once("disconnect", stop);
-
-const ready: ChildReady = {
-  type: "ready",
-  url: server.ingressUrl,
-  ...(server.adminUrl === undefined ? {} : { adminUrl: server.adminUrl }),
-};
-send(ready);
+reportReady(server, STOP_TIMEOUT_MS);

@@ -8,18 +8,7 @@
  *   node --import tsx bench/flamegraph.ts <file.cpuprofile> <out.svg> [title]
  */
 import { readFileSync, writeFileSync } from "node:fs";
-
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
-  readonly children?: readonly number[];
-}
-
-interface Profile {
-  readonly nodes: readonly ProfileNode[];
-  readonly samples: readonly number[];
-  readonly timeDeltas: readonly number[];
-}
+import type { Profile, ProfileNode } from "./cpuprofile.js";
 
 /** A merged frame of the graph: the same function under the same caller path is one box. */
 interface Box {

@@ -3,13 +3,12 @@ import * as onelog from "onelog";
 import { counter } from "../examples/counter.js";
 import { greeter } from "../examples/greeter.js";
 import { flow, quietGreeter } from "./services.js";
-import type { ChildReady } from "./child.js";
+import { reportReady } from "./ready.js";
 
 const dataDir = process.env.BENCH_DATA_DIR;
 if (dataDir === undefined || dataDir === "" || process.send === undefined) {
   throw new Error("bench/onelog-server.ts is started by bench/run.ts (needs BENCH_DATA_DIR and IPC)");
 }
-const send = process.send.bind(process);
 const mode = process.env.BENCH_MODE ?? "embedded";
 if (mode !== "embedded" && mode !== "server") {
   throw new Error(`bench/onelog-server.ts: BENCH_MODE is embedded or server, not ${mode}`);
@@ -24,20 +23,4 @@ const server = await onelog.start({
   host: "127.0.0.1",
 });
 
-let stopping = false;
-const stop = (): void => {
-  if (stopping) return;
-  stopping = true;
-  // A clean stop (not SIGKILL) so that `--cpu-prof` can write its profile.
-  void server.stop().finally(() => process.exit(0));
-};
-process.once("SIGTERM", stop);
-process.once("SIGINT", stop);
-process.once("disconnect", stop);
-
-const ready: ChildReady = {
-  type: "ready",
-  url: server.ingressUrl,
-  ...(server.adminUrl === undefined ? {} : { adminUrl: server.adminUrl }),
-};
-send(ready);
+reportReady(server);

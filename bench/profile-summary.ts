@@ -7,19 +7,8 @@
  *
  *   node --import tsx bench/profile-summary.ts bench/results/profiles/CPU.….0.001.cpuprofile
  */
+import type { Profile, ProfileNode } from "./cpuprofile.js";
 import { readFileSync } from "node:fs";
-
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
-  readonly children?: readonly number[];
-}
-
-interface Profile {
-  readonly nodes: readonly ProfileNode[];
-  readonly samples: readonly number[];
-  readonly timeDeltas: readonly number[];
-}
 
 /** The place a frame is charged to, or undefined to look further up the stack. */
 function placeOf(frame: ProfileNode["callFrame"]): string | undefined {

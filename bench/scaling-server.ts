@@ -4,13 +4,12 @@ import { counter } from "../examples/counter.js";
 import { greeter } from "../examples/greeter.js";
 import { flow } from "./services.js";
 import { blob, ephemeral, steps } from "./scaling-services.js";
-import type { ChildReady } from "./child.js";
+import { reportReady } from "./ready.js";
 
 const dataDir = process.env.BENCH_DATA_DIR;
 if (dataDir === undefined || dataDir === "" || process.send === undefined) {
   throw new Error("bench/scaling-server.ts is started by bench/scaling.ts (needs BENCH_DATA_DIR and IPC)");
 }
-const send = process.send.bind(process);
 const count = (name: string): number | undefined => {
   const text = process.env[name];
   if (text === undefined || text === "") return undefined;
@@ -32,19 +31,4 @@ const server = await onelog.start({
   ...(compactIntervalMs === undefined ? {} : { compactIntervalMs }),
 });
 
-let stopping = false;
-const stop = (): void => {
-  if (stopping) return;
-  stopping = true;
-  void server.stop().finally(() => process.exit(0));
-};
-process.once("SIGTERM", stop);
-process.once("SIGINT", stop);
-process.once("disconnect", stop);
-
-const ready: ChildReady = {
-  type: "ready",
-  url: server.ingressUrl,
-  ...(server.adminUrl === undefined ? {} : { adminUrl: server.adminUrl }),
-};
-send(ready);
+reportReady(server);
