@@ -255,3 +255,43 @@ describe("default data directories", () => {
     }
   });
 });
+
+describe("a config file (--config)", () => {
+  it("sets the options as the flags do, paths relative to it; flags win; a wrong key is one clear error", async () => {
+    const dir = tmpDir("config");
+    const file = servicesFile(dir, "hey");
+    const [ingressPort, adminPort, flagAdminPort] = [await freePort(), await freePort(), await freePort()];
+    const config = path.join(dir, "onelog.json");
+    fs.writeFileSync(config, JSON.stringify({ ingressPort, adminPort, dataDir: "state" }));
+    const p = Proc.cli(["serve", file, "--config", config, "--admin-port", String(flagAdminPort)], ROOT);
+    try {
+      const banner = await p.banner();
+      assert.match(banner, new RegExp(`ingress http://127.0.0.1:${ingressPort}`));
+      assert.match(
+        banner,
+        new RegExp(`admin http://127.0.0.1:${flagAdminPort}`),
+        "the flag wins over the file",
+      );
+      assert.ok(fs.existsSync(lockOf(path.join(dir, "state"))), "dataDir is relative to the config file");
+      assert.equal(
+        (await http("POST", `http://127.0.0.1:${ingressPort}/Greeter/greet`, '"Al"')).body,
+        "hey Al",
+      );
+      p.child.kill("SIGTERM");
+      assert.equal(await p.exit(), 0, p.stderr);
+    } finally {
+      p.kill();
+    }
+    fs.writeFileSync(config, JSON.stringify({ ingresPort: 8080 }));
+    const bad = Proc.cli(["serve", file, "--config", config], ROOT);
+    try {
+      assert.notEqual(await bad.exit(), 0);
+      assert.match(
+        bad.stderr,
+        /config .*onelog\.json: unknown option "ingresPort"; known: ingressPort, adminPort/,
+      );
+    } finally {
+      bad.kill();
+    }
+  });
+});

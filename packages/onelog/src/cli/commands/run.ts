@@ -13,7 +13,7 @@
  * so a second Ctrl-C cannot leave the LOCK behind.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, readFileSync, readdirSync, watch, type FSWatcher } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -21,6 +21,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { CliError } from "../client.js";
 
 interface RunOptions {
+  config?: string;
   requestIdentityKey?: string;
   ingressPort?: number;
   adminPort?: number;
@@ -101,10 +102,72 @@ function exitCodeOf(child: ChildProcess): Promise<number> {
   });
 }
 
+/** What a config file (`--config`) may set: the long options, in camelCase. */
+const CONFIG_KEYS = {
+  ingressPort: "port",
+  adminPort: "port",
+  dataDir: "path",
+  host: "string",
+  requestIdentityKey: "path",
+  partitions: "count",
+  cluster: "urls",
+  node: "string",
+  replicas: "count",
+} as const;
+
+/**
+ * The options a JSON config file sets (docs/cli.md): the same as the flags, which win over it.
+ * Paths in it are relative to the file. Throws a CliError naming the file and the key for
+ * anything else: an unknown key, a wrong type, JSON that does not parse.
+ */
+function readConfig(file: string): RunOptions {
+  const where = resolve(file);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(where, "utf8"));
+  } catch (e) {
+    throw new CliError(`config ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new CliError(`config ${file}: expected a JSON object of options`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    const kind = (CONFIG_KEYS as Record<string, string>)[key];
+    if (kind === undefined) {
+      throw new CliError(
+        `config ${file}: unknown option ${JSON.stringify(key)}; known: ${Object.keys(CONFIG_KEYS).join(", ")}`,
+      );
+    }
+    const bad = (expected: string) =>
+      new CliError(`config ${file}: ${key} must be ${expected}, not ${JSON.stringify(value)}`);
+    if (kind === "port") {
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65_535)
+        throw bad("a port number");
+      out[key] = value;
+    } else if (kind === "count") {
+      if (!Number.isInteger(value) || (value as number) < 1) throw bad("a positive integer");
+      out[key] = value;
+    } else if (kind === "urls") {
+      const urls = typeof value === "string" ? [value] : value;
+      if (!Array.isArray(urls) || urls.length === 0 || urls.some((u) => typeof u !== "string" || u === "")) {
+        throw bad("a URL or a list of URLs");
+      }
+      out[key] = (urls as string[]).join(",");
+    } else {
+      if (typeof value !== "string" || value === "") throw bad("a non-empty string");
+      out[key] = kind === "path" ? resolve(dirname(where), value) : value;
+    }
+  }
+  return out;
+}
+
 /** The data directory of `onelog serve` without a file (the server mode). */
 export const SERVER_DATA_DIR = ".onelog-server";
 
-async function run(mode: "dev" | "serve", file: string | undefined, o: RunOptions): Promise<number> {
+async function run(mode: "dev" | "serve", file: string | undefined, flags: RunOptions): Promise<number> {
+  // Flags win over the config file, which wins over the environment and the defaults.
+  const o: RunOptions = flags.config === undefined ? flags : { ...readConfig(flags.config), ...flags };
   const path = file === undefined ? undefined : resolve(file);
   if (path !== undefined && !existsSync(path)) throw new CliError(`no such file: ${file}`);
   const here = fileURLToPath(import.meta.url);
@@ -295,6 +358,10 @@ export function registerRun(program: Command): void {
       .option(
         "--request-identity-key <pem-file>",
         "sign requests to deployments with this ed25519 private key (PKCS#8 PEM; env ONELOG_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE)",
+      )
+      .option(
+        "--config <file>",
+        "a JSON file of these options in camelCase (ingressPort, dataDir, cluster, …); flags win over it",
       )
       .option("--partitions <n>", "partitions of a new data directory (default 4)", (t) => {
         const n = Number(t);
