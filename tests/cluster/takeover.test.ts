@@ -76,13 +76,13 @@ void describe(
       dirs.push(d);
       return d;
     };
-    const node = async (id: string, dir: string) =>
+    const node = async (id: string, dir: string, admin = false) =>
       startServer(
         {
           services: [once, counter],
           dataDir: dir,
           ingressPort: 0,
-          adminPort: false,
+          adminPort: admin ? 0 : false,
           logger: silent,
           partitions: PARTITIONS,
           compactIntervalMs: 150,
@@ -121,7 +121,7 @@ void describe(
 
       const dirB = dataDir();
       const startedAt = Date.now();
-      const b = await node("b", dirB);
+      const b = await node("b", dirB, true);
       t.diagnostic(
         `B restored ${PARTITIONS} partitions (snapshots at LSNs ${stored.join(", ")}; log trimmed to ${trimmed.join(", ")}, ` +
           `tails ${tails.map((x) => x.tailLsn).join(", ")}) and serves after ${Date.now() - startedAt} ms`,
@@ -135,6 +135,24 @@ void describe(
           const expected = [0, 1, 2, 3, 4, 5].reduce((sum, k) => sum + (c + 5 * k), 0) + 200;
           assert.equal(await post(b.ingressUrl, `Counter/c${c}/get`, null), expected, `counter c${c}`);
         }
+        // The node's admin: /health and /metrics have a cluster meaning (no log.db here).
+        const health = await fetch(`${b.adminUrl!}/health`);
+        const body = (await health.json()) as {
+          status: string;
+          partitions: { failed: boolean; leader_epoch: number }[];
+        };
+        assert.equal(health.status, 200, JSON.stringify(body));
+        assert.ok(
+          body.partitions.every((p) => !p.failed && p.leader_epoch > 0),
+          JSON.stringify(body),
+        );
+        const metrics = await (await fetch(`${b.adminUrl!}/metrics`)).text();
+        for (let p = 0; p < PARTITIONS; p++) {
+          assert.match(metrics, new RegExp(`onelog_partition_leader\\{partition="${p}"\\} 1`));
+          const retained = new RegExp(`onelog_log_records\\{partition="${p}"\\} (\\d+)`).exec(metrics);
+          assert.ok(retained !== null, `onelog_log_records of partition ${p}`);
+        }
+        assert.doesNotMatch(metrics, /file="log\.db"/);
         const stateB = tables(path.join(dirB, "store.db"));
         assert.deepEqual(stateB.state, stateA.state, "the same state rows");
         for (const row of stateA.invocations)

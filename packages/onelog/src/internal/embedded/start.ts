@@ -276,13 +276,12 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
         host: adminHost,
         port: adminPort,
         storePath: join(dataDir, "store.db"),
-        logPath: join(dataDir, "log.db"),
+        ...(cluster === undefined ? { logPath: join(dataDir, "log.db") } : { follower: true }),
         logger,
         startedAt,
         ...(options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs }),
         ...(adminToken === undefined ? {} : { token: adminToken }),
-        // The metrics read log.db, which a cluster node does not have.
-        ...(metrics === undefined || cluster !== undefined ? {} : { metrics }),
+        ...(metrics === undefined ? {} : { metrics }),
       });
       adminUrl = await admin.listen().catch((e: unknown) => {
         throw portError(e, "admin", adminPort, adminHost);

@@ -4,7 +4,7 @@
  * as in Restate's admin API and SQL columns; only user data (state names, header names, the
  * columns a query names) is shown as it is.
  *
- *   GET    /health                          200 once every partition has a leader, else 503 (no token needed)
+ *   GET    /health                          200 once every partition has a leader (a cluster node: here or elsewhere), else 503 (no token needed)
  *   GET    /stats                           group-commit and apply counters
  *   GET    /metrics                         Prometheus text format
  *   GET    /services, /services/{name}      services and handlers with their resolved options
@@ -52,8 +52,13 @@ export interface AdminOptions {
   readonly port: number;
   /** `<dataDir>/store.db`: SQL introspection, journals and state are read from it. */
   readonly storePath: string;
-  /** `<dataDir>/log.db`: metrics read retained records and sizes from it. */
-  readonly logPath: string;
+  /** `<dataDir>/log.db`, whose size the metrics report; none on a cluster node. */
+  readonly logPath?: string;
+  /**
+   * A cluster node (docs/cluster.md): it follows every partition and leads some, so /health asks
+   * that each partition be followed without failure and have a leader somewhere, not here.
+   */
+  readonly follower?: boolean;
   /** When set, every path but /health needs `Authorization: Bearer <token>`. */
   readonly token?: string;
   /** Served at /metrics; the admin attaches its sources at listen. */
@@ -171,7 +176,7 @@ export class Admin {
       engine: this.options.engine,
       log: this.options.log,
       sql: this.sql,
-      logPath: this.options.logPath,
+      ...(this.options.logPath === undefined ? {} : { logPath: this.options.logPath }),
       storePath: this.options.storePath,
     });
     const server = createServer((req, res) => {
@@ -366,11 +371,18 @@ export class Admin {
       this.options.engine.processors.map(async (p) => ({
         partition: p.partition,
         leader: p.isLeader,
+        leader_epoch: p.leaderEpoch,
+        failed: p.failed,
         applied_lsn: p.appliedLsn,
         tail_lsn: (await this.options.log.findTail(p.partition)).tailLsn,
       })),
     );
-    const ok = partitions.every((p) => p.leader);
+    // One process leads every partition it has; a cluster node follows them all and leads some:
+    // there a partition is well when this node applies it and some node announced itself leader.
+    const ok =
+      this.options.follower === true
+        ? partitions.every((p) => !p.failed && p.leader_epoch > 0)
+        : partitions.every((p) => p.leader);
     this.send(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable", partitions });
   }
 

@@ -11,7 +11,6 @@
  * attempts.
  */
 import { statSync } from "node:fs";
-import Database from "better-sqlite3";
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Engine } from "../engine.js";
 import type { Log } from "../log/log.js";
@@ -26,8 +25,8 @@ export interface MetricSources {
   readonly engine: Engine;
   readonly log: Log;
   readonly sql: SqlIntrospection;
-  /** `<dataDir>/log.db`: retained records per partition, and its size. */
-  readonly logPath: string;
+  /** `<dataDir>/log.db`, for its size; none on a cluster node (its log is in the cluster). */
+  readonly logPath?: string;
   /** `<dataDir>/store.db`, for its size. */
   readonly storePath: string;
 }
@@ -49,8 +48,6 @@ export class Metrics implements ProcessorObserver {
   private readonly applySeconds: Histogram<"partition">;
   private readonly applyChildren: { observe(v: number): void }[] = [];
   private sources: MetricSources | undefined;
-  private logDb: Database.Database | undefined;
-  private logRange: Database.Statement<[number]> | undefined;
   private seenCommits = 0;
   private seenRecords = 0;
 
@@ -125,8 +122,13 @@ export class Metrics implements ProcessorObserver {
       "Records appended to the partition's log and not applied yet",
       async (s, p) => (await s.log.findTail(p)).tailLsn - (s.engine.processors[p]?.appliedLsn ?? 0),
     );
-    perPartition("onelog_log_records", "Records still in the partition's log (not trimmed yet)", (_s, p) =>
-      this.retainedRecords(p),
+    perPartition(
+      "onelog_log_records",
+      "Records still in the partition's log (not trimmed yet)",
+      async (s, p) => {
+        const { tailLsn, trimmedLsn } = await s.log.findTail(p);
+        return tailLsn - trimmedLsn;
+      },
     );
     perPartition("onelog_partition_leader", "1 while this process leads the partition", (s, p) =>
       s.engine.processors[p]?.isLeader === true ? 1 : 0,
@@ -144,7 +146,9 @@ export class Metrics implements ProcessorObserver {
       collect() {
         const s = current();
         if (s === undefined) return;
-        this.set({ file: "log.db" }, fileBytes(s.logPath) + fileBytes(`${s.logPath}-wal`));
+        if (s.logPath !== undefined) {
+          this.set({ file: "log.db" }, fileBytes(s.logPath) + fileBytes(`${s.logPath}-wal`));
+        }
         this.set({ file: "store.db" }, fileBytes(s.storePath) + fileBytes(`${s.storePath}-wal`));
       },
     });
@@ -153,10 +157,6 @@ export class Metrics implements ProcessorObserver {
   /** Gives the scrape-time gauges what they read; before this they report nothing. */
   attach(sources: MetricSources): void {
     this.sources = sources;
-    this.logDb = new Database(sources.logPath, { readonly: true, fileMustExist: true });
-    this.logRange = this.logDb.prepare(
-      "SELECT min(lsn) AS low, max(lsn) AS high FROM log WHERE partition = ?",
-    );
   }
 
   /** The processor's hook (ProcessorObserver). */
@@ -213,15 +213,6 @@ export class Metrics implements ProcessorObserver {
 
   close(): void {
     this.sources = undefined;
-    this.logDb?.close();
-    this.logDb = undefined;
-  }
-
-  private retainedRecords(partition: number): number | undefined {
-    const row = this.logRange?.get(partition) as { low: number | null; high: number | null } | undefined;
-    if (row === undefined) return undefined;
-    if (row.low === null || row.high === null) return 0;
-    return row.high - row.low + 1;
   }
 }
 

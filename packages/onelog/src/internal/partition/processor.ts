@@ -108,6 +108,11 @@ export class PartitionProcessor {
     return this.leader;
   }
 
+  /** The epoch of the newest AnnounceLeader applied (0: none yet): some node leads with it. */
+  get leaderEpoch(): number {
+    return this.options.store.getLeaderEpoch();
+  }
+
   get appliedLsn(): number {
     return this.applied;
   }
