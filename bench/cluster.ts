@@ -8,7 +8,6 @@
  * it returns or throws; ServerChild SIGKILLs what is left if the bench exits.
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { StorageType, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -17,6 +16,7 @@ import { greeting } from "./answers.js";
 import { machineUserMs, sampleRss, ServerChild } from "./child.js";
 import { CLUSTER_SPECS, type ClusterRun, type ClusterSystem, type GroupUse } from "./cluster-report.js";
 import { drive } from "./driver.js";
+import { freePort } from "./ready.js";
 import type { HttpWorkload } from "./workloads.js";
 
 export interface ClusterRunOptions {
@@ -42,17 +42,6 @@ const RSS_SAMPLE_MS = 250;
 /** How long the leases may take to settle on an even spread after the nodes are up. */
 const PLACEMENT_TIMEOUT_MS = 60_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * nats-server configs for `count` servers: one alone, or three in a JetStream cluster with

@@ -1,7 +1,8 @@
 // A real nats-server (Debian's 2.9.10, /usr/sbin/nats-server, or NATS_SERVER_BIN) for the cluster systems of the bench, started with the config file BENCH_NATS_CONFIG that bench/cluster.ts wrote (JetStream in its own store dir, loopback ports, routes to its peers for R3). Run by bench/run.ts as a child process that guards it, as bench/restate-server.ts guards restate-server: it reports the server's pid at once and its client URL (BENCH_NATS_URL) once nats-server logs that it is ready, stops it when the parent goes away (even a parent that was SIGKILLed: the IPC channel closes), and exits when it does.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import type { ChildGuarding, ChildReady } from "./child.js";
+import type { ChildReady } from "./child.js";
+import { guardProcess } from "./ready.js";
 
 /** Shorter than the bench's own wait, so that this guard, not the bench, gives up first. */
 const READY_TIMEOUT_MS = 30_000;
@@ -34,33 +35,11 @@ function natsServerBin(): string | undefined {
 
 // stderr is read for "Server is ready" and copied to this process's (the bench's log file).
 const server = spawn(bin, ["-c", config], { stdio: ["ignore", "inherit", "pipe"] });
-server.once("error", (e) => {
-  console.error(`nats-server (${bin}) could not start: ${e.message}`);
-  process.exit(1);
-});
-if (server.pid !== undefined) {
-  const guarding: ChildGuarding = { type: "guarding", pid: server.pid };
-  send(guarding);
-}
-server.once("exit", (code, signal) => {
-  if (!stopping) console.error(`nats-server exited (${code ?? signal}) before it was asked to stop`);
-  process.exit(stopping ? 0 : 1);
-});
-
-let stopping = false;
-const stop = (): void => {
-  if (stopping) return;
-  stopping = true;
-  server.kill("SIGTERM");
-  setTimeout(() => server.kill("SIGKILL"), STOP_TIMEOUT_MS).unref();
-};
-process.once("SIGTERM", stop);
-process.once("SIGINT", stop);
-process.once("disconnect", stop);
+const guard = guardProcess(server, `nats-server (${bin})`, STOP_TIMEOUT_MS);
 
 const timer = setTimeout(() => {
   console.error(`nats-server not ready after ${READY_TIMEOUT_MS} ms`);
-  stop();
+  guard.stop();
 }, READY_TIMEOUT_MS);
 let buffered = "";
 let ready = false;
@@ -73,7 +52,7 @@ server.stderr.on("data", (chunk: string) => {
   ready = true;
   buffered = "";
   clearTimeout(timer);
-  if (stopping) return;
+  if (guard.stopping) return;
   const message: ChildReady = { type: "ready", url, pid: server.pid! };
   send(message);
 });

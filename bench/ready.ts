@@ -1,6 +1,8 @@
 // The end every onelog server child of the bench shares; kept apart from child.ts, whose top level
 // belongs to the bench process (it kills leftover children on exit).
-import type { ChildReady } from "./child.js";
+import type { ChildProcess } from "node:child_process";
+import net from "node:net";
+import type { ChildGuarding, ChildReady } from "./child.js";
 
 /**
  * The end of a onelog server child (onelog-server.ts, scaling-server.ts, cluster-node.ts): it
@@ -28,4 +30,57 @@ export function reportReady(
     ...(server.adminUrl === undefined ? {} : { adminUrl: server.adminUrl }),
   };
   process.send!(ready);
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The guard of a server the bench measures (restate-server.ts, nats-server.ts): it tells the
+ * bench the server's pid, exits when the server exits unasked (code 1, saying so), and on
+ * SIGTERM, SIGINT or the bench going away stops the server with SIGTERM, then SIGKILL after
+ * `stopTimeoutMs`.
+ */
+export function guardProcess(
+  server: ChildProcess,
+  name: string,
+  stopTimeoutMs: number,
+): { stop(): void; readonly stopping: boolean } {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    server.kill("SIGTERM");
+    setTimeout(() => server.kill("SIGKILL"), stopTimeoutMs).unref();
+  };
+  server.once("error", (e) => {
+    console.error(`${name} could not start: ${e.message}`);
+    process.exit(1);
+  });
+  if (server.pid !== undefined) {
+    const guarding: ChildGuarding = { type: "guarding", pid: server.pid };
+    process.send!(guarding);
+  }
+  server.once("exit", (code, signal) => {
+    if (!stopping) console.error(`${name} exited (${code ?? signal}) before it was asked to stop`);
+    process.exit(stopping ? 0 : 1);
+  });
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  process.once("disconnect", stop);
+  return {
+    stop,
+    get stopping() {
+      return stopping;
+    },
+  };
 }

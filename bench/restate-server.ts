@@ -1,7 +1,7 @@
 // A real restate-server (npm @restatedev/restate-server) for the bench: started on free loopback ports with a fresh base dir (BENCH_DATA_DIR) and BENCH_PARTITIONS partitions, run by bench/run.ts as a child process that guards it: it reports the server's URLs and pid over the IPC channel once the admin API and the ingress answer, stops the server when the parent goes away (even a parent that was SIGKILLed: the IPC channel closes), and exits when the server does.
 import { spawn } from "node:child_process";
-import net from "node:net";
-import { RESTATE_SERVER, type ChildGuarding, type ChildReady } from "./child.js";
+import { RESTATE_SERVER, type ChildReady } from "./child.js";
+import { freePort, guardProcess } from "./ready.js";
 
 /** Shorter than the bench's own wait, so that this guard, not the bench, gives up first. */
 const READY_TIMEOUT_MS = 45_000;
@@ -13,17 +13,6 @@ if (baseDir === undefined || baseDir === "" || process.send === undefined) {
   throw new Error("bench/restate-server.ts is started by bench/run.ts (needs BENCH_DATA_DIR and IPC)");
 }
 const send = process.send.bind(process);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const [ingress, admin, node, pg] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
 const server = spawn(
@@ -41,29 +30,7 @@ const server = spawn(
     stdio: ["ignore", "inherit", "inherit"],
   },
 );
-server.once("error", (e) => {
-  console.error(`restate-server (${RESTATE_SERVER}) could not start: ${e.message}`);
-  process.exit(1);
-});
-if (server.pid !== undefined) {
-  const guarding: ChildGuarding = { type: "guarding", pid: server.pid };
-  send(guarding);
-}
-server.once("exit", (code, signal) => {
-  if (!stopping) console.error(`restate-server exited (${code ?? signal}) before it was asked to stop`);
-  process.exit(stopping ? 0 : 1);
-});
-
-let stopping = false;
-const stop = (): void => {
-  if (stopping) return;
-  stopping = true;
-  server.kill("SIGTERM");
-  setTimeout(() => server.kill("SIGKILL"), STOP_TIMEOUT_MS).unref();
-};
-process.once("SIGTERM", stop);
-process.once("SIGINT", stop);
-process.once("disconnect", stop);
+const guard = guardProcess(server, `restate-server (${RESTATE_SERVER})`, STOP_TIMEOUT_MS);
 
 const ingressUrl = `http://127.0.0.1:${ingress}`;
 const adminUrl = `http://127.0.0.1:${admin}`;
@@ -73,12 +40,12 @@ const deadline = Date.now() + READY_TIMEOUT_MS;
 while (!((await ok(`${adminUrl}/health`)) && (await ok(`${ingressUrl}/restate/health`)))) {
   if (Date.now() > deadline) {
     console.error(`restate-server not ready after ${READY_TIMEOUT_MS} ms`);
-    stop();
+    guard.stop();
     break;
   }
   await new Promise((r) => setTimeout(r, 100));
 }
-if (!stopping) {
+if (!guard.stopping) {
   const ready: ChildReady = { type: "ready", url: ingressUrl, adminUrl, pid: server.pid! };
   send(ready);
 }

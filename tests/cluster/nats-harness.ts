@@ -1,7 +1,7 @@
 // Starts and stops real nats-server processes for the cluster tests: 1 server, or 3 in a JetStream cluster with routes, on free loopback ports, each with JetStream in its own temp dir; says clearly when nats-server is missing, and under CI=true makes that a failure instead of a skip.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
+import { freePort } from "../integration/admin-harness.js";
 import os from "node:os";
 import path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -39,18 +39,7 @@ export function natsSkip(): false | string {
   return MISSING;
 }
 
-/** A free TCP port on 127.0.0.1 (the kernel picks it; it is released again before we return). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /**
  * Every nats-server this process runs: killed when it exits, also on SIGTERM/SIGINT (a test

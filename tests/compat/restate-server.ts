@@ -2,7 +2,7 @@
 // loopback ports with its base directory in a temp dir, and the admin call that registers a deployment with it.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
+import { freePort } from "../integration/admin-harness.js";
 import path from "node:path";
 import { eventually, tmpDir } from "../integration/http-harness.js";
 
@@ -11,16 +11,7 @@ export const RESTATE_SERVER = "node_modules/@restatedev/restate-server-linux-x64
 /** Whether the binary is installed (the tests say they skipped when it is not). */
 export const restateServerAvailable = fs.existsSync(RESTATE_SERVER);
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** A running restate-server: its ingress and admin URLs, and the process (SIGKILL it when done). */
 export interface RestateServer {
