@@ -12,10 +12,9 @@ import path from "node:path";
 import { StorageType, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { request } from "undici";
-import { greeting } from "./answers.js";
 import { machineUserMs, sampleRss, ServerChild } from "./child.js";
 import { CLUSTER_SPECS, type ClusterRun, type ClusterSystem, type GroupUse } from "./cluster-report.js";
-import { drive } from "./driver.js";
+import { drive, untilGreeterServes } from "./driver.js";
 import { freePort } from "./ready.js";
 import type { HttpWorkload } from "./workloads.js";
 
@@ -184,36 +183,6 @@ async function untilPlaced(nodes: readonly ServerChild[], partitions: number): P
   }
 }
 
-/** Waits until `Greeter.greet` answers through every node's ingress. */
-async function untilServed(nodes: readonly ServerChild[], timeoutMs: number): Promise<void> {
-  await Promise.all(
-    nodes.map(async (node) => {
-      const deadline = performance.now() + timeoutMs;
-      let last = "";
-      for (;;) {
-        try {
-          const res = await request(`${node.url}/Greeter/greet`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify("probe"),
-            headersTimeout: timeoutMs,
-            bodyTimeout: timeoutMs,
-          });
-          const text = await res.body.text();
-          if (res.statusCode === 200 && text === JSON.stringify(greeting("probe"))) return;
-          last = `${res.statusCode} ${text.slice(0, 200)}`;
-        } catch (e) {
-          last = (e as Error).message;
-        }
-        if (performance.now() > deadline) {
-          throw new Error(`${node.url}: Greeter.greet not served after ${timeoutMs} ms: ${last}`);
-        }
-        await sleep(100);
-      }
-    }),
-  );
-}
-
 interface Stats {
   readonly partitions: readonly { records: number }[];
 }
@@ -277,7 +246,8 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
     const failed = spawned.find((s) => s.status === "rejected");
     if (failed !== undefined) throw failed.reason;
     const leaders = await untilPlaced(nodes, o.partitions);
-    await untilServed(nodes, o.readyTimeoutMs);
+    // Every node's ingress serves before the window starts.
+    await Promise.all(nodes.map((node) => untilGreeterServes(node.url, o.readyTimeoutMs)));
     const startMs = performance.now() - started;
     const idle = nodes.map((n) => n.memory().rssBytes);
     const natsIdle = nats.map((n) => n.memory().rssBytes);

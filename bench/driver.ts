@@ -3,7 +3,8 @@
  * keep-alive connections (undici's Pool), records each request's latency and checks each
  * answer. A warm-up comes first; the measured window counts the requests that completed in it.
  */
-import { Pool } from "undici";
+import { Pool, request } from "undici";
+import { greeting } from "./answers.js";
 import { latencyOf, type Latency } from "./stats.js";
 import type { HttpWorkload } from "./workloads.js";
 
@@ -138,4 +139,34 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
     errorSamples,
     driverCpuUsPerRequest: latencies.length === 0 ? NaN : (cpu.user + cpu.system) / latencies.length,
   };
+}
+
+/**
+ * Calls `Greeter.greet` through `ingressUrl` until it answers right: a server just started, or
+ * an ingress that learns of a new deployment a moment after its admin API answered. Throws with
+ * the last answer after `timeoutMs`.
+ */
+export async function untilGreeterServes(ingressUrl: string, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    try {
+      const res = await request(`${ingressUrl}/Greeter/greet`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify("probe"),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const text = await res.body.text();
+      if (res.statusCode === 200 && text === JSON.stringify(greeting("probe"))) return;
+      last = `${res.statusCode} ${text.slice(0, 200)}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (performance.now() > deadline) {
+      throw new Error(`${ingressUrl}: Greeter.greet not served after ${timeoutMs} ms: ${last}`);
+    }
+    await new Promise<void>((r) => setTimeout(r, 100));
+  }
 }

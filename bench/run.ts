@@ -22,7 +22,7 @@ import { request } from "undici";
 import { machineUserMs, REPO, RESTATE_SERVER, sampleRss, ServerChild, tsxLoaderRssBytes } from "./child.js";
 import { dataDirBytes, fsyncRate, sqliteCommitRate } from "./disk.js";
 import { compileOnelogServer } from "./compile.js";
-import { drive } from "./driver.js";
+import { drive, untilGreeterServes } from "./driver.js";
 import { logAppend } from "./log-append.js";
 import {
   FLOW_P50_TARGET_MS,
@@ -62,7 +62,6 @@ import {
   type ClusterRun,
   type ClusterSystem,
 } from "./cluster-report.js";
-import { greeting } from "./answers.js";
 import { HTTP_WORKLOADS, type HttpWorkload } from "./workloads.js";
 
 const ALL_WORKLOADS = [...HTTP_WORKLOADS.map((w) => w.name), "log.append"] as const;
@@ -510,37 +509,6 @@ async function register(adminUrl: string, endpointUrl: string): Promise<void> {
 }
 
 /**
- * Waits until the ingress invokes the registered services (restate-server's ingress learns of a
- * new deployment shortly after its admin API answered): calls `Greeter.greet` until it answers.
- */
-async function untilServed(ingressUrl: string): Promise<void> {
-  const deadline = performance.now() + SERVED_TIMEOUT_MS;
-  let last = "";
-  for (;;) {
-    try {
-      const res = await request(`${ingressUrl}/Greeter/greet`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify("probe"),
-        headersTimeout: SERVED_TIMEOUT_MS,
-        bodyTimeout: SERVED_TIMEOUT_MS,
-      });
-      const text = await res.body.text();
-      if (res.statusCode === 200 && text === JSON.stringify(greeting("probe"))) return;
-      last = `${res.statusCode} ${text.slice(0, 200)}`;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    if (performance.now() > deadline) {
-      throw new Error(
-        `${ingressUrl}: Greeter.greet not served ${SERVED_TIMEOUT_MS} ms after registration: ${last}`,
-      );
-    }
-    await sleep(100);
-  }
-}
-
-/**
  * One workload at one concurrency on a fresh remote system: the server on a fresh data
  * directory, a fresh endpoint process, the endpoint registered through the server's admin API
  * before the warm-up.
@@ -584,7 +552,7 @@ async function runRemote(
     });
     const [serverIdle, endpointIdle] = await Promise.all([idleRss(server), idleRss(endpoint)]);
     await register(server.adminUrl!, endpoint.url);
-    await untilServed(server.url);
+    await untilGreeterServes(server.url, SERVED_TIMEOUT_MS);
     const stats: Promise<AdminStats>[] = [];
     const measured = await measure(
       ctx,
