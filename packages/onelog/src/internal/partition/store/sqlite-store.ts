@@ -23,15 +23,15 @@
  *    invocation whose status changes several times in one batch is encoded and written once.
  *    A transaction that fails drops the cache entries it touched, so the cache never holds what
  *    the file does not.
- * 5. Under the engine (`checkpointInWorker`), the WAL is copied into the file by a worker thread
- *    (checkpointer.ts), never inside this connection's commits; a batch's transaction is
- *    IMMEDIATE, so it waits for the worker's short WAL restart instead of failing to upgrade
- *    a read into a write after it (SQLITE_BUSY).
  * 4. The file declares its format (`PRAGMA user_version` = STORE_FORMAT); a file with another
  *    one, or with tables and no version (format 1), is refused at open with DataFormatError.
  *    Additions that older code reads as before (a nullable column, an index) are made at open
  *    without a new format: the journal's `at` and `attempt` columns (history), added to a file
  *    that lacks them, stay NULL in its older rows.
+ * 5. Under the engine (`checkpointInWorker`), the WAL is copied into the file by a worker thread
+ *    (checkpointer.ts), never inside this connection's commits; a batch's transaction is
+ *    IMMEDIATE, so it waits for the worker's short WAL restart instead of failing to upgrade
+ *    a read into a write after it (SQLITE_BUSY).
  */
 import Database from "better-sqlite3";
 import { Packr } from "msgpackr";
