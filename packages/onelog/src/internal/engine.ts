@@ -34,7 +34,12 @@ import { DeploymentSlots } from "./invoker/slots.js";
 import type { Log } from "./log/log.js";
 import { EmbeddedLeadership, type Leadership } from "./partition/leadership.js";
 import type { Logger } from "./ops/logger.js";
-import { PartitionProcessor, type ProcessorObserver, type ProcessorOptions } from "./partition/processor.js";
+import {
+  BehindTrimPointError,
+  PartitionProcessor,
+  type ProcessorObserver,
+  type ProcessorOptions,
+} from "./partition/processor.js";
 import type { InvokeBody, Target } from "./partition/records.js";
 import { retentionOf } from "./partition/retention.js";
 import type { InvocationStatus, PartitionStore } from "./partition/store/store.js";
@@ -85,6 +90,12 @@ export interface EngineOptions {
    * resolves once every partition caught up with the log, not once this node leads them.
    */
   readonly followers?: boolean;
+  /**
+   * Cluster mode: brings partition `p`'s store up to the log's trim point from a snapshot, for a
+   * follower the log was trimmed past (processor.ts, invariant 4). Rejects if no snapshot covers
+   * the trim point. Without it, such a partition stays stopped.
+   */
+  readonly catchUp?: (partition: number) => Promise<void>;
   /** Journal retention of handlers that set none (default 24 h, as Restate's `default-journal-retention`). */
   readonly defaultJournalRetentionMs?: number;
 }
@@ -254,7 +265,7 @@ export class Engine {
   static async start(o: EngineOptions): Promise<Engine> {
     const engine = new Engine(o);
     if (o.followers === true) {
-      await Promise.all(engine.processors.map((p) => p.follow()));
+      await Promise.all(engine.processors.map((_, p) => engine.follow(p)));
       for (let p = 0; p < engine.partitions; p++) engine.leading.push(engine.leadWhenGranted(p));
       return engine;
     }
@@ -281,10 +292,9 @@ export class Engine {
       if (this.stopping) return;
       await processor.stop();
       if (this.stopping) return;
-      const next = this.makeProcessor(p);
-      (this.processors as PartitionProcessor[])[p] = next;
+      (this.processors as PartitionProcessor[])[p] = this.makeProcessor(p);
       try {
-        await next.follow();
+        await this.follow(p);
       } catch (e) {
         this.options.logger.error(
           { partition: p, err: e },
@@ -292,6 +302,45 @@ export class Engine {
         );
         return;
       }
+    }
+  }
+
+  /**
+   * Starts partition `p`'s processor as a follower; if its store is behind the log's trim point
+   * and `catchUp` is given, restores the store from a snapshot, replaces the processor and tries
+   * again (a trim may pass a slow follower once more in between, so a few times).
+   */
+  private async follow(p: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.processors[p]!.follow();
+        return;
+      } catch (e) {
+        const catchUp = this.options.catchUp;
+        if (!(e instanceof BehindTrimPointError) || catchUp === undefined || attempt >= 3 || this.stopping)
+          throw e;
+        await this.processors[p]!.stop();
+        this.options.logger.warn(
+          { partition: p, appliedLsn: e.appliedLsn, nextLsn: e.nextLsn },
+          "the log was trimmed past this partition's store; restoring it from a snapshot",
+        );
+        await catchUp(p);
+        (this.processors as PartitionProcessor[])[p] = this.makeProcessor(p);
+        this.answerFromStore(p);
+      }
+    }
+  }
+
+  /**
+   * Callers waiting for invocations of partition `p` whose completion was in records a restore
+   * skipped: answered from the restored store (patch_state callers are not; their answers are
+   * not kept).
+   */
+  private answerFromStore(p: number): void {
+    for (const id of [...this.waiters.keys()]) {
+      if (!isInvocationId(id) || partitionOf(id, this.partitions) !== p) continue;
+      const result = this.statusOf(id)?.result;
+      if (result !== undefined) this.completed(id, result);
     }
   }
 

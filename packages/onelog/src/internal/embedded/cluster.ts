@@ -7,7 +7,9 @@
  * Invariants:
  * 1. A partition's local store is never behind the log's trim point when its processor starts:
  *    a store that is, and a store older than the latest snapshot, is replaced by that snapshot
- *    first, so the processor replays only the tail.
+ *    first, so the processor replays only the tail. A follower the log is trimmed past while it
+ *    runs (it fell more than a compaction round behind) stops, is restored the same way, and
+ *    follows again (engine.ts, `catchUp`).
  * 2. Only a partition's leader writes its snapshot, and the log is trimmed only up to the
  *    snapshot stored one compaction round *before* the latest: a follower on another node has a
  *    whole round to apply past the trim point.
@@ -54,25 +56,41 @@ export async function restoreFromSnapshots(
   const stored = await cluster.snapshots.appliedLsns(partitions);
   const restored: number[] = [];
   for (let p = 0; p < partitions; p++) {
-    const applied = stores.partition(p).getAppliedLsn();
-    const { trimmedLsn } = await cluster.log.findTail(p);
-    if (applied >= trimmedLsn && applied >= stored[p]!) continue;
-    const snapshot = await cluster.snapshots.latest(p);
-    if (snapshot === undefined || snapshot.appliedLsn < trimmedLsn) {
-      throw new Error(
-        `partition ${p}: the local store has applied up to LSN ${applied}, the log is trimmed up to ${trimmedLsn}, ` +
-          `and no snapshot covers the gap (latest: ${snapshot?.appliedLsn ?? "none"})`,
-      );
-    }
-    if (snapshot.appliedLsn <= applied) continue;
-    stores.restore(snapshot);
-    restored.push(p);
-    logger.info(
-      { partition: p, appliedLsn: snapshot.appliedLsn, sizeBytes: snapshot.bytes.byteLength },
-      "partition restored from its snapshot; replaying the tail",
-    );
+    if (await restorePartition(cluster, stores, p, stored[p]!, logger)) restored.push(p);
   }
   return restored;
+}
+
+/**
+ * Invariant 1 for one partition: restores its store from the latest snapshot if the store is
+ * behind the log's trim point or behind `storedLsn` (the latest snapshot's applied LSN, when
+ * known). Resolves with whether it restored. A running node calls it for a follower the log was
+ * trimmed past (engine.ts `catchUp`), with the partition's processor stopped.
+ */
+export async function restorePartition(
+  cluster: ClusterBackend,
+  stores: SqliteStoreDb,
+  p: number,
+  storedLsn: number,
+  logger: Logger,
+): Promise<boolean> {
+  const applied = stores.partition(p).getAppliedLsn();
+  const { trimmedLsn } = await cluster.log.findTail(p);
+  if (applied >= trimmedLsn && applied >= storedLsn) return false;
+  const snapshot = await cluster.snapshots.latest(p);
+  if (snapshot === undefined || snapshot.appliedLsn < trimmedLsn) {
+    throw new Error(
+      `partition ${p}: the local store has applied up to LSN ${applied}, the log is trimmed up to ${trimmedLsn}, ` +
+        `and no snapshot covers the gap (latest: ${snapshot?.appliedLsn ?? "none"})`,
+    );
+  }
+  if (snapshot.appliedLsn <= applied) return false;
+  stores.restore(snapshot);
+  logger.info(
+    { partition: p, appliedLsn: snapshot.appliedLsn, sizeBytes: snapshot.bytes.byteLength },
+    "partition restored from its snapshot; replaying the tail",
+  );
+  return true;
 }
 
 /**

@@ -21,7 +21,7 @@ import type { Log } from "../log/log.js";
 import { SqliteLog } from "../log/sqlite-log.js";
 import { Metrics } from "../ops/metrics.js";
 import { EmbeddedLeadership, type Leadership } from "../partition/leadership.js";
-import { compactCluster, restoreFromSnapshots, type ClusterBackend } from "./cluster.js";
+import { compactCluster, restoreFromSnapshots, restorePartition, type ClusterBackend } from "./cluster.js";
 import { SqliteStoreDb } from "../partition/store/sqlite-store.js";
 
 /** Options of {@link start}. */
@@ -248,7 +248,14 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
       suspendAlways: options.suspendAlways ?? process.env.ONELOG_SUSPEND_ALWAYS === "1",
       ...(defaultJournalRetentionMs === undefined ? {} : { defaultJournalRetentionMs }),
       ...(metrics === undefined ? {} : { observer: metrics }),
-      ...(cluster === undefined ? {} : { followers: true }),
+      ...(cluster === undefined
+        ? {}
+        : {
+            followers: true,
+            catchUp: async (p: number) => {
+              await restorePartition(cluster, stores, p, 0, logger);
+            },
+          }),
     });
     cleanups.push(() => engine.stop());
     const host = options.host ?? "127.0.0.1";

@@ -12,6 +12,11 @@
  *    (invoked invocations, timers). It stops leading for good when a newer AnnounceLeader is
  *    applied or its grant is revoked; a node that wants the partition back builds a new processor.
  * 3. A failed apply (a broken invariant) stops the partition; nothing of that batch commits.
+ *    A processor that stopped also gives up waiting for a leadership grant.
+ * 4. A store behind the log's trim point is never applied to: the processor stops with a
+ *    {@link BehindTrimPointError}, at start or when the log skips the trimmed records under a
+ *    follower (Log.4). Whoever owns the store may then restore it from a snapshot and start a
+ *    new processor (engine.ts, cluster mode).
  */
 import { DEFAULTS, type HandlerInfo, type Result } from "@onelog/sdk/internal";
 import { apply, type Action } from "./apply.js";
@@ -26,6 +31,22 @@ import type { LogRecord, OutboxMessage, RecordBody } from "./records.js";
 import { retentionOf } from "./retention.js";
 import type { PartitionStore } from "./store/store.js";
 import { TimerService } from "./timers.js";
+
+/** The store has applied less than the log still holds (invariant 4): the records in between were trimmed away. */
+export class BehindTrimPointError extends Error {
+  constructor(
+    readonly partition: number,
+    readonly appliedLsn: number,
+    /** The next LSN the log has for this partition (the trim point + 1, or more). */
+    readonly nextLsn: number,
+  ) {
+    super(
+      `partition ${partition}: the store has applied up to LSN ${appliedLsn}, but the log was trimmed up to LSN ${nextLsn - 1}; ` +
+        "the store file was lost or replaced by an older copy after log compaction — restore the data directory from a backup",
+    );
+    this.name = "BehindTrimPointError";
+  }
+}
 
 export interface ProcessorOptions {
   readonly partition: number;
@@ -139,13 +160,8 @@ export class PartitionProcessor {
    */
   async follow(): Promise<void> {
     const { tailLsn, trimmedLsn: trimmed } = await this.options.log.findTail(this.partition);
-    if (this.applied < trimmed) {
-      // The store is older than what the log still holds: the records in between are gone.
-      throw new Error(
-        `partition ${this.partition}: the store has applied up to LSN ${this.applied}, but the log was trimmed up to LSN ${trimmed}; ` +
-          "the store file was lost or replaced by an older copy after log compaction — restore the data directory from a backup",
-      );
-    }
+    // Invariant 4: the store is older than what the log still holds; the records in between are gone.
+    if (this.applied < trimmed) throw new BehindTrimPointError(this.partition, this.applied, trimmed + 1);
     this.loop = this.run();
     this.loop.catch(() => {});
     await this.waitApplied(tailLsn);
@@ -250,6 +266,10 @@ export class PartitionProcessor {
         this.abort.signal,
       )) {
         if (entries.length === 0) continue;
+        // Invariant 4: a read continues above the trim point without a gap (Log.4), so a jump
+        // means the log was trimmed past this store while it followed.
+        if (entries[0]!.lsn > this.applied + 1)
+          throw new BehindTrimPointError(this.partition, this.applied, entries[0]!.lsn);
         // Decoded once, here: the log yields bytes (log.ts), apply wants records.
         const batch = entries.map(decodeRecord);
         const started = this.options.observer === undefined ? 0 : performance.now();
@@ -265,10 +285,17 @@ export class PartitionProcessor {
     } catch (e) {
       if (this.abort.signal.aborted) return;
       this.failure = e instanceof Error ? e : new Error(String(e));
+      this.abort.abort(); // invariant 3: no waiting for a grant either
       this.leader = false;
       this.invoker.stop();
       this.timers.stop();
-      this.options.logger.error({ partition: this.partition, err: e }, "partition processor stopped");
+      // Behind the trim point is a state the owner may repair (invariant 4), not a broken invariant.
+      if (e instanceof BehindTrimPointError)
+        this.options.logger.warn(
+          { partition: this.partition, appliedLsn: e.appliedLsn, nextLsn: e.nextLsn },
+          "the log was trimmed past this partition's store; its processor stopped",
+        );
+      else this.options.logger.error({ partition: this.partition, err: e }, "partition processor stopped");
       for (const w of this.appliedWaiters.splice(0)) w.reject(e);
       this.markDeposed();
       this.options.onFailed?.(e);

@@ -1,0 +1,104 @@
+// Proves a node whose followers fall behind the log's trim point catches up by itself: two onelog node processes on a real nats-server with short compaction rounds (each leader snapshots its partitions and trims the shared log behind the round before); one node is SIGSTOPped for many rounds while the other takes its partitions and keeps serving Counter calls, so the log is trimmed past everything the paused node applied; after SIGCONT the paused node restores those partitions from their snapshots, replays the tail, leads its share again and answers through its own ingress — no partition stays stopped, and every call applied exactly once.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { performance } from "node:perf_hooks";
+import { prng, request, seedFrom, sleep } from "../e2e/harness.js";
+import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
+import { Caller, CounterLoad, OnelogNodes } from "./onelog-nodes.js";
+
+const skip = natsSkip();
+const PARTITIONS = 4;
+const KEYS = 8;
+const LEASE_MS = 2000;
+const COMPACT_INTERVAL_MS = 300;
+/** How long the node stays paused: many compaction rounds. */
+const PAUSE_MS = 5000;
+const CALL_TIMEOUT_MS = 3000;
+
+void describe(
+  "a follower paused past several compaction rounds (2 onelog nodes, 1 nats-server)",
+  { skip, timeout: 120_000 },
+  () => {
+    let nats: NatsCluster | undefined;
+    let nodes: OnelogNodes | undefined;
+    before(async () => {
+      nats = await startNats({ servers: 1 });
+    });
+    after(async () => {
+      await nodes?.stop();
+      await nats?.stop();
+    });
+
+    void it("restores from snapshots when the log was trimmed past it, and serves again", async (t) => {
+      const seed = seedFrom("CLUSTER_SEED");
+      t.diagnostic(`seed ${seed} (CLUSTER_SEED=${seed} replays the client's choices)`);
+      const rand = prng(seed);
+      nodes = await OnelogNodes.start({
+        nats: nats!,
+        count: 2,
+        env: {
+          LEASE_MS: String(LEASE_MS),
+          PARTITIONS: String(PARTITIONS),
+          COMPACT_INTERVAL_MS: String(COMPACT_INTERVAL_MS),
+        },
+      });
+      await nodes.settled(PARTITIONS);
+      const caller = new Caller(nodes, rand);
+      const counters = new CounterLoad(caller, KEYS);
+      let loading = true;
+      const clients = Array.from({ length: 2 }, async (_, c) => {
+        for (let i = 0; loading; i++) await counters.add(`c${c}-${i}`, rand(0, KEYS - 1), CALL_TIMEOUT_MS);
+      });
+      for (const c of clients) c.catch(() => undefined);
+
+      await sleep(1000);
+      nodes.pause(1);
+      await sleep(PAUSE_MS);
+      const before = counters.calls;
+      nodes.resume(1);
+      const resumedAt = performance.now();
+      // The resumed node finds the log trimmed past its stores, restores them, and follows again.
+      while (nodes.lines(1, "restoring it from a snapshot").length === 0) {
+        assert.ok(
+          performance.now() - resumedAt < 20_000,
+          "node-1 never restored a partition from a snapshot",
+        );
+        await sleep(50);
+      }
+      const restoredAfterMs = performance.now() - resumedAt;
+      // Its ingress answers again: the calls wait on node-1's own followers for their answers.
+      const own = (key: number) =>
+        request(`${nodes!.current[1]!.url}/Counter/k${key}/get`, {
+          method: "POST",
+          body: null,
+          timeoutMs: 10_000,
+        });
+      for (let k = 0; k < KEYS; k++) {
+        const reply = await own(k);
+        assert.ok(
+          reply.answered && reply.status === 200,
+          `node-1 answers Counter/k${k}/get after the resume: ${reply.answered ? `${reply.status} ${reply.body}` : reply.reason}`,
+        );
+      }
+      // It leads its share again (the other node hands partitions back).
+      const resettledMs = await nodes.settled(PARTITIONS);
+      await sleep(1000);
+      loading = false;
+      await Promise.all(clients);
+
+      const restores = nodes.lines(1, "restoring it from a snapshot").length;
+      t.diagnostic(
+        `${counters.calls} counter calls (${before} by the end of the ${PAUSE_MS} ms pause, compaction every ${COMPACT_INTERVAL_MS} ms); ` +
+          `node-1 began restoring ${Math.round(restoredAfterMs)} ms after SIGCONT, ${restores} partition restore(s); ` +
+          `partitions spread again ${Math.round(resettledMs)} ms later; retries ${JSON.stringify(Object.fromEntries(caller.retries))}`,
+      );
+      assert.deepEqual(nodes.lines(1, "it stays stopped"), [], "no partition of node-1 stayed stopped");
+      assert.deepEqual(nodes.errors(), [], "no node logged an error");
+      assert.deepEqual(
+        await counters.violations(nodes.current[1]!.url),
+        [],
+        "every call applied exactly once",
+      );
+    });
+  },
+);
