@@ -312,5 +312,36 @@ void describe(
       connections.push(...ncs);
       for (let round = 0; round < 5; round++) await racingWriters(ncs, `race3_${process.pid}_${round}`, 3);
     });
+
+    // The same race on the trim point's subject could let a lower trim point be stored last.
+    void it("three trimmers racing, one per server: the recorded trim point only grows (invariant 5)", async () => {
+      const ncs = await Promise.all(nats.urls.map((url) => connect({ servers: [url] })));
+      connections.push(...ncs);
+      const stream = `trimrace_${process.pid}`;
+      const trimmers: JetStreamLog[] = [];
+      for (const [i, connection] of ncs.entries())
+        trimmers.push(
+          await JetStreamLog.open({ connection, partitions: 1, stream, producer: `t${i}`, replicas: 3 }),
+        );
+      const observer = await JetStreamLog.open({ connection: ncs[0]!, partitions: 1, stream, replicas: 3 });
+      try {
+        for (let i = 0; i < 20; i++)
+          await trimmers[0]!.append(
+            0,
+            range(1, 10).map((j) => rec(`e${i}.${j}`)),
+          );
+        const rounds = 40;
+        for (let round = 0; round < rounds; round++) {
+          // Each trimmer asks for its own point; the highest of the round must be what is kept.
+          const points = trimmers.map((_, i) => 1 + round * 4 + i);
+          await Promise.all(trimmers.map((t, i) => t.trim(0, points[i]!)));
+          const { trimmedLsn } = await observer.findTail(0);
+          assert.equal(trimmedLsn, Math.max(...points), `round ${round}: the highest trim point is recorded`);
+        }
+      } finally {
+        for (const t of trimmers) await t.close();
+        await observer.close();
+      }
+    });
   },
 );

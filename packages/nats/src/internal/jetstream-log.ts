@@ -268,18 +268,23 @@ export class JetStreamLog implements Log {
     if (upTo <= part.trimmedLsn) return;
     try {
       // Invariant 5: the trim point first, by compare-and-set on its subject, so it only grows.
+      // The message id names the expectation: a replicated stream on nats-server 2.9 may let two
+      // racing publishes with the same expectation both succeed, but not two with the same id
+      // (the second is a "duplicate"), so only one trimmer wins each step and the loser re-reads.
       for (;;) {
         const current = await jsm.streams.getMessage(this.#stream, { last_by_subj: part.trimSubject });
         if (current !== null && trimPointOf(current) >= upTo) break;
         const h = headers();
         h.set("Nats-Rollup", "sub");
+        const after = current?.seq ?? 0;
         try {
-          await js.publish(part.trimSubject, String(upTo), {
+          const ack = await js.publish(part.trimSubject, String(upTo), {
             headers: h,
-            expect: { lastSubjectSequence: current?.seq ?? 0 },
+            msgID: `${part.trimSubject}:${after}`,
+            expect: { lastSubjectSequence: after },
             timeout: this.#timeoutMs,
           });
-          break;
+          if (!ack.duplicate) break;
         } catch (error) {
           if (!isWrongLastSequence(error)) throw error;
         }
