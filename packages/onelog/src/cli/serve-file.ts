@@ -1,7 +1,8 @@
 // The process `onelog dev` and `onelog serve` start: onelog embedded (start()) with the services
 // the file in argv[2] exports. Settings come from the environment the CLI sets:
 // ONELOG_INGRESS_PORT, ONELOG_ADMIN_PORT, ONELOG_DATA_DIR, ONELOG_HOST, ONELOG_PARTITIONS, and for
-// cluster mode ONELOG_CLUSTER (nats:// URLs), ONELOG_NODE and ONELOG_REPLICAS.
+// ONELOG_COMPACT_INTERVAL_MS, and for cluster mode ONELOG_CLUSTER (nats:// URLs), ONELOG_NODE,
+// ONELOG_REPLICAS and ONELOG_LEASE_MS.
 // With ONELOG_CHECK_ONLY=1 it only loads the file and exits 0 if it exports services (how `dev`
 // tries changed code before it restarts the server).
 import { resolve } from "node:path";
@@ -66,6 +67,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 const partitions = num("ONELOG_PARTITIONS");
+const compactIntervalMs = num("ONELOG_COMPACT_INTERVAL_MS");
 const host = process.env.ONELOG_HOST;
 let server: OnelogServer;
 try {
@@ -78,6 +80,7 @@ try {
       dataDir: process.env.ONELOG_DATA_DIR || ".onelog",
       ...(host === undefined || host === "" ? {} : { host }),
       ...(partitions === undefined ? {} : { partitions }),
+      ...(compactIntervalMs === undefined ? {} : { compactIntervalMs }),
     },
     cluster,
   );
@@ -102,11 +105,13 @@ async function joinCluster(): Promise<ClusterBackend | undefined> {
     throw new Error(`--cluster needs the package @onelog/nats (npm install @onelog/nats): ${String(e)}`);
   }
   const replicas = num("ONELOG_REPLICAS");
+  const leaseMs = num("ONELOG_LEASE_MS");
   return nats.connectCluster({
     servers: servers.split(",").map((s) => s.trim()),
     node: process.env.ONELOG_NODE || hostname().replace(/[^A-Za-z0-9_-]/g, "-"),
     partitions: partitions ?? 4,
     ...(replicas === undefined ? {} : { replicas }),
+    ...(leaseMs === undefined ? {} : { leaseMs }),
   });
 }
 

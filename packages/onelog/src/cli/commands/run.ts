@@ -31,6 +31,18 @@ interface RunOptions {
   cluster?: string;
   node?: string;
   replicas?: number;
+  compactIntervalMs?: number;
+  leaseMs?: number;
+}
+
+/** The longest interval Node's timers hold (2^31 − 1 ms, 24.8 days). */
+const MAX_MS = 2 ** 31 - 1;
+
+function ms(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_MS)
+    throw new InvalidArgumentError(`expected whole ms from 1 to ${MAX_MS}`);
+  return n;
 }
 
 function port(text: string): number {
@@ -113,6 +125,8 @@ const CONFIG_KEYS = {
   cluster: "urls",
   node: "string",
   replicas: "count",
+  compactIntervalMs: "ms",
+  leaseMs: "ms",
 } as const;
 
 /**
@@ -144,6 +158,10 @@ function readConfig(file: string): RunOptions {
     if (kind === "port") {
       if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65_535)
         throw bad("a port number");
+      out[key] = value;
+    } else if (kind === "ms") {
+      if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_MS)
+        throw bad(`whole ms from 1 to ${MAX_MS}`);
       out[key] = value;
     } else if (kind === "count") {
       if (!Number.isInteger(value) || (value as number) < 1) throw bad("a positive integer");
@@ -193,6 +211,8 @@ async function run(mode: "dev" | "serve", file: string | undefined, flags: RunOp
   if (o.cluster !== undefined) env.ONELOG_CLUSTER = o.cluster;
   if (o.node !== undefined) env.ONELOG_NODE = o.node;
   if (o.replicas !== undefined) env.ONELOG_REPLICAS = String(o.replicas);
+  if (o.compactIntervalMs !== undefined) env.ONELOG_COMPACT_INTERVAL_MS = String(o.compactIntervalMs);
+  if (o.leaseMs !== undefined) env.ONELOG_LEASE_MS = String(o.leaseMs);
   const args = [...execArgv, runner, ...(path === undefined ? [] : [path])];
 
   let stopping = false;
@@ -363,6 +383,11 @@ export function registerRun(program: Command): void {
         "--config <file>",
         "a JSON file of these options in camelCase (ingressPort, dataDir, cluster, …); flags win over it",
       )
+      .option(
+        "--compact-interval-ms <ms>",
+        "how often the log is trimmed behind a store checkpoint (in a cluster: behind a snapshot; default 60000, env ONELOG_COMPACT_INTERVAL_MS)",
+        ms,
+      )
       .option("--partitions <n>", "partitions of a new data directory (default 4)", (t) => {
         const n = Number(t);
         if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
@@ -382,6 +407,11 @@ export function registerRun(program: Command): void {
     .option(
       "--node <id>",
       "this node's id in the cluster, stable across restarts (default: the host name; env ONELOG_NODE)",
+    )
+    .option(
+      "--lease-ms <ms>",
+      "how long a partition lease lasts unrenewed: a dead node's partitions move after it (default 10000, env ONELOG_LEASE_MS)",
+      ms,
     )
     .option(
       "--replicas <n>",
