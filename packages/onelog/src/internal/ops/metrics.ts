@@ -13,7 +13,7 @@
 import { statSync } from "node:fs";
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Engine } from "../engine.js";
-import type { Log } from "../log/log.js";
+import type { Log, LogPosition } from "../log/log.js";
 import type { ProcessorObserver } from "../partition/processor.js";
 import type { SqlIntrospection } from "./sql.js";
 import { INVOCATION_STATES, type InvocationState } from "../partition/store/store.js";
@@ -74,6 +74,20 @@ export class Metrics implements ProcessorObserver {
       registers,
     });
     const current = (): MetricSources | undefined => this.sources;
+    // One findTail per partition per scrape: three gauges read it, and in a cluster it is a
+    // request to JetStream. A scrape starts every gauge's collect in one synchronous pass, so the
+    // request in flight is shared, and forgotten once it settles (the next scrape asks again).
+    const inFlight = new Map<number, Promise<LogPosition>>();
+    const positionOf = (s: MetricSources, p: number): Promise<LogPosition> => {
+      let position = inFlight.get(p);
+      if (position === undefined) {
+        position = s.log.findTail(p);
+        inFlight.set(p, position);
+        const forget = () => inFlight.delete(p);
+        position.then(forget, forget);
+      }
+      return position;
+    };
     new Gauge({
       name: "onelog_invocations",
       help: "Invocations in the store by status (completed ones only while retained)",
@@ -110,7 +124,7 @@ export class Metrics implements ProcessorObserver {
     perPartition(
       "onelog_log_tail_lsn",
       "The highest durable LSN of the partition's log",
-      async (s, p) => (await s.log.findTail(p)).tailLsn,
+      async (s, p) => (await positionOf(s, p)).tailLsn,
     );
     perPartition(
       "onelog_applied_lsn",
@@ -120,13 +134,13 @@ export class Metrics implements ProcessorObserver {
     perPartition(
       "onelog_apply_lag_records",
       "Records appended to the partition's log and not applied yet",
-      async (s, p) => (await s.log.findTail(p)).tailLsn - (s.engine.processors[p]?.appliedLsn ?? 0),
+      async (s, p) => (await positionOf(s, p)).tailLsn - (s.engine.processors[p]?.appliedLsn ?? 0),
     );
     perPartition(
       "onelog_log_records",
       "Records still in the partition's log (not trimmed yet)",
       async (s, p) => {
-        const { tailLsn, trimmedLsn } = await s.log.findTail(p);
+        const { tailLsn, trimmedLsn } = await positionOf(s, p);
         return tailLsn - trimmedLsn;
       },
     );
