@@ -14,6 +14,7 @@ import {
   type Factory,
   type Subject,
 } from "../integration/log-conformance-suite.js";
+import { eventually } from "../integration/admin-harness.js";
 import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
 
 const skip = natsSkip();
@@ -136,6 +137,35 @@ void describe(
         assert.equal(await count(), 1, "the last message stays: it carries the tail");
         assert.deepEqual(await log.findTail(0), { tailLsn: 10, trimmedLsn: 10 });
         assert.deepEqual(await log.append(0, [rec("r11")]), [11]);
+      } finally {
+        await log.close();
+      }
+    });
+
+    void it("a reader that ends deletes its ephemeral consumer", async () => {
+      const stream = `consumers_${process.pid}`;
+      const nc = await conn();
+      const log = await JetStreamLog.open({ connection: nc, partitions: 2, stream });
+      try {
+        for (let i = 1; i <= 3; i++) await log.append(i % 2, [rec(`r${i}`)]);
+        const jsm = await jetstreamManager(nc);
+        const consumers = async () => (await jsm.consumers.list(stream).next()).length;
+        for (let round = 0; round < 3; round++) {
+          const stops = [0, 1].map(() => new AbortController());
+          const firsts = await Promise.all(
+            [0, 1].map(async (p) => {
+              for await (const batch of log.read(p, 1, stops[p]!.signal)) return batch[0]!.lsn;
+              return undefined;
+            }),
+          );
+          assert.deepEqual(firsts, [1, 1]);
+          for (const s of stops) s.abort();
+        }
+        await eventually(
+          "the readers' consumers are deleted",
+          async () => ((await consumers()) === 0 ? true : undefined),
+          5_000,
+        );
       } finally {
         await log.close();
       }

@@ -701,6 +701,7 @@ export class JetStreamLog implements Log {
     try {
       while (!signal.aborted && !this.#closed) {
         let messages: ConsumerMessages;
+        let consumer: { delete(): Promise<unknown> };
         try {
           const api = await until(this.#api());
           if (api === ENDED) return;
@@ -709,17 +710,18 @@ export class JetStreamLog implements Log {
           next = Math.max(next, trimmed + 1);
           const startSeq = await until(this.#seqFor(part, next));
           if (startSeq === ENDED) return;
-          const consumer = await until(
+          const got = await until(
             api.js.consumers.get(this.#stream, { filter_subjects: part.subject, opt_start_seq: startSeq }),
           );
-          if (consumer === ENDED) return;
+          if (got === ENDED) return;
+          consumer = got;
           // Short pulls with 1 s heartbeats: a reader whose server died notices within seconds
           // (the ordered consumer then recreates itself on another server), not after 30 s.
           const opened = await until(
-            consumer.consume({ max_messages: READ_BUFFER_MESSAGES, expires: 5000, idle_heartbeat: 1000 }),
+            got.consume({ max_messages: READ_BUFFER_MESSAGES, expires: 5000, idle_heartbeat: 1000 }),
           );
           if (opened === ENDED) {
-            void consumer.delete().catch(() => undefined);
+            void got.delete().catch(() => undefined);
             return;
           }
           messages = opened;
@@ -786,7 +788,11 @@ export class JetStreamLog implements Log {
           if (error instanceof LogError) throw error;
           if (!isTransient(error)) throw toLogError(error, `read of partition ${part.index} at LSN ${next}`);
         } finally {
+          // The ephemeral consumer goes with its reader (else JetStream keeps it for its 5 min
+          // inactivity threshold); if its server is gone, that threshold removes it.
+          // close() may wait for the pull in flight to expire; the delete need not.
           void messages.close().catch(() => undefined);
+          void consumer.delete().catch(() => undefined);
         }
         // The consumer ended without being asked to (its server went away): follow from `next` again.
         if (!signal.aborted && !this.#closed) await until(new Promise((r) => setTimeout(r, 100)));
