@@ -17,8 +17,8 @@
  * 6. At most one exclusive invocation per object key (or workflow run per id) holds the key's
  *    lock; the others wait in the key's inbox in arrival order, and the lock passes to the
  *    oldest when its holder completes.
- * 7. Each completion id gets at most one notification, and each signal id at most one (a
- *    second resolution of an awakeable, a second cancel, are dropped). What a command can be
+ * 7. Each completion id gets at most one notification, and each signal id or signal name at
+ *    most one (a second resolution of an awakeable, a second cancel, are dropped). What a command can be
  *    told at once (a callee's id, a lazily read state value, a promise's peek) is notified in
  *    the same record's application, right after the command.
  * 8. Messages to other partitions are written to the outbox in the same transaction as their
