@@ -595,3 +595,42 @@ describe("ingress: a terminal failure is logged", () => {
     }
   });
 });
+
+describe("ingress: a terminal failure's metadata", () => {
+  it("is in the error body, as restate-server answers it, and a caller's TerminalError has it", async () => {
+    const picky = onelog.service({
+      name: "Picky",
+      handlers: {
+        reject: async () => {
+          throw new onelog.TerminalError("no", {
+            errorCode: 422,
+            metadata: { field: "email", rule: "unique" },
+          });
+        },
+        relay: async (ctx: onelog.Context) => {
+          try {
+            await ctx.genericCall({ service: "Picky", method: "reject", parameter: new Uint8Array(0) });
+            return null;
+          } catch (e) {
+            return (e as onelog.TerminalError).metadata;
+          }
+        },
+      },
+    });
+    const server = await startOn(tmpDir(), [picky]);
+    try {
+      const r = await post(server.ingressUrl, "/Picky/reject");
+      assert.equal(r.status, 422);
+      assert.deepEqual(r.body, {
+        code: 422,
+        message: "no",
+        metadata: { field: "email", rule: "unique" },
+        source: "invocation",
+      });
+      const relayed = await post(server.ingressUrl, "/Picky/relay");
+      assert.deepEqual([relayed.status, relayed.body], [200, { field: "email", rule: "unique" }]);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -573,6 +573,124 @@ describe("apply: attach", () => {
   });
 });
 
+describe("apply: attach and get output by target (remote SDKs)", () => {
+  const caller = (completionId: number): Caller => ({ invocationId: A, completionId });
+
+  it("an attach by idempotency key asks the id that key names, as the ingress's attach path does", () => {
+    const store = started();
+    const c: CommandEntry = {
+      type: "attach_target",
+      idempotentRequest: { service: "Counter", key: "k1", handler: "add", idempotencyKey: "i1" },
+      completionId: 1,
+    };
+    assert.deepEqual(step(store, entry(1, c)), [{ type: "ship_outbox" }, ack(1, 1)]);
+    const target = idempotentInvocationId(ADD, "i1");
+    assert.deepEqual(outbox(store), [{ type: "attach_request", invocationId: target, caller: caller(1) }]);
+  });
+
+  it("a get-output of a workflow asks its run's id, without waiting", () => {
+    const store = started();
+    const c: CommandEntry = {
+      type: "get_output",
+      workflowRun: { workflow: "Signup", workflowId: "w1" },
+      completionId: 2,
+    };
+    step(store, entry(1, c));
+    assert.deepEqual(outbox(store), [
+      {
+        type: "attach_request",
+        invocationId: workflowRunId("Signup", "w1"),
+        caller: caller(2),
+        output: true,
+      },
+    ]);
+  });
+
+  it("get output: void while the target runs, its result once completed, 404 when unknown", () => {
+    const store = started({ idempotencyKey: "k" });
+    const c: Caller = { invocationId: CALLER, completionId: 3 };
+    assert.deepEqual(step(store, { type: "attach_request", invocationId: A, caller: c, output: true }), [
+      { type: "ship_outbox" },
+    ]);
+    assert.equal(store.getStatus(A)?.sinks, undefined, "a get-output does not wait");
+    const result: Result = { err: { code: 418, message: "teapot", metadata: [{ key: "k", value: "v" }] } };
+    step(store, { type: "end", invocationId: A, attemptEpoch: 1, result });
+    step(store, { type: "attach_request", invocationId: A, caller: c, output: true });
+    step(store, { type: "attach_request", invocationId: B, caller: c, output: true });
+    assert.deepEqual(outbox(store), [
+      { type: "invocation_response", ...c, result: { void: true } },
+      { type: "invocation_response", ...c, result },
+      {
+        type: "invocation_response",
+        ...c,
+        result: { err: { code: 404, message: `invocation ${B} not found` } },
+      },
+    ]);
+  });
+
+  it("a void response is journaled as the get-output's void notification", () => {
+    const store = started();
+    step(store, entry(1, { type: "get_output", invocationId: B, completionId: 1 }));
+    assert.deepEqual(step(store, response(1, { void: true } as unknown as Result)), [
+      notify(completion(1, VOID), 2),
+    ]);
+  });
+});
+
+describe("apply: named signals (remote SDKs)", () => {
+  const named = (name: string, value: NotificationValue): NotificationEntry => ({
+    type: "named_signal",
+    name,
+    value,
+  });
+
+  it("a send by name goes to the target's partition through the outbox", () => {
+    const store = started();
+    const c: CommandEntry = {
+      type: "send_named_signal",
+      invocationId: B,
+      name: "approved",
+      value: { ok: enc(true) },
+    };
+    assert.deepEqual(step(store, entry(1, c)), [{ type: "ship_outbox" }, ack(1, 1)]);
+    assert.deepEqual(outbox(store), [
+      { type: "named_signal", invocationId: B, name: "approved", value: { ok: enc(true) } },
+    ]);
+  });
+
+  it("is journaled once per name, resumes an invocation suspended on it, and not one waiting on another name", () => {
+    const store = started();
+    step(store, { ...suspend([], []), waitingNamedSignals: ["approved"] } as RecordBody);
+    assert.deepEqual(store.getStatus(A)?.waitingOn, {
+      completionIds: [],
+      signalIds: [],
+      signalNames: ["approved"],
+    });
+    assert.deepEqual(
+      step(store, { type: "named_signal", invocationId: A, name: "other", value: { void: true } }),
+      [],
+    );
+    assert.equal(store.getStatus(A)?.state, "suspended");
+    assert.deepEqual(
+      step(store, { type: "named_signal", invocationId: A, name: "approved", value: { ok: enc(1) } }),
+      [{ type: "invoke", invocationId: A, attemptEpoch: 2 }],
+    );
+    assert.deepEqual(
+      step(store, { type: "named_signal", invocationId: A, name: "approved", value: { ok: enc(2) } }),
+      [],
+    );
+    assert.deepEqual(store.getJournal(A).slice(1), [named("other", VOID), named("approved", { ok: enc(1) })]);
+  });
+
+  it("a suspension on a name that already arrived re-invokes at once", () => {
+    const store = started();
+    step(store, { type: "named_signal", invocationId: A, name: "go", value: { void: true } });
+    assert.deepEqual(step(store, { ...suspend([], []), waitingNamedSignals: ["go"] } as RecordBody), [
+      { type: "invoke", invocationId: A, attemptEpoch: 2 },
+    ]);
+  });
+});
+
 describe("apply: suspend", () => {
   it("stores waitingOn, goes suspended, aborts the attempt; its later effects are dropped", () => {
     const store = started();

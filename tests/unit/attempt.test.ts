@@ -217,6 +217,9 @@ function notificationsAfter(
     case "clear_all_state":
     case "complete_awakeable":
     case "attach":
+    case "attach_target":
+    case "get_output":
+    case "send_named_signal":
     case "cancel_invocation":
       return [];
   }

@@ -2,6 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import {
   FrameDecoder,
   MessageType,
@@ -57,6 +58,41 @@ const commands: CommandEntry[] = [
   { type: "promise_complete", name: "p", result: { ok: b("2") }, completionId: 10 },
   { type: "attach", invocationId: "inv_1", completionId: 11 },
   { type: "cancel_invocation", invocationId: "inv_2" },
+  {
+    type: "attach_target",
+    idempotentRequest: { service: "Counter", key: "k", handler: "add", idempotencyKey: "i" },
+    completionId: 12,
+  },
+  { type: "attach_target", workflowRun: { workflow: "Signup", workflowId: "w" }, completionId: 13 },
+  { type: "get_output", invocationId: "inv_4", completionId: 14 },
+  {
+    type: "get_output",
+    idempotentRequest: { service: "Greeter", handler: "greet", idempotencyKey: "i" },
+    completionId: 15,
+  },
+  { type: "get_output", workflowRun: { workflow: "Signup", workflowId: "" }, completionId: 16 },
+  { type: "send_named_signal", invocationId: "inv_5", name: "go", value: { void: true } },
+  { type: "send_named_signal", invocationId: "inv_5", name: "go", value: { ok: b("1") } },
+  {
+    type: "send_named_signal",
+    invocationId: "inv_5",
+    name: "go",
+    value: { err: { code: 400, message: "no", metadata: [{ key: "why", value: "late" }] } },
+  },
+  {
+    type: "complete_awakeable",
+    awakeableId: "awk_z",
+    result: {
+      err: {
+        code: 500,
+        message: "m",
+        metadata: [
+          { key: "a", value: "1" },
+          { key: "b", value: "" },
+        ],
+      },
+    },
+  },
 ];
 
 const notifications: NotificationEntry[] = [
@@ -67,7 +103,21 @@ const notifications: NotificationEntry[] = [
   { type: "completion", completionId: 7, value: { stateKeys: ["x", "y"] } },
   { type: "signal", signalId: 1, value: { void: true } },
   { type: "signal", signalId: 17, value: { ok: b("w") } },
+  { type: "named_signal", name: "approved", value: { ok: b("yes") } },
+  { type: "named_signal", name: "approved", value: { void: true } },
+  {
+    type: "completion",
+    completionId: 5,
+    value: { err: { code: 400, message: "m", metadata: [{ key: "k", value: "v" }] } },
+  },
 ];
+
+/** A protobuf message built by hand from the field numbers of service-protocol/…/protocol.proto. */
+function pb(write: (w: BinaryWriter) => void): Uint8Array {
+  const w = new BinaryWriter();
+  write(w);
+  return w.finish();
+}
 
 describe("service protocol messages", () => {
   it("round-trips every command onelog's journal holds", () => {
@@ -98,7 +148,7 @@ describe("service protocol messages", () => {
 
   it("round-trips notifications with the type of their command", () => {
     for (const n of notifications) {
-      const type = n.type === "completion" ? MessageType.RunCompletion : 0;
+      const type = n.type === "completion" ? MessageType.RunCompletion : MessageType.SignalNotification;
       const m = decodeMessage(encodeNotification(n, type));
       assert.deepEqual(m, { kind: "notification", entry: n });
     }
@@ -106,6 +156,113 @@ describe("service protocol messages", () => {
       [3, MessageType.CallInvocationIdCompletion],
       [4, MessageType.CallCompletion],
     ]);
+  });
+
+  it("reads attach and get-output targets, failure metadata and named signals at the protocol's field numbers", () => {
+    // AttachInvocationCommandMessage { idempotent_request_target = 3 { service_name = 1, service_key = 2, handler_name = 3, idempotency_key = 4 }, result_completion_id = 11 }
+    const attach = pb((w) => {
+      w.tag(3, WireType.LengthDelimited).bytes(
+        pb((t) => {
+          t.tag(1, WireType.LengthDelimited).string("Counter");
+          t.tag(2, WireType.LengthDelimited).string("k1");
+          t.tag(3, WireType.LengthDelimited).string("add");
+          t.tag(4, WireType.LengthDelimited).string("idem");
+        }),
+      );
+      w.tag(11, WireType.Varint).uint32(7);
+    });
+    assert.deepEqual(decodeMessage({ type: 0x0412, flags: 0, body: attach }), {
+      kind: "command",
+      entry: {
+        type: "attach_target",
+        idempotentRequest: { service: "Counter", key: "k1", handler: "add", idempotencyKey: "idem" },
+        completionId: 7,
+      },
+    });
+    // GetInvocationOutputCommandMessage { workflow_target = 4 { workflow_name = 1, workflow_key = 2 }, result_completion_id = 11 }
+    const output = pb((w) => {
+      w.tag(4, WireType.LengthDelimited).bytes(
+        pb((t) =>
+          t.tag(1, WireType.LengthDelimited).string("Signup").tag(2, WireType.LengthDelimited).string("w1"),
+        ),
+      );
+      w.tag(11, WireType.Varint).uint32(8);
+    });
+    assert.deepEqual(decodeMessage({ type: 0x0413, flags: 0, body: output }), {
+      kind: "command",
+      entry: { type: "get_output", workflowRun: { workflow: "Signup", workflowId: "w1" }, completionId: 8 },
+    });
+    // SignalNotificationMessage { name = 3, failure = 6 { code = 1, message = 2, metadata = 3 { key = 1, value = 2 } } }
+    const failure = pb((f) => {
+      f.tag(1, WireType.Varint).uint32(422);
+      f.tag(2, WireType.LengthDelimited).string("bad");
+      f.tag(3, WireType.LengthDelimited).bytes(
+        pb((m) =>
+          m.tag(1, WireType.LengthDelimited).string("field").tag(2, WireType.LengthDelimited).string("x"),
+        ),
+      );
+    });
+    const signal = pb((w) => {
+      w.tag(3, WireType.LengthDelimited).string("approved");
+      w.tag(6, WireType.LengthDelimited).bytes(failure);
+    });
+    const err = { code: 422, message: "bad", metadata: [{ key: "field", value: "x" }] };
+    assert.deepEqual(decodeMessage({ type: 0xfbff, flags: 0, body: signal }), {
+      kind: "notification",
+      entry: { type: "named_signal", name: "approved", value: { err } },
+    });
+    // On V5, Failure has no field 3: what a peer put there is skipped.
+    assert.deepEqual(decodeMessage({ type: 0xfbff, flags: 0, body: signal }, { version: 5 }), {
+      kind: "notification",
+      entry: { type: "named_signal", name: "approved", value: { err: { code: 422, message: "bad" } } },
+    });
+    // SendSignalCommandMessage { target_invocation_id = 1, name = 3, void = 4 }
+    const send = pb((w) => {
+      w.tag(1, WireType.LengthDelimited).string("inv_9");
+      w.tag(3, WireType.LengthDelimited).string("go");
+      w.tag(4, WireType.LengthDelimited).bytes(new Uint8Array(0));
+    });
+    assert.deepEqual(decodeMessage({ type: 0x0410, flags: 0, body: send }), {
+      kind: "command",
+      entry: { type: "send_named_signal", invocationId: "inv_9", name: "go", value: { void: true } },
+    });
+  });
+
+  it("writes failure metadata on V6 and leaves it out on V5", () => {
+    const result = { err: { code: 400, message: "bad", metadata: [{ key: "k", value: "v" }] } };
+    const v6 = decodeMessage({ type: MessageType.OutputCommand, flags: 0, body: encodeOutput(result, 6) });
+    assert.deepEqual(v6, { kind: "output", result });
+    const v5 = decodeMessage({ type: MessageType.OutputCommand, flags: 0, body: encodeOutput(result, 5) });
+    assert.deepEqual(v5, { kind: "output", result: { err: { code: 400, message: "bad" } } });
+    const n = { type: "completion" as const, completionId: 1, value: result };
+    const frame = encodeNotification(n, MessageType.CallCompletion, 5);
+    assert.deepEqual(decodeMessage(frame), {
+      kind: "notification",
+      entry: { ...n, value: { err: { code: 400, message: "bad" } } },
+    });
+  });
+
+  it("refuses a V7 scope on a target, and a target without its names", () => {
+    const scoped = pb((w) => {
+      w.tag(4, WireType.LengthDelimited).bytes(
+        pb((t) =>
+          t
+            .tag(1, WireType.LengthDelimited)
+            .string("Signup")
+            .tag(2, WireType.LengthDelimited)
+            .string("w1")
+            .tag(3, WireType.LengthDelimited)
+            .string("tenant-a"),
+        ),
+      );
+      w.tag(11, WireType.Varint).uint32(1);
+    });
+    assert.throws(() => decodeMessage({ type: 0x0412, flags: 0, body: scoped }), ProtocolError);
+    const nameless = pb((w) => {
+      w.tag(3, WireType.LengthDelimited).bytes(pb((t) => t.tag(4, WireType.LengthDelimited).string("idem")));
+      w.tag(11, WireType.Varint).uint32(1);
+    });
+    assert.throws(() => decodeMessage({ type: 0x0413, flags: 0, body: nameless }), ProtocolError);
   });
 
   it("round-trips the control messages", () => {

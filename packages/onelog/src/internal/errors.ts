@@ -88,9 +88,15 @@ export function errorBody(
     readonly message: string;
     readonly onelogCode?: string;
     readonly source?: ErrorSource;
+    /** A terminal failure's metadata: an object of its pairs, as restate-server answers it. */
+    readonly metadata?: readonly { readonly key: string; readonly value: string }[];
   },
 ): Record<string, unknown> {
   const own = e.onelogCode === undefined ? {} : { onelog_code: e.onelogCode };
   if (surface === "admin") return { message: e.message, restate_code: null, ...own };
-  return { code: e.status, message: e.message, source: e.source ?? "ingress", ...own };
+  const metadata =
+    e.metadata === undefined || e.metadata.length === 0
+      ? {}
+      : { metadata: Object.fromEntries(e.metadata.map((m) => [m.key, m.value])) };
+  return { code: e.status, message: e.message, ...metadata, source: e.source ?? "ingress", ...own };
 }

@@ -188,7 +188,10 @@ function errorOutcome(e: unknown): AttemptOutcome {
 }
 
 function toFailure(e: TerminalError): Failure {
-  return { code: e.code, message: e.message };
+  const metadata = Object.entries(e.metadata ?? {}).map(([key, value]) => ({ key, value: String(value) }));
+  return metadata.length === 0
+    ? { code: e.code, message: e.message }
+    : { code: e.code, message: e.message, metadata };
 }
 
 function errorMessage(e: unknown): string {
@@ -202,7 +205,12 @@ function errorMessage(e: unknown): string {
 function failureError(f: Failure): TerminalError {
   return f.code === 409 && f.message === "Cancelled"
     ? new CancelledError()
-    : new TerminalError(f.message, { errorCode: f.code });
+    : new TerminalError(f.message, {
+        errorCode: f.code,
+        ...(f.metadata === undefined
+          ? {}
+          : { metadata: Object.fromEntries(f.metadata.map((m) => [m.key, m.value])) }),
+      });
 }
 
 function decodeResult<T>(result: Result, serde: Serde<T>): T {
@@ -448,6 +456,8 @@ class AttemptStateMachine {
       this.cancelSeen = true;
       return this.cancelled(position);
     }
+    // Named signals (Restate's ctx.signal(name)) are sent by other SDKs; this SDK awaits none.
+    if (entry.type === "named_signal") return;
     const key: WaitKey = entry.type === "signal" ? `s${entry.signalId}` : `c${entry.completionId}`;
     if (entry.type === "completion" && this.proposedRuns.delete(entry.completionId)) this.busy--;
     const p = this.pending.get(key);

@@ -14,6 +14,12 @@ export interface TerminalErrorOptions {
   /** An error code; used as the HTTP status at the ingress when it is in 400–599. Default 500. */
   readonly errorCode?: number;
   readonly cause?: unknown;
+  /**
+   * Key/value pairs recorded with the failure (as in Restate's SDK; protocol V6): journaled
+   * with it and given to whoever gets the failure (callers, attachers, the ingress's error
+   * body). Dropped on a V5 stream.
+   */
+  readonly metadata?: Record<string, string>;
 }
 
 /**
@@ -25,11 +31,14 @@ export interface TerminalErrorOptions {
  */
 export class TerminalError extends Error {
   readonly code: number;
+  /** The failure's metadata (`{}` when none), as in Restate's SDK. */
+  readonly metadata?: Record<string, string>;
   readonly [TERMINAL] = true;
   constructor(message: string, options?: TerminalErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "TerminalError";
     this.code = options?.errorCode ?? 500;
+    this.metadata = options?.metadata ?? {};
   }
   /** @deprecated alias of `code`, as in the Restate SDK. */
   get errorCode(): number {

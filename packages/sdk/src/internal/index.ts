@@ -1,23 +1,29 @@
 // Engine-facing entry point (`@onelog/sdk/internal`): the journal types and the attempt runner.
 // Not for handler code; it may change between minor versions.
 export type {
+  AttachByTargetEntry,
   CallEntry,
   CallTarget,
   CommandEntry,
   CompletionEntry,
   Failure,
+  FailureMetadata,
+  IdempotentRequestTarget,
   InputEntry,
   JournalEntry,
   NotificationEntry,
   NotificationValue,
   Result,
+  NamedSignalEntry,
   RunEntry,
   SignalEntry,
+  WorkflowRunTarget,
 } from "./journal.js";
 export {
   CANCEL_SIGNAL_ID,
   FIRST_AWAKEABLE_SIGNAL_ID,
   VOID,
+  attachTargetName,
   awakeableId,
   completionIdsOf,
   describeEntry,

@@ -16,10 +16,22 @@
  * which is journal order, so replays take the same branches as the first attempt did.
  */
 
-/** A terminal failure as it is journaled and returned to callers. */
+/**
+ * A terminal failure as it is journaled and returned to callers. `metadata` (service protocol
+ * V6, Restate's `TerminalError` `metadata` option) goes wherever the failure goes: the journal,
+ * the invocation's result, its callers and attachers; a V5 stream never carries it.
+ */
 export interface Failure {
   readonly code: number;
   readonly message: string;
+  /** Key/value pairs in the order they were given; absent when there are none. */
+  readonly metadata?: readonly FailureMetadata[];
+}
+
+/** One key/value pair of a failure's metadata. */
+export interface FailureMetadata {
+  readonly key: string;
+  readonly value: string;
 }
 
 /** The outcome of a step or of a whole invocation: a value, or a terminal failure. */
@@ -134,11 +146,53 @@ export interface PromiseCompleteEntry {
   readonly completionId: number;
 }
 
+/** An idempotent request, named by its target and idempotency key (the protocol's IdempotentRequestTarget). */
+export interface IdempotentRequestTarget {
+  readonly service: string;
+  readonly handler: string;
+  /** The object key; absent for a service. */
+  readonly key?: string;
+  readonly idempotencyKey: string;
+}
+
+/** A workflow's run, named by the workflow and its id (the protocol's WorkflowTarget). */
+export interface WorkflowRunTarget {
+  readonly workflow: string;
+  readonly workflowId: string;
+}
+
 /** `ctx.attach(id)`: notified with that invocation's result. */
 export interface AttachEntry {
   readonly type: "attach";
   readonly invocationId: string;
   readonly completionId: number;
+}
+
+/**
+ * What a remote SDK attaches to or asks the output of by name rather than by id (the protocol's
+ * AttachInvocation and GetInvocationOutput commands): exactly one of `invocationId`,
+ * `idempotentRequest` and `workflowRun` is set. `attach` waits for the result; `get_output` is
+ * notified at once, with void while the invocation has not completed. Either is a 404 failure
+ * when no such invocation is known.
+ */
+export interface AttachByTargetEntry {
+  readonly type: "attach_target" | "get_output";
+  readonly invocationId?: string;
+  readonly idempotentRequest?: IdempotentRequestTarget;
+  readonly workflowRun?: WorkflowRunTarget;
+  readonly completionId: number;
+}
+
+/**
+ * A remote SDK sends named signal `name` to another invocation (the protocol's SendSignal with a
+ * name, Restate's `ctx.invocation(id).signal(name).resolve()`): notified there as a
+ * {@link NamedSignalEntry}.
+ */
+export interface SendNamedSignalEntry {
+  readonly type: "send_named_signal";
+  readonly invocationId: string;
+  readonly name: string;
+  readonly value: { readonly ok: Uint8Array } | { readonly err: Failure } | { readonly void: true };
 }
 
 /** `ctx.cancel(id)`: sends the cancel signal to another invocation. */
@@ -175,6 +229,8 @@ export type CommandEntry = (
   | PromisePeekEntry
   | PromiseCompleteEntry
   | AttachEntry
+  | AttachByTargetEntry
+  | SendNamedSignalEntry
   | CancelInvocationEntry
 ) & { readonly wire?: WireCommand };
 
@@ -209,7 +265,14 @@ export interface SignalEntry {
   readonly value: NotificationValue;
 }
 
-export type NotificationEntry = CompletionEntry | SignalEntry;
+/** A notification: named signal `name` arrived (Restate's `ctx.signal(name)`; remote SDKs only). */
+export interface NamedSignalEntry {
+  readonly type: "named_signal";
+  readonly name: string;
+  readonly value: NotificationValue;
+}
+
+export type NotificationEntry = CompletionEntry | SignalEntry | NamedSignalEntry;
 
 export type JournalEntry = CommandEntry | NotificationEntry;
 
@@ -218,7 +281,7 @@ export const VOID: NotificationValue = { void: true };
 
 /** True for entries the engine appends (not proposed by the handler). */
 export function isNotification(entry: JournalEntry): entry is NotificationEntry {
-  return entry.type === "completion" || entry.type === "signal";
+  return entry.type === "completion" || entry.type === "signal" || entry.type === "named_signal";
 }
 
 /** The completion ids a command waits on (none for commands complete in themselves). */
@@ -230,6 +293,8 @@ export function completionIdsOf(entry: CommandEntry): number[] {
     case "promise_peek":
     case "promise_complete":
     case "attach":
+    case "attach_target":
+    case "get_output":
       return [entry.completionId];
     case "get_state":
     case "get_state_keys":
@@ -244,6 +309,7 @@ export function completionIdsOf(entry: CommandEntry): number[] {
     case "clear_state":
     case "clear_all_state":
     case "complete_awakeable":
+    case "send_named_signal":
     case "cancel_invocation":
       return [];
   }
@@ -287,13 +353,32 @@ export function describeEntry(entry: JournalEntry): string {
       return `CompletePromise '${entry.name}'`;
     case "attach":
       return `Attach ${entry.invocationId}`;
+    case "attach_target":
+      return `Attach ${attachTargetName(entry)}`;
+    case "get_output":
+      return `GetInvocationOutput ${attachTargetName(entry)}`;
+    case "send_named_signal":
+      return `SendSignal '${entry.name}' to ${entry.invocationId}`;
     case "cancel_invocation":
       return `CancelInvocation ${entry.invocationId}`;
     case "completion":
       return `Completion ${entry.completionId}`;
     case "signal":
       return entry.signalId === CANCEL_SIGNAL_ID ? "CancelSignal" : `Signal ${entry.signalId}`;
+    case "named_signal":
+      return `Signal '${entry.name}'`;
   }
+}
+
+/** How an attach or get-output names its target, for people: the id, the idempotent request or the workflow. */
+export function attachTargetName(entry: AttachByTargetEntry): string {
+  if (entry.idempotentRequest !== undefined) {
+    const t = entry.idempotentRequest;
+    return `${t.service}/${t.key === undefined ? "" : `${t.key}/`}${t.handler} (idempotency key '${t.idempotencyKey}')`;
+  }
+  if (entry.workflowRun !== undefined)
+    return `workflow ${entry.workflowRun.workflow}/${entry.workflowRun.workflowId}`;
+  return entry.invocationId ?? "";
 }
 
 /** The awakeable id of signal `signalId` of an invocation: `awk_` + id hex + signal id (base 36). */

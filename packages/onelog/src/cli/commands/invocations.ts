@@ -105,7 +105,8 @@ function entryDetail(e: ShownEntry): string {
     case "input":
       return showValue(f.argument as ShownValue);
     case "completion":
-    case "signal": {
+    case "signal":
+    case "named_signal": {
       const v = f.value as Record<string, unknown> | undefined;
       if (v === undefined) return "";
       if ("invocation_id" in v) return `→ ${String(v.invocation_id)}`;

@@ -134,12 +134,18 @@ export function registerServices(program: Command): void {
   deployments
     .command("register")
     .alias("add")
-    .argument("<url>", "the deployment's base URL, e.g. http://127.0.0.1:9080")
+    .argument(
+      "<url>",
+      "the deployment's base URL, e.g. http://127.0.0.1:9080 or https://handlers.example.com",
+    )
     .description(
       "register a deployment: discover what it serves (GET <url>/discover) and invoke it from now on",
     )
     .option("--force", "replace a deployment already registered at this URL")
-    .option("--http1", "talk HTTP/1.1 to it (request/response) instead of HTTP/2 cleartext")
+    .option(
+      "--http1",
+      "talk HTTP/1.1 to it (request/response) instead of HTTP/2 (cleartext for http://, ALPN for https://)",
+    )
     .option("--header <name=value...>", "send this header with every request to it")
     .action(
       async (url: string, opts: { force?: boolean; http1?: boolean; header?: string[] }, cmd: Command) => {

@@ -446,7 +446,12 @@ export class Ingress {
     this.json(
       res,
       status,
-      errorBody("ingress", { status: result.err.code, message: result.err.message, source: "invocation" }),
+      errorBody("ingress", {
+        status: result.err.code,
+        message: result.err.message,
+        source: "invocation",
+        ...(result.err.metadata === undefined ? {} : { metadata: result.err.metadata }),
+      }),
     );
   }
 

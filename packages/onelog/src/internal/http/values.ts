@@ -4,7 +4,13 @@
  * names are snake_case, as in Restate's admin API and SQL columns; names that are user data
  * (state names, header names) are kept as they are.
  */
-import { describeEntry, isNotification, type JournalEntry, type Result } from "@onelog/sdk/internal";
+import {
+  attachTargetName,
+  describeEntry,
+  isNotification,
+  type JournalEntry,
+  type Result,
+} from "@onelog/sdk/internal";
 
 /** A stored value: `{ json }` holds JSON text; `{ base64 }` anything else (also empty bytes). */
 export type ShownValue = { readonly json: string } | { readonly base64: string };
@@ -90,7 +96,13 @@ export function entryName(e: JournalEntry): string | undefined {
       return `${e.target.service}/${e.target.key === undefined ? "" : `${e.target.key}/`}${e.target.handler}`;
     case "attach":
     case "cancel_invocation":
+    case "send_named_signal":
       return e.invocationId;
+    case "attach_target":
+    case "get_output":
+      return attachTargetName(e);
+    case "named_signal":
+      return e.name;
     case "complete_awakeable":
       return e.awakeableId;
     default:

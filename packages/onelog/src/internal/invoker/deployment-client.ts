@@ -1,15 +1,23 @@
 /**
- * HTTP to deployments: HTTP/2 cleartext with prior knowledge (one session per origin, reused by
- * every invocation's stream, as Restate's server does), or HTTP/1.1 when a deployment asks for
- * it. Discovery is a GET; an invocation is a POST whose request body is the server's half of the
- * protocol stream and whose response body is the deployment's half.
+ * HTTP to deployments: HTTP/2 (one session per origin, reused by every invocation's stream, as
+ * Restate's server does), or HTTP/1.1 when a deployment asks for it (`use_http_11`). An http://
+ * deployment gets HTTP/2 cleartext with prior knowledge; an https:// one gets TLS with ALPN
+ * offering h2 and http/1.1, and is spoken to in what it picks, as restate-server does.
+ * Certificates are checked against Node's trust store: the system's roots plus
+ * `NODE_EXTRA_CA_CERTS`. Discovery is a GET; an invocation is a POST whose request body is the
+ * server's half of the protocol stream and whose response body is the deployment's half.
  *
  * Invariants:
  * 1. A broken or closed session is dropped from the pool; the next request opens a new one.
  * 2. Every stream ends in exactly one of `onEnd` or `onError`, after at most one `onResponse`.
+ * 3. An https:// origin's protocol is learnt from its first TLS handshake (kept while the
+ *    process runs); requests made before that wait for it, in order.
  */
 import http from "node:http";
 import http2 from "node:http2";
+import https from "node:https";
+import { isIP } from "node:net";
+import tls from "node:tls";
 import type { Deployment } from "./deployments.js";
 
 /** Where and how to reach a deployment. */
@@ -54,8 +62,13 @@ export interface DeploymentClientOptions {
   readonly requestHeaders?: (path: string) => Record<string, string>;
 }
 
+/** What an https:// origin picked by ALPN. */
+type Alpn = "h2" | "http/1.1";
+
 export class DeploymentClient {
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+  /** Per https:// origin, what its TLS handshake picked, or the handshake under way (3). */
+  private readonly alpn = new Map<string, Alpn | Promise<Alpn>>();
   private closed = false;
 
   constructor(private readonly options: DeploymentClientOptions = {}) {}
@@ -137,7 +150,7 @@ export class DeploymentClient {
       onError: (e: Error) => {
         if (done) return;
         done = true;
-        events.onError(rootCause(e));
+        events.onError(tlsError(rootCause(e)));
       },
     };
     const all = { ...address.additionalHeaders, ...this.options.requestHeaders?.(url.pathname), ...headers };
@@ -145,9 +158,17 @@ export class DeploymentClient {
       queueMicrotask(() => once.onError(new Error("the deployment client is closed")));
       return { write: () => {}, endInput: () => {}, abort: () => {} };
     }
-    const stream = address.useHttp11
-      ? this.http1(url, method, all, once)
-      : this.http2(url, method, all, once);
+    let stream: InvocationStream;
+    if (address.useHttp11) {
+      stream = this.http1(url, method, all, once);
+    } else if (url.protocol !== "https:") {
+      stream = this.http2(url, method, all, once);
+    } else {
+      const picked = this.alpnOf(url);
+      const start = (p: Alpn) =>
+        p === "h2" ? this.http2(url, method, all, once) : this.http1(url, method, all, once);
+      stream = typeof picked === "string" ? start(picked) : deferred(picked.then(start), once.onError);
+    }
     return {
       write: stream.write,
       endInput: stream.endInput,
@@ -159,10 +180,48 @@ export class DeploymentClient {
     };
   }
 
-  private session(origin: string): http2.ClientHttp2Session {
+  /** What an https:// origin speaks: known, or learnt by a TLS handshake whose socket an h2 session then uses (3). */
+  private alpnOf(url: URL): Alpn | Promise<Alpn> {
+    const known = this.alpn.get(url.origin);
+    if (known !== undefined) return known;
+    const learning = new Promise<Alpn>((resolve, reject) => {
+      const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+      const socket = tls.connect({
+        host,
+        port: url.port === "" ? 443 : Number(url.port),
+        ALPNProtocols: ["h2", "http/1.1"],
+        ...(isIP(host) === 0 ? { servername: host } : {}),
+      });
+      socket.setTimeout(10_000, () =>
+        socket.destroy(new Error("the TLS handshake did not finish within 10 s")),
+      );
+      socket.once("error", (e) => {
+        this.alpn.delete(url.origin); // the next request tries again
+        reject(e);
+      });
+      socket.once("secureConnect", () => {
+        socket.setTimeout(0);
+        const picked: Alpn = socket.alpnProtocol === "h2" ? "h2" : "http/1.1";
+        this.alpn.set(url.origin, picked);
+        if (picked === "h2" && !this.closed) this.session(url.origin, socket);
+        else socket.destroy();
+        resolve(picked);
+      });
+    });
+    this.alpn.set(url.origin, learning);
+    return learning;
+  }
+
+  private session(origin: string, socket?: tls.TLSSocket): http2.ClientHttp2Session {
     const existing = this.sessions.get(origin);
-    if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
-    const session = http2.connect(origin);
+    if (existing !== undefined && !existing.closed && !existing.destroyed) {
+      socket?.destroy();
+      return existing;
+    }
+    const session =
+      socket === undefined
+        ? http2.connect(origin)
+        : http2.connect(origin, { createConnection: () => socket });
     const drop = () => {
       if (this.sessions.get(origin) === session) this.sessions.delete(origin); // 1
     };
@@ -224,7 +283,10 @@ export class DeploymentClient {
     headers: Record<string, string>,
     events: StreamEvents,
   ): InvocationStream {
-    const req = http.request(url, { method, headers, agent: http1Agent });
+    const req =
+      url.protocol === "https:"
+        ? https.request(url, { method, headers, agent: https1Agent })
+        : http.request(url, { method, headers, agent: http1Agent });
     const closed = whenClosed();
     req.on("close", closed.fire);
     req.on("response", (res) => {
@@ -256,10 +318,57 @@ export class DeploymentClient {
     this.closed = true;
     for (const s of this.sessions.values()) s.close();
     this.sessions.clear();
+    this.alpn.clear();
   }
 }
 
 const http1Agent = new http.Agent({ keepAlive: true });
+const https1Agent = new https.Agent({ keepAlive: true });
+
+/** Certificate problems say so, and how to trust a private CA. */
+function tlsError(e: Error): Error {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT_ALTNAME/.test(code)) {
+    return new Error(
+      `the deployment's TLS certificate is not trusted: ${e.message} (${code}); a private CA is trusted with NODE_EXTRA_CA_CERTS=ca.pem in the server's environment`,
+    );
+  }
+  return e;
+}
+
+/**
+ * A stream whose transport is not known yet (3): what is done to it waits, in order, and is
+ * done once `start` gives the real stream; a failed start is the stream's error.
+ */
+function deferred(start: Promise<InvocationStream>, onError: (e: Error) => void): InvocationStream {
+  let target: InvocationStream | undefined;
+  let aborted = false;
+  const waiting: ((s: InvocationStream) => void)[] = [];
+  const closed = whenClosed();
+  start.then(
+    (s) => {
+      s.onClosed?.(closed.fire);
+      if (aborted) return s.abort();
+      target = s;
+      for (const op of waiting.splice(0)) op(s);
+    },
+    (e: unknown) => {
+      closed.fire();
+      onError(e instanceof Error ? e : new Error(String(e)));
+    },
+  );
+  const call = (op: (s: InvocationStream) => void) =>
+    target === undefined ? void waiting.push(op) : op(target);
+  return {
+    write: (b) => call((s) => s.write(b)),
+    endInput: () => call((s) => s.endInput()),
+    abort: () => {
+      aborted = true;
+      target?.abort();
+    },
+    onClosed: closed.on,
+  };
+}
 
 /**
  * The error that says what happened: Node's HTTP/2 client wraps a refused connection in "The

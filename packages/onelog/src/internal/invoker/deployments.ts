@@ -31,7 +31,10 @@ export interface Deployment {
   /** The base URL; invocations go to `{uri}/invoke/{service}/{handler}`. */
   readonly uri: string;
   readonly protocolMode: "BIDI_STREAM" | "REQUEST_RESPONSE";
-  /** HTTP/1.1 instead of HTTP/2 cleartext (then request/response only). */
+  /**
+   * HTTP/1.1 instead of HTTP/2 (then request/response only). Otherwise http:// is HTTP/2
+   * cleartext and https:// is whichever of HTTP/2 and HTTP/1.1 the deployment picks (ALPN).
+   */
   readonly useHttp11: boolean;
   /** Sent with every request to it (e.g. an API gateway's key). */
   readonly additionalHeaders: Readonly<Record<string, string>>;
@@ -195,10 +198,8 @@ export class Deployments {
     } catch {
       throw new DiscoveryError(`${JSON.stringify(req.uri)} is not a URL`);
     }
-    if (url.protocol !== "http:") {
-      throw new DiscoveryError(
-        `${req.uri}: only http:// deployments (HTTP/2 cleartext or HTTP/1.1) are supported`,
-      );
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new DiscoveryError(`${req.uri}: a deployment's URI is http:// or https://`);
     }
     let manifest: unknown;
     try {

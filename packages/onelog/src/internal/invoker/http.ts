@@ -28,6 +28,7 @@ import {
   encodeFrame,
   encodeNotification,
   encodeStart,
+  isNotification,
   notificationTypesOf,
   type CommandEntry,
   type Frame,
@@ -222,7 +223,7 @@ export class HttpInvoker implements Invoker {
     );
     for (const entry of journal) {
       let frame: Frame;
-      if (entry.type === "completion" || entry.type === "signal") {
+      if (isNotification(entry)) {
         frame = this.notificationFrame(attempt, entry);
       } else {
         this.learnCompletions(attempt, entry);
@@ -296,7 +297,7 @@ export class HttpInvoker implements Invoker {
       entry.type === "completion"
         ? (a.completionTypes.get(entry.completionId) ?? MessageType.RunCompletion)
         : MessageType.SignalNotification;
-    return encodeNotification(entry, type);
+    return encodeNotification(entry, type, a.version);
   }
 
   private learnCompletions(a: Attempt, entry: CommandEntry): void {
@@ -321,7 +322,7 @@ export class HttpInvoker implements Invoker {
       if (a.finished) return;
       let m: ProtocolMessage;
       try {
-        m = decodeMessage(frame, { keepWire: true, now: this.host.clock.now() });
+        m = decodeMessage(frame, { keepWire: true, now: this.host.clock.now(), version: a.version });
       } catch (e) {
         this.fail(a, this.garbled(a, e));
         return;
@@ -368,14 +369,11 @@ export class HttpInvoker implements Invoker {
         this.finish(a, { type: "end", result: a.output ?? { ok: new Uint8Array(0) } }, "graceful");
         return;
       case "suspension":
-        if (m.waitingNamedSignals.length > 0) {
-          this.fail(
-            a,
-            `the deployment suspended on named signals (${m.waitingNamedSignals.join(", ")}), which onelog does not support`,
-          );
-          return;
-        }
-        if (m.waitingCompletions.length === 0 && m.waitingSignals.length === 0) {
+        if (
+          m.waitingCompletions.length === 0 &&
+          m.waitingSignals.length === 0 &&
+          m.waitingNamedSignals.length === 0
+        ) {
           this.fail(a, "the deployment suspended waiting for nothing");
           return;
         }
@@ -389,6 +387,7 @@ export class HttpInvoker implements Invoker {
             attemptEpoch: a.epoch,
             waitingCompletions: m.waitingCompletions,
             waitingSignals: m.waitingSignals,
+            ...(m.waitingNamedSignals.length === 0 ? {} : { waitingNamedSignals: m.waitingNamedSignals }),
           },
           () => this.stopped,
         );

@@ -261,9 +261,11 @@ function entryField(e: JournalEntry, field: string): string | number | null {
       // A call's callee id is the notification of its invocation-id completion.
       return e.type === "completion" && "invocationId" in e.value
         ? e.value.invocationId
-        : e.type === "attach" || e.type === "cancel_invocation"
+        : e.type === "attach" || e.type === "cancel_invocation" || e.type === "send_named_signal"
           ? e.invocationId
-          : null;
+          : (e.type === "attach_target" || e.type === "get_output") && e.invocationId !== undefined
+            ? e.invocationId
+            : null;
     case "sleep_wakeup_at":
       return e.type === "sleep" ? e.wakeUpAt : null;
     case "json": {

@@ -17,8 +17,8 @@
  * 6. At most one exclusive invocation per object key (or workflow run per id) holds the key's
  *    lock; the others wait in the key's inbox in arrival order, and the lock passes to the
  *    oldest when its holder completes.
- * 7. Each completion id gets at most one notification, and each signal id at most one (a
- *    second resolution of an awakeable, a second cancel, are dropped). What a command can be
+ * 7. Each completion id gets at most one notification, and each signal id or signal name at
+ *    most one (a second resolution of an awakeable, a second cancel, are dropped). What a command can be
  *    told at once (a callee's id, a lazily read state value, a promise's peek) is notified in
  *    the same record's application, right after the command.
  * 8. Messages to other partitions are written to the outbox in the same transaction as their
@@ -36,7 +36,7 @@ import type {
   Result,
 } from "@onelog/sdk/internal";
 import { CANCEL_SIGNAL_ID, VOID, parseAwakeableId } from "@onelog/sdk/internal";
-import { derivedInvocationId } from "./ids.js";
+import { derivedInvocationId, idempotentInvocationId, workflowRunId } from "./ids.js";
 import { stateVersion } from "./state-version.js";
 import type {
   AttachRequestBody,
@@ -48,6 +48,7 @@ import type {
   InvocationResponseBody,
   InvokeBody,
   LogRecord,
+  NamedSignalBody,
   OutboxMessage,
   PatchStateBody,
   RecordHeader,
@@ -101,6 +102,8 @@ export type Action =
 const CANCELLED: Result = { err: { code: 409, message: "Cancelled" } };
 const KILLED: Result = { err: { code: 409, message: "Killed" } };
 const EMPTY = new Uint8Array(0);
+/** The answer to a get-output of an invocation still running. */
+const VOID_RESULT = { void: true } as const;
 /** A failed attempt's message is kept up to this many characters in the status's history. */
 const FAILURE_MESSAGE_MAX_CHARS = 4096;
 
@@ -154,6 +157,9 @@ export function apply(store: PartitionStore, record: LogRecord): Action[] {
       break;
     case "attach_request":
       applier.attachRequest(body);
+      break;
+    case "named_signal":
+      applier.namedSignal(body);
       break;
     case "truncate_outbox":
       store.deleteOutboxUpTo(body.upToSeq);
@@ -433,6 +439,35 @@ class Applier {
           caller: { invocationId: id, completionId: e.completionId },
         });
         return;
+      case "attach_target":
+      case "get_output": {
+        // The target's id is a function of what names it (ids.ts), as at the ingress's
+        // attach/output paths: the request goes to the partition that owns it.
+        const r = e.idempotentRequest;
+        const w = e.workflowRun;
+        const invocationId =
+          r !== undefined
+            ? idempotentInvocationId(
+                { service: r.service, handler: r.handler, ...(r.key === undefined ? {} : { key: r.key }) },
+                r.idempotencyKey,
+              )
+            : w !== undefined
+              ? workflowRunId(w.workflow, w.workflowId)
+              : e.invocationId;
+        if (invocationId === undefined) {
+          throw new InvariantError(`invocation ${id}: ${e.type} command ${commandIndex} names no target`);
+        }
+        this.outbox({
+          type: "attach_request",
+          invocationId,
+          caller: { invocationId: id, completionId: e.completionId },
+          ...(e.type === "get_output" ? { output: true as const } : {}),
+        });
+        return;
+      }
+      case "send_named_signal":
+        this.outbox({ type: "named_signal", invocationId: e.invocationId, name: e.name, value: e.value });
+        return;
       case "cancel_invocation":
         this.outbox({ type: "cancel", invocationId: e.invocationId });
         return;
@@ -459,21 +494,29 @@ class Applier {
 
   /**
    * Appends a notification to an invocation's journal and wakes it, once per completion id and
-   * once per signal id (invariant 7); nothing for an invocation that is gone or completed.
+   * once per signal id or name (invariant 7); nothing for an invocation that is gone or completed.
    */
   private notify(invocationId: string, entry: NotificationEntry, attempt?: number): void {
     const s = this.store.getStatus(invocationId);
     if (s === undefined || s.state === "completed") return;
-    const field = entry.type === "completion" ? "completed" : "signals";
-    const id = entry.type === "completion" ? entry.completionId : entry.signalId;
-    const seen = s[field] ?? [];
-    if (seen.includes(id)) return;
+    let seenNext: Partial<Pick<InvocationStatus, "completed" | "signals" | "namedSignals">>;
+    if (entry.type === "named_signal") {
+      const seen = s.namedSignals ?? [];
+      if (seen.includes(entry.name)) return;
+      seenNext = { namedSignals: [...seen, entry.name] };
+    } else {
+      const field = entry.type === "completion" ? "completed" : "signals";
+      const id = entry.type === "completion" ? entry.completionId : entry.signalId;
+      const seen = s[field] ?? [];
+      if (seen.includes(id)) return;
+      seenNext = { [field]: [...seen, id] };
+    }
     const position = s.journalLength;
     this.store.appendJournal(invocationId, position, entry, this.meta(attempt));
     const next: InvocationStatus = {
       ...s,
       journalLength: position + 1,
-      [field]: [...seen, id],
+      ...seenNext,
       modifiedAt: this.header.at,
     };
     this.store.putStatus(next);
@@ -516,6 +559,7 @@ class Applier {
         nextRetryAt: _r,
         waitingOn: _w,
         signals: _g,
+        namedSignals: _n,
         completed: _c,
         sinks: _s,
         sleeps: _z,
@@ -540,7 +584,7 @@ class Applier {
   }
 
   /** A caller waiting for a result: its partition gets an invocation_response. */
-  private respond(caller: Caller, result: Result): void {
+  private respond(caller: Caller, result: Result | typeof VOID_RESULT): void {
     this.outbox({ type: "invocation_response", ...caller, result });
   }
 
@@ -585,12 +629,19 @@ class Applier {
   suspend(b: SuspendBody): void {
     const s = this.currentAttempt(b.invocationId, b.attemptEpoch);
     if (s === undefined) return;
-    const waitingOn = { completionIds: b.waitingCompletions, signalIds: b.waitingSignals };
+    const names = b.waitingNamedSignals ?? [];
+    const waitingOn = {
+      completionIds: b.waitingCompletions,
+      signalIds: b.waitingSignals,
+      ...(names.length === 0 ? {} : { signalNames: names }),
+    };
     const completed = new Set(s.completed ?? []);
     const signals = new Set(s.signals ?? []);
+    const named = new Set(s.namedSignals ?? []);
     if (
       waitingOn.completionIds.some((c) => completed.has(c)) ||
-      waitingOn.signalIds.some((g) => signals.has(g))
+      waitingOn.signalIds.some((g) => signals.has(g)) ||
+      names.some((n) => named.has(n))
     ) {
       // Something it waits for arrived before the attempt saw it: go on at once with a fresh attempt.
       this.startAttempt(s);
@@ -775,15 +826,26 @@ class Applier {
     this.actions.push({ type: "state_patched", requestId: b.requestId, result: { ok: EMPTY } });
   }
 
+  /**
+   * Answers an attach (waits for the result) or a get-output (answers at once: void while the
+   * invocation runs), as restate-server does: 404 for an invocation it does not know.
+   */
   attachRequest(b: AttachRequestBody): void {
     const s = this.store.getStatus(b.invocationId);
     if (s === undefined) {
       this.respond(b.caller, { err: { code: 404, message: `invocation ${b.invocationId} not found` } });
     } else if (s.result !== undefined) {
       this.respond(b.caller, s.result);
+    } else if (b.output === true) {
+      this.respond(b.caller, VOID_RESULT);
     } else {
       this.store.putStatus({ ...s, sinks: [...(s.sinks ?? []), b.caller] });
     }
+  }
+
+  /** A named signal: once per name, like any signal (invariant 7); dropped for an invocation that is gone. */
+  namedSignal(b: NamedSignalBody): void {
+    this.notify(b.invocationId, { type: "named_signal", name: b.name, value: b.value });
   }
 }
 
@@ -804,6 +866,7 @@ function keptFor(s: InvocationStatus): { keepMs: number; keepJournalMs: number }
 /** Whether a notification wakes a suspended invocation. */
 function resumes(s: InvocationStatus, entry: NotificationEntry): boolean {
   if (entry.type === "completion") return s.waitingOn?.completionIds.includes(entry.completionId) ?? false;
+  if (entry.type === "named_signal") return s.waitingOn?.signalNames?.includes(entry.name) ?? false;
   return entry.signalId === CANCEL_SIGNAL_ID || (s.waitingOn?.signalIds.includes(entry.signalId) ?? false);
 }
 

@@ -147,6 +147,8 @@ export interface SuspendBody {
   readonly attemptEpoch: number;
   readonly waitingCompletions: readonly number[];
   readonly waitingSignals: readonly number[];
+  /** Named signals it waits for (remote SDKs' `ctx.signal(name)`). */
+  readonly waitingNamedSignals?: readonly string[];
 }
 
 /**
@@ -185,12 +187,15 @@ export interface InvocationOpBody {
   readonly invocationId: string;
 }
 
-/** A call's result (or an attached invocation's): the notification of `completionId`. */
+/**
+ * A call's result (or an attached invocation's): the notification of `completionId`. Void
+ * answers a get-output of an invocation that has not completed yet.
+ */
 export interface InvocationResponseBody {
   readonly type: "invocation_response";
   readonly invocationId: string;
   readonly completionId: number;
-  readonly result: Result;
+  readonly result: Result | { readonly void: true };
 }
 
 /** An awakeable was resolved or rejected: the notification of signal `signalId`. */
@@ -201,11 +206,23 @@ export interface ResolveAwakeableBody {
   readonly result: Result;
 }
 
-/** `caller` wants the result of `invocationId` (ctx.attach). */
+/**
+ * `caller` wants the result of `invocationId`: `ctx.attach` waits for it; with `output` (a
+ * remote SDK's GetInvocationOutput) the answer comes at once, void while it runs.
+ */
 export interface AttachRequestBody {
   readonly type: "attach_request";
   readonly invocationId: string;
   readonly caller: Caller;
+  readonly output?: true;
+}
+
+/** Named signal `name` for an invocation (a remote SDK's SendSignal by name). */
+export interface NamedSignalBody {
+  readonly type: "named_signal";
+  readonly invocationId: string;
+  readonly name: string;
+  readonly value: Result | { readonly void: true };
 }
 
 /** The leader shipped the outbox up to `upToSeq`: those rows can go. */
@@ -243,6 +260,7 @@ export type RecordBody =
   | InvocationResponseBody
   | ResolveAwakeableBody
   | AttachRequestBody
+  | NamedSignalBody
   | TruncateOutboxBody
   | PatchStateBody;
 
@@ -258,6 +276,7 @@ export type OutboxMessage =
   | InvocationResponseBody
   | ResolveAwakeableBody
   | AttachRequestBody
+  | NamedSignalBody
   | InvocationOpBody;
 
 /** A record as proposed: header and body, without the LSN. */

@@ -5,7 +5,7 @@
  * bidirectional mode (for runtimes that stream both ways over HTTP/2) the request body is read as
  * it comes and the response streams each message as it is written.
  */
-import { runInvocation, type InvocationStream } from "./invocation.js";
+import { runInvocation, versionOption, type InvocationStream } from "./invocation.js";
 import { route, type EndpointConfig, type ProtocolMode } from "./router.js";
 import { SERVER_HEADER } from "./discovery.js";
 
@@ -33,7 +33,7 @@ export function fetchHandler(config: EndpointConfig, mode: ProtocolMode): FetchH
       await runInvocation(
         r.handler,
         { input: once(body), write: (bytes) => out.push(bytes), end: () => {} },
-        { logger: config.logger, signal: request.signal },
+        { logger: config.logger, signal: request.signal, ...versionOption(r.contentType) },
       );
       return new Response(concat(out), { status: 200, headers });
     }
@@ -45,7 +45,11 @@ export function fetchHandler(config: EndpointConfig, mode: ProtocolMode): FetchH
       write: (bytes) => ignoreErrors(() => controller.enqueue(bytes)),
       end: () => ignoreErrors(() => controller.close()),
     };
-    void runInvocation(r.handler, stream, { logger: config.logger, signal: request.signal });
+    void runInvocation(r.handler, stream, {
+      logger: config.logger,
+      signal: request.signal,
+      ...versionOption(r.contentType),
+    });
     return new Response(readable, { status: 200, headers });
   };
 }

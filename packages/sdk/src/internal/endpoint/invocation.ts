@@ -68,6 +68,14 @@ export interface InvocationOptions {
   readonly maxFrameBytes?: number;
   /** Aborted when the transport closed: the attempt writes nothing more. */
   readonly signal?: AbortSignal;
+  /** The stream's protocol version (default 6): V5 carries no failure metadata. */
+  readonly version?: number;
+}
+
+/** The `version` option for a stream of this content type (`application/vnd.restate.invocation.v6` → 6). */
+export function versionOption(contentType: string): { version?: number } {
+  const m = /\.v(\d+)$/.exec(contentType);
+  return m === null ? {} : { version: Number(m[1]) };
 }
 
 /**
@@ -175,7 +183,10 @@ class Invocation {
 
   private decode(frame: Frame): ProtocolMessage {
     try {
-      return decodeMessage(frame);
+      return decodeMessage(
+        frame,
+        this.options.version === undefined ? {} : { version: this.options.version },
+      );
     } catch (e) {
       if (e instanceof ProtocolError) throw e;
       throw new ProtocolError(`cannot read a message: ${e instanceof Error ? e.message : String(e)}`);
@@ -219,7 +230,10 @@ class Invocation {
       proposeRunCompletion: (completionId, result) => {
         if (this.result !== undefined) return Promise.reject(new Error("the invocation's stream is closed"));
         this.stream.write(
-          encodeFrame(MessageType.ProposeRunCompletion, encodeProposeRunCompletion(completionId, result)),
+          encodeFrame(
+            MessageType.ProposeRunCompletion,
+            encodeProposeRunCompletion(completionId, result, this.options.version),
+          ),
         );
         this.scheduleCheck();
         return Promise.resolve();
@@ -262,7 +276,9 @@ class Invocation {
   private finish(outcome: AttemptOutcome): void {
     if (this.result !== undefined) return; // suspended or failed already: this attempt is over (1)
     if (outcome.type === "end") {
-      this.stream.write(encodeFrame(MessageType.OutputCommand, encodeOutput(outcome.result)));
+      this.stream.write(
+        encodeFrame(MessageType.OutputCommand, encodeOutput(outcome.result, this.options.version)),
+      );
       this.stream.write(encodeFrame(MessageType.End, new Uint8Array(0)));
       return this.close({ type: "end" });
     }

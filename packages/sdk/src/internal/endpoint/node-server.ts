@@ -9,7 +9,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import { runInvocation } from "./invocation.js";
+import { runInvocation, versionOption } from "./invocation.js";
 import { route, type EndpointConfig, type ProtocolMode } from "./router.js";
 import { SERVER_HEADER } from "./discovery.js";
 
@@ -79,7 +79,7 @@ function serveRequest(config: EndpointConfig, mode: ProtocolMode | "auto"): Node
           if (writable()) res.end();
         },
       },
-      { logger: config.logger, signal: aborted.signal },
+      { logger: config.logger, signal: aborted.signal, ...versionOption(r.contentType) },
     );
   };
 }

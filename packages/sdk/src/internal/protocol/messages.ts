@@ -17,8 +17,11 @@ import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import {
   CANCEL_SIGNAL_ID,
   awakeableId,
+  type AttachByTargetEntry,
   type CommandEntry,
   type Failure,
+  type FailureMetadata,
+  type IdempotentRequestTarget,
   type NotificationEntry,
   type NotificationValue,
   type Result,
@@ -112,16 +115,78 @@ function readValue(bytes: Uint8Array): Uint8Array {
   return content;
 }
 
-function readFailure(bytes: Uint8Array): Failure {
+/**
+ * Reads a Failure. Its metadata (field 3, V6) is kept unless `v5`: a V5 stream has none, and
+ * what a V5 peer sent there would be a field that version does not define (skipped, 1).
+ */
+function readFailure(bytes: Uint8Array, v5 = false): Failure {
   let code = 0;
   let message = "";
+  const metadata: FailureMetadata[] = [];
   read(bytes, "Failure", (no, _wt, r) => {
     if (no === 1) code = r.uint32();
     else if (no === 2) message = r.string();
-    else return false; // 3: metadata (V6), not kept by onelog's journal
+    else if (no === 3 && !v5) metadata.push(readFailureMetadata(r.bytes()));
+    else return false;
     return true;
   });
-  return { code, message };
+  return metadata.length === 0 ? { code, message } : { code, message, metadata };
+}
+
+function readFailureMetadata(bytes: Uint8Array): FailureMetadata {
+  let key = "";
+  let value = "";
+  read(bytes, "FailureMetadata", (no, _wt, r) => {
+    if (no === 1) key = r.string();
+    else if (no === 2) value = r.string();
+    else return false;
+    return true;
+  });
+  return { key, value };
+}
+
+/** Reads an IdempotentRequestTarget (attach / get output by idempotency key). */
+function readIdempotentTarget(bytes: Uint8Array): IdempotentRequestTarget {
+  let service: string | undefined;
+  let key: string | undefined;
+  let handler: string | undefined;
+  let idempotencyKey: string | undefined;
+  read(bytes, "IdempotentRequestTarget", (no, _wt, r) => {
+    if (no === 1) service = r.string();
+    else if (no === 2) key = r.string();
+    else if (no === 3) handler = r.string();
+    else if (no === 4) idempotencyKey = r.string();
+    else if (no === 5) unscoped(r.string(), "IdempotentRequestTarget");
+    else return false;
+    return true;
+  });
+  if (service === undefined || service === "" || handler === undefined || handler === "")
+    throw new ProtocolError("IdempotentRequestTarget without service_name or handler_name");
+  if (idempotencyKey === undefined || idempotencyKey === "")
+    throw new ProtocolError("IdempotentRequestTarget without idempotency_key");
+  return { service, handler, ...(key === undefined || key === "" ? {} : { key }), idempotencyKey };
+}
+
+/** Reads a WorkflowTarget (attach / get output of a workflow's run). */
+function readWorkflowTarget(bytes: Uint8Array): { workflow: string; workflowId: string } {
+  let workflow = "";
+  let workflowId: string | undefined;
+  read(bytes, "WorkflowTarget", (no, _wt, r) => {
+    if (no === 1) workflow = r.string();
+    else if (no === 2) workflowId = r.string();
+    else if (no === 3) unscoped(r.string(), "WorkflowTarget");
+    else return false;
+    return true;
+  });
+  if (workflow === "" || workflowId === undefined)
+    throw new ProtocolError("WorkflowTarget without workflow_name or workflow_key");
+  return { workflow, workflowId };
+}
+
+/** Scopes are V7's; onelog speaks V5/V6 and has none, so a non-empty one cannot be honoured. */
+function unscoped(scope: string, what: string): void {
+  if (scope !== "")
+    throw new ProtocolError(`${what} has a scope ('${scope}'), a V7 field onelog does not support`);
 }
 
 function readStateKeys(bytes: Uint8Array): string[] {
@@ -147,7 +212,8 @@ function num(v: bigint | string): number {
 }
 
 /**
- * Decodes one frame (3). With `keepWire`, commands keep their bytes (2).
+ * Decodes one frame (3). With `keepWire`, commands keep their bytes (2). `version` is the
+ * stream's protocol version (default 6); on V5 failures carry no metadata.
  *
  * @example
  * for (const frame of decoder.push(chunk)) {
@@ -157,9 +223,10 @@ function num(v: bigint | string): number {
  */
 export function decodeMessage(
   frame: Frame,
-  options: { readonly keepWire?: boolean; readonly now?: number } = {},
+  options: { readonly keepWire?: boolean; readonly now?: number; readonly version?: number } = {},
 ): ProtocolMessage {
   const { type, body } = frame;
+  const v5 = options.version !== undefined && options.version < 6;
   switch (type) {
     case MessageType.Start:
       return { kind: "start", ...decodeStart(body) };
@@ -180,7 +247,7 @@ export function decodeMessage(
       read(body, "ProposeRunCompletion", (no, _wt, r) => {
         if (no === 1) completionId = r.uint32();
         else if (no === 14) result = { ok: r.bytes() };
-        else if (no === 15) result = { err: readFailure(r.bytes()) };
+        else if (no === 15) result = { err: readFailure(r.bytes(), v5) };
         else return false;
         return true;
       });
@@ -191,7 +258,7 @@ export function decodeMessage(
       let result: Result | undefined;
       read(body, "OutputCommand", (no, _wt, r) => {
         if (no === 14) result = { ok: readValue(r.bytes()) };
-        else if (no === 15) result = { err: readFailure(r.bytes()) };
+        else if (no === 15) result = { err: readFailure(r.bytes(), v5) };
         else return false;
         return true;
       });
@@ -199,13 +266,14 @@ export function decodeMessage(
     }
     default:
       if (isCommandType(type)) {
-        const entry = decodeCommand(type, body, options.now ?? Date.now());
+        const entry = decodeCommand(type, body, options.now ?? Date.now(), v5);
         return {
           kind: "command",
           entry: options.keepWire === true ? { ...entry, wire: { type, body: body.slice() } } : entry,
         };
       }
-      if (isNotificationType(type)) return { kind: "notification", entry: decodeNotification(type, body) };
+      if (isNotificationType(type))
+        return { kind: "notification", entry: decodeNotification(type, body, v5) };
       throw new ProtocolError(`unknown message type 0x${type.toString(16).padStart(4, "0")}`);
   }
 }
@@ -353,7 +421,9 @@ interface CommandFields {
   void?: boolean;
   failure?: Failure;
   stateKeys?: string[];
-  targetInvocationId?: string;
+  targetInvocationId?: string | undefined;
+  idempotentTarget?: IdempotentRequestTarget | undefined;
+  workflowTarget?: { workflow: string; workflowId: string } | undefined;
   signalIdx?: number;
   signalName?: string;
   awakeableId?: string;
@@ -365,10 +435,10 @@ function commandName(type: number): string {
 }
 
 /** A send's absolute invoke time becomes a delay from `now` (the journal keeps delays). */
-function decodeCommand(type: number, body: Uint8Array, now: number): CommandEntry {
+function decodeCommand(type: number, body: Uint8Array, now: number, v5: boolean): CommandEntry {
   const what = commandName(type);
   const f: CommandFields = { name: "", headers: {} };
-  read(body, what, (no, _wt, r) => readCommandField(type, no, r, f));
+  read(body, what, (no, _wt, r) => readCommandField(type, no, r, f, v5));
   const need = <T>(v: T | undefined, field: string): T => {
     if (v === undefined) throw new ProtocolError(`${what} has no ${field}`);
     return v;
@@ -438,11 +508,21 @@ function decodeCommand(type: number, body: Uint8Array, now: number): CommandEntr
         completionId: need(f.completionId, "result_completion_id"),
       };
     case MessageType.AttachInvocationCommand:
-      return {
-        type: "attach",
-        invocationId: need(f.targetInvocationId, "invocation_id (onelog attaches by invocation id only)"),
-        completionId: need(f.completionId, "result_completion_id"),
-      };
+    case MessageType.GetInvocationOutputCommand: {
+      const completionId = need(f.completionId, "result_completion_id");
+      const attach = type === MessageType.AttachInvocationCommand;
+      // By id, an attach is the same entry onelog's own SDK makes (ctx.attach).
+      if (attach && f.targetInvocationId !== undefined) {
+        return { type: "attach", invocationId: f.targetInvocationId, completionId };
+      }
+      const target: Omit<AttachByTargetEntry, "type" | "completionId"> =
+        f.targetInvocationId !== undefined
+          ? { invocationId: f.targetInvocationId }
+          : f.idempotentTarget !== undefined
+            ? { idempotentRequest: f.idempotentTarget }
+            : { workflowRun: need(f.workflowTarget, "target") };
+      return { type: attach ? "attach_target" : "get_output", ...target, completionId };
+    }
     case MessageType.CompleteAwakeableCommand:
       return {
         type: "complete_awakeable",
@@ -452,9 +532,17 @@ function decodeCommand(type: number, body: Uint8Array, now: number): CommandEntr
     case MessageType.SendSignalCommand: {
       const target = need(f.targetInvocationId, "target_invocation_id");
       if (f.signalName !== undefined) {
-        throw new ProtocolError(
-          `SendSignalCommand: named signals ('${f.signalName}') are not supported by onelog`,
-        );
+        return {
+          type: "send_named_signal",
+          invocationId: target,
+          name: f.signalName,
+          value:
+            f.failure !== undefined
+              ? { err: f.failure }
+              : f.value !== undefined
+                ? { ok: f.value }
+                : { void: true },
+        };
       }
       const idx = need(f.signalIdx, "signal id");
       if (idx === CANCEL_SIGNAL_ID) return { type: "cancel_invocation", invocationId: target };
@@ -471,7 +559,7 @@ function decodeCommand(type: number, body: Uint8Array, now: number): CommandEntr
 }
 
 /** Reads one field of a command into `f`; false when the field is not one this type has. */
-function readCommandField(type: number, no: number, r: BinaryReader, f: CommandFields): boolean {
+function readCommandField(type: number, no: number, r: BinaryReader, f: CommandFields, v5: boolean): boolean {
   const T = MessageType;
   if (no === 12) {
     f.name = r.string();
@@ -535,23 +623,27 @@ function readCommandField(type: number, no: number, r: BinaryReader, f: CommandF
     case T.CompletePromiseCommand:
       if (no === 1) f.keyText = r.string();
       else if (no === 2) f.value = readValue(r.bytes());
-      else if (no === 3) f.failure = readFailure(r.bytes());
+      else if (no === 3) f.failure = readFailure(r.bytes(), v5);
       else return false;
       return true;
     case T.AttachInvocationCommand:
     case T.GetInvocationOutputCommand:
-      if (no === 1) f.targetInvocationId = r.string();
-      else if (no === 3 || no === 4) {
-        r.bytes();
-        throw new ProtocolError(
-          `${commandName(type)}: attaching by idempotency key or workflow target is not supported by onelog; attach by invocation id`,
-        );
+      // One of the `target` oneof; a later one wins, as protobuf reads a oneof.
+      if (no === 1) {
+        f.targetInvocationId = r.string();
+        f.idempotentTarget = f.workflowTarget = undefined;
+      } else if (no === 3) {
+        f.idempotentTarget = readIdempotentTarget(r.bytes());
+        f.targetInvocationId = f.workflowTarget = undefined;
+      } else if (no === 4) {
+        f.workflowTarget = readWorkflowTarget(r.bytes());
+        f.targetInvocationId = f.idempotentTarget = undefined;
       } else return false;
       return true;
     case T.CompleteAwakeableCommand:
       if (no === 1) f.awakeableId = r.string();
       else if (no === 2) f.value = readValue(r.bytes());
-      else if (no === 3) f.failure = readFailure(r.bytes());
+      else if (no === 3) f.failure = readFailure(r.bytes(), v5);
       else return false;
       return true;
     case T.SendSignalCommand:
@@ -560,7 +652,7 @@ function readCommandField(type: number, no: number, r: BinaryReader, f: CommandF
       else if (no === 3) f.signalName = r.string();
       else if (no === 4) r.bytes();
       else if (no === 5) f.value = readValue(r.bytes());
-      else if (no === 6) f.failure = readFailure(r.bytes());
+      else if (no === 6) f.failure = readFailure(r.bytes(), v5);
       else return false;
       return true;
     default:
@@ -568,7 +660,7 @@ function readCommandField(type: number, no: number, r: BinaryReader, f: CommandF
   }
 }
 
-function decodeNotification(type: number, body: Uint8Array): NotificationEntry {
+function decodeNotification(type: number, body: Uint8Array, v5: boolean): NotificationEntry {
   let completionId: number | undefined;
   let signalId: number | undefined;
   let signalName: string | undefined;
@@ -592,7 +684,7 @@ function decodeNotification(type: number, body: Uint8Array): NotificationEntry {
         value = { ok: readValue(r.bytes()) };
         return true;
       case 6:
-        value = { err: readFailure(r.bytes()) };
+        value = { err: readFailure(r.bytes(), v5) };
         return true;
       case 16:
         value = { invocationId: r.string() };
@@ -604,10 +696,9 @@ function decodeNotification(type: number, body: Uint8Array): NotificationEntry {
         return false;
     }
   });
-  if (signalName !== undefined)
-    throw new ProtocolError(`named signal '${signalName}' is not supported by onelog`);
   // A notification without a result field is void (proto3 leaves empty messages out only when unset).
   const v = value ?? { void: true };
+  if (signalName !== undefined) return { type: "named_signal", name: signalName, value: v };
   if (type === MessageType.SignalNotification || (completionId === undefined && signalId !== undefined)) {
     if (signalId === undefined) throw new ProtocolError("a signal notification without a signal id");
     return { type: "signal", signalId, value: v };
@@ -631,11 +722,39 @@ function writeValue(w: BinaryWriter, no: number, content: Uint8Array): void {
   });
 }
 
-function writeFailure(w: BinaryWriter, no: number, failure: Failure): void {
+/** Writes a Failure; its metadata only when `v5` is not set (V6 added it). */
+function writeFailure(w: BinaryWriter, no: number, failure: Failure, v5 = false): void {
   message(w, no, (m) => {
     if (failure.code !== 0) m.tag(1, WireType.Varint).uint32(failure.code);
     if (failure.message !== "") m.tag(2, WireType.LengthDelimited).string(failure.message);
+    if (v5) return;
+    for (const { key, value } of failure.metadata ?? []) {
+      message(m, 3, (e) => {
+        str(e, 1, key);
+        str(e, 2, value);
+      });
+    }
   });
+}
+
+function writeAttachTarget(w: BinaryWriter, e: Omit<AttachByTargetEntry, "type" | "completionId">): void {
+  if (e.idempotentRequest !== undefined) {
+    const t = e.idempotentRequest;
+    message(w, 3, (m) => {
+      str(m, 1, t.service);
+      if (t.key !== undefined) m.tag(2, WireType.LengthDelimited).string(t.key);
+      str(m, 3, t.handler);
+      str(m, 4, t.idempotencyKey);
+    });
+  } else if (e.workflowRun !== undefined) {
+    const t = e.workflowRun;
+    message(w, 4, (m) => {
+      str(m, 1, t.workflow);
+      m.tag(2, WireType.LengthDelimited).string(t.workflowId);
+    });
+  } else {
+    str(w, 1, e.invocationId);
+  }
 }
 
 function writeResult(w: BinaryWriter, valueNo: number, failureNo: number, result: Result): void {
@@ -721,19 +840,20 @@ export function encodeError(m: ErrorMessage): Uint8Array {
   return w.finish();
 }
 
-/** Encodes a ProposeRunCompletion message. */
-export function encodeProposeRunCompletion(completionId: number, result: Result): Uint8Array {
+/** Encodes a ProposeRunCompletion message (`version`: the stream's; V5 drops failure metadata). */
+export function encodeProposeRunCompletion(completionId: number, result: Result, version = 6): Uint8Array {
   const w = new BinaryWriter();
   u32(w, 1, completionId);
   if ("ok" in result) w.tag(14, WireType.LengthDelimited).bytes(result.ok);
-  else writeFailure(w, 15, result.err);
+  else writeFailure(w, 15, result.err, version < 6);
   return w.finish();
 }
 
-/** Encodes the Output command (the handler's result). */
-export function encodeOutput(result: Result): Uint8Array {
+/** Encodes the Output command, the handler's result (`version`: the stream's; V5 drops failure metadata). */
+export function encodeOutput(result: Result, version = 6): Uint8Array {
   const w = new BinaryWriter();
-  writeResult(w, 14, 15, result);
+  if ("ok" in result) writeValue(w, 14, result.ok);
+  else writeFailure(w, 15, result.err, version < 6);
   return w.finish();
 }
 
@@ -834,6 +954,22 @@ export function encodeCommand(entry: CommandEntry, now = Date.now()): Frame {
       u32(w, 11, entry.completionId);
       type = T.AttachInvocationCommand;
       break;
+    case "attach_target":
+    case "get_output":
+      writeAttachTarget(w, entry);
+      u32(w, 11, entry.completionId);
+      type = entry.type === "attach_target" ? T.AttachInvocationCommand : T.GetInvocationOutputCommand;
+      break;
+    case "send_named_signal": {
+      str(w, 1, entry.invocationId);
+      w.tag(3, WireType.LengthDelimited).string(entry.name);
+      const v = entry.value;
+      if ("void" in v) message(w, 4, () => {});
+      else if ("ok" in v) writeValue(w, 5, v.ok);
+      else writeFailure(w, 6, v.err);
+      type = T.SendSignalCommand;
+      break;
+    }
     case "cancel_invocation":
       str(w, 1, entry.invocationId);
       w.tag(2, WireType.Varint).uint32(CANCEL_SIGNAL_ID);
@@ -846,16 +982,18 @@ export function encodeCommand(entry: CommandEntry, now = Date.now()): Frame {
 
 /**
  * Encodes a notification. `completionType` is the notification type of a completion id's
- * command (the protocol has one per command kind; see {@link notificationTypesOf}).
+ * command (the protocol has one per command kind; see {@link notificationTypesOf}); `version`
+ * the stream's protocol version (default 6; V5 carries no failure metadata).
  */
-export function encodeNotification(entry: NotificationEntry, completionType: number): Frame {
+export function encodeNotification(entry: NotificationEntry, completionType: number, version = 6): Frame {
   const w = new BinaryWriter();
   if (entry.type === "completion") u32(w, 1, entry.completionId);
-  else w.tag(2, WireType.Varint).uint32(entry.signalId);
+  else if (entry.type === "signal") w.tag(2, WireType.Varint).uint32(entry.signalId);
+  else w.tag(3, WireType.LengthDelimited).string(entry.name);
   const v = entry.value;
   if ("void" in v) message(w, 4, () => {});
   else if ("ok" in v) writeValue(w, 5, v.ok);
-  else if ("err" in v) writeFailure(w, 6, v.err);
+  else if ("err" in v) writeFailure(w, 6, v.err, version < 6);
   else if ("invocationId" in v) w.tag(16, WireType.LengthDelimited).string(v.invocationId);
   else writeStateKeys(w, 17, v.stateKeys);
   return {
@@ -892,7 +1030,10 @@ export function notificationTypesOf(entry: CommandEntry): [completionId: number,
     case "promise_complete":
       return [[entry.completionId, T.CompletePromiseCompletion]];
     case "attach":
+    case "attach_target":
       return [[entry.completionId, T.AttachInvocationCompletion]];
+    case "get_output":
+      return [[entry.completionId, T.GetInvocationOutputCompletion]];
     default:
       return [];
   }

@@ -48,10 +48,16 @@ export interface InvocationStatus {
   readonly completed?: readonly number[];
   /** Signal ids that have a notification in the journal (an awakeable resolves once). */
   readonly signals?: readonly number[];
+  /** Names of the named signals that have a notification in the journal (each arrives once). */
+  readonly namedSignals?: readonly string[];
   /** Completion ids of sleeps whose timer has not fired (deleted with the invocation). */
   readonly sleeps?: readonly number[];
   /** When suspended: the completions and signals that resume it (the cancel signal always does). */
-  readonly waitingOn?: { readonly completionIds: readonly number[]; readonly signalIds: readonly number[] };
+  readonly waitingOn?: {
+    readonly completionIds: readonly number[];
+    readonly signalIds: readonly number[];
+    readonly signalNames?: readonly string[];
+  };
   /** Invocations waiting for this one's result (callers, attachers). */
   readonly sinks?: readonly Caller[];
   readonly idempotencyKey?: string;
