@@ -175,7 +175,8 @@ export class Engine {
         : routingInvokers({
             inProcess: local,
             isInProcess: (service) => inProcess.has(service),
-            anyRemote: () => remote.deployments.list().length > 0,
+            // A cluster's registry may gain a deployment any time (registered on another node).
+            anyRemote: () => remote.deployments.isShared || remote.deployments.list().length > 0,
             remote: httpInvokers({
               deployments: remote.deployments,
               client: remote.client,

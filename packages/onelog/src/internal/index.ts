@@ -14,3 +14,4 @@ export type { Leadership, LeadershipGrant } from "./partition/leadership.js";
 export { DataFormatError } from "./format-versions.js";
 export type { PartitionSnapshot } from "./partition/store/store.js";
 export type { ClusterBackend, SnapshotStore } from "./embedded/cluster.js";
+export type { Deployment, DeploymentsRevision, SharedDeploymentRecords } from "./invoker/deployments.js";
