@@ -215,7 +215,16 @@ export class Ingress {
     const remote = this.options.engine.remote?.deployments;
     if (remote?.isShared !== true || segments[0] === undefined) return;
     const svc = this.options.engine.services.get(segments[0]);
-    if (svc === undefined || !segments.slice(1).some((s) => svc.handlers.has(s))) await remote.sync();
+    if (svc !== undefined && segments.slice(1).some((s) => svc.handlers.has(s))) return;
+    try {
+      await remote.sync();
+    } catch (e) {
+      // Not a 404: the target may well exist, this node cannot tell now.
+      throw new IngressError(
+        "OL1011",
+        `the cluster's deployment registry cannot be read now, so ${JSON.stringify(segments[0])} may be unknown here only: ${(e as Error).message}`,
+      );
+    }
   }
 
   /** The target a path names: /{service}/{handler}, or /{object|workflow}/{key}/{handler}. */
