@@ -1,8 +1,8 @@
-// One onelog cluster node under load, run by bench/cluster.ts as a child process: what `onelog serve <file> --cluster <BENCH_NATS_URLS> --node <BENCH_NODE> --replicas <BENCH_REPLICAS> --partitions <BENCH_PARTITIONS>` starts (packages/onelog/src/cli/serve-file.ts: connectCluster from @onelog/nats, then startServer), with Greeter, Counter and Flow in its process, its stores in BENCH_DATA_DIR and ingress and admin on free loopback ports. It reports its URLs over the IPC channel once every partition caught up with the log, and exits when the parent goes away.
+// One onelog cluster node under load, run by bench/cluster.ts as a child process: what `onelog serve <file> --cluster <BENCH_NATS_URLS> --node <BENCH_NODE> --replicas <BENCH_REPLICAS> --partitions <BENCH_PARTITIONS>` starts (packages/onelog/src/cli/serve-file.ts: connectCluster from @onelog/nats, then startServer), with Greeter, Counter and Flow in its process, its stores in BENCH_DATA_DIR and ingress and admin on free loopback ports. It reports its URLs over the IPC channel once every partition caught up with the log, and exits when the parent goes away. Run as TypeScript under tsx (`--runtime tsx`) or bundled by bench/compile.ts (`--runtime compiled`), its packages then from their dist as `onelog serve` runs them.
 import { connectCluster } from "@onelog/nats";
 import { counter } from "../examples/counter.js";
 import { greeter } from "../examples/greeter.js";
-import { startServer } from "../packages/onelog/src/internal/embedded/start.js";
+import { startServer } from "onelog/internal";
 import { reportReady } from "./ready.js";
 import { flow, quietGreeter } from "./services.js";
 

@@ -29,6 +29,8 @@ export interface ClusterRunOptions {
   /** Where the processes' logs go. */
   readonly logDir: string;
   readonly partitions: number;
+  /** bench/cluster-node.ts under tsx, or its compiled bundle (bench/compile.ts). */
+  readonly node: { readonly script: string; readonly compiled: boolean };
   readonly greeter: "quiet" | "example";
   readonly warmupMs: number;
   readonly durationMs: number;
@@ -227,7 +229,7 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
     const spawned = await Promise.allSettled(
       Array.from({ length: spec.nodes }, (_, i) =>
         ServerChild.spawn({
-          script: "bench/cluster-node.ts",
+          ...o.node,
           env: {
             BENCH_DATA_DIR: path.join(dir, `node-${i + 1}`),
             BENCH_NATS_URLS: urls.join(","),

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { request } from "undici";
 import { machineUserMs, REPO, RESTATE_SERVER, sampleRss, ServerChild, tsxLoaderRssBytes } from "./child.js";
 import { dataDirBytes, fsyncRate, sqliteCommitRate } from "./disk.js";
-import { compileOnelogServer } from "./compile.js";
+import { compileOnelogServers } from "./compile.js";
 import { drive, untilGreeterServes } from "./driver.js";
 import { logAppend } from "./log-append.js";
 import {
@@ -148,8 +148,8 @@ function parseFlags() {
   --greeter example      example: examples/greeter.ts; quiet: bench/services.ts's copy without ctx.console
   --dir <dir>            where the data directories go (default: the OS temp dir)
   --profile              run the onelog servers with --cpu-prof (profiles in <out>/profiles)
-  --runtime compiled     the onelog servers as compiled JavaScript (npm run build; as onelog serve runs),
-                         or tsx: TypeScript sources under tsx, as npm start runs them
+  --runtime compiled     the onelog servers and cluster nodes as compiled JavaScript (npm run build; as
+                         onelog serve runs), or tsx: TypeScript sources under tsx, as npm start runs them
   --out bench/results    where latest.json and latest.md go`);
     process.exit(0);
   }
@@ -288,6 +288,8 @@ interface RunContext {
   readonly idleOnelog: number[];
   /** How the onelog servers run (`--runtime`): the compiled bundle, or the TypeScript under tsx. */
   readonly onelogServer: { readonly script: string; readonly compiled: boolean };
+  /** How the cluster systems' nodes run, the same way. */
+  readonly clusterNode: { readonly script: string; readonly compiled: boolean };
 }
 
 /** Runs `fn` in this process and measures the CPU every other process used meanwhile (100% = one core). */
@@ -611,6 +613,7 @@ function runClusterSystem(
     tmp: ctx.tmp,
     logDir: path.join(ctx.flags.out, "logs"),
     partitions: ctx.flags.clusterPartitions,
+    node: ctx.clusterNode,
     greeter: ctx.flags.greeter,
     warmupMs: ctx.flags.warmupMs,
     durationMs: ctx.flags.durationMs,
@@ -725,11 +728,14 @@ async function main(): Promise<number> {
     (s) => s === "embedded" || (s !== "bare" && REMOTE_SYSTEMS[s].server === "onelog"),
   );
   let onelogServer = { script: "bench/onelog-server.ts", compiled: false };
-  if (flags.runtime === "compiled" && needsOnelog) {
-    progress("building the packages and bench/onelog-server.ts (--runtime compiled)");
-    onelogServer = { script: await compileOnelogServer(), compiled: true };
+  let clusterNode = { script: "bench/cluster-node.ts", compiled: false };
+  if (flags.runtime === "compiled" && (needsOnelog || flags.clusterSystems.length > 0)) {
+    progress("building the packages, bench/onelog-server.ts and bench/cluster-node.ts (--runtime compiled)");
+    const compiled = await compileOnelogServers();
+    onelogServer = { script: compiled.onelogServer, compiled: true };
+    clusterNode = { script: compiled.clusterNode, compiled: true };
   }
-  const ctx: RunContext = { flags, tmp, errors: [], idleOnelog: [], onelogServer };
+  const ctx: RunContext = { flags, tmp, errors: [], idleOnelog: [], onelogServer, clusterNode };
   const httpWorkloads = HTTP_WORKLOADS.filter((w) => flags.workloads.includes(w.name));
   const highest = Math.max(...flags.concurrency);
   const remoteSystems = flags.systems.filter((s): s is RemoteSystem => s !== "bare" && s !== "embedded");

@@ -5,5 +5,7 @@ export { KvLeadership } from "./internal/kv-leadership.js";
 export type { KvLeadershipOptions, LeadershipEvent } from "./internal/kv-leadership.js";
 export { JetStreamSnapshots } from "./internal/snapshots.js";
 export type { JetStreamSnapshotsOptions } from "./internal/snapshots.js";
+export { KvDeploymentRecords, DEPLOYMENTS_DOCUMENT_FORMAT } from "./internal/kv-deployments.js";
+export type { KvDeploymentRecordsOptions } from "./internal/kv-deployments.js";
 export { connectCluster } from "./internal/cluster.js";
 export type { ConnectClusterOptions } from "./internal/cluster.js";

@@ -1,11 +1,13 @@
 /**
  * A node's connection to a onelog cluster on NATS JetStream: the shared log (one stream), the
- * leases (a KV bucket) and the snapshots (an object store bucket), over one NATS connection.
+ * leases (a KV bucket), the snapshots (an object store bucket) and the deployments registered
+ * by URL (a KV bucket), over one NATS connection.
  * `onelog serve --cluster nats://…` starts the server with it (docs/cluster.md).
  */
 import { connect } from "@nats-io/transport-node";
 import type { ClusterBackend } from "onelog/internal";
 import { JetStreamLog } from "./jetstream-log.js";
+import { KvDeploymentRecords } from "./kv-deployments.js";
 import { retrying } from "./nats-errors.js";
 import { KvLeadership } from "./kv-leadership.js";
 import { JetStreamSnapshots } from "./snapshots.js";
@@ -29,7 +31,7 @@ export interface ConnectClusterOptions {
 }
 
 /**
- * Connects to NATS and opens (or creates) the log's stream and the snapshot bucket. Rejects if
+ * Connects to NATS and opens (or creates) the log's stream, the snapshot and deployment buckets. Rejects if
  * no server answers, or the stream was created with another partition count.
  *
  * @example
@@ -67,10 +69,16 @@ export async function connectCluster(options: ConnectClusterOptions): Promise<Cl
       bucket: `${stream}-snapshots`,
       replicas,
     });
+    const deployments = await KvDeploymentRecords.open({
+      connection: nc,
+      bucket: `${stream}-deployments`,
+      replicas,
+    });
     return {
       node: options.node,
       log,
       snapshots,
+      deployments,
       leadership: (lastEpoch) =>
         retrying(
           () =>

@@ -186,7 +186,8 @@ export class Engine {
         : routingInvokers({
             inProcess: local,
             isInProcess: (service) => inProcess.has(service),
-            anyRemote: () => remote.deployments.list().length > 0,
+            // A cluster's registry may gain a deployment any time (registered on another node).
+            anyRemote: () => remote.deployments.isShared || remote.deployments.list().length > 0,
             remote: httpInvokers({
               deployments: remote.deployments,
               client: remote.client,
@@ -296,6 +297,7 @@ export class Engine {
       try {
         await this.follow(p);
       } catch (e) {
+        if (this.stopping) return; // stop() ended the follow
         this.options.logger.error(
           { partition: p, err: e },
           "partition cannot follow the log; it stays stopped",

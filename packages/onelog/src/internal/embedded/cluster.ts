@@ -14,6 +14,7 @@
  *    snapshot stored one compaction round *before* the latest: a follower on another node has a
  *    whole round to apply past the trim point.
  */
+import type { SharedDeploymentRecords } from "../invoker/deployments.js";
 import type { Log } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
 import type { Leadership } from "../partition/leadership.js";
@@ -37,6 +38,8 @@ export interface ClusterBackend {
   /** The log every node shares. */
   readonly log: Log;
   readonly snapshots: SnapshotStore;
+  /** The deployments registered by URL, shared by every node (docs/deployments.md). */
+  readonly deployments: SharedDeploymentRecords;
   /** This node's leadership; `lastEpoch` reads the local stores. */
   leadership(lastEpoch: (partition: number) => number): Promise<Leadership & { close(): Promise<void> }>;
   /** Closes the log and the connection. */

@@ -222,9 +222,18 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
       cleanups.push(() => kv.close());
       leadership = kv;
     }
-    // Server mode: deployments registered by URL, invoked over the service protocol.
+    // Server mode: deployments registered by URL, invoked over the service protocol. A cluster
+    // keeps them in the cluster, shared by every node; one server in its data directory.
     const inProcess = new Set(options.services.map((d) => d.name));
-    const deployments = new Deployments(fileDeploymentRecords(dataDir), (name) => inProcess.has(name));
+    let deployments: Deployments;
+    if (cluster === undefined) {
+      deployments = new Deployments(fileDeploymentRecords(dataDir), (name) => inProcess.has(name));
+    } else {
+      const shared = await Deployments.shared(cluster.deployments, (name) => inProcess.has(name));
+      cleanups.push(() => shared.close());
+      deployments = shared;
+      warnOfLocalDeployments(dataDir, logger);
+    }
     const keyFile =
       options.requestIdentityKeyFile ??
       (process.env.ONELOG_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE || undefined);
@@ -345,4 +354,23 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
     await cleanup();
     throw e;
   }
+}
+
+/**
+ * A cluster node whose data directory has deployments of its own (registered on this node before
+ * the cluster kept them): they are not used; the operator registers them again, once, on any node.
+ */
+function warnOfLocalDeployments(dataDir: string, logger: Logger): void {
+  let local: readonly { readonly id: string; readonly uri: string }[];
+  try {
+    local = fileDeploymentRecords(dataDir).load();
+  } catch {
+    return;
+  }
+  if (local.length === 0) return;
+  logger.warn(
+    { dataDir, deployments: local.map((d) => ({ id: d.id, uri: d.uri })) },
+    `${join(dataDir, "deployments.json")} lists ${local.length} deployment(s) registered on this node alone; ` +
+      "a cluster keeps its deployments in the cluster, so these are not used: register them again on any node (onelog deployments register <uri>)",
+  );
 }

@@ -343,6 +343,8 @@ export class Admin {
       res.end(body);
       return;
     }
+    // A cluster: what another node registered a moment ago is listed too (deployments.ts, 6).
+    if (first === "services" || first === "deployments") await this.options.engine.remote?.deployments.sync();
     if (path === "/services") return this.send(res, 200, { services: registry.services });
     if (first === "services" && second !== undefined && parts.length === 2) {
       const service = registry.service(second);

@@ -12,8 +12,18 @@
  * 2. A URI is registered at most once. Registering it again returns it unchanged, as Restate
  *    does; with `force` it is replaced in place (same id), unless an invocation pinned to it and
  *    still running uses a handler the new manifest lacks.
- * 3. Every change is durable (`DeploymentRecords.save`) before it is visible to routing.
+ * 3. Every change is durable (`DeploymentRecords.save`, or in a cluster
+ *    `SharedDeploymentRecords.replace`) before it is visible to routing.
  * 4. A deployment with running invocations pinned to it is removed only with `force`.
+ * 5. A change is decided on the registry as it is when it is written: it is computed from a
+ *    version of the list (the in-memory list embedded, a revision of the shared document in a
+ *    cluster) and written only if that version is still the latest; otherwise it is decided
+ *    again on the newer one. So 1, 2 and 4 hold across concurrent changes, on one server or on
+ *    several, and none is lost.
+ * 6. Shared (cluster): the list only moves forward — a revision is adopted only if it is newer
+ *    than the one held — and a lookup that finds nothing may first ask the cluster for its latest
+ *    revision ({@link Deployments.sync}), so a server never answers "unknown" for a deployment
+ *    whose registration had been acknowledged anywhere before the lookup began.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -47,11 +57,41 @@ export interface Deployment {
   readonly revisions: Readonly<Record<string, number>>;
 }
 
-/** Where the registry keeps its deployments (a file embedded; a KV bucket in a cluster). */
+/** Where one server keeps its deployments (a file in the data directory). */
 export interface DeploymentRecords {
   load(): Deployment[];
   /** Replaces every record; returns once durable. */
   save(deployments: readonly Deployment[]): void;
+}
+
+/** One version of a shared registry: every deployment, and the revision that wrote them. */
+export interface DeploymentsRevision {
+  /** Grows with every write; 0 before the first one. */
+  readonly revision: number;
+  readonly deployments: readonly Deployment[];
+}
+
+/**
+ * Where the servers of a cluster keep their deployments together (`@onelog/nats`: a JetStream
+ * KV bucket): one document, replaced by compare-and-set on its revision, and watched.
+ */
+export interface SharedDeploymentRecords {
+  /**
+   * The latest revision: it includes every write acknowledged before this was called (a read of
+   * the store's leader, not of a replica that may lag).
+   */
+  latest(): Promise<DeploymentsRevision>;
+  /**
+   * Writes `deployments` as the next revision if the latest one is still `revision`; resolves with
+   * the new revision once durable, or undefined when another write came first (nothing written).
+   * Rejects when the outcome cannot be known (the store unreachable for too long).
+   */
+  replace(revision: number, deployments: readonly Deployment[]): Promise<number | undefined>;
+  /**
+   * Calls `onRevision` with the latest revision and then with every later one, written by any
+   * server, in order. Resolves once watching; `stop()` ends it.
+   */
+  watch(onRevision: (revision: DeploymentsRevision) => void): Promise<{ stop(): void }>;
 }
 
 /** In memory only (tests). */
@@ -88,10 +128,27 @@ export interface RegisterRequest {
   readonly force?: boolean;
 }
 
+/** A change as decided on one version of the list: the next list (none: nothing to write) and the answer. */
+interface Decision<T> {
+  readonly next?: Deployment[];
+  readonly result: T;
+}
+
+/** How many times a change is decided again after losing its compare-and-set (5) before giving up. */
+const MAX_DECISIONS = 100;
+
 /** The registry of remote deployments and which one serves each service (1). */
 export class Deployments {
-  private deployments: Deployment[];
+  private deployments: readonly Deployment[];
   private readonly listeners: (() => void)[] = [];
+  /** Cluster: the shared records, the revision held (6), the watch, and the syncs under way. */
+  private readonly shared: SharedDeploymentRecords | undefined;
+  /** Embedded: the file (or memory) records. */
+  private readonly local: DeploymentRecords | undefined;
+  private revision = 0;
+  private stopWatch: (() => void) | undefined;
+  private syncing: Promise<boolean> | undefined;
+  private queuedSync: Promise<boolean> | undefined;
   /**
    * The handlers (`service/handler`) of running invocations pinned to a deployment; set by
    * whoever can see every partition (the admin endpoint). Unset, nothing is known to be pinned.
@@ -99,11 +156,83 @@ export class Deployments {
   inFlight: ((deploymentId: string) => Promise<readonly string[]>) | undefined;
 
   constructor(
-    private readonly records: DeploymentRecords,
+    records: DeploymentRecords | SharedDeploymentRecords,
     /** Services that cannot be taken by a deployment (the ones served in-process). */
     private readonly reserved: (service: string) => boolean = () => false,
   ) {
-    this.deployments = records.load();
+    if ("load" in records) {
+      this.local = records;
+      this.shared = undefined;
+      this.deployments = records.load();
+    } else {
+      this.local = undefined;
+      this.shared = records;
+      this.deployments = []; // until shared() has read the latest revision
+    }
+  }
+
+  /**
+   * The registry of a cluster's servers: loads the latest revision of the shared records and
+   * follows every later one (every server sees a registration made on any of them). Rejects if
+   * the records cannot be read. Call {@link close} to stop following.
+   *
+   * @example
+   * const deployments = await Deployments.shared(cluster.deployments, (s) => inProcess.has(s));
+   */
+  static async shared(
+    records: SharedDeploymentRecords,
+    reserved?: (service: string) => boolean,
+  ): Promise<Deployments> {
+    const d = new Deployments(records, reserved);
+    const watch = await records.watch((r) => d.adopt(r));
+    d.stopWatch = () => watch.stop();
+    await d.sync();
+    return d;
+  }
+
+  /** Whether the registry is shared by the servers of a cluster (it may change without a call here). */
+  get isShared(): boolean {
+    return this.shared !== undefined;
+  }
+
+  /** Stops following the shared records (nothing to do embedded). */
+  close(): void {
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+  }
+
+  /**
+   * Shared: reads the cluster's latest revision and adopts it if it is newer than the one held
+   * (6); resolves true when the list changed. It includes every write acknowledged before it was
+   * called: concurrent calls share one read only if that read began after them. Embedded: false
+   * at once (this process makes every change itself).
+   */
+  sync(): Promise<boolean> {
+    const shared = this.shared;
+    if (shared === undefined) return Promise.resolve(false);
+    if (this.queuedSync !== undefined) return this.queuedSync;
+    const read = (): Promise<boolean> => {
+      const p = shared.latest().then((r) => this.adopt(r));
+      this.syncing = p;
+      const done = () => {
+        if (this.syncing === p) this.syncing = undefined;
+      };
+      p.then(done, done);
+      return p;
+    };
+    if (this.syncing === undefined) return read();
+    // A read under way may have begun before this call: the caller waits for the next one.
+    const queued = this.syncing
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        this.queuedSync = undefined;
+        return read();
+      });
+    this.queuedSync = queued;
+    return queued;
   }
 
   /** Every deployment, oldest first. */
@@ -140,8 +269,16 @@ export class Deployments {
    */
   async register(req: RegisterRequest): Promise<{ deployment: Deployment; created: boolean }> {
     checkManifest(req.manifest);
-    const existing = this.deployments.find((d) => d.uri === req.uri);
-    if (existing !== undefined && req.force !== true) return { deployment: existing, created: false }; // 2
+    return this.change((current) => this.decideRegistration(current, req));
+  }
+
+  private async decideRegistration(
+    current: readonly Deployment[],
+    req: RegisterRequest,
+  ): Promise<Decision<{ deployment: Deployment; created: boolean }>> {
+    const existing = current.find((d) => d.uri === req.uri);
+    if (existing !== undefined && req.force !== true)
+      return { result: { deployment: existing, created: false } }; // 2
     for (const s of req.manifest.services) {
       if (this.reserved(s.name)) {
         throw new DeploymentConflictError(
@@ -158,10 +295,10 @@ export class Deployments {
         );
       }
     }
-    const rest = this.deployments.filter((d) => d !== existing);
+    const rest = current.filter((d) => d !== existing);
     const revisions: Record<string, number> = {};
     for (const s of req.manifest.services) {
-      const before = [...this.deployments].reverse().find((d) => d.revisions[s.name] !== undefined);
+      const before = [...current].reverse().find((d) => d.revisions[s.name] !== undefined);
       revisions[s.name] = (before?.revisions[s.name] ?? 0) + 1;
     }
     const deployment: Deployment = {
@@ -176,8 +313,7 @@ export class Deployments {
       manifest: req.manifest,
       revisions,
     };
-    this.commit([...rest, deployment]); // 3
-    return { deployment, created: existing === undefined };
+    return { next: [...rest, deployment], result: { deployment, created: existing === undefined } };
   }
 
   /**
@@ -220,20 +356,62 @@ export class Deployments {
    * DeploymentConflictError when running invocations are pinned to it and not `force` (4).
    */
   async remove(id: string, force = false): Promise<boolean> {
-    const rest = this.deployments.filter((d) => d.id !== id);
-    if (rest.length === this.deployments.length) return false;
-    const running = (await this.inFlight?.(id)) ?? [];
-    if (running.length > 0 && !force) {
-      throw new DeploymentConflictError(
-        `deployment ${id} has ${running.length} running invocation(s) pinned to it (${[...new Set(running)].join(", ")}); remove it with force to let them fail until it is registered again`,
-      ); // 4
+    return this.change(async (current) => {
+      const rest = current.filter((d) => d.id !== id);
+      if (rest.length === current.length) return { result: false };
+      const running = (await this.inFlight?.(id)) ?? [];
+      if (running.length > 0 && !force) {
+        throw new DeploymentConflictError(
+          `deployment ${id} has ${running.length} running invocation(s) pinned to it (${[...new Set(running)].join(", ")}); remove it with force to let them fail until it is registered again`,
+        ); // 4
+      }
+      return { next: rest, result: true };
+    });
+  }
+
+  /**
+   * Invariant 5: decides a change on the latest version of the list and writes it only if that
+   * version is still the latest (3); decides again otherwise.
+   */
+  private async change<T>(decide: (current: readonly Deployment[]) => Promise<Decision<T>>): Promise<T> {
+    for (let round = 0; round < MAX_DECISIONS; round++) {
+      const { local, shared } = this;
+      if (local !== undefined || shared === undefined) {
+        const base = this.deployments;
+        const { next, result } = await decide(base);
+        if (next === undefined) return result;
+        if (this.deployments !== base) continue; // changed while deciding
+        local?.save(next); // 3
+        this.adoptList(next);
+        return result;
+      }
+      const base = await shared.latest();
+      this.adopt(base);
+      const { next, result } = await decide(base.deployments);
+      if (next === undefined) return result;
+      const revision = await shared.replace(base.revision, next); // 3
+      if (revision === undefined) {
+        // Another server wrote first; its write may not be readable for a moment yet.
+        await new Promise((r) => setTimeout(r, Math.min(5 * round, 100)));
+        continue;
+      }
+      this.adopt({ revision, deployments: next });
+      return result;
     }
-    this.commit(rest);
+    throw new Error(
+      `the deployments changed ${MAX_DECISIONS} times while this change was decided; try again`,
+    );
+  }
+
+  /** Invariant 6: takes a shared revision if it is newer than the one held; true if it was. */
+  private adopt(r: DeploymentsRevision): boolean {
+    if (r.revision <= this.revision) return false;
+    this.revision = r.revision;
+    this.adoptList(r.deployments);
     return true;
   }
 
-  private commit(next: Deployment[]): void {
-    this.records.save(next);
+  private adoptList(next: readonly Deployment[]): void {
     this.deployments = next;
     for (const l of this.listeners) l();
   }

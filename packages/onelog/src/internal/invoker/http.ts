@@ -18,6 +18,10 @@
  * 4. An attempt with no message either way for the handler's inactivity timeout is asked to
  *    suspend (its request body is closed, as Restate does; a request/response attempt's is closed
  *    from the start); if it has not ended after the abort timeout, it is cancelled and fails.
+ * 5. In a cluster, an attempt whose deployment is not known here is failed only after the
+ *    cluster's latest registry was read once (deployments.ts, 6): it may have been registered
+ *    on another node a moment ago. Until then the invocation waits as if queued; an abort or a
+ *    newer invoke ends the wait.
  */
 import {
   FrameDecoder,
@@ -115,6 +119,8 @@ interface Attempt {
 export class HttpInvoker implements Invoker {
   private readonly attempts = new Map<string, Attempt>();
   private readonly waiting: WaitingAttempts;
+  /** Invocations waiting for a read of the cluster's registry (5), with the epoch to start. */
+  private readonly syncing = new Map<string, number>();
   private stopped = false;
 
   constructor(
@@ -129,6 +135,10 @@ export class HttpInvoker implements Invoker {
   }
 
   invoke(invocationId: string, epoch: number): void {
+    this.start(invocationId, epoch, false);
+  }
+
+  private start(invocationId: string, epoch: number, synced: boolean): void {
     this.abort(invocationId); // 1
     if (!this.waiting.admit(invocationId, epoch, this.attempts.size)) return;
     const status = this.host.store.getStatus(invocationId);
@@ -140,6 +150,16 @@ export class HttpInvoker implements Invoker {
       pinned === undefined
         ? this.options.deployments.forService(service)
         : this.options.deployments.get(pinned.deploymentId);
+    if (deployment === undefined && !synced && this.options.deployments.isShared) {
+      this.syncing.set(invocationId, epoch); // 5
+      const again = () => {
+        if (this.stopped || this.syncing.get(invocationId) !== epoch) return;
+        this.syncing.delete(invocationId);
+        this.start(invocationId, epoch, true);
+      };
+      this.options.deployments.sync().then(again, again);
+      return;
+    }
     if (deployment === undefined) {
       const message =
         pinned === undefined
@@ -267,6 +287,7 @@ export class HttpInvoker implements Invoker {
 
   abort(invocationId: string): void {
     this.waiting.drop(invocationId);
+    this.syncing.delete(invocationId);
     const a = this.attempts.get(invocationId);
     if (a === undefined) return;
     this.release(a);
@@ -276,6 +297,7 @@ export class HttpInvoker implements Invoker {
   stop(): void {
     this.stopped = true;
     this.waiting.clear();
+    this.syncing.clear();
     for (const id of [...this.attempts.keys()]) this.abort(id);
   }
 

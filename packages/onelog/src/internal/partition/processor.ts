@@ -241,8 +241,13 @@ export class PartitionProcessor {
   /** Resolves once the record at `lsn` is applied; rejects if the partition failed. */
   waitApplied(lsn: number): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.abort.signal.aborted) return Promise.reject(this.stoppedError());
     if (this.applied >= lsn) return Promise.resolve();
     return new Promise((resolve, reject) => this.appliedWaiters.push({ lsn, resolve, reject }));
+  }
+
+  private stoppedError(): Error {
+    return new Error(`partition ${this.partition}: the processor stopped`);
   }
 
   /** Stops reading, aborts attempts and timers. The store and the log stay open. */
@@ -254,6 +259,8 @@ export class PartitionProcessor {
     this.timers.stop();
     const grant = this.grant;
     this.grant = undefined;
+    // A lead() or follow() waiting for its record to be applied would wait forever otherwise.
+    for (const w of this.appliedWaiters.splice(0)) w.reject(this.stoppedError());
     await this.loop?.catch(() => {});
     if (grant !== undefined) await this.options.leadership.release(grant);
   }
