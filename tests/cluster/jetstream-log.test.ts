@@ -343,6 +343,31 @@ void describe(
       for (let round = 0; round < 5; round++) await racingWriters(ncs, `race3_${process.pid}_${round}`, 3);
     });
 
+    // Nodes started together, each on its own server: one creates the stream, the others find it
+    // before its replicas answer on their servers ("stream not found" for a moment).
+    void it("three logs opened at once on a new R3 stream, one per server, all open and agree", async () => {
+      const ncs = await Promise.all(nats.urls.map((url) => connect({ servers: [url] })));
+      connections.push(...ncs);
+      for (let round = 0; round < 5; round++) {
+        const stream = `open3_${process.pid}_${round}`;
+        const logs = await Promise.all(
+          ncs.map((connection, i) =>
+            JetStreamLog.open({ connection, partitions: 2, stream, producer: `o${i}`, replicas: 3 }),
+          ),
+        );
+        try {
+          const lsns = await Promise.all(logs.map((l, i) => l.append(0, [rec(`o${i}`)])));
+          assert.deepEqual(lsns.flat().sort(), [1, 2, 3], `round ${round}`);
+          const jsm = await jetstreamManager(ncs[0]!);
+          const metas = (await jsm.streams.info(stream, { subjects_filter: `${stream}.meta` })).state
+            .subjects;
+          assert.equal(metas?.[`${stream}.meta`], 1, `round ${round}: one meta message`);
+        } finally {
+          for (const l of logs) await l.close();
+        }
+      }
+    });
+
     // The same race on the trim point's subject could let a lower trim point be stored last.
     void it("three trimmers racing, one per server: the recorded trim point only grows (invariant 5)", async () => {
       const ncs = await Promise.all(nats.urls.map((url) => connect({ servers: [url] })));

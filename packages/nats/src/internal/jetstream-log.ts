@@ -336,28 +336,32 @@ export class JetStreamLog implements Log {
     const subjects = `${this.#prefix}.>`;
     let info;
     try {
-      info = await jsm.streams.info(this.#stream);
+      info = await this.#retrying(() => jsm.streams.info(this.#stream), isTransient);
     } catch (error) {
       if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound))
         throw error;
       try {
-        info = await this.#whilePlacementPending(() =>
-          jsm.streams.add({
-            name: this.#stream,
-            description: `onelog log (${this.partitions} partitions)`,
-            subjects: [subjects],
-            storage: StorageType.File,
-            retention: RetentionPolicy.Limits,
-            discard: DiscardPolicy.Old,
-            num_replicas: this.#replicas,
-            duplicate_window: this.#duplicateWindowMs * 1_000_000,
-            allow_rollup_hdrs: true,
-            deny_delete: true,
-          }),
+        info = await this.#retrying(
+          () =>
+            jsm.streams.add({
+              name: this.#stream,
+              description: `onelog log (${this.partitions} partitions)`,
+              subjects: [subjects],
+              storage: StorageType.File,
+              retention: RetentionPolicy.Limits,
+              discard: DiscardPolicy.Old,
+              num_replicas: this.#replicas,
+              duplicate_window: this.#duplicateWindowMs * 1_000_000,
+              allow_rollup_hdrs: true,
+              deny_delete: true,
+            }),
+          isPlacementPending,
         );
       } catch (addError) {
-        // Another node created it meanwhile: use theirs.
-        info = await jsm.streams.info(this.#stream).catch(() => Promise.reject(addError));
+        // Another node created it meanwhile: use theirs (it may not answer here for a moment).
+        info = await this.#retrying(() => jsm.streams.info(this.#stream), settling).catch(() =>
+          Promise.reject(addError),
+        );
       }
     }
     if (!(info.config.subjects ?? []).includes(subjects)) {
@@ -372,14 +376,18 @@ export class JetStreamLog implements Log {
     return { js, jsm, maxMessageBytes };
   }
 
-  /** Runs `fn` again while JetStream cannot place the stream yet, for as long as an append retries. */
-  async #whilePlacementPending<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` again while it fails in a way that passes (`retryable`: JetStream cannot place the
+   * stream yet, a stream just created elsewhere does not answer here yet), for as long as an
+   * append retries.
+   */
+  async #retrying<T>(fn: () => Promise<T>, retryable: (error: unknown) => boolean): Promise<T> {
     const deadline = Date.now() + this.#appendRetryMs;
     for (;;) {
       try {
         return await fn();
       } catch (error) {
-        if (!isPlacementPending(error) || Date.now() > deadline) throw error;
+        if (!retryable(error) || Date.now() > deadline) throw error;
         await new Promise((r) => setTimeout(r, 250));
       }
     }
@@ -389,7 +397,10 @@ export class JetStreamLog implements Log {
   async #checkMeta(js: JetStreamClient, jsm: JetStreamManager): Promise<void> {
     const subject = `${this.#prefix}.meta`;
     for (;;) {
-      const stored = await jsm.streams.getMessage(this.#stream, { last_by_subj: subject });
+      const stored = await this.#retrying(
+        () => jsm.streams.getMessage(this.#stream, { last_by_subj: subject }),
+        settling,
+      );
       if (stored !== null) {
         const meta = stored.json<{ format?: unknown; partitions?: unknown }>();
         const format = typeof meta.format === "number" ? meta.format : "unknown";
@@ -405,12 +416,18 @@ export class JetStreamLog implements Log {
         return;
       }
       try {
-        await js.publish(
-          subject,
-          JSON.stringify({ format: JETSTREAM_LOG_FORMAT, partitions: this.partitions }),
-          {
-            expect: { lastSubjectSequence: 0 },
-          },
+        // The message id: racing first writers on a replicated stream store one meta, not several.
+        await this.#retrying(
+          () =>
+            js.publish(
+              subject,
+              JSON.stringify({ format: JETSTREAM_LOG_FORMAT, partitions: this.partitions }),
+              {
+                msgID: `${subject}:0`,
+                expect: { lastSubjectSequence: 0 },
+              },
+            ),
+          settling,
         );
       } catch (error) {
         if (!isWrongLastSequence(error)) throw error;
@@ -853,4 +870,15 @@ function toLogError(error: unknown, what: string): LogError {
   const code = isStorageFull(error) ? "disk_full" : "io";
   const why = isClosed(error) ? "the NATS connection is closed" : messageOf(error);
   return new LogError(code, `log ${what} failed: ${why}`, { cause: error });
+}
+
+/**
+ * A stream another node created a moment ago may not answer on this node's server yet (its
+ * replicas are still electing a leader: "stream not found", no responders, a timeout).
+ */
+function settling(error: unknown): boolean {
+  return (
+    isTransient(error) ||
+    (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)
+  );
 }
