@@ -387,7 +387,11 @@ export class HttpInvoker implements Invoker {
             attemptEpoch: a.epoch,
             waitingCompletions: m.waitingCompletions,
             waitingSignals: m.waitingSignals,
-            ...(m.waitingNamedSignals.length === 0 ? {} : { waitingNamedSignals: m.waitingNamedSignals }),
+            // What the deployment has seen for sure is the journal sent with Start; a named signal
+            // forwarded later may still be on its way to it.
+            ...(m.waitingNamedSignals.length === 0
+              ? {}
+              : { waitingNamedSignals: m.waitingNamedSignals, seenJournalLength: a.knownEntries }),
           },
           () => this.stopped,
         );

@@ -265,7 +265,7 @@ class Invocation {
       const suspension = {
         waitingCompletions: [...waiting.completionIds],
         waitingSignals: [...waiting.signalIds],
-        waitingNamedSignals: [],
+        waitingNamedSignals: [...(waiting.signalNames ?? [])],
       };
       this.stream.write(encodeFrame(MessageType.Suspension, encodeSuspension(suspension)));
       this.log("debug", `suspended, waiting on completions [${suspension.waitingCompletions.join(", ")}]`);
