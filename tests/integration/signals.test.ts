@@ -1,4 +1,4 @@
-// Proves named signals work end to end in process: ctx.invocation(id).signal(name).resolve/reject reaches ctx.signal(name) of another invocation — sent before it waits, while it is suspended, across a restart of the server, twice with one name (each delivered, in order, without the suspended waiter being re-invoked in a loop), rejected as a TerminalError — by running real handlers in onelog.start() on a temp SQLite dataDir, driving them over HTTP and reading sys_invocation.
+// Proves named signals work end to end in process: ctx.invocation(id).signal(name).resolve/reject reaches ctx.signal(name) of another invocation — sent before it waits, while it is suspended, across a restart of the server (sys_invocation's waiting_on names it meanwhile), twice with one name (each delivered, in order, without the suspended waiter being re-invoked in a loop), rejected as a TerminalError — by running real handlers in onelog.start() on a temp SQLite dataDir, driving them over HTTP and reading sys_invocation.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as onelog from "onelog";
@@ -142,6 +142,12 @@ describe("named signals, in process", () => {
     try {
       id = await started(server, "once");
       await suspended(server, id);
+      const [row] = await query(server.adminUrl!, "SELECT waiting_on FROM sys_invocation WHERE id = ?", [id]);
+      assert.deepEqual(JSON.parse(row.waiting_on), {
+        completion_ids: [],
+        signal_ids: [1],
+        signal_names: ["x"],
+      });
     } finally {
       await server.stop();
     }

@@ -227,7 +227,7 @@ export class HttpInvoker implements Invoker {
         frame = this.notificationFrame(attempt, entry);
       } else {
         this.learnCompletions(attempt, entry);
-        frame = encodeCommand(entry, now);
+        frame = encodeCommand(entry, now, version);
       }
       frames.push(encodeFrame(frame.type, frame.body));
     }

@@ -221,7 +221,7 @@ class Invocation {
         : {}),
       propose: (_index, entry) => {
         if (this.result !== undefined) return Promise.reject(new Error("the invocation's stream is closed"));
-        const frame = encodeCommand(entry);
+        const frame = encodeCommand(entry, Date.now(), this.options.version);
         this.stream.write(encodeFrame(frame.type, frame.body));
         const position = this.position++;
         this.scheduleCheck();
