@@ -21,6 +21,7 @@ import {
   listenEndpoint,
   protocolAwakeableId,
   signRequestV1,
+  type CommandEntry,
   type EndpointServer,
   type ProtocolMessage,
 } from "@onelog/sdk/internal";
@@ -214,7 +215,7 @@ describe("onelog SDK endpoint (service protocol over HTTP)", () => {
           ["command", "suspension"],
           version,
         );
-        const sent = (first[0] as any).entry;
+        const sent: CommandEntry = (first[0] as any).entry;
         assert.deepEqual(sent, {
           type: "send_named_signal",
           invocationId: "inv_other",
