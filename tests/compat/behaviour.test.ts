@@ -47,6 +47,17 @@ const SCRIPT: Step[] = [
   { method: "POST", path: "/Caller/errors" },
   { method: "POST", path: "/Greeter/nap" },
   { method: "POST", path: "/Caller/cancels" },
+  // Named signals: ctx.signal, ctx.invocation(id).signal(name).resolve/reject, .cancel(), .attach().
+  { method: "POST", path: "/Signals/roundtrip", body: "once" },
+  { method: "POST", path: "/Signals/roundtrip", body: "twice" },
+  { method: "POST", path: "/Signals/roundtrip", body: "both" },
+  { method: "POST", path: "/Signals/roundtrip", body: "reject" },
+  { method: "POST", path: "/Signals/roundtrip", body: "rejectTerminal" },
+  { method: "POST", path: "/Signals/roundtrip", body: "void" },
+  { method: "POST", path: "/Signals/roundtrip", body: "binary" },
+  { method: "POST", path: "/Signals/early" },
+  { method: "POST", path: "/Signals/cancels" },
+  { method: "POST", path: "/Door/d1/open" },
   { method: "GET", path: "/restate/invocation/Greeter/greet/k1/output" },
   { method: "GET", path: "/restate/invocation/Greeter/greet/k1/attach" },
   { method: "GET", path: "/restate/invocation/Greeter/greet/never/output" },
@@ -180,7 +191,7 @@ describe(
       const ol = await import("onelog");
       const shop = (await import(path.join(generated, "shop.ts"))) as Record<string, onelog.AnyDefinition>;
       server = await ol.start({
-        services: [shop.greeter!, shop.cart!, shop.signup!, shop.caller!],
+        services: [shop.greeter!, shop.cart!, shop.signup!, shop.caller!, shop.signals!, shop.door!],
         dataDir: tmpDir("onelog-compat-data-"),
         ingressPort: 0,
         adminPort: false,

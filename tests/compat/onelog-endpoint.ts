@@ -11,4 +11,11 @@ const file = path.resolve("tests/compat/.generated/shop-endpoint.ts");
 fs.mkdirSync(path.dirname(file), { recursive: true });
 fs.writeFileSync(file, source.replace('from "@restatedev/restate-sdk"', 'from "onelog"'));
 const shop = (await import(pathToFileURL(file).href)) as Record<string, AnyDefinition>;
-await endpoint().bind(shop.greeter!).bind(shop.cart!).bind(shop.signup!).bind(shop.caller!).listen(port);
+await endpoint()
+  .bind(shop.greeter!)
+  .bind(shop.cart!)
+  .bind(shop.signup!)
+  .bind(shop.caller!)
+  .bind(shop.signals!)
+  .bind(shop.door!)
+  .listen(port);

@@ -21,6 +21,7 @@ import {
   listenEndpoint,
   protocolAwakeableId,
   signRequestV1,
+  type CommandEntry,
   type EndpointServer,
   type ProtocolMessage,
 } from "@onelog/sdk/internal";
@@ -68,6 +69,14 @@ const greeter = service({
     },
     refuses: async () => {
       throw new TerminalError("no way", { errorCode: 409 });
+    },
+    // Rejects another invocation's signal "go" (with metadata), then waits for its own "go".
+    signals: async (ctx: Context, other: string) => {
+      ctx
+        .invocation(other)
+        .signal("go")
+        .reject(new TerminalError("no", { errorCode: 403, metadata: { k: "v" } }));
+      return `got ${await ctx.signal<string>("go")}`;
     },
   },
 });
@@ -191,6 +200,48 @@ describe("onelog SDK endpoint (service protocol over HTTP)", () => {
       assert.equal(b.status, 200);
       assert.equal(b.headers["content-type"], V5);
       assert.equal(out(messages(b.body)[0]), "hello Bob");
+    });
+
+    it("named signals on V5 and V6: SendSignal by name (metadata on V6 only), suspension on the name, resumed by its notification", async () => {
+      for (const version of [V5, V6]) {
+        const post = async (body: Uint8Array) =>
+          messages(
+            (await http1(port, "/invoke/Greeter/signals", { headers: { "content-type": version }, body }))
+              .body,
+          );
+        const first = await post(concat([start(1), input("inv_other")]));
+        assert.deepEqual(
+          first.map((x) => x.kind),
+          ["command", "suspension"],
+          version,
+        );
+        const sent: CommandEntry = (first[0] as any).entry;
+        assert.deepEqual(sent, {
+          type: "send_named_signal",
+          invocationId: "inv_other",
+          name: "go",
+          value: {
+            err: {
+              code: 403,
+              message: "no",
+              ...(version === V6 ? { metadata: [{ key: "k", value: "v" }] } : {}),
+            },
+          },
+        });
+        assert.deepEqual((first[1] as any).waitingNamedSignals, ["go"], version);
+        const second = await post(
+          concat([
+            start(3),
+            input("inv_other"),
+            command(sent),
+            notification(
+              { type: "named_signal", name: "go", value: { ok: json("it") } },
+              MessageType.SignalNotification,
+            ),
+          ]),
+        );
+        assert.equal(out(second[0]), "got it", version);
+      }
     });
 
     it("request/response: ctx.run then sleep suspends twice and resumes from the journal; the step runs once", async () => {

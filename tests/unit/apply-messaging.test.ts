@@ -658,7 +658,7 @@ describe("apply: named signals (remote SDKs)", () => {
     ]);
   });
 
-  it("is journaled once per name, resumes an invocation suspended on it, and not one waiting on another name", () => {
+  it("is journaled each time it is sent, resumes an invocation suspended on it, and not one waiting on another name", () => {
     const store = started();
     step(store, { ...suspend([], []), waitingNamedSignals: ["approved"] } as RecordBody);
     assert.deepEqual(store.getStatus(A)?.waitingOn, {
@@ -675,11 +675,41 @@ describe("apply: named signals (remote SDKs)", () => {
       step(store, { type: "named_signal", invocationId: A, name: "approved", value: { ok: enc(1) } }),
       [{ type: "invoke", invocationId: A, attemptEpoch: 2 }],
     );
+    // A second signal of the name is journaled too (as restate-server does), for a second wait.
     assert.deepEqual(
       step(store, { type: "named_signal", invocationId: A, name: "approved", value: { ok: enc(2) } }),
-      [],
+      [
+        {
+          type: "notify",
+          invocationId: A,
+          attemptEpoch: 2,
+          entry: named("approved", { ok: enc(2) }),
+          position: 3,
+        },
+      ],
     );
-    assert.deepEqual(store.getJournal(A).slice(1), [named("other", VOID), named("approved", { ok: enc(1) })]);
+    assert.deepEqual(store.getJournal(A).slice(1), [
+      named("other", VOID),
+      named("approved", { ok: enc(1) }),
+      named("approved", { ok: enc(2) }),
+    ]);
+  });
+
+  it("a suspension on a name resumes at once only for a signal the attempt had not seen", () => {
+    const store = started();
+    step(store, { type: "named_signal", invocationId: A, name: "go", value: { ok: enc(1) } });
+    // The attempt saw the journal up to position 2 (input, the first "go") and waits for a second "go".
+    const waiting = { ...suspend([], []), waitingNamedSignals: ["go"], seenJournalLength: 2 } as RecordBody;
+    assert.deepEqual(step(store, waiting), [{ type: "abort", invocationId: A }]);
+    assert.equal(store.getStatus(A)?.state, "suspended");
+    assert.deepEqual(
+      step(store, { type: "named_signal", invocationId: A, name: "go", value: { ok: enc(2) } }),
+      [{ type: "invoke", invocationId: A, attemptEpoch: 2 }],
+    );
+    // Attempt 2 started from three entries but suspends having seen only two: the second "go" is new to it.
+    assert.deepEqual(step(store, { ...waiting, attemptEpoch: 2, seenJournalLength: 2 } as RecordBody), [
+      { type: "invoke", invocationId: A, attemptEpoch: 3 },
+    ]);
   });
 
   it("a suspension on a name that already arrived re-invokes at once", () => {

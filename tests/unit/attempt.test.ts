@@ -1729,6 +1729,157 @@ describe("attempt: waitingOn() (when it may suspend)", () => {
   });
 });
 
+describe("attempt: named signals (ctx.signal, ctx.invocation; invariant 8)", () => {
+  const named = (name: string, v: unknown): NotificationEntry => ({
+    type: "named_signal",
+    name,
+    value: { ok: enc(v) },
+  });
+
+  it("a signal journaled before the handler waits for it is kept for it; waiting proposes nothing", async () => {
+    const engine = fakeEngine([input(null), named("go", "early")]);
+    const outcome = await engine.run(
+      svc(async (ctx: Context) => {
+        await ctx.run("first", () => 1);
+        return ctx.signal<string>("go");
+      }),
+    );
+    assert.deepEqual(okOutput(outcome), "early");
+    assert.deepEqual(
+      engine.proposals.map((p) => p.entry.type),
+      ["run"],
+    );
+  });
+
+  it("the k-th wait of a name gets the k-th signal of that name, live and on replay; other names are apart", async () => {
+    const fn = async (ctx: Context) => {
+      const both = RestatePromise.all([ctx.signal<string>("x"), ctx.signal<string>("x")]);
+      const y = await ctx.signal<string>("y");
+      const [a, b] = await both;
+      return [a, b, y, await ctx.signal<string>("x")];
+    };
+    const engine = fakeEngine([input(null)]);
+    const handle = engine.start(svc(fn));
+    await ticks();
+    assert.deepEqual(handle.waitingOn(), {
+      completionIds: [],
+      signalIds: [CANCEL_SIGNAL_ID],
+      signalNames: ["x", "y"],
+      seenJournalLength: 1,
+    });
+    engine.notify(named("x", 1));
+    engine.notify(named("y", "why"));
+    engine.notify(named("x", 2));
+    await ticks();
+    assert.deepEqual(handle.waitingOn(), {
+      completionIds: [],
+      signalIds: [CANCEL_SIGNAL_ID],
+      signalNames: ["x"],
+      seenJournalLength: 4,
+    });
+    engine.notify(named("x", 3));
+    assert.deepEqual(okOutput(await handle.outcome), [1, 2, "why", 3]);
+    const replay = fakeEngine(engine.log);
+    assert.deepEqual(okOutput(await runAttempt(svc(fn), replay.io)), [1, 2, "why", 3]);
+  });
+
+  it("a rejected signal rejects the wait with a TerminalError (code, message, metadata); the cancel signal with CancelledError", async () => {
+    const engine = fakeEngine([
+      input(null),
+      {
+        type: "named_signal",
+        name: "ok?",
+        value: { err: { code: 403, message: "denied", metadata: [{ key: "k", value: "v" }] } },
+      },
+      CANCEL,
+    ]);
+    const outcome = await runAttempt(
+      svc(async (ctx: Context) => {
+        const out: unknown[] = [];
+        try {
+          await ctx.signal("ok?");
+        } catch (e) {
+          out.push(isTerminalError(e) ? [e.code, e.message, e.metadata] : String(e));
+        }
+        try {
+          await ctx.signal("never");
+        } catch (e) {
+          out.push(isCancelledError(e));
+        }
+        return out;
+      }),
+      engine.io,
+    );
+    assert.deepEqual(okOutput(outcome), [[403, "denied", { k: "v" }], true]);
+  });
+
+  it("ctx.invocation(id): signal(name).resolve/reject journal a SendSignal by name; cancel and attach are ctx.cancel and ctx.attach", async () => {
+    const fn = async (ctx: Context) => {
+      const target = ctx.invocation(OTHER_ID);
+      target.signal<{ ok: boolean }>("approved").resolve({ ok: true });
+      target.signal("approved").resolve();
+      target.signal("bytes", serde.binary).resolve(new Uint8Array([1, 2]));
+      target.signal("no").reject("denied");
+      target.signal("no").reject(new TerminalError("gone", { errorCode: 410, metadata: { a: "b" } }));
+      target.cancel();
+      return target.attach<string>();
+    };
+    const engine = fakeEngine([input(null)]);
+    const handle = engine.start(svc(fn));
+    await ticks();
+    const send = (name: string, value: unknown): CommandEntry =>
+      ({ type: "send_named_signal", invocationId: OTHER_ID, name, value }) as CommandEntry;
+    assert.deepEqual(
+      engine.proposals.map((p) => p.entry),
+      [
+        send("approved", { ok: enc({ ok: true }) }),
+        send("approved", { ok: EMPTY }),
+        send("bytes", { ok: new Uint8Array([1, 2]) }),
+        send("no", { err: { code: 500, message: "denied" } }),
+        send("no", { err: { code: 410, message: "gone", metadata: [{ key: "a", value: "b" }] } }),
+        { type: "cancel_invocation", invocationId: OTHER_ID },
+        { type: "attach", invocationId: OTHER_ID, completionId: 1 },
+      ],
+    );
+    engine.notify(done(1, "their result"));
+    assert.deepEqual(okOutput(await handle.outcome), "their result");
+    // A replay matches each send by target and name.
+    const replay = fakeEngine(engine.log);
+    assert.deepEqual(okOutput(await runAttempt(svc(fn), replay.io)), "their result");
+    assert.deepEqual(replay.proposals, []);
+    const changed = fakeEngine(engine.log);
+    const mismatch = await runAttempt(
+      svc(async (ctx: Context) => {
+        ctx.invocation(OTHER_ID).signal("other").resolve(1);
+        return "no";
+      }),
+      changed.io,
+    );
+    assert.match(
+      failedMessage(mismatch),
+      /expected SendSignal 'approved' to inv_2+b+, got SendSignal 'other'/,
+    );
+  });
+
+  it("every context has them: object, shared, workflow run and shared handlers", async () => {
+    const body = async (ctx: Context) => {
+      ctx.invocation(OTHER_ID).signal("s").resolve(ctx.request().id);
+      return ctx.signal<string>("back");
+    };
+    for (const h of [obj(body), objShared(body), wfRun(body), wfShared(body)]) {
+      const engine = fakeEngine([input(null), named("back", h.name)], {
+        key: "k",
+        state: { values: new Map(), complete: true },
+      });
+      assert.deepEqual(okOutput(await runAttempt(h, engine.io)), h.name);
+      assert.deepEqual(
+        engine.proposals.map((p) => p.entry.type),
+        ["send_named_signal"],
+      );
+    }
+  });
+});
+
 describe("attempt: object contexts", () => {
   const eager = (values: Record<string, unknown>, complete = true): EagerState => ({
     values: new Map(Object.entries(values).map(([k, v]) => [k, enc(v)])),

@@ -240,6 +240,13 @@ describe("service protocol messages", () => {
       kind: "notification",
       entry: { ...n, value: { err: { code: 400, message: "bad" } } },
     });
+    // Commands too: a rejected named signal, an awakeable, a promise.
+    for (const c of commands.filter((e) => JSON.stringify(e).includes("metadata"))) {
+      const v6c = decodeMessage(encodeCommand(c, 0, 6));
+      assert.deepEqual(v6c.kind === "command" ? v6c.entry : undefined, c, c.type);
+      const v5c = decodeMessage(encodeCommand(c, 0, 5));
+      assert.ok(v5c.kind === "command" && !JSON.stringify(v5c.entry).includes("metadata"), c.type);
+    }
   });
 
   it("refuses a V7 scope on a target, and a target without its names", () => {

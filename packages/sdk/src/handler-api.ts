@@ -49,6 +49,7 @@ export type {
   GenericSend,
   InferArg,
   InvocationHandle,
+  InvocationReference,
   KeyValueStore,
   TypedState,
   UntypedState,
@@ -64,6 +65,7 @@ export type {
   RunAction,
   RunOptions,
   SendClient,
+  SignalReference,
   WorkflowContext,
   WorkflowSharedContext,
 } from "./internal/context.js";

@@ -190,6 +190,98 @@ export const caller = restate.service({
   },
 });
 
+// ---- Named signals (ctx.signal, ctx.invocation(id)), in every context that has them.
+/** A wait's outcome as data: its value, or the TerminalError it threw. */
+async function outcomeOf<T>(p: Promise<T>) {
+  try {
+    return { ok: await p };
+  } catch (e) {
+    if (e instanceof restate.TerminalError) {
+      return { err: { name: e.name, code: e.code, message: e.message, metadata: e.metadata ?? {} } };
+    }
+    throw e;
+  }
+}
+
+export const signals = restate.service({
+  name: "Signals",
+  handlers: {
+    // The k-th wait of a name gets the k-th signal of that name (restate-server delivers each).
+    waitTwice: async (ctx: restate.Context) => {
+      const a = await ctx.signal<string>("x");
+      const b = await ctx.signal<string>("x");
+      return [a, b];
+    },
+    waitBoth: async (ctx: restate.Context) => {
+      const first = ctx.signal<string>("x");
+      const second = ctx.signal<string>("x");
+      return restate.RestatePromise.all([first, second]);
+    },
+    waitOnce: async (ctx: restate.Context) => outcomeOf(ctx.signal<unknown>("x")),
+    waitBytes: async (ctx: restate.Context) => Array.from(await ctx.signal("x", restate.serde.binary)),
+    // Sends a waiter, signals it by its id, and attaches to it for its result.
+    roundtrip: async (ctx: restate.Context, kind: string) => {
+      const waiter =
+        kind === "twice"
+          ? "waitTwice"
+          : kind === "both"
+            ? "waitBoth"
+            : kind === "binary"
+              ? "waitBytes"
+              : "waitOnce";
+      const id = await ctx.genericSend({ service: "Signals", method: waiter, parameter: new Uint8Array(0) })
+        .invocationId;
+      const target: restate.InvocationReference = ctx.invocation(id);
+      const x: restate.SignalReference<string> = target.signal<string>("x");
+      if (kind === "reject") x.reject("denied");
+      else if (kind === "rejectTerminal") {
+        x.reject(new restate.TerminalError("nope", { errorCode: 403, metadata: { why: "policy" } }));
+      } else if (kind === "void") target.signal("x").resolve();
+      else if (kind === "binary")
+        target.signal("x", restate.serde.binary).resolve(new Uint8Array([104, 105]));
+      else {
+        x.resolve("one");
+        x.resolve("two");
+      }
+      return target.attach();
+    },
+    // A signal sent before the handler waits for it is kept for it.
+    early: async (ctx: restate.Context) => {
+      ctx.invocation(ctx.request().id).signal<string>("e").resolve("kept");
+      await ctx.sleep({ milliseconds: 200 });
+      return ctx.signal<string>("e");
+    },
+    // ctx.invocation(id).cancel() and .attach(), as ctx.cancel(id) and ctx.attach(id). (The
+    // error's class differs: docs/compatibility.md, so only its code and message are compared.)
+    cancels: async (ctx: restate.Context) => {
+      const id = await ctx.serviceSendClient(greeter).longNap().invocationId;
+      ctx.invocation(id).cancel();
+      const { err } = await outcomeOf(ctx.invocation(id).attach<string>());
+      return { code: err?.code, message: err?.message };
+    },
+  },
+});
+
+// An object whose exclusive handler waits for a signal that its shared handler sends.
+export const door = restate.object({
+  name: "Door",
+  handlers: {
+    open: async (ctx: restate.ObjectContext) => {
+      ctx.genericSend({
+        service: "Door",
+        method: "knock",
+        key: ctx.key,
+        parameter: ctx.request().id as string,
+        inputSerde: restate.serde.json,
+      });
+      return `opened for ${await ctx.signal<string>("knock")}`;
+    },
+    knock: shared(async (ctx: restate.ObjectSharedContext, id: string) => {
+      ctx.invocation(restate.InvocationIdParser.fromString(id)).signal<string>("knock").resolve(ctx.key);
+    }),
+  },
+});
+
 // Types programs name.
 export type Names = [
   restate.Duration,

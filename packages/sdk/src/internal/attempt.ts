@@ -26,6 +26,8 @@
  *    only after every command it issued was handed to the engine.
  * 7. A Run command journaled without its completion (the attempt died while the step ran) runs
  *    its step again on replay; one with its completion never does.
+ * 8. The k-th `ctx.signal(name)` the handler issues waits for the k-th notification of signal
+ *    `name` in the journal (counted from 1 for each name), so replays pair them the same way.
  */
 import type {
   Awakeable,
@@ -37,10 +39,12 @@ import type {
   GenericSend,
   InvocationHandle,
   InvocationPromise,
+  InvocationReference,
   Request,
   RunAction,
   RunOptions,
   SendClient,
+  SignalReference,
   WorkflowContext,
 } from "./context.js";
 import type { ResolvedHandler } from "./definitions.js";
@@ -140,6 +144,13 @@ export type AttemptOutcome =
 export interface WaitingOn {
   readonly completionIds: readonly number[];
   readonly signalIds: readonly number[];
+  /** Named signals (`ctx.signal(name)`) it waits for, if any: one more of any resumes it. */
+  readonly signalNames?: readonly string[];
+  /**
+   * With `signalNames`: the journal entries the attempt has seen (positions below this one). A
+   * named signal it waits for at or after this position arrived after it looked, and resumes it.
+   */
+  readonly seenJournalLength?: number;
 }
 
 /** A running attempt: deliver notifications to it, ask whether it may suspend. */
@@ -251,6 +262,10 @@ function sameCommand(journaled: CommandEntry, issued: CommandEntry): boolean {
     case "attach":
     case "cancel_invocation":
       return (journaled as { invocationId: string }).invocationId === issued.invocationId;
+    case "send_named_signal": {
+      const j = journaled as { invocationId: string; name: string };
+      return j.invocationId === issued.invocationId && j.name === issued.name;
+    }
     case "complete_awakeable":
       return (journaled as { awakeableId: string }).awakeableId === issued.awakeableId;
     default:
@@ -266,8 +281,11 @@ interface Pending {
   readonly cancellable: boolean;
 }
 
-/** Where a future waits: a completion id or a signal id. */
-type WaitKey = `c${number}` | `s${number}`;
+/**
+ * Where a future waits: a completion id, a signal id, or the k-th notification of a named
+ * signal (invariant 8).
+ */
+type WaitKey = `c${number}` | `s${number}` | `n${number}:${string}`;
 
 class AttemptStateMachine {
   private readonly label: string;
@@ -291,6 +309,9 @@ class AttemptStateMachine {
   private nextCommand = 1;
   private nextCompletionId = 1;
   private nextSignalId = FIRST_AWAKEABLE_SIGNAL_ID;
+  /** Per signal name: `ctx.signal(name)` calls issued, and notifications settled (invariant 8). */
+  private readonly namedWaits = new Map<string, number>();
+  private readonly namedArrivals = new Map<string, number>();
   /** Proposed and not yet acknowledged commands, steps running, proposed step results not yet notified. */
   private busy = 0;
   /** Step results this attempt proposed, not yet notified. */
@@ -456,9 +477,12 @@ class AttemptStateMachine {
       this.cancelSeen = true;
       return this.cancelled(position);
     }
-    // Named signals (Restate's ctx.signal(name)) are sent by other SDKs; this SDK awaits none.
-    if (entry.type === "named_signal") return;
-    const key: WaitKey = entry.type === "signal" ? `s${entry.signalId}` : `c${entry.completionId}`;
+    let key: WaitKey;
+    if (entry.type === "named_signal") {
+      const k = (this.namedArrivals.get(entry.name) ?? 0) + 1;
+      this.namedArrivals.set(entry.name, k);
+      key = `n${k}:${entry.name}`;
+    } else key = entry.type === "signal" ? `s${entry.signalId}` : `c${entry.completionId}`;
     if (entry.type === "completion" && this.proposedRuns.delete(entry.completionId)) this.busy--;
     const p = this.pending.get(key);
     if (p === undefined) {
@@ -511,15 +535,17 @@ class AttemptStateMachine {
     if (this.fatal !== undefined || busy > 0 || this.replaying || this.pumping) return undefined;
     const completionIds: number[] = [];
     const signalIds: number[] = [];
+    const signalNames = new Set<string>();
     for (const key of this.pending.keys()) {
-      const id = Number(key.slice(1));
-      if (key.startsWith("c")) completionIds.push(id);
-      else signalIds.push(id);
+      if (key.startsWith("n")) signalNames.add(key.slice(key.indexOf(":") + 1));
+      else if (key.startsWith("c")) completionIds.push(Number(key.slice(1)));
+      else signalIds.push(Number(key.slice(1)));
     }
-    if (completionIds.length + signalIds.length === 0) return undefined;
+    if (completionIds.length + signalIds.length + signalNames.size === 0) return undefined;
     // The cancel signal always resumes a suspended invocation, unless this attempt already saw it.
     if (!this.cancelSeen) signalIds.push(CANCEL_SIGNAL_ID);
-    return { completionIds, signalIds };
+    if (signalNames.size === 0) return { completionIds, signalIds };
+    return { completionIds, signalIds, signalNames: [...signalNames], seenJournalLength: this.nextPosition };
   }
 
   /** The journaled command the next issued command replays, if any. */
@@ -791,6 +817,41 @@ class AttemptStateMachine {
     this.issue({ type: "cancel_invocation", invocationId });
   }
 
+  /** `ctx.signal(name)`: the next notification of signal `name` this attempt has not paired yet (invariant 8). */
+  signal<T>(name: string, serde: Serde<T>): RestatePromise<T> {
+    this.throwIfFatal();
+    const k = (this.namedWaits.get(name) ?? 0) + 1;
+    this.namedWaits.set(name, k);
+    return this.promise(this.wait(`n${k}:${name}`, (v) => decodeValue(v, serde), true));
+  }
+
+  invocation(invocationId: string): InvocationReference {
+    return {
+      signal: <T>(name: string, serde?: Serde<T>): SignalReference<T> => ({
+        resolve: (payload?: T) => {
+          this.issue({
+            type: "send_named_signal",
+            invocationId,
+            name,
+            value: { ok: ((serde ?? serdes.json) as Serde<T>).serialize(payload as T) },
+          });
+        },
+        reject: (reason: string | TerminalError) => {
+          this.issue({
+            type: "send_named_signal",
+            invocationId,
+            name,
+            value: {
+              err: isTerminalError(reason) ? toFailure(reason) : { code: 500, message: String(reason) },
+            },
+          });
+        },
+      }),
+      cancel: () => this.cancel(invocationId),
+      attach: <T>(serde?: Serde<T>) => this.attach(invocationId, (serde ?? serdes.json) as Serde<T>),
+    };
+  }
+
   durablePromise<T>(name: string, serde: Serde<T>): DurablePromise<T> {
     let got: RestatePromise<T> | undefined;
     const get = (): RestatePromise<T> => {
@@ -958,6 +1019,8 @@ class AttemptStateMachine {
       attach: <T>(invocationId: string, serde?: Serde<T>) =>
         this.attach(invocationId, (serde ?? serdes.json) as Serde<T>),
       cancel: (invocationId: string) => this.cancel(invocationId),
+      signal: <T>(name: string, serde?: Serde<T>) => this.signal(name, (serde ?? serdes.json) as Serde<T>),
+      invocation: (invocationId: string) => this.invocation(invocationId),
     };
     if (keyed) {
       ctx.key = io.key ?? "";

@@ -12,6 +12,7 @@ import type { Rand } from "./rand.js";
 import type { RestatePromise } from "./restate-promise.js";
 import type { Serde } from "./serde.js";
 import type { Opts, SendOpts } from "./rpc.js";
+import type { TerminalError } from "./errors.js";
 
 /** What the handler was called with: its invocation id, headers and raw body. */
 export interface Request {
@@ -167,10 +168,59 @@ export interface Context {
   awakeable<T>(serde?: Serde<T>): Awakeable<T>;
   resolveAwakeable<T>(id: string, payload?: T, serde?: Serde<T>): void;
   rejectAwakeable(id: string, reason: string): void;
-  /** Waits for another invocation's result. */
+  /**
+   * Waits for another invocation's result.
+   * @deprecated as in Restate's SDK 1.17: use `ctx.invocation(id).attach()`.
+   */
   attach<T>(invocationId: string, serde?: Serde<T>): RestatePromise<T>;
-  /** Asks another invocation to cancel: it sees a CancelledError at its next await. */
+  /**
+   * Asks another invocation to cancel: it sees a CancelledError at its next await.
+   * @deprecated as in Restate's SDK 1.17: use `ctx.invocation(id).cancel()`.
+   */
   cancel(invocationId: string): void;
+  /**
+   * Waits for named signal `name` sent to this invocation (by another handler, with
+   * `ctx.invocation(thisId).signal(name).resolve(value)`). A signal sent before the handler
+   * waits is kept for it; a rejected signal rejects with a TerminalError (its code, message and
+   * metadata). Every signal sent is delivered, in arrival order: the k-th `ctx.signal(name)` of
+   * an invocation gets the k-th signal of that name, on the first attempt and on every replay.
+   * The cancel signal rejects it with a CancelledError, as any await.
+   *
+   * @example
+   * const approved = await ctx.signal<boolean>("approved");
+   */
+  signal<T>(name: string, serde?: Serde<T>): RestatePromise<T>;
+  /**
+   * Another invocation, by id: send it named signals, cancel it, attach to it.
+   *
+   * @example
+   * const target = ctx.invocation(targetInvocationId);
+   * target.signal<boolean>("approved").resolve(true);
+   * const result = await target.attach<string>();
+   */
+  invocation(invocationId: string): InvocationReference;
+}
+
+/** Another invocation, for {@link Context.invocation}: named signals, cancel, attach. As in Restate. */
+export interface InvocationReference {
+  /** Named signal `name` of the target invocation, to resolve or reject. */
+  signal<T>(name: string, serde?: Serde<T>): SignalReference<T>;
+  /** Asks the target to cancel: it sees a CancelledError at its next await (as `ctx.cancel(id)`). */
+  cancel(): void;
+  /** Waits for the target's result (as `ctx.attach(id)`); fails as the target failed. */
+  attach<T>(serde?: Serde<T>): RestatePromise<T>;
+}
+
+/**
+ * A named signal of another invocation. Sending is journaled: it happens once, with the
+ * handler's next journaled step, also across retries. A signal to an invocation that has
+ * completed (or does not exist) is dropped.
+ */
+export interface SignalReference<T> {
+  /** Sends the signal with `payload` (serialized by the reference's serde, JSON by default). */
+  resolve(payload?: T): void;
+  /** Sends the signal as a failure: the waiter's `ctx.signal` rejects with a TerminalError (code 500 for a string). */
+  reject(reason: string | TerminalError): void;
 }
 
 /** A state type: names to value types. */

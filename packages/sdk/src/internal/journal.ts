@@ -184,8 +184,8 @@ export interface AttachByTargetEntry {
 }
 
 /**
- * A remote SDK sends named signal `name` to another invocation (the protocol's SendSignal with a
- * name, Restate's `ctx.invocation(id).signal(name).resolve()`): notified there as a
+ * `ctx.invocation(id).signal(name).resolve()` / `.reject()`: sends named signal `name` to
+ * another invocation (the protocol's SendSignal with a name), notified there as a
  * {@link NamedSignalEntry}.
  */
 export interface SendNamedSignalEntry {
@@ -265,7 +265,10 @@ export interface SignalEntry {
   readonly value: NotificationValue;
 }
 
-/** A notification: named signal `name` arrived (Restate's `ctx.signal(name)`; remote SDKs only). */
+/**
+ * A notification: named signal `name` arrived, for `ctx.signal(name)`. Each signal sent is one
+ * such entry; several of one name are paired with the handler's waits in journal order.
+ */
 export interface NamedSignalEntry {
   readonly type: "named_signal";
   readonly name: string;

@@ -49,7 +49,7 @@ interface Described {
   status: string;
   attempt_epoch: number;
   retry_count: number;
-  waiting_on: { completion_ids: number[]; signal_ids: number[] } | null;
+  waiting_on: { completion_ids: number[]; signal_ids: number[]; signal_names?: string[] } | null;
   idempotency_key: string | null;
   invoked_by_id: string | null;
   invoked_by_target: string | null;
@@ -185,6 +185,7 @@ function describeText(d: Described): string {
       ? `suspended (waiting on ${[
           ...d.waiting_on.completion_ids.map((c) => `completion ${c}`),
           ...d.waiting_on.signal_ids.filter((g) => g !== 1).map((g) => `signal ${g}`),
+          ...(d.waiting_on.signal_names ?? []).map((n) => `signal '${n}'`),
         ].join(", ")})`
       : d.status === "backing-off" && d.next_retry_at !== null
         ? `backing-off (next attempt at ${d.next_retry_at})`

@@ -40,6 +40,8 @@ export interface InvocationDescription {
   readonly waiting_on: {
     readonly completion_ids: readonly number[];
     readonly signal_ids: readonly number[];
+    /** Named signals (`ctx.signal(name)`) it waits for; absent when none. */
+    readonly signal_names?: readonly string[];
   } | null;
   /** Invocations waiting durably for its result (callers and attachers). */
   readonly callers: readonly string[];
@@ -115,7 +117,11 @@ export function describeInvocation(
     waiting_on:
       s.waitingOn === undefined
         ? null
-        : { completion_ids: s.waitingOn.completionIds, signal_ids: s.waitingOn.signalIds },
+        : {
+            completion_ids: s.waitingOn.completionIds,
+            signal_ids: s.waitingOn.signalIds,
+            ...(s.waitingOn.signalNames === undefined ? {} : { signal_names: s.waitingOn.signalNames }),
+          },
     callers: (s.sinks ?? []).map((c) => c.invocationId),
     invoked_by: s.invokedBy === undefined ? "ingress" : "service",
     invoked_by_id: s.invokedBy?.invocationId ?? null,

@@ -247,7 +247,7 @@ export class HttpInvoker implements Invoker {
         frame = this.notificationFrame(attempt, entry);
       } else {
         this.learnCompletions(attempt, entry);
-        frame = encodeCommand(entry, now);
+        frame = encodeCommand(entry, now, version);
       }
       frames.push(encodeFrame(frame.type, frame.body));
     }
@@ -409,7 +409,11 @@ export class HttpInvoker implements Invoker {
             attemptEpoch: a.epoch,
             waitingCompletions: m.waitingCompletions,
             waitingSignals: m.waitingSignals,
-            ...(m.waitingNamedSignals.length === 0 ? {} : { waitingNamedSignals: m.waitingNamedSignals }),
+            // What the deployment has seen for sure is the journal sent with Start; a named signal
+            // forwarded later may still be on its way to it.
+            ...(m.waitingNamedSignals.length === 0
+              ? {}
+              : { waitingNamedSignals: m.waitingNamedSignals, seenJournalLength: a.knownEntries }),
           },
           () => this.stopped,
         );

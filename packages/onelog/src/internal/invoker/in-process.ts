@@ -244,6 +244,12 @@ export class InProcessInvoker implements Invoker {
       attemptEpoch: attempt.epoch,
       waitingCompletions: waitingOn.completionIds,
       waitingSignals: waitingOn.signalIds,
+      ...(waitingOn.signalNames === undefined
+        ? {}
+        : {
+            waitingNamedSignals: waitingOn.signalNames,
+            seenJournalLength: waitingOn.seenJournalLength ?? 0,
+          }),
     });
   }
 

@@ -235,7 +235,11 @@ function statusField(s: InvocationStatus, field: string): string | number | null
     case "waiting_on":
       return s.waitingOn === undefined
         ? null
-        : JSON.stringify({ completion_ids: s.waitingOn.completionIds, signal_ids: s.waitingOn.signalIds });
+        : JSON.stringify({
+            completion_ids: s.waitingOn.completionIds,
+            signal_ids: s.waitingOn.signalIds,
+            ...(s.waitingOn.signalNames === undefined ? {} : { signal_names: s.waitingOn.signalNames }),
+          });
     case "callers":
       return s.sinks === undefined || s.sinks.length === 0
         ? null

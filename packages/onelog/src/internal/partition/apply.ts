@@ -17,10 +17,12 @@
  * 6. At most one exclusive invocation per object key (or workflow run per id) holds the key's
  *    lock; the others wait in the key's inbox in arrival order, and the lock passes to the
  *    oldest when its holder completes.
- * 7. Each completion id gets at most one notification, and each signal id or signal name at
- *    most one (a second resolution of an awakeable, a second cancel, are dropped). What a command can be
- *    told at once (a callee's id, a lazily read state value, a promise's peek) is notified in
- *    the same record's application, right after the command.
+ * 7. Each completion id gets at most one notification, and each signal id at most one (a
+ *    second resolution of an awakeable, a second cancel, are dropped). A named signal is
+ *    journaled each time one is sent, in arrival order (two of one name are two notifications,
+ *    as restate-server does). What a command can be told at once (a callee's id, a lazily read
+ *    state value, a promise's peek) is notified in the same record's application, right after
+ *    the command.
  * 8. Messages to other partitions are written to the outbox in the same transaction as their
  *    cause; the leader ships them (actions `ship_outbox`).
  * 9. A completed invocation is kept (status `completed`, its result) for its completion
@@ -494,17 +496,14 @@ class Applier {
 
   /**
    * Appends a notification to an invocation's journal and wakes it, once per completion id and
-   * once per signal id or name (invariant 7); nothing for an invocation that is gone or completed.
+   * once per signal id, each named signal (invariant 7); nothing for an invocation that is gone
+   * or completed.
    */
   private notify(invocationId: string, entry: NotificationEntry, attempt?: number): void {
     const s = this.store.getStatus(invocationId);
     if (s === undefined || s.state === "completed") return;
-    let seenNext: Partial<Pick<InvocationStatus, "completed" | "signals" | "namedSignals">>;
-    if (entry.type === "named_signal") {
-      const seen = s.namedSignals ?? [];
-      if (seen.includes(entry.name)) return;
-      seenNext = { namedSignals: [...seen, entry.name] };
-    } else {
+    let seenNext: Partial<Pick<InvocationStatus, "completed" | "signals">> = {};
+    if (entry.type !== "named_signal") {
       const field = entry.type === "completion" ? "completed" : "signals";
       const id = entry.type === "completion" ? entry.completionId : entry.signalId;
       const seen = s[field] ?? [];
@@ -559,7 +558,6 @@ class Applier {
         nextRetryAt: _r,
         waitingOn: _w,
         signals: _g,
-        namedSignals: _n,
         completed: _c,
         sinks: _s,
         sleeps: _z,
@@ -637,11 +635,10 @@ class Applier {
     };
     const completed = new Set(s.completed ?? []);
     const signals = new Set(s.signals ?? []);
-    const named = new Set(s.namedSignals ?? []);
     if (
       waitingOn.completionIds.some((c) => completed.has(c)) ||
       waitingOn.signalIds.some((g) => signals.has(g)) ||
-      names.some((n) => named.has(n))
+      (names.length > 0 && this.namedSignalSince(b.invocationId, names, b.seenJournalLength ?? 0))
     ) {
       // Something it waits for arrived before the attempt saw it: go on at once with a fresh attempt.
       this.startAttempt(s);
@@ -649,6 +646,17 @@ class Applier {
     }
     this.store.putStatus({ ...s, state: "suspended", waitingOn, modifiedAt: this.header.at });
     this.actions.push({ type: "abort", invocationId: b.invocationId });
+  }
+
+  /**
+   * Whether a named signal of one of `names` is in the journal at or after `position`: one the
+   * suspending attempt had not seen (a name can arrive any number of times, so its presence
+   * alone says nothing).
+   */
+  private namedSignalSince(invocationId: string, names: readonly string[], position: number): boolean {
+    return this.store
+      .getJournal(invocationId)
+      .some((e, i) => i >= position && e.type === "named_signal" && names.includes(e.name));
   }
 
   timerFired(b: TimerFiredBody): void {

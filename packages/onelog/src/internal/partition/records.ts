@@ -147,8 +147,14 @@ export interface SuspendBody {
   readonly attemptEpoch: number;
   readonly waitingCompletions: readonly number[];
   readonly waitingSignals: readonly number[];
-  /** Named signals it waits for (remote SDKs' `ctx.signal(name)`). */
+  /** Named signals it waits for (`ctx.signal(name)`). */
   readonly waitingNamedSignals?: readonly string[];
+  /**
+   * Journal entries the attempt is known to have seen: a named signal it waits for at or after
+   * this position resumes it at once (absent: 0, any in the journal does). In process, what the
+   * SDK delivered; over the service protocol, the journal sent with Start.
+   */
+  readonly seenJournalLength?: number;
 }
 
 /**

@@ -221,7 +221,7 @@ class Invocation {
         : {}),
       propose: (_index, entry) => {
         if (this.result !== undefined) return Promise.reject(new Error("the invocation's stream is closed"));
-        const frame = encodeCommand(entry);
+        const frame = encodeCommand(entry, Date.now(), this.options.version);
         this.stream.write(encodeFrame(frame.type, frame.body));
         const position = this.position++;
         this.scheduleCheck();
@@ -265,7 +265,7 @@ class Invocation {
       const suspension = {
         waitingCompletions: [...waiting.completionIds],
         waitingSignals: [...waiting.signalIds],
-        waitingNamedSignals: [],
+        waitingNamedSignals: [...(waiting.signalNames ?? [])],
       };
       this.stream.write(encodeFrame(MessageType.Suspension, encodeSuspension(suspension)));
       this.log("debug", `suspended, waiting on completions [${suspension.waitingCompletions.join(", ")}]`);

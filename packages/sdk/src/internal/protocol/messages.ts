@@ -757,9 +757,9 @@ function writeAttachTarget(w: BinaryWriter, e: Omit<AttachByTargetEntry, "type" 
   }
 }
 
-function writeResult(w: BinaryWriter, valueNo: number, failureNo: number, result: Result): void {
+function writeResult(w: BinaryWriter, valueNo: number, failureNo: number, result: Result, v5 = false): void {
   if ("ok" in result) writeValue(w, valueNo, result.ok);
-  else writeFailure(w, failureNo, result.err);
+  else writeFailure(w, failureNo, result.err, v5);
 }
 
 function writeHeaders(w: BinaryWriter, no: number, headers: Readonly<Record<string, string>>): void {
@@ -859,10 +859,12 @@ export function encodeOutput(result: Result, version = 6): Uint8Array {
 
 /**
  * Encodes a command. A command with `wire` bytes goes out exactly as it came (2); a send's
- * `delayMs` becomes the invoke time `now + delayMs`.
+ * `delayMs` becomes the invoke time `now + delayMs`; `version` is the stream's protocol version
+ * (default 6; V5 carries no failure metadata).
  */
-export function encodeCommand(entry: CommandEntry, now = Date.now()): Frame {
+export function encodeCommand(entry: CommandEntry, now = Date.now(), version = 6): Frame {
   if (entry.wire !== undefined) return { type: entry.wire.type, flags: 0, body: entry.wire.body };
+  const v5 = version < 6;
   const w = new BinaryWriter();
   const T = MessageType;
   let type: number;
@@ -934,7 +936,7 @@ export function encodeCommand(entry: CommandEntry, now = Date.now()): Frame {
       break;
     case "complete_awakeable":
       str(w, 1, entry.awakeableId);
-      writeResult(w, 2, 3, entry.result);
+      writeResult(w, 2, 3, entry.result, v5);
       type = T.CompleteAwakeableCommand;
       break;
     case "promise_get":
@@ -945,7 +947,7 @@ export function encodeCommand(entry: CommandEntry, now = Date.now()): Frame {
       break;
     case "promise_complete":
       str(w, 1, entry.name);
-      writeResult(w, 2, 3, entry.result);
+      writeResult(w, 2, 3, entry.result, v5);
       u32(w, 11, entry.completionId);
       type = T.CompletePromiseCommand;
       break;
@@ -966,7 +968,7 @@ export function encodeCommand(entry: CommandEntry, now = Date.now()): Frame {
       const v = entry.value;
       if ("void" in v) message(w, 4, () => {});
       else if ("ok" in v) writeValue(w, 5, v.ok);
-      else writeFailure(w, 6, v.err);
+      else writeFailure(w, 6, v.err, v5);
       type = T.SendSignalCommand;
       break;
     }

@@ -48,8 +48,6 @@ export interface InvocationStatus {
   readonly completed?: readonly number[];
   /** Signal ids that have a notification in the journal (an awakeable resolves once). */
   readonly signals?: readonly number[];
-  /** Names of the named signals that have a notification in the journal (each arrives once). */
-  readonly namedSignals?: readonly string[];
   /** Completion ids of sleeps whose timer has not fired (deleted with the invocation). */
   readonly sleeps?: readonly number[];
   /** When suspended: the completions and signals that resume it (the cancel signal always does). */
