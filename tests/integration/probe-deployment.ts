@@ -113,11 +113,11 @@ export async function startProbeDeployment(): Promise<ProbeDeployment> {
       write(MessageType.End, new Uint8Array(0));
       res.end();
     };
-    const suspend = (names: string[]) => {
+    const suspend = (names: string[], completions: number[] = []) => {
       finished = true;
       write(
         MessageType.Suspension,
-        encodeSuspension({ waitingCompletions: [], waitingSignals: [], waitingNamedSignals: names }),
+        encodeSuspension({ waitingCompletions: completions, waitingSignals: [], waitingNamedSignals: names }),
       );
       res.end();
     };
@@ -213,6 +213,13 @@ export async function startProbeDeployment(): Promise<ProbeDeployment> {
         }
       }
     };
+    // Request/response mode (the server ended its half, as under ONELOG_SUSPEND_ALWAYS=1): no
+    // completion will come on this stream, so a handler waiting for one suspends on it.
+    req.on("end", () => {
+      if (waiting === undefined || finished) return;
+      waiting = undefined;
+      suspend([], [1]);
+    });
     req.on("error", () => {});
     res.on("error", () => {});
   });
