@@ -48,6 +48,14 @@ export class BehindTrimPointError extends Error {
   }
 }
 
+/** What waits on a processor gets once it was stopped (not a failure: it was asked to stop). */
+export class ProcessorStoppedError extends Error {
+  constructor(readonly partition: number) {
+    super(`partition ${partition}: the processor stopped`);
+    this.name = "ProcessorStoppedError";
+  }
+}
+
 export interface ProcessorOptions {
   readonly partition: number;
   readonly log: Log;
@@ -247,7 +255,7 @@ export class PartitionProcessor {
   }
 
   private stoppedError(): Error {
-    return new Error(`partition ${this.partition}: the processor stopped`);
+    return new ProcessorStoppedError(this.partition);
   }
 
   /** Stops reading, aborts attempts and timers. The store and the log stay open. */
