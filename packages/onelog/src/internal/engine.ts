@@ -37,6 +37,7 @@ import type { Logger } from "./ops/logger.js";
 import {
   BehindTrimPointError,
   PartitionProcessor,
+  ProcessorStoppedError,
   type ProcessorObserver,
   type ProcessorOptions,
 } from "./partition/processor.js";
@@ -367,7 +368,7 @@ export class Engine {
       const lsn = await this.appendInvoke(invocationId, req);
       if (workflowRun) {
         // Concurrent first calls may both get here: apply decides which Invoke created the run.
-        await this.processorOf(invocationId).waitApplied(lsn);
+        await this.waitApplied(invocationId, lsn);
         if (this.statusOf(invocationId)?.createdLsn !== lsn) {
           this.dropWaiter(invocationId, result);
           return { invocationId, result: WORKFLOW_ALREADY_INVOKED };
@@ -393,7 +394,7 @@ export class Engine {
     if (this.statusOf(invocationId) !== undefined) return { invocationId, previouslyAccepted: true };
     // Concurrent duplicates may both get here: apply decides which Invoke created it.
     const lsn = await this.appendInvoke(invocationId, req);
-    await this.processorOf(invocationId).waitApplied(lsn);
+    await this.waitApplied(invocationId, lsn);
     const status = this.statusOf(invocationId);
     return { invocationId, previouslyAccepted: status !== undefined && status.createdLsn !== lsn };
   }
@@ -428,8 +429,10 @@ export class Engine {
    * resume. Resolves once applied.
    */
   async operate(op: "cancel" | "kill" | "purge" | "pause" | "resume", invocationId: string): Promise<void> {
-    const p = this.processorOf(invocationId);
-    await p.waitApplied(await p.appendExternal({ type: op, invocationId }));
+    await this.waitApplied(
+      invocationId,
+      await this.processorOf(invocationId).appendExternal({ type: op, invocationId }),
+    );
   }
 
   /**
@@ -503,6 +506,32 @@ export class Engine {
     // A loop may have put a new processor in place while the others stopped.
     await Promise.all(this.processors.map((p) => p.stop()));
     this.waiters.clear();
+  }
+
+  /**
+   * Resolves once the partition of `invocationId` applied `lsn`. In cluster mode a partition's
+   * processor is replaced when it stops leading (or is restored from a snapshot): a wait on the
+   * one stopped goes on with its replacement, which applies the same log to the same store.
+   */
+  private async waitApplied(invocationId: string, lsn: number): Promise<void> {
+    const p = partitionOf(invocationId, this.partitions);
+    for (let replaced = 0; ; replaced++) {
+      const processor = this.processors[p]!;
+      try {
+        await processor.waitApplied(lsn);
+        return;
+      } catch (e) {
+        const replaceable =
+          e instanceof ProcessorStoppedError ||
+          (e instanceof BehindTrimPointError && this.options.catchUp !== undefined);
+        if (!replaceable || this.stopping || this.options.followers !== true || replaced >= 10) throw e;
+        // The replacement is put in place once the stopped processor released its grant.
+        for (let waited = 0; this.processors[p] === processor; waited += 20) {
+          if (this.stopping || waited >= 30_000) throw e;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    }
   }
 
   private processorOf(invocationId: string): PartitionProcessor {
