@@ -1,10 +1,10 @@
 // Proves a node whose followers fall behind the log's trim point catches up by itself: two onelog node processes on a real nats-server with short compaction rounds (each leader snapshots its partitions and trims the shared log behind the round before); one node is SIGSTOPped for many rounds while the other takes its partitions and keeps serving Counter calls, so the log is trimmed past everything the paused node applied; after SIGCONT the paused node restores those partitions from their snapshots, replays the tail, leads its share again and answers through its own ingress — no partition stays stopped, and every call applied exactly once.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
-import { prng, request, seedFrom, sleep } from "../e2e/harness.js";
-import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
-import { Caller, CounterLoad, OnelogNodes } from "./onelog-nodes.js";
+import { request, sleep } from "../e2e/harness.js";
+import { natsSkip } from "./nats-harness.js";
+import { Caller, CounterLoad, clusterFixture, seeded } from "./onelog-nodes.js";
 
 const skip = natsSkip();
 const PARTITIONS = 4;
@@ -19,22 +19,11 @@ void describe(
   "a follower paused past several compaction rounds (2 onelog nodes, 1 nats-server)",
   { skip, timeout: 120_000 },
   () => {
-    let nats: NatsCluster | undefined;
-    let nodes: OnelogNodes | undefined;
-    before(async () => {
-      nats = await startNats({ servers: 1 });
-    });
-    after(async () => {
-      await nodes?.stop();
-      await nats?.stop();
-    });
+    const cluster = clusterFixture(1);
 
     void it("restores from snapshots when the log was trimmed past it, and serves again", async (t) => {
-      const seed = seedFrom("CLUSTER_SEED");
-      t.diagnostic(`seed ${seed} (CLUSTER_SEED=${seed} replays the client's choices)`);
-      const rand = prng(seed);
-      nodes = await OnelogNodes.start({
-        nats: nats!,
+      const { rand } = seeded(t, "the client's choices");
+      const nodes = await cluster.start({
         count: 2,
         env: {
           LEASE_MS: String(LEASE_MS),
@@ -68,7 +57,7 @@ void describe(
       const restoredAfterMs = performance.now() - resumedAt;
       // Its ingress answers again: the calls wait on node-1's own followers for their answers.
       const own = (key: number) =>
-        request(`${nodes!.current[1]!.url}/Counter/k${key}/get`, {
+        request(`${nodes.current[1]!.url}/Counter/k${key}/get`, {
           method: "POST",
           body: null,
           timeoutMs: 10_000,

@@ -1,10 +1,10 @@
 // Proves the bank ledger (examples/ledger.ts: Account objects, a Transfer workflow with a compensation) keeps its books exact across onelog node SIGKILLs in a cluster: three node processes on a real nats-server; several clients send transfers between accounts to random live nodes, each under its own workflow id and retried (attaching when already invoked) until it has a final answer, while the nodes are SIGKILLed and restarted one at a time; at the end the sum of the balances is unchanged and every balance is exactly what the acknowledged transfers imply.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
-import { prng, request, seedFrom, sleep, type Reply } from "../e2e/harness.js";
-import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
-import { Caller, OnelogNodes } from "./onelog-nodes.js";
+import { prng, request, sleep, type Reply } from "../e2e/harness.js";
+import { natsSkip } from "./nats-harness.js";
+import { Caller, clusterFixture, seeded } from "./onelog-nodes.js";
 
 const skip = natsSkip();
 const NODES = 3;
@@ -30,23 +30,12 @@ void describe(
   "the bank ledger across node kills (3 onelog nodes, 1 nats-server)",
   { skip, timeout: 150_000 },
   () => {
-    let nats: NatsCluster | undefined;
-    let nodes: OnelogNodes | undefined;
-    before(async () => {
-      nats = await startNats({ servers: 1 });
-    });
-    after(async () => {
-      await nodes?.stop();
-      await nats?.stop();
-    });
+    const cluster = clusterFixture(1);
 
     void it("moves no money twice and loses none: the sum is unchanged and every balance exact", async (t) => {
-      const seed = seedFrom("CLUSTER_SEED");
-      t.diagnostic(`seed ${seed} (CLUSTER_SEED=${seed} replays the transfers and the kills)`);
-      const rand = prng(seed);
+      const { seed, rand } = seeded(t, "the transfers and the kills");
       const schedule = prng(seed ^ 0x5bd1e995);
-      nodes = await OnelogNodes.start({
-        nats: nats!,
+      const nodes = await cluster.start({
         count: NODES,
         // Compaction rounds of 500 ms: snapshots are written and the log trimmed behind them while
         // nodes die and come back, so a restarted node (or a follower slowed by the busy machine)
@@ -170,7 +159,7 @@ void describe(
       );
       t.diagnostic(
         `killed ${killed.join("; ")}; partitions restored from a snapshot by a running node: ` +
-          nodes.children.map((_, i) => nodes!.lines(i, "restoring it from a snapshot").length).join(", "),
+          nodes.children.map((_, i) => nodes.lines(i, "restoring it from a snapshot").length).join(", "),
       );
       t.diagnostic(
         `longest time without an answer ${Math.round(gap.gapMs)} ms; slowest transfer ${Math.round(caller.maxLatencyMs)} ms; ` +

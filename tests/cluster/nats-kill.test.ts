@@ -1,12 +1,12 @@
 // Proves a SIGKILLed nats-server of an R3 JetStream cluster loses nothing acknowledged and measures the stall it causes: three onelog node processes on three nats-servers (stream and buckets with 3 replicas) serve idempotent Counter calls from several clients, each retried on another node until answered; the server leading the log's stream is SIGKILLed under load and restarted on its store; every counter ends exact (each call applied once), no node logs an error, and the longest time without any answer is printed (and bounded).
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { prng, seedFrom, sleep } from "../e2e/harness.js";
-import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
-import { Caller, CounterLoad, OnelogNodes } from "./onelog-nodes.js";
+import { sleep } from "../e2e/harness.js";
+import { natsSkip, type NatsCluster } from "./nats-harness.js";
+import { Caller, CounterLoad, clusterFixture, seeded } from "./onelog-nodes.js";
 
 const skip = natsSkip();
 const NODES = 3;
@@ -36,22 +36,11 @@ void describe(
   "a nats-server SIGKILLed and restarted under load (3 onelog nodes, 3 nats-servers, R3)",
   { skip, timeout: 150_000 },
   () => {
-    let nats: NatsCluster | undefined;
-    let nodes: OnelogNodes | undefined;
-    before(async () => {
-      nats = await startNats({ servers: 3 });
-    });
-    after(async () => {
-      await nodes?.stop();
-      await nats?.stop();
-    });
+    const cluster = clusterFixture(3);
 
     void it("answers every call exactly once; the stall is bounded", async (t) => {
-      const seed = seedFrom("CLUSTER_SEED");
-      t.diagnostic(`seed ${seed} (CLUSTER_SEED=${seed} replays the client's choices)`);
-      const rand = prng(seed);
-      nodes = await OnelogNodes.start({
-        nats: nats!,
+      const { rand } = seeded(t, "the client's choices");
+      const nodes = await cluster.start({
         count: NODES,
         // Compaction rounds of 1 s: a follower that stalls through the election may fall behind
         // the trim point, and then restores from a snapshot (cluster.ts, invariant 1).
@@ -69,25 +58,25 @@ void describe(
       for (const c of clients) c.catch(() => undefined);
 
       await sleep(KILL_AT_MS);
-      const victim = await leaderOf(nats!, "onelog");
-      const leases = await leaderOf(nats!, "KV_onelog-leases");
-      const ledAtKill = nodes.children.reduce((n, _, i) => n + nodes!.leading(i), 0);
+      const victim = await leaderOf(cluster.nats, "onelog");
+      const leases = await leaderOf(cluster.nats, "KV_onelog-leases");
+      const ledAtKill = nodes.children.reduce((n, _, i) => n + nodes.leading(i), 0);
       const killedAt = performance.now();
-      await nats!.kill(victim.index);
+      await cluster.nats.kill(victim.index);
       await sleep(DOWN_MS);
       const restartAt = performance.now();
-      await nats!.restart(victim.index);
+      await cluster.nats.restart(victim.index);
       const restartedMs = performance.now() - restartAt;
       await sleep(Math.max(0, killedAt + LOAD_AFTER_KILL_MS - performance.now()));
       loading = false;
       await Promise.all(clients);
       const ended = performance.now();
-      const newLeader = await leaderOf(nats!, "onelog");
+      const newLeader = await leaderOf(cluster.nats, "onelog");
 
       const violations = await counters.violations(nodes.current[0]!.url);
       const gap = caller.longestGapMs(started, ended);
       const firstAfterKill = Math.min(...caller.answeredAt.filter((a) => a > killedAt)) - killedAt;
-      const moves = nodes.children.reduce((n, _, i) => n + nodes!.leading(i), 0) - ledAtKill;
+      const moves = nodes.children.reduce((n, _, i) => n + nodes.leading(i), 0) - ledAtKill;
       t.diagnostic(
         `partitions spread ${Math.round(settleMs)} ms after the nodes were ready; ${counters.calls} calls over ${Math.round(ended - started)} ms; killed ${victim.name} (the log stream's leader; ` +
           `the lease bucket's was ${leases.name}) at ${Math.round(killedAt - started)} ms, restarted it ${DOWN_MS} ms later ` +
@@ -98,7 +87,7 @@ void describe(
           `first answer ${Math.round(firstAfterKill)} ms after the kill; slowest call ${Math.round(caller.maxLatencyMs)} ms; ` +
           `retries ${JSON.stringify(Object.fromEntries(caller.retries))}; lease ${LEASE_MS} ms; ` +
           `${moves} partitions changed leader after the kill; partitions restored from a snapshot by a running node: ` +
-          nodes.children.map((_, i) => nodes!.lines(i, "restoring it from a snapshot").length).join(", "),
+          nodes.children.map((_, i) => nodes.lines(i, "restoring it from a snapshot").length).join(", "),
       );
       assert.deepEqual(violations, [], "every call applied exactly once");
       assert.ok(gap.gapMs < 25_000, `the stall is bounded: ${Math.round(gap.gapMs)} ms without an answer`);

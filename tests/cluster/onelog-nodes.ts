@@ -1,14 +1,25 @@
 // Shared plumbing of the cluster failure tests: onelog node processes (node-server.ts) on a NatsCluster — started together, SIGKILLed, restarted, paused (SIGSTOP) and resumed — and a client that sends each call to a live node and retries it on another until it has a final answer, noting when answers came (the longest gap between answers is the stall a user saw).
+import { after, before, type TestContext } from "node:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { Children, errorLines, kill, request, sleep, type Child, type Reply } from "../e2e/harness.js";
+import {
+  Children,
+  errorLines,
+  kill,
+  prng,
+  request,
+  seedFrom,
+  sleep,
+  type Child,
+  type Reply,
+} from "../e2e/harness.js";
 import { connect } from "@nats-io/transport-node";
 import { JetStreamLog } from "../../packages/nats/src/index.js";
 import { decodeRecord } from "../../packages/onelog/src/internal/partition/codec.js";
 import type { LogRecord } from "../../packages/onelog/src/internal/partition/records.js";
-import type { NatsCluster } from "./nats-harness.js";
+import { startNats, type NatsCluster } from "./nats-harness.js";
 
 /** Options of {@link OnelogNodes.start}. */
 export interface OnelogNodesOptions {
@@ -307,4 +318,45 @@ export async function readLog(urls: string[], partitions: number): Promise<LogRe
     await log.close();
     await nc.close();
   }
+}
+
+/** What {@link clusterFixture} gives a test. */
+export interface ClusterFixture {
+  /** The nats-servers (started before the suite's tests). */
+  readonly nats: NatsCluster;
+  /** Starts the onelog nodes on them; they are stopped after the suite. */
+  start(o: Omit<OnelogNodesOptions, "nats">): Promise<OnelogNodes>;
+}
+
+/**
+ * The fixture of a cluster failure test, registered inside its `describe`: `servers`
+ * nats-servers started before its tests and, with the onelog nodes a test starts, stopped after.
+ */
+export function clusterFixture(servers: 1 | 3): ClusterFixture {
+  let nats: NatsCluster | undefined;
+  let nodes: OnelogNodes | undefined;
+  before(async () => {
+    nats = await startNats({ servers });
+  });
+  after(async () => {
+    await nodes?.stop();
+    await nats?.stop();
+  });
+  return {
+    get nats() {
+      if (nats === undefined) throw new Error("the nats-servers are not started yet");
+      return nats;
+    },
+    start: async (o) => (nodes = await OnelogNodes.start({ ...o, nats: nats! })),
+  };
+}
+
+/** A random source from the test's seed (CLUSTER_SEED replays `what`), noted in the test's output. */
+export function seeded(
+  t: TestContext,
+  what: string,
+): { readonly seed: number; readonly rand: (lo: number, hi: number) => number } {
+  const seed = seedFrom("CLUSTER_SEED");
+  t.diagnostic(`seed ${seed} (CLUSTER_SEED=${seed} replays ${what})`);
+  return { seed, rand: prng(seed) };
 }

@@ -1,11 +1,11 @@
 // Proves a leader paused past its lease (SIGSTOP, as a long GC pause would) and then resumed (SIGCONT) cannot corrupt anything: three onelog node processes on a real nats-server serve idempotent Counter calls; the leader running a Pauser step is stopped in the middle of it; its partitions move; the step runs again on the new leader, which answers; after the resume the old leader's late record of its step is in the log after the newer AnnounceLeader and is dropped (the invocation's output names the new leader), the resumed node logs that it lost its partitions, and every counter is exact — no acknowledged call lost or applied twice.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import type { LogRecord } from "../../packages/onelog/src/internal/partition/records.js";
-import { prng, request, seedFrom, sleep } from "../e2e/harness.js";
-import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
-import { Caller, CounterLoad, OnelogNodes, readLog } from "./onelog-nodes.js";
+import { request, sleep } from "../e2e/harness.js";
+import { natsSkip } from "./nats-harness.js";
+import { Caller, CounterLoad, clusterFixture, readLog, seeded } from "./onelog-nodes.js";
 
 const skip = natsSkip();
 const NODES = 3;
@@ -48,22 +48,11 @@ void describe(
   "a leader paused past its lease and resumed (3 onelog nodes, 1 nats-server)",
   { skip, timeout: 120_000 },
   () => {
-    let nats: NatsCluster | undefined;
-    let nodes: OnelogNodes | undefined;
-    before(async () => {
-      nats = await startNats({ servers: 1 });
-    });
-    after(async () => {
-      await nodes?.stop();
-      await nats?.stop();
-    });
+    const cluster = clusterFixture(1);
 
     void it("moves its partitions, fences its late appends, and every call applies exactly once", async (t) => {
-      const seed = seedFrom("CLUSTER_SEED");
-      t.diagnostic(`seed ${seed} (CLUSTER_SEED=${seed} replays the client's choices)`);
-      const rand = prng(seed);
-      nodes = await OnelogNodes.start({
-        nats: nats!,
+      const { rand } = seeded(t, "the client's choices");
+      const nodes = await cluster.start({
         count: NODES,
         env: { LEASE_MS: String(LEASE_MS), PARTITIONS: String(PARTITIONS), COMPACT_INTERVAL_MS: "600000" },
       });
@@ -83,7 +72,7 @@ void describe(
       let pausedAt = 0;
       const watcher = (async () => {
         while (victim === undefined) {
-          const i = nodes.children.findIndex((_, n) => nodes!.lines(n, "STEP_BUSY").length > 0);
+          const i = nodes.children.findIndex((_, n) => nodes.lines(n, "STEP_BUSY").length > 0);
           if (i >= 0) {
             victim = i;
             nodes.pause(i);
@@ -109,7 +98,7 @@ void describe(
       nodes.resume(v);
       const resumedAt = performance.now();
       const lostLine = async () => {
-        while (nodes!.lines(v, "partition leadership lost").length === 0) {
+        while (nodes.lines(v, "partition leadership lost").length === 0) {
           if (performance.now() - resumedAt > 10_000) return undefined;
           await sleep(20);
         }
@@ -123,7 +112,7 @@ void describe(
 
       const output = JSON.parse(paused.reply.body) as { node: string };
       const violations = await counters.violations(nodes.current[(v + 1) % NODES]!.url);
-      const fenced = fencedRecords(await readLog(nats!.urls, PARTITIONS));
+      const fenced = fencedRecords(await readLog(cluster.nats.urls, PARTITIONS));
       const fencedOfVictim = fenced.filter((f) => f.node === `node-${v}`);
       const lateSteps = fencedOfVictim.filter(
         (f) =>
