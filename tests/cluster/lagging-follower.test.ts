@@ -60,13 +60,21 @@ void describe(
         request(`${nodes.current[1]!.url}/Counter/k${key}/get`, {
           method: "POST",
           body: null,
-          timeoutMs: 10_000,
+          timeoutMs: 20_000,
         });
+      // What the nodes said, for a failure's message: their warnings and errors, latest last.
+      const said = () =>
+        [0, 1]
+          .flatMap((i) => nodes.lines(i, '"level":"').map((l) => `node-${i}: ${l.slice(0, 400)}`))
+          .slice(-30)
+          .join("\n");
       for (let k = 0; k < KEYS; k++) {
+        const asked = performance.now();
         const reply = await own(k);
         assert.ok(
           reply.answered && reply.status === 200,
-          `node-1 answers Counter/k${k}/get after the resume: ${reply.answered ? `${reply.status} ${reply.body}` : reply.reason}`,
+          `node-1 answers Counter/k${k}/get after the resume: ${reply.answered ? `${reply.status} ${reply.body}` : reply.reason} ` +
+            `after ${Math.round(performance.now() - asked)} ms (${Math.round(performance.now() - resumedAt)} ms after SIGCONT); the nodes said:\n${said()}`,
         );
       }
       // It leads its share again (the other node hands partitions back).

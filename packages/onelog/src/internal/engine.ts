@@ -41,7 +41,7 @@ import {
   type ProcessorObserver,
   type ProcessorOptions,
 } from "./partition/processor.js";
-import type { InvokeBody, Target } from "./partition/records.js";
+import type { InvokeBody, RecordBody, Target } from "./partition/records.js";
 import { retentionOf } from "./partition/retention.js";
 import type { InvocationStatus, PartitionStore } from "./partition/store/store.js";
 
@@ -311,23 +311,25 @@ export class Engine {
   /**
    * Starts partition `p`'s processor as a follower; if its store is behind the log's trim point
    * and `catchUp` is given, restores the store from a snapshot, replaces the processor and tries
-   * again (a trim may pass a slow follower once more in between, so a few times).
+   * again — as often as trims pass a slow follower, while each restore moves the store forward.
    */
   private async follow(p: number): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       try {
         await this.processors[p]!.follow();
         return;
       } catch (e) {
         const catchUp = this.options.catchUp;
-        if (!(e instanceof BehindTrimPointError) || catchUp === undefined || attempt >= 3 || this.stopping)
-          throw e;
+        if (!(e instanceof BehindTrimPointError) || catchUp === undefined || this.stopping) throw e;
         await this.processors[p]!.stop();
         this.options.logger.warn(
           { partition: p, appliedLsn: e.appliedLsn, nextLsn: e.nextLsn },
           "the log was trimmed past this partition's store; restoring it from a snapshot",
         );
         await catchUp(p);
+        // Each restore moves the store forward; one that did not would loop (no snapshot covers).
+        const restoredTo = this.stores[p]!.getAppliedLsn();
+        if (restoredTo <= e.appliedLsn) throw e;
         (this.processors as PartitionProcessor[])[p] = this.makeProcessor(p);
         this.answerFromStore(p);
       }
@@ -416,7 +418,7 @@ export class Engine {
   async completeAwakeable(awakeableId: string, result: Result): Promise<void> {
     const target = parseAwakeableId(awakeableId);
     if (target === undefined) throw new TypeError(`${JSON.stringify(awakeableId)} is not an awakeable id`);
-    await this.processorOf(target.invocationId).appendExternal({
+    await this.appendExternal(target.invocationId, {
       type: "resolve_awakeable",
       ...target,
       result,
@@ -429,10 +431,7 @@ export class Engine {
    * resume. Resolves once applied.
    */
   async operate(op: "cancel" | "kill" | "purge" | "pause" | "resume", invocationId: string): Promise<void> {
-    await this.waitApplied(
-      invocationId,
-      await this.processorOf(invocationId).appendExternal({ type: op, invocationId }),
-    );
+    await this.waitApplied(invocationId, await this.appendExternal(invocationId, { type: op, invocationId }));
   }
 
   /**
@@ -452,11 +451,11 @@ export class Engine {
     expectedVersion?: string,
   ): Promise<Result> {
     // Any invocation id for this key names the key's partition.
-    const p = this.processorOf(newInvocationId({ service, handler: "", key }, undefined, this.random));
+    const keyId = newInvocationId({ service, handler: "", key }, undefined, this.random);
     const requestId = `patch_${randomUUID()}`;
     const result = this.waitFor(requestId); // 2
     try {
-      await p.appendExternal({
+      await this.appendExternal(keyId, {
         type: "patch_state",
         requestId,
         service,
@@ -508,34 +507,44 @@ export class Engine {
     this.waiters.clear();
   }
 
+  /** Resolves once the partition of `invocationId` applied `lsn` (see {@link onCurrent}). */
+  private waitApplied(invocationId: string, lsn: number): Promise<void> {
+    return this.onCurrent(invocationId, (processor) => processor.waitApplied(lsn));
+  }
+
+  /** Appends a record from outside to the partition of `invocationId` (see {@link onCurrent}). */
+  private appendExternal(invocationId: string, body: RecordBody): Promise<number> {
+    return this.onCurrent(invocationId, (processor) => processor.appendExternal(body));
+  }
+
   /**
-   * Resolves once the partition of `invocationId` applied `lsn`. In cluster mode a partition's
-   * processor is replaced when it stops leading (or is restored from a snapshot): a wait on the
-   * one stopped goes on with its replacement, which applies the same log to the same store.
+   * Runs `fn` on the processor of `invocationId`'s partition. In cluster mode a partition's
+   * processor is replaced when it stops leading, and when the log was trimmed past its store
+   * (restored from a snapshot): `fn` on a processor stopped so, or failed so, goes on with its
+   * replacement, which applies the same log to the same store. Anything else throws as it is.
    */
-  private async waitApplied(invocationId: string, lsn: number): Promise<void> {
+  private async onCurrent<T>(
+    invocationId: string,
+    fn: (processor: PartitionProcessor) => Promise<T>,
+  ): Promise<T> {
     const p = partitionOf(invocationId, this.partitions);
     for (let replaced = 0; ; replaced++) {
       const processor = this.processors[p]!;
       try {
-        await processor.waitApplied(lsn);
-        return;
+        return await fn(processor);
       } catch (e) {
         const replaceable =
           e instanceof ProcessorStoppedError ||
-          (e instanceof BehindTrimPointError && this.options.catchUp !== undefined);
+          (processor.behindTrimPoint && this.options.catchUp !== undefined);
         if (!replaceable || this.stopping || this.options.followers !== true || replaced >= 10) throw e;
-        // The replacement is put in place once the stopped processor released its grant.
+        // The replacement is put in place once the stopped processor released its grant, or the
+        // store was restored.
         for (let waited = 0; this.processors[p] === processor; waited += 20) {
           if (this.stopping || waited >= 30_000) throw e;
           await new Promise((r) => setTimeout(r, 20));
         }
       }
     }
-  }
-
-  private processorOf(invocationId: string): PartitionProcessor {
-    return this.processors[partitionOf(invocationId, this.partitions)]!;
   }
 
   private async appendInvoke(invocationId: string, req: InvocationRequest): Promise<number> {
@@ -555,7 +564,7 @@ export class Engine {
         ? {}
         : { executeAt: this.options.clock.now() + req.delayMs }),
     };
-    return this.processorOf(invocationId).appendExternal(body);
+    return this.appendExternal(invocationId, body);
   }
 
   private waitFor(invocationId: string): { promise: Promise<Result>; resolve: (r: Result) => void } {

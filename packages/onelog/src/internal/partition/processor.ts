@@ -169,7 +169,11 @@ export class PartitionProcessor {
   async follow(): Promise<void> {
     const { tailLsn, trimmedLsn: trimmed } = await this.options.log.findTail(this.partition);
     // Invariant 4: the store is older than what the log still holds; the records in between are gone.
-    if (this.applied < trimmed) throw new BehindTrimPointError(this.partition, this.applied, trimmed + 1);
+    if (this.applied < trimmed) {
+      const behind = new BehindTrimPointError(this.partition, this.applied, trimmed + 1);
+      this.stopOnError(behind);
+      throw behind;
+    }
     this.loop = this.run();
     this.loop.catch(() => {});
     await this.waitApplied(tailLsn);
@@ -233,6 +237,11 @@ export class PartitionProcessor {
   /** True once the partition stopped on an error (a broken invariant, a failed read). */
   get failed(): boolean {
     return this.failure !== undefined;
+  }
+
+  /** True once the partition stopped because the log was trimmed past its store (invariant 4): a restore repairs it. */
+  get behindTrimPoint(): boolean {
+    return this.failure instanceof BehindTrimPointError;
   }
 
   /** Appends a record from outside the partition (ingress); no leader epoch. */
@@ -299,22 +308,27 @@ export class PartitionProcessor {
       }
     } catch (e) {
       if (this.abort.signal.aborted) return;
-      this.failure = e instanceof Error ? e : new Error(String(e));
-      this.abort.abort(); // invariant 3: no waiting for a grant either
-      this.leader = false;
-      this.invoker.stop();
-      this.timers.stop();
-      // Behind the trim point is a state the owner may repair (invariant 4), not a broken invariant.
-      if (e instanceof BehindTrimPointError)
-        this.options.logger.warn(
-          { partition: this.partition, appliedLsn: e.appliedLsn, nextLsn: e.nextLsn },
-          "the log was trimmed past this partition's store; its processor stopped",
-        );
-      else this.options.logger.error({ partition: this.partition, err: e }, "partition processor stopped");
-      for (const w of this.appliedWaiters.splice(0)) w.reject(e);
-      this.markDeposed();
-      this.options.onFailed?.(e);
+      this.stopOnError(e);
     }
+  }
+
+  /** Invariants 3 and 4: the partition stops here; appends and waits on this processor fail. */
+  private stopOnError(e: unknown): void {
+    this.failure = e instanceof Error ? e : new Error(String(e));
+    this.abort.abort(); // invariant 3: no waiting for a grant either
+    this.leader = false;
+    this.invoker.stop();
+    this.timers.stop();
+    // Behind the trim point is a state the owner may repair (invariant 4), not a broken invariant.
+    if (e instanceof BehindTrimPointError)
+      this.options.logger.warn(
+        { partition: this.partition, appliedLsn: e.appliedLsn, nextLsn: e.nextLsn },
+        "the log was trimmed past this partition's store; its processor stopped",
+      );
+    else this.options.logger.error({ partition: this.partition, err: e }, "partition processor stopped");
+    for (const w of this.appliedWaiters.splice(0)) w.reject(e);
+    this.markDeposed();
+    this.options.onFailed?.(e);
   }
 
   /**
