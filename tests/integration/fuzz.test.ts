@@ -818,13 +818,18 @@ function refusedDotPath(req: Req, r: Reply): boolean {
     .rawPath.split("/")
     .some((seg) => /^(\.|%2e){1,2}$/i.test(seg));
   if (!dotty || r.status < 400 || r.status > 499) return false;
-  const code = (() => {
-    try {
-      return (JSON.parse(r.body.toString()) as { onelog_code?: unknown }).onelog_code;
-    } catch {
-      return undefined;
-    }
-  })();
+  // A HEAD answer has no body to carry the code: its JSON content type is all there is.
+  const headOnly =
+    req.method === "HEAD" && r.body.length === 0 && /json/.test(String(r.headers.get("content-type")?.[0]));
+  const code = headOnly
+    ? "OL(HEAD)"
+    : (() => {
+        try {
+          return (JSON.parse(r.body.toString()) as { onelog_code?: unknown }).onelog_code;
+        } catch {
+          return undefined;
+        }
+      })();
   if (typeof code !== "string" || !code.startsWith("OL")) return false;
   skipped.set(
     "dot-segment path refused (allowed)",
