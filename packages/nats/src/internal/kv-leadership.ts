@@ -15,7 +15,11 @@
  * Invariants (besides Leadership.1–3):
  * 1. A grant exists only after its compare-and-set succeeded: no two writes ever succeed on the
  *    same revision, so no two grants of a partition share an epoch, and every take or renewal
- *    builds on the revision the writer saw (KV update with expected revision).
+ *    builds on the revision the writer saw. A lease write is a publish to the key's subject with
+ *    the expected last sequence *and* a message id naming it (`lease.<p>:<revision>`): on a
+ *    replicated bucket nats-server 2.9 may let racing writes on one revision both succeed, but
+ *    its duplicate window keeps the second of one id out (JetStreamLog, invariant 1, has the same
+ *    guard).
  * 2. Epochs grow per partition: a take at revision `cur` writes `base ≥ max(previous base,
  *    lastEpoch − cur)` and gets revision `> cur`, so its epoch `revision + base` exceeds both the
  *    previous grant's (`≤ cur + previous base`) and `lastEpoch` (Leadership.1).
@@ -35,6 +39,7 @@
  *    grace ends.
  */
 import { nuid, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import type { Leadership, LeadershipGrant } from "onelog/internal";
 import { isTransient, isWrongLastSequence, messageOf } from "./nats-errors.js";
@@ -95,6 +100,8 @@ interface Held {
   /** When the last successful renewal was sent (invariant 3). */
   sentAt: number;
   renewing: boolean;
+  /** The renewal in flight, if any: a release waits for it, to write on the revision it got. */
+  renewal: Promise<void> | undefined;
   /** Ends the grant when the lease runs out without a renewal (invariant 3). */
   expiry: NodeJS.Timeout | undefined;
 }
@@ -130,6 +137,7 @@ export class KvLeadership implements Leadership {
   readonly #renewEveryMs: number;
   readonly #joinGraceMs: number;
   readonly #timeoutMs: number;
+  #js: JetStreamClient | undefined;
   readonly #now: () => number;
   readonly #lastEpoch: (partition: number) => number;
   readonly #onEvent: (event: LeadershipEvent) => void;
@@ -379,18 +387,23 @@ export class KvLeadership implements Leadership {
     }
   }
 
-  async #renew(partition: number, held: Held): Promise<void> {
+  #renew(partition: number, held: Held): Promise<void> {
+    held.renewal = this.#renewOnce(partition, held);
+    return held.renewal;
+  }
+
+  async #renewOnce(partition: number, held: Held): Promise<void> {
     const kv = this.#kv;
     if (kv === undefined) return;
     held.renewing = true;
     const sentAt = this.#now();
     try {
-      const revision = await kv.update(`lease.${partition}`, this.#leaseValue(held.base), held.revision);
+      const revision = await this.#cas(`lease.${partition}`, this.#leaseValue(held.base), held.revision);
       held.revision = revision;
       held.sentAt = sentAt;
       this.#armExpiry(partition, held);
     } catch (error) {
-      if (isWrongLastSequence(error)) this.#end(partition, held, "a renewal lost its compare-and-set");
+      if (lostCas(error)) this.#end(partition, held, "a renewal lost its compare-and-set");
       // Otherwise retried at the next tick, until the lease runs out (invariant 3).
     } finally {
       held.renewing = false;
@@ -423,12 +436,31 @@ export class KvLeadership implements Leadership {
   async #writeReleased(partition: number, held: Held): Promise<void> {
     const kv = this.#kv;
     if (kv === undefined) return;
+    // A renewal in flight would take the revision the release expects (invariant 1: only one of
+    // them can be stored): release on the revision it got instead.
+    await held.renewal;
     try {
       const value = JSON.stringify({ node: null, incarnation: this.#incarnation, base: held.base });
-      await kv.update(`lease.${partition}`, value, held.revision);
+      await this.#cas(`lease.${partition}`, value, held.revision);
     } catch {
       // Someone else wrote it meanwhile, or JetStream is away: the lease expires by itself.
     }
+  }
+
+  /**
+   * Invariant 1: writes `value` to `key` if the key's revision is still `revision` (0: never
+   * written); resolves with the new revision, rejects with an error {@link lostCas} knows when
+   * another write got there first.
+   */
+  async #cas(key: string, value: string, revision: number): Promise<number> {
+    this.#js ??= jetstream(this.#nc, { timeout: this.#timeoutMs });
+    const ack = await this.#js.publish(`$KV.${this.#bucket}.${key}`, value, {
+      msgID: `${key}:${revision}`,
+      expect: { lastSubjectSequence: revision },
+      timeout: this.#timeoutMs,
+    });
+    if (ack.duplicate) throw new CasLostError(key, revision);
+    return ack.seq;
   }
 
   #leaseValue(base: number): string {
@@ -541,13 +573,10 @@ export class KvLeadership implements Leadership {
         const value = this.#leaseValue(base);
         revision =
           current === 0
-            ? await kv.create(`lease.${partition}`, value)
-            : await kv.update(`lease.${partition}`, value, current);
+            ? await this.#cas(`lease.${partition}`, value, 0)
+            : await this.#cas(`lease.${partition}`, value, current);
       } catch (error) {
-        if (
-          isWrongLastSequence(error) ||
-          (error instanceof Error && /wrong last sequence|exists/i.test(error.message))
-        ) {
+        if (lostCas(error) || (error instanceof Error && /wrong last sequence|exists/i.test(error.message))) {
           // Someone wrote it first: learn what is there now and decide again.
           const entry = await kv.get(`lease.${partition}`).catch(() => null);
           if (entry !== null) this.#saw(entry);
@@ -568,19 +597,26 @@ export class KvLeadership implements Leadership {
       const epoch = revision + base;
       if (waiter === undefined) {
         // The waiter gave up meanwhile: let the lease go again.
-        await kv
-          .update(
-            `lease.${partition}`,
-            JSON.stringify({ node: null, incarnation: this.#incarnation, base }),
-            revision,
-          )
-          .catch(() => undefined);
+        await this.#cas(
+          `lease.${partition}`,
+          JSON.stringify({ node: null, incarnation: this.#incarnation, base }),
+          revision,
+        ).catch(() => undefined);
         return;
       }
       waiters!.delete(waiter);
       const end = new AbortController();
       const grant: LeadershipGrant = { partition, epoch, node: this.node, revoked: end.signal };
-      const held: Held = { grant, end, base, revision, sentAt, renewing: false, expiry: undefined };
+      const held: Held = {
+        grant,
+        end,
+        base,
+        revision,
+        sentAt,
+        renewing: false,
+        renewal: undefined,
+        expiry: undefined,
+      };
       this.#held.set(partition, held);
       this.#armExpiry(partition, held);
       this.#onEvent({ type: "taken", partition, epoch });
@@ -610,4 +646,17 @@ function leaseOf(entry: KvEntry): LeaseValue {
   } catch {
     return { node: null, incarnation: "", base: 0 };
   }
+}
+
+/** A lease write another write on the same revision beat (invariant 1: same message id). */
+class CasLostError extends Error {
+  constructor(key: string, revision: number) {
+    super(`${key}: another write on revision ${revision} was stored first`);
+    this.name = "CasLostError";
+  }
+}
+
+/** Whether a lease write lost its compare-and-set (stale revision, or a racing write of the same one). */
+function lostCas(error: unknown): boolean {
+  return isWrongLastSequence(error) || error instanceof CasLostError;
 }
