@@ -528,6 +528,8 @@ export class Engine {
     fn: (processor: PartitionProcessor) => Promise<T>,
   ): Promise<T> {
     const p = partitionOf(invocationId, this.partitions);
+    // One node, one processor per partition for good: nothing to go on with.
+    if (this.options.followers !== true) return fn(this.processors[p]!);
     for (let replaced = 0; ; replaced++) {
       const processor = this.processors[p]!;
       try {
@@ -536,7 +538,7 @@ export class Engine {
         const replaceable =
           e instanceof ProcessorStoppedError ||
           (processor.behindTrimPoint && this.options.catchUp !== undefined);
-        if (!replaceable || this.stopping || this.options.followers !== true || replaced >= 10) throw e;
+        if (!replaceable || this.stopping || replaced >= 10) throw e;
         // The replacement is put in place once the stopped processor released its grant, or the
         // store was restored.
         for (let waited = 0; this.processors[p] === processor; waited += 20) {
