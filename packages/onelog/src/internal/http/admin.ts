@@ -344,7 +344,18 @@ export class Admin {
       return;
     }
     // A cluster: what another node registered a moment ago is listed too (deployments.ts, 6).
-    if (first === "services" || first === "deployments") await this.options.engine.remote?.deployments.sync();
+    if (first === "services" || first === "deployments") {
+      try {
+        await this.options.engine.remote?.deployments.sync();
+      } catch (e) {
+        // Not a 500: the registry is fine, this node cannot read it now (JetStream away).
+        throw new AdminError(
+          503,
+          "OL1011",
+          `the cluster's deployment registry cannot be read now: ${String(e)}`,
+        );
+      }
+    }
     if (path === "/services") return this.send(res, 200, { services: registry.services });
     if (first === "services" && second !== undefined && parts.length === 2) {
       const service = registry.service(second);
