@@ -57,6 +57,7 @@ import {
 import { DataFormatError, LogError } from "onelog/internal";
 import type { Log, LogEntry, LogPosition, StoredEntry } from "onelog/internal";
 import { bodyChecksum, decodeEntries, encodeEntries, encodedSize } from "./entry-codec.js";
+import { publishIfLast } from "./cas.js";
 import {
   isClosed,
   isPlacementPending,
@@ -267,27 +268,18 @@ export class JetStreamLog implements Log {
     const upTo = Math.min(Math.floor(upToLsn), part.tailLsn);
     if (upTo <= part.trimmedLsn) return;
     try {
-      // Invariant 5: the trim point first, by compare-and-set on its subject, so it only grows.
-      // The message id names the expectation: a replicated stream on nats-server 2.9 may let two
-      // racing publishes with the same expectation both succeed, but not two with the same id
-      // (the second is a "duplicate"), so only one trimmer wins each step and the loser re-reads.
+      // Invariant 5: the trim point first, by compare-and-set on its subject (cas.ts), so it only
+      // grows: only one trimmer wins each step, and the loser reads again.
       for (;;) {
         const current = await jsm.streams.getMessage(this.#stream, { last_by_subj: part.trimSubject });
         if (current !== null && trimPointOf(current) >= upTo) break;
         const h = headers();
         h.set("Nats-Rollup", "sub");
-        const after = current?.seq ?? 0;
-        try {
-          const ack = await js.publish(part.trimSubject, String(upTo), {
-            headers: h,
-            msgID: `${part.trimSubject}:${after}`,
-            expect: { lastSubjectSequence: after },
-            timeout: this.#timeoutMs,
-          });
-          if (!ack.duplicate) break;
-        } catch (error) {
-          if (!isWrongLastSequence(error)) throw error;
-        }
+        const written = await publishIfLast(js, part.trimSubject, String(upTo), current?.seq ?? 0, {
+          timeoutMs: this.#timeoutMs,
+          headers: h,
+        });
+        if (written !== undefined) break;
       }
       part.trimmedLsn = Math.max(part.trimmedLsn, upTo);
       if (last === undefined) return;
@@ -415,23 +407,17 @@ export class JetStreamLog implements Log {
         }
         return;
       }
-      try {
-        // The message id: racing first writers on a replicated stream store one meta, not several.
-        await this.#retrying(
-          () =>
-            js.publish(
-              subject,
-              JSON.stringify({ format: JETSTREAM_LOG_FORMAT, partitions: this.partitions }),
-              {
-                msgID: `${subject}:0`,
-                expect: { lastSubjectSequence: 0 },
-              },
-            ),
-          settling,
-        );
-      } catch (error) {
-        if (!isWrongLastSequence(error)) throw error;
-      }
+      // Compare-and-set (cas.ts): racing first writers store one meta; the others read it.
+      await this.#retrying(
+        () =>
+          publishIfLast(
+            js,
+            subject,
+            JSON.stringify({ format: JETSTREAM_LOG_FORMAT, partitions: this.partitions }),
+            0,
+          ),
+        settling,
+      );
     }
   }
 

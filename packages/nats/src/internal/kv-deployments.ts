@@ -16,13 +16,11 @@
  *
  * Invariants:
  * 1. At most one write succeeds on each revision, and only on the revision its writer read: the
- *    write is published to the key's subject with `expect: { lastSubjectSequence: revision }`
- *    and message id `registry:<revision>`. The expectation alone is what KV `update` does, and
- *    on a replicated stream nats-server 2.9 does not check it atomically — two writes racing on
- *    one revision can both be stored (docs/cluster.md, "One message per first LSN"; here the
- *    race test lost a registration that way). JetStream's deduplication does see publishes in
- *    flight, so the id keeps the second one out. The loser decides again on the winner's list
- *    (deployments.ts, 5): no change is lost.
+ *    write is cas.ts's compare-and-set on the key's subject (the expected revision and a message
+ *    id naming it). The expectation alone is what KV `update` does, and on a replicated stream
+ *    nats-server 2.9 does not check it atomically — two writes racing on one revision can both
+ *    be stored (here the race test lost a registration that way). The loser decides again on the
+ *    winner's list (deployments.ts, 5): no change is lost.
  * 2. `replace` resolves only once JetStream acknowledged the write (the bucket's replicas: a
  *    quorum with R3), so a node answers a registration only once it is durable in the cluster.
  * 3. Reads go to the bucket's stream leader (the bucket is created with `allow_direct: false`):
@@ -37,7 +35,8 @@ import { nuid, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import type { Deployment, DeploymentsRevision, SharedDeploymentRecords } from "onelog/internal";
-import { isTransient, isWrongLastSequence, retrying } from "./nats-errors.js";
+import { publishIfLast } from "./cas.js";
+import { isTransient, retrying } from "./nats-errors.js";
 
 /** Options of {@link KvDeploymentRecords}. */
 export interface KvDeploymentRecordsOptions {
@@ -120,19 +119,12 @@ export class KvDeploymentRecords implements SharedDeploymentRecords {
     const deadline = Date.now() + this.#retryMs;
     for (;;) {
       try {
-        const ack = await this.#js.publish(this.#subject, value, {
-          msgID: `${KEY}:${revision}`,
-          expect: { lastSubjectSequence: revision },
-        });
-        if (!ack.duplicate) return ack.seq;
+        const written = await publishIfLast(this.#js, this.#subject, value, revision);
+        if (written !== undefined) return written;
         // Another write on this revision was stored first — or this one, sent before.
         const now = await this.#read();
         return now.writer === writer ? now.revision : undefined;
       } catch (error) {
-        if (isWrongLastSequence(error)) {
-          const now = await this.#read();
-          return now.writer === writer ? now.revision : undefined;
-        }
         const transient = isTransient(error) || (error instanceof Error && isTransient(error.cause));
         if (!transient || Date.now() > deadline) throw error;
         const now = await this.#read().catch(() => undefined); // invariant 4

@@ -15,11 +15,9 @@
  * Invariants (besides Leadership.1–3):
  * 1. A grant exists only after its compare-and-set succeeded: no two writes ever succeed on the
  *    same revision, so no two grants of a partition share an epoch, and every take or renewal
- *    builds on the revision the writer saw. A lease write is a publish to the key's subject with
- *    the expected last sequence *and* a message id naming it (`lease.<p>:<revision>`): on a
- *    replicated bucket nats-server 2.9 may let racing writes on one revision both succeed, but
- *    its duplicate window keeps the second of one id out (JetStreamLog, invariant 1, has the same
- *    guard).
+ *    builds on the revision the writer saw: a lease write is cas.ts's compare-and-set on the
+ *    key's subject (expected revision and a message id naming it; on a replicated bucket,
+ *    nats-server 2.9's own check alone lets racing writes on one revision both succeed).
  * 2. Epochs grow per partition: a take at revision `cur` writes `base ≥ max(previous base,
  *    lastEpoch − cur)` and gets revision `> cur`, so its epoch `revision + base` exceeds both the
  *    previous grant's (`≤ cur + previous base`) and `lastEpoch` (Leadership.1).
@@ -42,7 +40,8 @@ import { nuid, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import type { Leadership, LeadershipGrant } from "onelog/internal";
-import { isTransient, isWrongLastSequence, messageOf } from "./nats-errors.js";
+import { publishIfLast } from "./cas.js";
+import { isTransient, messageOf } from "./nats-errors.js";
 
 /** Options of {@link KvLeadership}. */
 export interface KvLeadershipOptions {
@@ -403,7 +402,7 @@ export class KvLeadership implements Leadership {
       held.sentAt = sentAt;
       this.#armExpiry(partition, held);
     } catch (error) {
-      if (lostCas(error)) this.#end(partition, held, "a renewal lost its compare-and-set");
+      if (error instanceof CasLostError) this.#end(partition, held, "a renewal lost its compare-and-set");
       // Otherwise retried at the next tick, until the lease runs out (invariant 3).
     } finally {
       held.renewing = false;
@@ -449,18 +448,16 @@ export class KvLeadership implements Leadership {
 
   /**
    * Invariant 1: writes `value` to `key` if the key's revision is still `revision` (0: never
-   * written); resolves with the new revision, rejects with an error {@link lostCas} knows when
+   * written); resolves with the new revision, rejects with a {@link CasLostError} when
    * another write got there first.
    */
   async #cas(key: string, value: string, revision: number): Promise<number> {
     this.#js ??= jetstream(this.#nc, { timeout: this.#timeoutMs });
-    const ack = await this.#js.publish(`$KV.${this.#bucket}.${key}`, value, {
-      msgID: `${key}:${revision}`,
-      expect: { lastSubjectSequence: revision },
-      timeout: this.#timeoutMs,
+    const written = await publishIfLast(this.#js, `$KV.${this.#bucket}.${key}`, value, revision, {
+      timeoutMs: this.#timeoutMs,
     });
-    if (ack.duplicate) throw new CasLostError(key, revision);
-    return ack.seq;
+    if (written === undefined) throw new CasLostError(key, revision);
+    return written;
   }
 
   #leaseValue(base: number): string {
@@ -576,7 +573,7 @@ export class KvLeadership implements Leadership {
             ? await this.#cas(`lease.${partition}`, value, 0)
             : await this.#cas(`lease.${partition}`, value, current);
       } catch (error) {
-        if (lostCas(error) || (error instanceof Error && /wrong last sequence|exists/i.test(error.message))) {
+        if (error instanceof CasLostError) {
           // Someone wrote it first: learn what is there now and decide again.
           const entry = await kv.get(`lease.${partition}`).catch(() => null);
           if (entry !== null) this.#saw(entry);
@@ -654,9 +651,4 @@ class CasLostError extends Error {
     super(`${key}: another write on revision ${revision} was stored first`);
     this.name = "CasLostError";
   }
-}
-
-/** Whether a lease write lost its compare-and-set (stale revision, or a racing write of the same one). */
-function lostCas(error: unknown): boolean {
-  return isWrongLastSequence(error) || error instanceof CasLostError;
 }
