@@ -141,6 +141,8 @@ export class Engine {
   /** The partitions' processors; in cluster mode one is replaced when it stops leading. */
   readonly processors: readonly PartitionProcessor[];
   private stopping = false;
+  /** Per partition, told when its processor is replaced (cluster mode), and when the engine stops. */
+  private readonly replaced: { promise: Promise<void>; resolve: () => void }[] = [];
   /** Cluster mode: the loops that lead each partition whenever it is granted. */
   private readonly leading: Promise<void>[] = [];
   /** Every service the engine knows, by name (changes as deployments are registered). */
@@ -207,6 +209,7 @@ export class Engine {
     this.leadership = leadership;
     this.stores = stores;
     this.processors = Array.from({ length: this.partitions }, (_, p) => this.makeProcessor(p));
+    for (let p = 0; p < this.partitions; p++) this.replaced.push(promiseWithResolve());
   }
 
   private readonly invokers: InvokerFactory;
@@ -294,7 +297,7 @@ export class Engine {
       if (this.stopping) return;
       await processor.stop();
       if (this.stopping) return;
-      (this.processors as PartitionProcessor[])[p] = this.makeProcessor(p);
+      this.replaceProcessor(p);
       try {
         await this.follow(p);
       } catch (e) {
@@ -330,7 +333,7 @@ export class Engine {
         // Each restore moves the store forward; one that did not would loop (no snapshot covers).
         const restoredTo = this.stores[p]!.getAppliedLsn();
         if (restoredTo <= e.appliedLsn) throw e;
-        (this.processors as PartitionProcessor[])[p] = this.makeProcessor(p);
+        this.replaceProcessor(p);
         this.answerFromStore(p);
       }
     }
@@ -500,6 +503,7 @@ export class Engine {
   /** Stops every partition; callers still waiting are dropped (their connections close with the ingress). */
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const r of this.replaced) r.resolve(); // waits on a replacement end now
     await Promise.all(this.processors.map((p) => p.stop()));
     await Promise.all(this.leading);
     // A loop may have put a new processor in place while the others stopped.
@@ -540,13 +544,26 @@ export class Engine {
           (processor.behindTrimPoint && this.options.catchUp !== undefined);
         if (!replaceable || this.stopping || replaced >= 10) throw e;
         // The replacement is put in place once the stopped processor released its grant, or the
-        // store was restored.
-        for (let waited = 0; this.processors[p] === processor; waited += 20) {
-          if (this.stopping || waited >= 30_000) throw e;
-          await new Promise((r) => setTimeout(r, 20));
+        // store was restored (a partition that stays stopped gets none: give up after 30 s).
+        if (this.processors[p] === processor) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            this.replaced[p]!.promise,
+            new Promise((r) => (timer = setTimeout(r, 30_000))),
+          ]);
+          clearTimeout(timer);
         }
+        if (this.stopping || this.processors[p] === processor) throw e;
       }
     }
+  }
+
+  /** Cluster mode: puts a new processor in place of partition `p`'s and tells who waits for one. */
+  private replaceProcessor(p: number): void {
+    (this.processors as PartitionProcessor[])[p] = this.makeProcessor(p);
+    const told = this.replaced[p]!;
+    this.replaced[p] = promiseWithResolve();
+    told.resolve();
   }
 
   private async appendInvoke(invocationId: string, req: InvocationRequest): Promise<number> {
@@ -593,6 +610,12 @@ export class Engine {
     this.waiters.delete(invocationId);
     for (const resolve of set) resolve(result);
   }
+}
+
+function promiseWithResolve(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 function kindOf(ty: ServiceManifest["ty"]): RegisteredService["kind"] {

@@ -376,7 +376,7 @@ export class Deployments {
   private async change<T>(decide: (current: readonly Deployment[]) => Promise<Decision<T>>): Promise<T> {
     for (let round = 0; round < MAX_DECISIONS; round++) {
       const { local, shared } = this;
-      if (local !== undefined || shared === undefined) {
+      if (shared === undefined) {
         const base = this.deployments;
         const { next, result } = await decide(base);
         if (next === undefined) return result;

@@ -258,13 +258,9 @@ export class PartitionProcessor {
   /** Resolves once the record at `lsn` is applied; rejects if the partition failed. */
   waitApplied(lsn: number): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.abort.signal.aborted) return Promise.reject(this.stoppedError());
+    if (this.abort.signal.aborted) return Promise.reject(new ProcessorStoppedError(this.partition));
     if (this.applied >= lsn) return Promise.resolve();
     return new Promise((resolve, reject) => this.appliedWaiters.push({ lsn, resolve, reject }));
-  }
-
-  private stoppedError(): Error {
-    return new ProcessorStoppedError(this.partition);
   }
 
   /** Stops reading, aborts attempts and timers. The store and the log stay open. */
@@ -277,7 +273,7 @@ export class PartitionProcessor {
     const grant = this.grant;
     this.grant = undefined;
     // A lead() or follow() waiting for its record to be applied would wait forever otherwise.
-    for (const w of this.appliedWaiters.splice(0)) w.reject(this.stoppedError());
+    for (const w of this.appliedWaiters.splice(0)) w.reject(new ProcessorStoppedError(this.partition));
     await this.loop?.catch(() => {});
     if (grant !== undefined) await this.options.leadership.release(grant);
   }
