@@ -183,7 +183,8 @@ export class Ingress {
     if (segments[0] === "restate") {
       const [, kind, ...rest] = segments;
       if (kind === "call" || kind === "send") {
-        await this.knowLatestDeployments(rest);
+        const reading = this.knowLatestDeployments(rest);
+        if (reading !== undefined) await reading;
         return this.invoke(req, res, url, rest, kind === "send");
       }
       if (kind === "invocation") return this.attachOrOutput(req, res, rest);
@@ -199,7 +200,8 @@ export class Ingress {
       }
       throw new IngressError("OL1012", `no such path: ${url.pathname}`);
     }
-    await this.knowLatestDeployments(segments);
+    const reading = this.knowLatestDeployments(segments);
+    if (reading !== undefined) await reading;
     const svc = segments[0] === undefined ? undefined : this.options.engine.services.get(segments[0]);
     const expected = svc === undefined || svc.kind === "service" ? 2 : 3;
     const send = segments.length === expected + 1 && segments[segments.length - 1] === "send";
@@ -210,21 +212,23 @@ export class Ingress {
    * A cluster: a path whose service (or handler) this node does not know may name a deployment
    * just registered on another node; read the cluster's latest registry before answering 404
    * (deployments.ts, 6). Embedded, this process made every registration itself: nothing to read.
+   * Undefined when there is nothing to wait for (the common case: no tick added to the request).
    */
-  private async knowLatestDeployments(segments: readonly string[]): Promise<void> {
+  private knowLatestDeployments(segments: readonly string[]): Promise<void> | undefined {
     const remote = this.options.engine.remote?.deployments;
-    if (remote?.isShared !== true || segments[0] === undefined) return;
+    if (remote?.isShared !== true || segments[0] === undefined) return undefined;
     const svc = this.options.engine.services.get(segments[0]);
-    if (svc !== undefined && segments.slice(1).some((s) => svc.handlers.has(s))) return;
-    try {
-      await remote.sync();
-    } catch (e) {
-      // Not a 404: the target may well exist, this node cannot tell now.
-      throw new IngressError(
-        "OL1011",
-        `the cluster's deployment registry cannot be read now, so ${JSON.stringify(segments[0])} may be unknown here only: ${(e as Error).message}`,
-      );
-    }
+    if (svc !== undefined && segments.slice(1).some((s) => svc.handlers.has(s))) return undefined;
+    return remote.sync().then(
+      () => undefined,
+      (e: unknown) => {
+        // Not a 404: the target may well exist, this node cannot tell now.
+        throw new IngressError(
+          "OL1011",
+          `the cluster's deployment registry cannot be read now, so ${JSON.stringify(segments[0])} may be unknown here only: ${(e as Error).message}`,
+        );
+      },
+    );
   }
 
   /** The target a path names: /{service}/{handler}, or /{object|workflow}/{key}/{handler}. */
@@ -351,7 +355,8 @@ export class Ingress {
     if (rest.length !== 3 || (what !== "attach" && what !== "output")) {
       throw new IngressError("OL1012", "expected /restate/workflow/{name}/{workflowId}/attach or /output");
     }
-    await this.knowLatestDeployments([name!, "run"]);
+    const reading = this.knowLatestDeployments([name!, "run"]);
+    if (reading !== undefined) await reading;
     const svc = this.options.engine.services.get(name!);
     if (svc === undefined || svc.kind !== "workflow") {
       throw new IngressError("OL1001", `unknown workflow ${JSON.stringify(name)}`);
