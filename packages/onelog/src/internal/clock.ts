@@ -10,6 +10,14 @@ export interface Clock {
   defer(fn: () => void): void;
 }
 
+/** The longest delay Node's timers hold (2^31 − 1 ms, 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Whether `n` is an interval a timer can hold: whole ms from 1 to {@link MAX_TIMER_MS}. */
+export function isTimerMs(n: unknown): boolean {
+  return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_TIMER_MS;
+}
+
 /** The process's real clock. Timers are unref'd so they never keep a stopped engine alive. */
 export const systemClock: Clock = {
   now: () => Date.now(),

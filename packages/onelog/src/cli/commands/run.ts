@@ -19,6 +19,7 @@ import { basename, dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { CliError } from "../client.js";
+import { isTimerMs, MAX_TIMER_MS } from "../../internal/clock.js";
 
 interface RunOptions {
   config?: string;
@@ -35,13 +36,9 @@ interface RunOptions {
   leaseMs?: number;
 }
 
-/** The longest interval Node's timers hold (2^31 − 1 ms, 24.8 days). */
-const MAX_MS = 2 ** 31 - 1;
-
 function ms(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_MS)
-    throw new InvalidArgumentError(`expected whole ms from 1 to ${MAX_MS}`);
+  if (!isTimerMs(n)) throw new InvalidArgumentError(`expected whole ms from 1 to ${MAX_TIMER_MS}`);
   return n;
 }
 
@@ -160,8 +157,7 @@ function readConfig(file: string): RunOptions {
         throw bad("a port number");
       out[key] = value;
     } else if (kind === "ms") {
-      if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_MS)
-        throw bad(`whole ms from 1 to ${MAX_MS}`);
+      if (!isTimerMs(value)) throw bad(`whole ms from 1 to ${MAX_TIMER_MS}`);
       out[key] = value;
     } else if (kind === "count") {
       if (!Number.isInteger(value) || (value as number) < 1) throw bad("a positive integer");

@@ -8,7 +8,7 @@ import type { AnyDefinition } from "@onelog/sdk";
 import type { Duration } from "@onelog/sdk";
 import { durationMs } from "@onelog/sdk/internal";
 import { Admin, AdminTokenRequiredError, isLoopbackHost } from "../http/admin.js";
-import { systemClock } from "../clock.js";
+import { isTimerMs, MAX_TIMER_MS, systemClock } from "../clock.js";
 import { fileDeploymentRecords, fileEpochRecord, openDataDir } from "./data-dir.js";
 import { DeploymentClient } from "../invoker/deployment-client.js";
 import { Deployments } from "../invoker/deployments.js";
@@ -97,9 +97,6 @@ export interface OnelogServer {
   stop(): Promise<void>;
 }
 
-/** The longest delay Node's timers hold (2^31 - 1 ms). */
-const MAX_TIMER_MS = 2_147_483_647;
-
 /** A port from the environment; undefined when unset, an error when it is not a port number. */
 function envPort(name: string): number | undefined {
   const text = process.env[name];
@@ -161,7 +158,7 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
   const logger: Logger = options.logger ?? pino({ level: process.env.ONELOG_LOG_LEVEL ?? "info" });
   const compactIntervalMs = options.compactIntervalMs ?? 60_000;
   // Node's timers hold at most 2^31 - 1 ms; a longer interval would fire every millisecond.
-  if (!Number.isInteger(compactIntervalMs) || compactIntervalMs < 1 || compactIntervalMs > MAX_TIMER_MS) {
+  if (!isTimerMs(compactIntervalMs)) {
     throw new TypeError(
       `compactIntervalMs must be a whole number of ms from 1 to ${MAX_TIMER_MS} (24.8 days), not ${compactIntervalMs}`,
     );
