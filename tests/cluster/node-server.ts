@@ -67,9 +67,9 @@ const server = await startServer(
     compactIntervalMs: Number(process.env.COMPACT_INTERVAL_MS ?? "1000"),
     logger: {
       debug() {},
-      // The tests count which node leads what.
+      // The tests count which node leads what, and which partitions were restored from snapshots.
       info: (o, m) => {
-        if (m === "leading partition")
+        if (m === "leading partition" || m?.startsWith("partition restored from its snapshot"))
           console.error(JSON.stringify({ level: "info", msg: m, ...o, t: Date.now() }));
       },
       warn: (o, m) =>

@@ -10,6 +10,7 @@ import { JetStreamLog } from "./jetstream-log.js";
 import { KvDeploymentRecords } from "./kv-deployments.js";
 import { retrying } from "./nats-errors.js";
 import { KvLeadership } from "./kv-leadership.js";
+import { NatsPartitionPeers } from "./partition-peers.js";
 import { JetStreamSnapshots } from "./snapshots.js";
 
 /** Options of {@link connectCluster}. */
@@ -83,6 +84,7 @@ export async function connectCluster(options: ConnectClusterOptions): Promise<Cl
       log,
       snapshots,
       deployments,
+      peers: new NatsPartitionPeers(nc, stream),
       leadership: (lastEpoch) =>
         retrying(
           () =>

@@ -7,8 +7,15 @@
  * 1. An invocation is created only by an Invoke record applied in the partition its id names.
  * 2. A caller waiting for a result registers before its Invoke is appended, so a completion
  *    can never be missed; a completed invocation that is still retained answers at once.
+ * 3. Cluster mode: what reads a partition's store or waits on its processor runs on the node
+ *    that leads the partition — here, or asked of that node (partition/peers.ts) — and a
+ *    caller waiting here when the partition moves away waits on its new leader. Only appends
+ *    that need no read first (a plain send, an awakeable's completion) go to the log from any
+ *    node.
  */
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Packr } from "msgpackr";
 import {
   DEFAULTS,
   endpointManifest,
@@ -31,11 +38,12 @@ import type { Deployments } from "./invoker/deployments.js";
 import { httpInvokers } from "./invoker/http.js";
 import { routingInvokers } from "./invoker/routing.js";
 import { DeploymentSlots } from "./invoker/slots.js";
-import type { Log } from "./log/log.js";
-import { EmbeddedLeadership, type Leadership } from "./partition/leadership.js";
+import { LogError, type Log } from "./log/log.js";
+import { EmbeddedLeadership, type Leadership, type LeadershipGrant } from "./partition/leadership.js";
+import { encodeRecord } from "./partition/codec.js";
+import { PeerUnavailableError, type PartitionPeers } from "./partition/peers.js";
 import type { Logger } from "./ops/logger.js";
 import {
-  BehindTrimPointError,
   PartitionProcessor,
   ProcessorStoppedError,
   type ProcessorObserver,
@@ -85,21 +93,31 @@ export interface EngineOptions {
   /** Told the duration of each applied batch (admin metrics). */
   readonly observer?: ProcessorObserver;
   /**
-   * Cluster mode: every processor follows its partition (applies the log, performs nothing)
-   * from the start, and leads whenever `leadership` grants the partition to this node. A
-   * processor whose grant ends is replaced by a new follower that asks again. `start` then
-   * resolves once every partition caught up with the log, not once this node leads them.
+   * Cluster mode: this node applies and leads only the partitions `leadership` grants it, and
+   * asks the leader of any other partition (see the header of {@link Engine}). `start` then
+   * resolves at once; a partition is led here once its grant came and its store caught up.
    */
-  readonly followers?: boolean;
-  /**
-   * Cluster mode: brings partition `p`'s store up to the log's trim point from a snapshot, for a
-   * follower the log was trimmed past (processor.ts, invariant 4). Rejects if no snapshot covers
-   * the trim point. Without it, such a partition stays stopped.
-   */
-  readonly catchUp?: (partition: number) => Promise<void>;
+  readonly cluster?: EngineCluster;
   /** Journal retention of handlers that set none (default 24 h, as Restate's `default-journal-retention`). */
   readonly defaultJournalRetentionMs?: number;
 }
+
+/** What cluster mode needs beyond the shared log and leadership. */
+export interface EngineCluster {
+  /** Reaches the node that leads a partition (partition/peers.ts). */
+  readonly peers: PartitionPeers;
+  /**
+   * Brings partition `p`'s store up to date before this node leads it: from the latest snapshot
+   * when the store is behind it or behind the log's trim point (embedded/cluster.ts, invariant
+   * 1). Rejects if no snapshot covers the trim point.
+   */
+  readonly catchUp: (partition: number) => Promise<void>;
+}
+
+/** How long a leader holds a request that waits for a result before it answers "pending". */
+const PEER_WAIT_MS = 15_000;
+/** How long a node keeps asking while a partition has no leader (a lease moving) before it gives up. */
+const PEER_UNAVAILABLE_MS = 30_000;
 
 /** Where remote deployments are registered and how they are reached. */
 export interface RemoteOptions {
@@ -138,13 +156,17 @@ export interface RegisteredService {
 
 export class Engine {
   readonly partitions: number;
-  /** The partitions' processors; in cluster mode one is replaced when it stops leading. */
+  /**
+   * The partitions' processors. Cluster mode: a partition not led here has one that never
+   * started (or stopped), and each grant gets a new one.
+   */
   readonly processors: readonly PartitionProcessor[];
   private stopping = false;
-  /** Per partition, told when its processor is replaced (cluster mode), and when the engine stops. */
-  private readonly replaced: { promise: Promise<void>; resolve: () => void }[] = [];
+  private readonly stopSignal = new AbortController();
   /** Cluster mode: the loops that lead each partition whenever it is granted. */
   private readonly leading: Promise<void>[] = [];
+  /** Cluster mode: the partition of each state patch waiting here (handOver). */
+  private readonly patchPartitions = new Map<string, number>();
   /** Every service the engine knows, by name (changes as deployments are registered). */
   readonly services = new Map<string, RegisteredService>();
   /** Every handler, by `service/handler` (the processors read this same map). */
@@ -209,7 +231,6 @@ export class Engine {
     this.leadership = leadership;
     this.stores = stores;
     this.processors = Array.from({ length: this.partitions }, (_, p) => this.makeProcessor(p));
-    for (let p = 0; p < this.partitions; p++) this.replaced.push(promiseWithResolve());
   }
 
   private readonly invokers: InvokerFactory;
@@ -266,12 +287,11 @@ export class Engine {
     }
   }
 
-  /** Builds the engine and starts every partition; resolves once each one is leader. */
+  /** Builds the engine and starts every partition; resolves once each one is leader (cluster mode: at once). */
   static async start(o: EngineOptions): Promise<Engine> {
     const engine = new Engine(o);
-    if (o.followers === true) {
-      await Promise.all(engine.processors.map((_, p) => engine.follow(p)));
-      for (let p = 0; p < engine.partitions; p++) engine.leading.push(engine.leadWhenGranted(p));
+    if (o.cluster !== undefined) {
+      for (let p = 0; p < engine.partitions; p++) engine.leading.push(engine.own(p, o.cluster));
       return engine;
     }
     await Promise.all(engine.processors.map((p) => p.start()));
@@ -279,76 +299,74 @@ export class Engine {
   }
 
   /**
-   * Cluster mode: leads partition `p` whenever the leadership grants it. A processor never leads
-   * twice (processor.ts, invariant 2): once deposed it is stopped (which releases its grant) and
-   * replaced by a new follower, which replays from its store's applied LSN and asks again.
+   * Cluster mode: leads partition `p` whenever the leadership grants it to this node — brings
+   * its store up to date (a snapshot, then the log's tail), builds a processor, announces the
+   * grant and serves the partition's requests from other nodes (invariant 3) until deposed. A
+   * processor never leads twice (processor.ts, invariant 2): the next grant gets a new one.
    */
-  private async leadWhenGranted(p: number): Promise<void> {
+  private async own(p: number, cluster: EngineCluster): Promise<void> {
+    const logger = this.options.logger;
     while (!this.stopping) {
-      const processor = this.processors[p]!;
+      let grant: LeadershipGrant;
       try {
-        await processor.lead();
-        this.options.logger.info({ partition: p }, "leading partition");
-        await processor.deposed();
+        grant = await this.leadership.acquire(p, this.stopSignal.signal);
       } catch (e) {
         if (this.stopping) return;
-        this.options.logger.warn({ partition: p, err: e }, "partition leadership not taken; asking again");
+        logger.warn({ partition: p, err: e }, "partition leadership not taken; asking again");
+        await sleep(1_000);
+        continue;
       }
-      if (this.stopping) return;
-      await processor.stop();
-      if (this.stopping) return;
-      this.replaceProcessor(p);
+      let stopServing: (() => Promise<void>) | undefined;
       try {
-        await this.follow(p);
-      } catch (e) {
-        if (this.stopping) return; // stop() ended the follow
-        this.options.logger.error(
-          { partition: p, err: e },
-          "partition cannot follow the log; it stays stopped",
-        );
-        return;
-      }
-    }
-  }
-
-  /**
-   * Starts partition `p`'s processor as a follower; if its store is behind the log's trim point
-   * and `catchUp` is given, restores the store from a snapshot, replaces the processor and tries
-   * again — as often as trims pass a slow follower, while each restore moves the store forward.
-   */
-  private async follow(p: number): Promise<void> {
-    for (;;) {
-      try {
-        await this.processors[p]!.follow();
-        return;
-      } catch (e) {
-        const catchUp = this.options.catchUp;
-        if (!(e instanceof BehindTrimPointError) || catchUp === undefined || this.stopping) throw e;
-        await this.processors[p]!.stop();
-        this.options.logger.warn(
-          { partition: p, appliedLsn: e.appliedLsn, nextLsn: e.nextLsn },
-          "the log was trimmed past this partition's store; restoring it from a snapshot",
-        );
-        await catchUp(p);
-        // Each restore moves the store forward; one that did not would loop (no snapshot covers).
-        const restoredTo = this.stores[p]!.getAppliedLsn();
-        if (restoredTo <= e.appliedLsn) throw e;
+        await cluster.catchUp(p);
+        if (this.stopping || grant.revoked.aborted) continue;
         this.replaceProcessor(p);
-        this.answerFromStore(p);
+        const processor = this.processors[p]!;
+        await processor.follow();
+        await processor.lead(grant);
+        stopServing = await cluster.peers.serve(p, (body) => this.answerPeer(processor, body));
+        logger.info({ partition: p, epoch: grant.epoch }, "leading partition");
+        await processor.deposed();
+      } catch (e) {
+        if (!this.stopping) logger.warn({ partition: p, err: e }, "partition not led; asking again");
+      } finally {
+        await stopServing?.().catch(() => {});
+        await this.processors[p]!.stop();
+        await this.leadership.release(grant);
+        this.handOver(p);
       }
     }
   }
 
   /**
-   * Callers waiting for invocations of partition `p` whose completion was in records a restore
-   * skipped: answered from the restored store (patch_state callers are not; their answers are
-   * not kept).
+   * Cluster mode: partition `p` is no longer led here. Callers still waiting here for one of its
+   * invocations wait on its new leader instead; a state patch's caller is told it may or may
+   * not have been applied (its answer is not kept anywhere).
    */
-  private answerFromStore(p: number): void {
-    for (const id of [...this.waiters.keys()]) {
+  private handOver(p: number): void {
+    for (const [id, set] of [...this.waiters]) {
+      const patchPartition = this.patchPartitions.get(id);
+      if (patchPartition === p) {
+        this.patchPartitions.delete(id);
+        this.completed(id, {
+          err: {
+            code: 503,
+            message: `partition ${p} moved to another node while the patch was applied; read the state to see whether it was`,
+          },
+        });
+        continue;
+      }
       if (!isInvocationId(id) || partitionOf(id, this.partitions) !== p) continue;
-      const result = this.statusOf(id)?.result;
-      if (result !== undefined) this.completed(id, result);
+      this.waiters.delete(id);
+      this.attachThere(p, id, { retryNotFoundMs: 3_000 }).then(
+        (result) => {
+          const answer = result ?? { err: { code: 404, message: `invocation ${id} not found` } };
+          for (const resolve of set) resolve(answer);
+        },
+        (e: unknown) => {
+          for (const resolve of set) resolve({ err: { code: 503, message: String(e) } });
+        },
+      );
     }
   }
 
@@ -364,26 +382,49 @@ export class Engine {
    */
   async call(req: InvocationRequest): Promise<{ invocationId: string; result: Result }> {
     const invocationId = this.invocationIdFor(req);
-    const workflowRun = this.isWorkflowRun(req.target);
-    if (workflowRun && this.statusOf(invocationId) !== undefined) {
-      return { invocationId, result: WORKFLOW_ALREADY_INVOKED };
-    }
+    // Built here: the leader may not know a deployment registered a moment ago on this node.
+    const invoke = this.invokeBody(invocationId, req);
+    const result = await this.onLeader(
+      invocationId,
+      async () => (await this.callHere(invoke))!,
+      async (p, again) => {
+        // A call asked again may have appended its Invoke the first time (peers.ts, invariant 2).
+        const first = await this.ask(
+          p,
+          (tries) => ({ op: "call", invoke, again: again || tries > 0 }),
+          PEER_WAIT_MS,
+        );
+        if (first.result !== undefined) return first.result;
+        return this.waitThere(p, invocationId);
+      },
+    );
+    return { invocationId, result };
+  }
+
+  /**
+   * Here, on the partition's leader: starts the invocation (invariant 2) and waits for its result
+   * — at most `waitMs`, if given (then undefined: still running, and the wait is dropped).
+   */
+  private async callHere(invoke: InvokeBody, waitMs?: number): Promise<Result | undefined> {
+    const invocationId = invoke.invocationId;
+    const workflowRun = isWorkflowRun(invoke);
+    if (workflowRun && this.statusOf(invocationId) !== undefined) return WORKFLOW_ALREADY_INVOKED;
     const result = this.waitFor(invocationId); // 2
     try {
-      const lsn = await this.appendInvoke(invocationId, req);
+      const lsn = await this.appendExternal(invocationId, invoke);
       if (workflowRun) {
         // Concurrent first calls may both get here: apply decides which Invoke created the run.
         await this.waitApplied(invocationId, lsn);
         if (this.statusOf(invocationId)?.createdLsn !== lsn) {
           this.dropWaiter(invocationId, result);
-          return { invocationId, result: WORKFLOW_ALREADY_INVOKED };
+          return WORKFLOW_ALREADY_INVOKED;
         }
       }
     } catch (e) {
       this.dropWaiter(invocationId, result);
       throw e;
     }
-    return { invocationId, result: await result.promise };
+    return waitMs === undefined ? result.promise : this.within(invocationId, result, waitMs);
   }
 
   /**
@@ -392,16 +433,29 @@ export class Engine {
    */
   async send(req: InvocationRequest): Promise<{ invocationId: string; previouslyAccepted: boolean }> {
     const invocationId = this.invocationIdFor(req);
-    if (req.idempotencyKey === undefined && !this.isWorkflowRun(req.target)) {
-      await this.appendInvoke(invocationId, req);
+    // Nothing to read first: any node appends it (the log takes appends from every node).
+    const invoke = this.invokeBody(invocationId, req);
+    if (req.idempotencyKey === undefined && !isWorkflowRun(invoke)) {
+      await this.appendExternal(invocationId, invoke);
       return { invocationId, previouslyAccepted: false };
     }
-    if (this.statusOf(invocationId) !== undefined) return { invocationId, previouslyAccepted: true };
+    const previouslyAccepted = await this.onLeader(
+      invocationId,
+      () => this.sendHere(invoke),
+      async (p) => (await this.ask(p, { op: "send", invoke }, 0)).previouslyAccepted!,
+    );
+    return { invocationId, previouslyAccepted };
+  }
+
+  /** Here, on the partition's leader: an idempotent or workflow send; true if it existed already. */
+  private async sendHere(invoke: InvokeBody): Promise<boolean> {
+    const invocationId = invoke.invocationId;
+    if (this.statusOf(invocationId) !== undefined) return true;
     // Concurrent duplicates may both get here: apply decides which Invoke created it.
-    const lsn = await this.appendInvoke(invocationId, req);
+    const lsn = await this.appendExternal(invocationId, invoke);
     await this.waitApplied(invocationId, lsn);
     const status = this.statusOf(invocationId);
-    return { invocationId, previouslyAccepted: status !== undefined && status.createdLsn !== lsn };
+    return status !== undefined && status.createdLsn !== lsn;
   }
 
   /** The id a request names: a workflow's run has one per workflow id; idempotent requests derive theirs. */
@@ -433,7 +487,15 @@ export class Engine {
    * compensate), kill (ends it now, no compensation), purge (forgets a completed one), pause,
    * resume. Resolves once applied.
    */
-  async operate(op: "cancel" | "kill" | "purge" | "pause" | "resume", invocationId: string): Promise<void> {
+  async operate(op: Operation, invocationId: string): Promise<void> {
+    await this.onLeader(
+      invocationId,
+      () => this.operateHere(op, invocationId),
+      async (p) => void (await this.ask(p, { op: "operate", id: invocationId, operation: op }, 0)),
+    );
+  }
+
+  private async operateHere(op: Operation, invocationId: string): Promise<void> {
     await this.waitApplied(invocationId, await this.appendExternal(invocationId, { type: op, invocationId }));
   }
 
@@ -450,13 +512,30 @@ export class Engine {
   async patchState(
     service: string,
     key: string,
-    changes: readonly { readonly name: string; readonly value: Uint8Array | null }[],
+    changes: readonly StateChange[],
     expectedVersion?: string,
   ): Promise<Result> {
     // Any invocation id for this key names the key's partition.
     const keyId = newInvocationId({ service, handler: "", key }, undefined, this.random);
+    return this.onLeader(
+      keyId,
+      () => this.patchHere(keyId, service, key, changes, expectedVersion),
+      async (p) =>
+        (await this.ask(p, { op: "patch", id: keyId, service, key, changes, expectedVersion }, 0)).result!,
+    );
+  }
+
+  private async patchHere(
+    keyId: string,
+    service: string,
+    key: string,
+    changes: readonly StateChange[],
+    expectedVersion: string | undefined,
+  ): Promise<Result> {
     const requestId = `patch_${randomUUID()}`;
     const result = this.waitFor(requestId); // 2
+    if (this.options.cluster !== undefined)
+      this.patchPartitions.set(requestId, partitionOf(keyId, this.partitions));
     try {
       await this.appendExternal(keyId, {
         type: "patch_state",
@@ -468,20 +547,74 @@ export class Engine {
       });
     } catch (e) {
       this.dropWaiter(requestId, result);
+      this.patchPartitions.delete(requestId);
       throw e;
     }
-    return result.promise;
+    return result.promise.finally(() => this.patchPartitions.delete(requestId));
   }
 
   /** Waits for an existing invocation's result; undefined if no such invocation is known. */
-  attach(invocationId: string): Promise<Result> | undefined {
-    const found = this.output(invocationId);
-    if (found.state === "not_found") return undefined;
-    if (found.state === "completed") return Promise.resolve(found.result);
-    return this.waitFor(invocationId).promise;
+  async attach(invocationId: string): Promise<Result | undefined> {
+    return this.onLeader(
+      invocationId,
+      async () => {
+        const found = this.attachHere(invocationId);
+        return found === "not_found" ? undefined : found;
+      },
+      (p) => this.attachThere(p, invocationId),
+    );
   }
 
-  /** The result of an invocation if it has one, without waiting. */
+  /** Here: the result, or a promise of it (at most `waitMs`, then undefined), or not_found. */
+  private attachHere(invocationId: string, waitMs?: number): Promise<Result | undefined> | "not_found" {
+    const found = this.output(invocationId);
+    if (found.state === "not_found") return "not_found";
+    if (found.state === "completed") return Promise.resolve(found.result);
+    const waiter = this.waitFor(invocationId);
+    return waitMs === undefined ? waiter.promise : this.within(invocationId, waiter, waitMs);
+  }
+
+  /**
+   * From another node: waits for an invocation's result on its partition's leader, asking again
+   * while it runs (each ask waits at most PEER_WAIT_MS there). `retryNotFoundMs`: how long a
+   * "not found" is asked again (an Invoke appended just before the partition moved may not be
+   * applied yet on its new leader).
+   */
+  private async attachThere(
+    p: number,
+    invocationId: string,
+    o?: { retryNotFoundMs?: number },
+  ): Promise<Result | undefined> {
+    const until = Date.now() + (o?.retryNotFoundMs ?? 0);
+    for (;;) {
+      const reply = await this.ask(p, { op: "attach", id: invocationId }, PEER_WAIT_MS);
+      if (reply.result !== undefined) return reply.result;
+      if (reply.notFound === true) {
+        if (Date.now() >= until) return undefined;
+        await sleep(100);
+      }
+    }
+  }
+
+  /** From another node: waits for the result of an invocation known to exist there. */
+  private async waitThere(p: number, invocationId: string): Promise<Result> {
+    const result = await this.attachThere(p, invocationId, { retryNotFoundMs: 3_000 });
+    if (result === undefined)
+      throw new LogError("io", `invocation ${invocationId} was not found on its partition's leader`);
+    return result;
+  }
+
+  /** The status row of an invocation, read on its partition's leader (cluster mode: wherever it is). */
+  async status(invocationId: string): Promise<InvocationStatus | undefined> {
+    if (!isInvocationId(invocationId)) return undefined;
+    return this.onLeader(
+      invocationId,
+      async () => this.statusOf(invocationId),
+      async (p) => (await this.ask(p, { op: "status", id: invocationId }, 0)).status,
+    );
+  }
+
+  /** The result of an invocation if it has one, without waiting, from this node's store. */
   output(invocationId: string): OutputLookup {
     const status = this.statusOf(invocationId);
     if (status === undefined) return { state: "not_found" };
@@ -489,7 +622,10 @@ export class Engine {
     return { state: "running", status };
   }
 
-  /** The status row of an invocation, read from its partition's store. */
+  /**
+   * The status row of an invocation, read from this node's store of its partition (cluster mode:
+   * current only where this node leads the partition; {@link status} reads it wherever it is).
+   */
   statusOf(invocationId: string): InvocationStatus | undefined {
     if (!isInvocationId(invocationId)) return undefined;
     return this.stores[partitionOf(invocationId, this.partitions)]!.getStatus(invocationId);
@@ -500,10 +636,15 @@ export class Engine {
     await this.operate("resume", invocationId);
   }
 
+  /** True when this node leads partition `p` now (always, once started, outside cluster mode). */
+  leads(p: number): boolean {
+    return this.processors[p]!.isLeader;
+  }
+
   /** Stops every partition; callers still waiting are dropped (their connections close with the ingress). */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const r of this.replaced) r.resolve(); // waits on a replacement end now
+    this.stopSignal.abort();
     await Promise.all(this.processors.map((p) => p.stop()));
     await Promise.all(this.leading);
     // A loop may have put a new processor in place while the others stopped.
@@ -511,65 +652,143 @@ export class Engine {
     this.waiters.clear();
   }
 
-  /** Resolves once the partition of `invocationId` applied `lsn` (see {@link onCurrent}). */
-  private waitApplied(invocationId: string, lsn: number): Promise<void> {
-    return this.onCurrent(invocationId, (processor) => processor.waitApplied(lsn));
-  }
-
-  /** Appends a record from outside to the partition of `invocationId` (see {@link onCurrent}). */
-  private appendExternal(invocationId: string, body: RecordBody): Promise<number> {
-    return this.onCurrent(invocationId, (processor) => processor.appendExternal(body));
-  }
-
   /**
-   * Runs `fn` on the processor of `invocationId`'s partition. In cluster mode a partition's
-   * processor is replaced when it stops leading, and when the log was trimmed past its store
-   * (restored from a snapshot): `fn` on a processor stopped so, or failed so, goes on with its
-   * replacement, which applies the same log to the same store. Anything else throws as it is.
+   * Runs `here` if this node leads the partition of `id` (always, outside cluster mode);
+   * otherwise, or if the partition moved away while `here` ran, `there`, which asks its leader
+   * (`again`: `here` ran and may have done part of the work; peers.ts, invariant 2).
    */
-  private async onCurrent<T>(
-    invocationId: string,
-    fn: (processor: PartitionProcessor) => Promise<T>,
+  private async onLeader<T>(
+    id: string,
+    here: () => Promise<T>,
+    there: (p: number, again: boolean) => Promise<T>,
   ): Promise<T> {
-    const p = partitionOf(invocationId, this.partitions);
-    // One node, one processor per partition for good: nothing to go on with.
-    if (this.options.followers !== true) return fn(this.processors[p]!);
-    for (let replaced = 0; ; replaced++) {
-      const processor = this.processors[p]!;
-      try {
-        return await fn(processor);
-      } catch (e) {
-        const replaceable =
-          e instanceof ProcessorStoppedError ||
-          (processor.behindTrimPoint && this.options.catchUp !== undefined);
-        if (!replaceable || this.stopping || replaced >= 10) throw e;
-        // The replacement is put in place once the stopped processor released its grant, or the
-        // store was restored (a partition that stays stopped gets none: give up after 30 s).
-        if (this.processors[p] === processor) {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([
-            this.replaced[p]!.promise,
-            new Promise((r) => (timer = setTimeout(r, 30_000))),
-          ]);
-          clearTimeout(timer);
-        }
-        if (this.stopping || this.processors[p] === processor) throw e;
-      }
+    if (this.options.cluster === undefined) return here();
+    const p = partitionOf(id, this.partitions);
+    const processor = this.processors[p]!;
+    if (!processor.isLeader) return there(p, false);
+    try {
+      return await here();
+    } catch (e) {
+      if (this.stopping || (processor.isLeader && !(e instanceof ProcessorStoppedError))) throw e;
+      return there(p, true);
     }
   }
 
-  /** Cluster mode: puts a new processor in place of partition `p`'s and tells who waits for one. */
-  private replaceProcessor(p: number): void {
-    (this.processors as PartitionProcessor[])[p] = this.makeProcessor(p);
-    const told = this.replaced[p]!;
-    this.replaced[p] = promiseWithResolve();
-    told.resolve();
+  /**
+   * Asks the leader of partition `p` (peers.ts); `waitMs`: how long it may hold the request.
+   * While no node leads `p`, asks again for up to PEER_UNAVAILABLE_MS, then fails with a
+   * LogError (the ingress answers 503).
+   */
+  private async ask(
+    p: number,
+    request: PeerRequest | ((tries: number) => PeerRequest),
+    waitMs: number,
+  ): Promise<PeerAnswer> {
+    const peers = this.options.cluster!.peers;
+    const until = Date.now() + PEER_UNAVAILABLE_MS;
+    for (let tries = 0; ; tries++) {
+      const body = peerCodec.pack(typeof request === "function" ? request(tries) : request);
+      let reply: PeerReply | undefined;
+      try {
+        reply = peerCodec.unpack(await peers.request(p, body, waitMs + 10_000)) as PeerReply;
+      } catch (e) {
+        if (!(e instanceof PeerUnavailableError)) throw e;
+      }
+      if (reply !== undefined && "ok" in reply) return reply.ok;
+      if (reply !== undefined && "error" in reply) throw rebuiltError(reply.error);
+      if (this.stopping || Date.now() >= until) {
+        throw new LogError("io", `no node leads partition ${p} now (its lease is moving); try again`);
+      }
+      await sleep(Math.min(50 * 2 ** tries, 1_000));
+    }
   }
 
-  private async appendInvoke(invocationId: string, req: InvocationRequest): Promise<number> {
+  /** Answers another node's request for a partition `processor` leads (peers.ts, invariant 1). */
+  private async answerPeer(processor: PartitionProcessor, body: Uint8Array): Promise<Uint8Array> {
+    let reply: PeerReply;
+    try {
+      const r = peerCodec.unpack(body) as PeerRequest;
+      reply = processor.isLeader ? { ok: await this.served(r) } : { retry: true };
+    } catch (e) {
+      reply =
+        e instanceof ProcessorStoppedError || !processor.isLeader
+          ? { retry: true }
+          : { error: { name: (e as Error).name, message: (e as Error).message, code: (e as LogError).code } };
+    }
+    return peerCodec.pack(reply);
+  }
+
+  private async served(r: PeerRequest): Promise<PeerAnswer> {
+    switch (r.op) {
+      case "call": {
+        // Asked again after a first try that may have appended the Invoke: wait for that one.
+        const id = r.invoke.invocationId;
+        if (r.again && this.statusOf(id) !== undefined) return this.servedAttach(id);
+        return { result: await this.callHere(r.invoke, PEER_WAIT_MS) };
+      }
+      case "attach":
+        return this.servedAttach(r.id);
+      case "send":
+        return { previouslyAccepted: await this.sendHere(r.invoke) };
+      case "status":
+        return { status: this.statusOf(r.id) };
+      case "operate":
+        await this.operateHere(r.operation, r.id);
+        return {};
+      case "patch":
+        return { result: await this.patchHere(r.id, r.service, r.key, r.changes, r.expectedVersion) };
+    }
+  }
+
+  private async servedAttach(id: string): Promise<PeerAnswer> {
+    const found = this.attachHere(id, PEER_WAIT_MS);
+    return found === "not_found" ? { notFound: true } : { result: await found };
+  }
+
+  /** The waiter's result, or undefined after `waitMs` (the waiter is dropped). */
+  private within(
+    invocationId: string,
+    waiter: { promise: Promise<Result>; resolve: (r: Result) => void },
+    waitMs: number,
+  ): Promise<Result | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      waiter.promise,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => {
+          this.dropWaiter(invocationId, waiter);
+          resolve(undefined);
+        }, waitMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Resolves once the partition of `invocationId` applied `lsn` (this node leads it). */
+  private waitApplied(invocationId: string, lsn: number): Promise<void> {
+    return this.processors[partitionOf(invocationId, this.partitions)]!.waitApplied(lsn);
+  }
+
+  /** Appends a record from outside to the partition of `invocationId` (cluster mode: from any node; the log is shared). */
+  private async appendExternal(invocationId: string, body: RecordBody): Promise<number> {
+    const p = partitionOf(invocationId, this.partitions);
+    const processor = this.processors[p]!;
+    if (this.options.cluster === undefined || processor.isLeader) return processor.appendExternal(body);
+    const [lsn] = await this.options.log.append(p, [
+      encodeRecord({ header: { at: this.options.clock.now() }, body }),
+    ]);
+    return lsn!;
+  }
+
+  /** Cluster mode: puts a new processor in place of partition `p`'s. */
+  private replaceProcessor(p: number): void {
+    (this.processors as PartitionProcessor[])[p] = this.makeProcessor(p);
+  }
+
+  /** The Invoke record of a request; throws a TypeError for an unknown handler. */
+  private invokeBody(invocationId: string, req: InvocationRequest): InvokeBody {
     const h = this.handler(req.target.service, req.target.handler);
     if (h === undefined) throw new TypeError(`unknown handler ${req.target.service}/${req.target.handler}`);
-    const body: InvokeBody = {
+    return {
       type: "invoke",
       invocationId,
       target: req.target,
@@ -583,7 +802,6 @@ export class Engine {
         ? {}
         : { executeAt: this.options.clock.now() + req.delayMs }),
     };
-    return this.appendExternal(invocationId, body);
   }
 
   private waitFor(invocationId: string): { promise: Promise<Result>; resolve: (r: Result) => void } {
@@ -612,10 +830,60 @@ export class Engine {
   }
 }
 
-function promiseWithResolve(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
+/** An operator request on an invocation (admin API). */
+export type Operation = "cancel" | "kill" | "purge" | "pause" | "resume";
+
+/** One state name's new value; null deletes it. */
+export interface StateChange {
+  readonly name: string;
+  readonly value: Uint8Array | null;
+}
+
+/** What one node asks the leader of a partition (engine.ts invariant 3). */
+type PeerRequest =
+  | { readonly op: "call"; readonly invoke: InvokeBody; readonly again: boolean }
+  | { readonly op: "attach"; readonly id: string }
+  | { readonly op: "send"; readonly invoke: InvokeBody }
+  | { readonly op: "status"; readonly id: string }
+  | { readonly op: "operate"; readonly id: string; readonly operation: Operation }
+  | {
+      readonly op: "patch";
+      readonly id: string;
+      readonly service: string;
+      readonly key: string;
+      readonly changes: readonly StateChange[];
+      readonly expectedVersion: string | undefined;
+    };
+
+/** What the leader answers, by request: a result (undefined: still running), a status, … */
+interface PeerAnswer {
+  readonly result?: Result | undefined;
+  readonly notFound?: boolean;
+  readonly previouslyAccepted?: boolean;
+  readonly status?: InvocationStatus | undefined;
+}
+
+/** `retry`: the node no longer leads the partition (it is moving); ask again. */
+type PeerReply =
+  | { readonly ok: PeerAnswer }
+  | { readonly retry: true }
+  | { readonly error: { readonly name: string; readonly message: string; readonly code?: string } };
+
+/** Requests and replies between nodes as MessagePack: results and arguments are bytes. */
+const peerCodec = new Packr({ useRecords: false });
+
+/** The leader's error, as the caller would have got it here (the ingress maps each kind). */
+function rebuiltError(e: { readonly name: string; readonly message: string; readonly code?: string }): Error {
+  if (e.name === "TypeError") return new TypeError(e.message);
+  if (e.name === "LogError") return new LogError((e.code ?? "io") as LogError["code"], e.message);
+  const error = new Error(e.message);
+  error.name = e.name;
+  return error;
+}
+
+/** A call to a workflow's `run`: one per workflow id. */
+function isWorkflowRun(invoke: InvokeBody): boolean {
+  return invoke.handlerKind === "workflow" && invoke.target.key !== undefined;
 }
 
 function kindOf(ty: ServiceManifest["ty"]): RegisteredService["kind"] {

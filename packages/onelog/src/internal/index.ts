@@ -13,6 +13,8 @@ export type {
   StoredEntry,
 } from "./log/log.js";
 export type { Leadership, LeadershipGrant } from "./partition/leadership.js";
+export { PeerUnavailableError } from "./partition/peers.js";
+export type { PartitionPeers } from "./partition/peers.js";
 export { DataFormatError } from "./format-versions.js";
 export type { PartitionSnapshot } from "./partition/store/store.js";
 export type { ClusterBackend, SnapshotStore } from "./embedded/cluster.js";

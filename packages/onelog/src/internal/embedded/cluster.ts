@@ -6,18 +6,19 @@
  *
  * Invariants:
  * 1. A partition's local store is never behind the log's trim point when its processor starts:
- *    a store that is, and a store older than the latest snapshot, is replaced by that snapshot
- *    first, so the processor replays only the tail. A follower the log is trimmed past while it
- *    runs (it fell more than a compaction round behind) stops, is restored the same way, and
- *    follows again (engine.ts, `catchUp`).
+ *    a node builds a processor for a partition only when it is granted it, and first replaces a
+ *    store that is behind the trim point, or older than the latest snapshot, by that snapshot,
+ *    so the processor replays only the tail (engine.ts, `catchUp`). A node keeps current only
+ *    the stores of partitions it leads; the others stay as they were when it last led them.
  * 2. Only a partition's leader writes its snapshot, and the log is trimmed only up to the
- *    snapshot stored one compaction round *before* the latest: a follower on another node has a
- *    whole round to apply past the trim point.
+ *    snapshot stored one compaction round *before* the latest: a node that takes the partition
+ *    over while the latest snapshot is being written still finds the tail behind the one before.
  */
 import type { SharedDeploymentRecords } from "../invoker/deployments.js";
 import type { Log } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
 import type { Leadership } from "../partition/leadership.js";
+import type { PartitionPeers } from "../partition/peers.js";
 import type { SqliteStoreDb } from "../partition/store/sqlite-store.js";
 import type { PartitionSnapshot } from "../partition/store/store.js";
 
@@ -40,28 +41,12 @@ export interface ClusterBackend {
   readonly snapshots: SnapshotStore;
   /** The deployments registered by URL, shared by every node (docs/deployments.md). */
   readonly deployments: SharedDeploymentRecords;
+  /** Requests to the node leading a partition (partition/peers.ts). */
+  readonly peers: PartitionPeers;
   /** This node's leadership; `lastEpoch` reads the local stores. */
   leadership(lastEpoch: (partition: number) => number): Promise<Leadership & { close(): Promise<void> }>;
   /** Closes the log and the connection. */
   close(): Promise<void>;
-}
-
-/**
- * Invariant 1: restores each partition whose store is behind the log's trim point or behind the
- * latest snapshot. Throws if a store is behind the trim point and no snapshot covers it.
- */
-export async function restoreFromSnapshots(
-  cluster: ClusterBackend,
-  stores: SqliteStoreDb,
-  partitions: number,
-  logger: Logger,
-): Promise<number[]> {
-  const stored = await cluster.snapshots.appliedLsns(partitions);
-  const restored: number[] = [];
-  for (let p = 0; p < partitions; p++) {
-    if (await restorePartition(cluster, stores, p, stored[p]!, logger)) restored.push(p);
-  }
-  return restored;
 }
 
 /**

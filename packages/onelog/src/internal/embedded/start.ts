@@ -21,7 +21,7 @@ import type { Log } from "../log/log.js";
 import { SqliteLog } from "../log/sqlite-log.js";
 import { Metrics } from "../ops/metrics.js";
 import { EmbeddedLeadership, type Leadership } from "../partition/leadership.js";
-import { compactCluster, restoreFromSnapshots, restorePartition, type ClusterBackend } from "./cluster.js";
+import { compactCluster, restorePartition, type ClusterBackend } from "./cluster.js";
 import { SqliteStoreDb } from "../partition/store/sqlite-store.js";
 
 /** Options of {@link start}. */
@@ -150,8 +150,9 @@ export async function start(options: StartOptions): Promise<OnelogServer> {
 /**
  * {@link start}, or with `cluster` a node of a cluster (docs/cluster.md): the log, leadership
  * and snapshots come from the cluster, and the data directory holds this node's stores only.
- * Every partition is followed; this node leads the ones its leases give it. Resolves once every
- * partition caught up with the log and the ingress listens.
+ * This node applies and leads the partitions its leases give it, and asks the other partitions'
+ * leaders for the rest (engine.ts, invariant 3). Resolves once the ingress listens; a partition
+ * is led here once its lease is taken and its store caught up.
  */
 export async function startServer(options: StartOptions, cluster?: ClusterBackend): Promise<OnelogServer> {
   const dataDir = resolve(options.dataDir ?? ".onelog");
@@ -214,7 +215,6 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
       }
       cleanups.push(() => cluster.close());
       log = cluster.log;
-      await restoreFromSnapshots(cluster, stores, meta.partitions, logger);
       const kv = await cluster.leadership((p) => stores.partition(p).getLeaderEpoch());
       cleanups.push(() => kv.close());
       leadership = kv;
@@ -257,9 +257,12 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
       ...(cluster === undefined
         ? {}
         : {
-            followers: true,
-            catchUp: async (p: number) => {
-              await restorePartition(cluster, stores, p, 0, logger);
+            cluster: {
+              peers: cluster.peers,
+              catchUp: async (p: number) => {
+                const stored = await cluster.snapshots.appliedLsns(meta.partitions);
+                await restorePartition(cluster, stores, p, stored[p]!, logger);
+              },
             },
           }),
     });

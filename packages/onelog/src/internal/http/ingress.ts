@@ -26,6 +26,7 @@ import { parseTarget, type RequestTarget } from "./request-target.js";
 import { LogError } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
 import type { Target } from "../partition/records.js";
+import type { InvocationStatus } from "../partition/store/store.js";
 
 export interface IngressOptions {
   readonly engine: Engine;
@@ -388,25 +389,19 @@ export class Ingress {
   }
 
   private async answerFor(res: ServerResponse, id: string, what: "attach" | "output"): Promise<void> {
-    const handler = this.handlerForId(id);
-    if (what === "output") {
-      const found = this.options.engine.output(id);
-      if (found.state === "not_found") throw new IngressError("OL1008", `invocation ${id} not found`);
-      if (found.state === "running")
-        throw new IngressError("OL1009", `invocation ${id} has not completed yet`);
-      res.setHeader("x-restate-id", id);
-      return this.result(res, found.result, handler);
-    }
-    const pending = this.options.engine.attach(id);
-    if (pending === undefined) throw new IngressError("OL1008", `invocation ${id} not found`);
-    const result = await pending;
+    const engine = this.options.engine;
+    const status = await this.unavailableOnLogError(() => engine.status(id));
+    if (status === undefined) throw new IngressError("OL1008", `invocation ${id} not found`);
+    if (what === "output" && status.result === undefined)
+      throw new IngressError("OL1009", `invocation ${id} has not completed yet`);
+    const result = status.result ?? (await this.unavailableOnLogError(() => engine.attach(id)));
+    if (result === undefined) throw new IngressError("OL1008", `invocation ${id} not found`);
     res.setHeader("x-restate-id", id);
-    this.result(res, result, handler);
+    this.result(res, result, this.contentTypeOf(status));
   }
 
-  private handlerForId(id: string): string | undefined {
-    const status = this.options.engine.statusOf(id);
-    if (status === undefined) return undefined;
+  /** The content type of what the invocation's handler returns (undefined: the handler is gone). */
+  private contentTypeOf(status: InvocationStatus): string | undefined {
     return this.options.engine.handler(status.target.service, status.target.handler)?.output.contentType;
   }
 

@@ -181,14 +181,17 @@ export class PartitionProcessor {
 
   /**
    * Asks the Leadership for a grant (in a cluster this waits until the partition is this
-   * node's), announces it, and resolves once this processor leads. Call it once, after
-   * {@link follow}. Rejects if the processor stopped first or the announcement was not won.
+   * node's), or takes `granted`, announces it, and resolves once this processor leads. Call it
+   * once, after {@link follow}. Rejects if the processor stopped first or the announcement was
+   * not won.
    */
-  async lead(): Promise<void> {
-    const grant = await this.options.leadership.acquire(this.partition, this.abort.signal);
+  async lead(granted?: LeadershipGrant): Promise<void> {
+    const grant = granted ?? (await this.options.leadership.acquire(this.partition, this.abort.signal));
     this.grant = grant;
     this.myEpoch = grant.epoch;
     grant.revoked.addEventListener("abort", () => this.stepDown(grant), { once: true });
+    // A grant taken before this processor existed may have ended already.
+    if (grant.revoked.aborted) this.stepDown(grant);
     const [lsn] = await this.options.log.append(this.partition, [
       encodeRecord({
         header: { at: this.options.clock.now(), leaderEpoch: grant.epoch },

@@ -1,0 +1,235 @@
+// Proves the engine's cluster mode (engine.ts invariant 3): two engines share one log, each applies and leads only the partitions the test grants it, and every operation on a partition the other leads — a call waiting for its result, an idempotent send, attach, status, cancel, a state patch — is asked of that partition's leader and answers as it would there; the asking engine's store of that partition stays empty. When a partition moves while callers wait (on either node), they are answered by its new leader. With a Leadership the test places, a memory log, memory stores, and partition requests passed in memory (the NATS transport is tested by tests/cluster).
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as onelog from "onelog";
+import type { Result } from "@onelog/sdk/internal";
+import { Engine } from "../../packages/onelog/src/internal/engine.js";
+import { systemClock } from "../../packages/onelog/src/internal/clock.js";
+import { silentLogger } from "../../packages/onelog/src/internal/ops/logger.js";
+import { MemoryLog } from "../../packages/onelog/src/internal/log/memory-log.js";
+import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
+import { partitionOfKey } from "../../packages/onelog/src/internal/partition/ids.js";
+import type { Leadership, LeadershipGrant } from "../../packages/onelog/src/internal/partition/leadership.js";
+import {
+  PeerUnavailableError,
+  type PartitionPeers,
+} from "../../packages/onelog/src/internal/partition/peers.js";
+
+const PARTITIONS = 2;
+const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+/** A result's value (bytes passed between nodes may come back as a Buffer). */
+const value = (r: Result | undefined) => {
+  assert.ok(r !== undefined && "ok" in r, `a value, not ${JSON.stringify(r)}`);
+  return JSON.parse(new TextDecoder().decode(r.ok)) as unknown;
+};
+
+/** Holds each `Slow/<key>/run` until the test lets it go. */
+const gates = new Map<string, () => void>();
+const counter = onelog.object({
+  name: "Counter",
+  handlers: {
+    add: async (ctx: onelog.ObjectContext, n: number) => {
+      const value = ((await ctx.get<number>("value")) ?? 0) + n;
+      ctx.set("value", value);
+      return value;
+    },
+  },
+});
+const slow = onelog.object({
+  name: "Slow",
+  handlers: {
+    run: async (ctx: onelog.ObjectContext) => {
+      await ctx.run("wait", () => new Promise<void>((r) => gates.set(ctx.key, r)));
+      await ctx.sleep(5); // where a cancellation is seen
+      return `done ${ctx.key}`;
+    },
+  },
+});
+
+/** Places each partition on one node; a node's `acquire` waits until a partition is placed on it. */
+class PlacedLeadership {
+  readonly owner = new Map<number, string>();
+  #epoch = 0;
+  #held = new Map<number, AbortController>();
+  #waiting: (() => void)[] = [];
+
+  for(node: string): Leadership {
+    return {
+      node,
+      acquire: async (partition, signal) => {
+        while (this.owner.get(partition) !== node || this.#held.has(partition)) {
+          if (signal.aborted) throw signal.reason;
+          await new Promise<void>((r) => {
+            this.#waiting.push(r);
+            signal.addEventListener("abort", () => r(), { once: true });
+          });
+        }
+        const revoke = new AbortController();
+        this.#held.set(partition, revoke);
+        return { partition, epoch: ++this.#epoch, node, revoked: revoke.signal } satisfies LeadershipGrant;
+      },
+      release: async (grant) => {
+        const held = this.#held.get(grant.partition);
+        if (held?.signal !== grant.revoked) return;
+        this.#held.delete(grant.partition);
+        held.abort(new Error("released"));
+        this.#wake();
+      },
+    };
+  }
+
+  /** Moves a partition: its holder's grant ends, and the new owner takes it. */
+  move(partition: number, to: string): void {
+    this.owner.set(partition, to);
+    this.#held.get(partition)?.abort(new Error("moved"));
+    this.#wake();
+  }
+
+  #wake(): void {
+    for (const w of this.#waiting.splice(0)) w();
+  }
+}
+
+/** Partition requests in memory: whoever serves a partition answers it. */
+class MemoryPeers {
+  readonly serving = new Map<number, (body: Uint8Array) => Promise<Uint8Array>>();
+  readonly asked: number[] = [];
+
+  for(): PartitionPeers {
+    return {
+      request: async (partition, body) => {
+        this.asked.push(partition);
+        const answer = this.serving.get(partition);
+        if (answer === undefined)
+          throw new PeerUnavailableError(partition, `nobody serves partition ${partition}`);
+        return answer(body);
+      },
+      serve: async (partition, answer) => {
+        this.serving.set(partition, answer);
+        return async () => {
+          if (this.serving.get(partition) === answer) this.serving.delete(partition);
+        };
+      },
+    };
+  }
+}
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(ok(), what);
+}
+
+/** A key of `service` whose partition is `p`. */
+function keyOn(service: string, p: number, prefix: string): string {
+  for (let i = 0; ; i++)
+    if (partitionOfKey(service, `${prefix}${i}`, PARTITIONS) === p) return `${prefix}${i}`;
+}
+
+async function twoNodes() {
+  const log = new MemoryLog({ partitions: PARTITIONS });
+  const leadership = new PlacedLeadership();
+  leadership.owner.set(0, "a");
+  leadership.owner.set(1, "b");
+  const peers = new MemoryPeers();
+  const start = (node: string) => {
+    const stores = Array.from({ length: PARTITIONS }, (_, p) => new MemoryStore(p));
+    return Engine.start({
+      log,
+      storeFor: (p) => stores[p]!,
+      leadership: leadership.for(node),
+      clock: systemClock,
+      logger: silentLogger,
+      services: [counter, slow],
+      cluster: { peers: peers.for(), catchUp: async () => {} },
+    }).then((engine) => ({ engine, stores }));
+  };
+  const a = await start("a");
+  const b = await start("b");
+  await until("a leads partition 0 and b partition 1", () => a.engine.leads(0) && b.engine.leads(1));
+  return { a, b, leadership, peers, stop: () => Promise.all([a.engine.stop(), b.engine.stop()]) };
+}
+
+void describe("Engine in cluster mode: each node applies the partitions it leads and asks the others", () => {
+  void it("answers calls, sends, attach, status, cancel and state patches for a partition another node leads", async () => {
+    const { a, b, peers, stop } = await twoNodes();
+    try {
+      const key = keyOn("Counter", 1, "k");
+      const target = { service: "Counter", handler: "add", key };
+      const first = await a.engine.call({ target, argument: enc(2) });
+      assert.deepEqual(value(first.result), 2);
+      const second = await a.engine.call({ target, argument: enc(3) });
+      assert.deepEqual(value(second.result), 5);
+      assert.ok(peers.asked.includes(1), "node a asked partition 1's leader");
+      // Only b applied partition 1: a's store of it has nothing.
+      assert.equal(a.stores[1]!.getStatus(first.invocationId), undefined);
+      assert.notEqual(b.stores[1]!.getStatus(first.invocationId), undefined);
+      assert.equal(a.engine.leads(1), false);
+
+      // Status and attach through the leader.
+      const status = await a.engine.status(first.invocationId);
+      assert.equal(status?.state, "completed");
+      assert.deepEqual(value(await a.engine.attach(second.invocationId)), 5);
+      assert.equal(await a.engine.attach("inv_1111111111111111111111111111"), undefined);
+
+      // An idempotent send: accepted once, then "previously accepted".
+      const sent = await a.engine.send({ target, argument: enc(10), idempotencyKey: "once" });
+      const again = await a.engine.send({ target, argument: enc(10), idempotencyKey: "once" });
+      assert.equal(sent.previouslyAccepted, false);
+      assert.equal(again.previouslyAccepted, true);
+      assert.equal(again.invocationId, sent.invocationId);
+      assert.deepEqual(value(await a.engine.attach(sent.invocationId)), 15);
+
+      // A state patch on the key's leader.
+      const patched = await a.engine.patchState("Counter", key, [{ name: "value", value: enc(100) }]);
+      assert.ok("ok" in patched, JSON.stringify(patched));
+      assert.deepEqual(value((await a.engine.call({ target, argument: enc(1) })).result), 101);
+
+      // Cancel an invocation that waits, through the node that does not lead it.
+      const slowKey = keyOn("Slow", 1, "s");
+      const running = await a.engine.send({
+        target: { service: "Slow", handler: "run", key: slowKey },
+        argument: enc(null),
+      });
+      await until("the slow handler runs", () => gates.has(slowKey));
+      await a.engine.operate("cancel", running.invocationId);
+      gates.get(slowKey)!(); // the handler sees the cancellation at its next await
+      const cancelled = await a.engine.attach(running.invocationId);
+      assert.ok(
+        cancelled !== undefined && "err" in cancelled && cancelled.err.code === 409,
+        JSON.stringify(cancelled),
+      );
+    } finally {
+      gates.clear();
+      await stop();
+    }
+  });
+
+  void it("callers waiting on either node are answered by a partition's new leader when it moves", async () => {
+    const { a, b, leadership, stop } = await twoNodes();
+    try {
+      const key = keyOn("Slow", 1, "m");
+      const target = { service: "Slow", handler: "run", key };
+      // One caller on a (it asks b, which leads partition 1), one on b (it waits there).
+      const onA = a.engine.call({ target, argument: enc(null), idempotencyKey: "x" });
+      await until("the handler runs on b", () => gates.has(key));
+      const onB = b.engine.call({ target, argument: enc(null), idempotencyKey: "x" });
+      await new Promise((r) => setTimeout(r, 20));
+      // Partition 1 moves to a: b's attempt is stopped, a replays the log and runs it again.
+      gates.delete(key);
+      leadership.move(1, "a");
+      await until("a leads partition 1", () => a.engine.leads(1) && !b.engine.leads(1));
+      await until("the handler runs again on a", () => gates.has(key));
+      gates.get(key)!();
+      const [x, y] = await Promise.all([onA, onB]);
+      assert.deepEqual(value(x.result), `done ${key}`);
+      assert.deepEqual(value(y.result), `done ${key}`);
+      assert.equal(x.invocationId, y.invocationId);
+      // a's store of partition 1 caught up from the log; b's stays where it was.
+      assert.equal(a.stores[1]!.getStatus(x.invocationId)?.state, "completed");
+      assert.notEqual(b.stores[1]!.getStatus(x.invocationId)?.state, "completed");
+    } finally {
+      gates.clear();
+      await stop();
+    }
+  });
+});
