@@ -327,9 +327,13 @@ describe("server mode (onelog serve + a Restate SDK deployment, real processes)"
       await eventually("o4 runs on the second deployment", () =>
         fs.existsSync(steps2) && fs.readFileSync(steps2, "utf8").includes("a o4") ? true : undefined,
       );
-      assert.equal(
-        (await http("GET", `${admin()}/invocations/${fresh.body.invocationId}`)).body.pinned_deployment_id,
-        reg.body.id,
+      // The pin is recorded once the server heard from the deployment, which may be just after
+      // the handler's first step ran.
+      await eventually("o4 is pinned to the second deployment", async () =>
+        (await http("GET", `${admin()}/invocations/${fresh.body.invocationId}`)).body.pinned_deployment_id ===
+        reg.body.id
+          ? true
+          : undefined,
       );
       await http("POST", `${ingress()}/restate/awakeables/${awakeable}/resolve`, '"carol"', {
         "content-type": "application/json",
