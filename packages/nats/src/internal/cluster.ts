@@ -10,6 +10,7 @@ import { JetStreamLog } from "./jetstream-log.js";
 import { KvDeploymentRecords } from "./kv-deployments.js";
 import { retrying } from "./nats-errors.js";
 import { KvLeadership } from "./kv-leadership.js";
+import { NatsNodeRequests } from "./node-requests.js";
 import { JetStreamSnapshots } from "./snapshots.js";
 
 /** Options of {@link connectCluster}. */
@@ -78,13 +79,18 @@ export async function connectCluster(options: ConnectClusterOptions): Promise<Cl
       bucket: `${stream}-deployments`,
       replicas,
     });
+    // The node channel (node-requests.ts) sees who is live and leads what through the leases,
+    // once the server started them.
+    let leases: KvLeadership | undefined;
+    const nodes = new NatsNodeRequests({ connection: nc, stream, node: options.node, view: () => leases });
     return {
       node: options.node,
       log,
       snapshots,
       deployments,
-      leadership: (lastEpoch) =>
-        retrying(
+      nodes,
+      leadership: async (lastEpoch) =>
+        (leases = await retrying(
           () =>
             KvLeadership.start({
               connection: nc,
@@ -96,7 +102,7 @@ export async function connectCluster(options: ConnectClusterOptions): Promise<Cl
               ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
             }),
           setupMs,
-        ),
+        )),
       close: async () => {
         await log.close();
         await nc.close();

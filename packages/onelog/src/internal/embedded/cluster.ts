@@ -14,6 +14,7 @@
  *    snapshot stored one compaction round *before* the latest: a follower on another node has a
  *    whole round to apply past the trim point.
  */
+import type { ClusterNodes } from "../cluster-nodes.js";
 import type { SharedDeploymentRecords } from "../invoker/deployments.js";
 import type { Log } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
@@ -40,6 +41,11 @@ export interface ClusterBackend {
   readonly snapshots: SnapshotStore;
   /** The deployments registered by URL, shared by every node (docs/deployments.md). */
   readonly deployments: SharedDeploymentRecords;
+  /**
+   * The other nodes: who leads what, and a request channel to them (cluster-nodes.ts). The admin
+   * endpoint uses it to answer for the whole cluster; without it, it answers from this node only.
+   */
+  readonly nodes?: ClusterNodes;
   /** This node's leadership; `lastEpoch` reads the local stores. */
   leadership(lastEpoch: (partition: number) => number): Promise<Leadership & { close(): Promise<void> }>;
   /** Closes the log and the connection. */
