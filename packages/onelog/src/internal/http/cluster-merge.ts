@@ -13,7 +13,7 @@
  *    `limit` rows, and a next cursor exactly when rows may remain.
  */
 import type { GatheredView, GatheredViewName } from "../ops/sql.js";
-import type { GatheredTable } from "../ops/sql-cluster.js";
+import { decodeCell, type GatheredTable } from "../ops/sql-cluster.js";
 import { partitionOf } from "../partition/ids.js";
 
 /** A partition a node says it leads, with its epoch. */
@@ -72,7 +72,7 @@ export function combineGathered(
       columns ??= g.columns.slice(1);
       if (g.more) truncated = true;
       for (const row of g.rows) {
-        if (owner.get(Number(row[0])) !== node) continue;
+        if (owner.get(Number(decodeCell(row[0]))) !== node) continue;
         if (rows.length >= maxRows) {
           truncated = true;
           break;
