@@ -9,3 +9,5 @@ export { KvDeploymentRecords, DEPLOYMENTS_DOCUMENT_FORMAT } from "./internal/kv-
 export type { KvDeploymentRecordsOptions } from "./internal/kv-deployments.js";
 export { connectCluster } from "./internal/cluster.js";
 export type { ConnectClusterOptions } from "./internal/cluster.js";
+export { NatsNodeRequests } from "./internal/node-requests.js";
+export type { NatsNodeRequestsOptions } from "./internal/node-requests.js";

@@ -11,6 +11,7 @@ import { KvDeploymentRecords } from "./kv-deployments.js";
 import { retrying } from "./nats-errors.js";
 import { KvLeadership } from "./kv-leadership.js";
 import { NatsPartitionPeers } from "./partition-peers.js";
+import { NatsNodeRequests } from "./node-requests.js";
 import { JetStreamSnapshots } from "./snapshots.js";
 
 /** Options of {@link connectCluster}. */
@@ -79,14 +80,19 @@ export async function connectCluster(options: ConnectClusterOptions): Promise<Cl
       bucket: `${stream}-deployments`,
       replicas,
     });
+    // The node channel (node-requests.ts) sees who is live and leads what through the leases,
+    // once the server started them.
+    let leases: KvLeadership | undefined;
+    const nodes = new NatsNodeRequests({ connection: nc, stream, node: options.node, view: () => leases });
     return {
       node: options.node,
       log,
       snapshots,
       deployments,
       peers: new NatsPartitionPeers(nc, stream),
-      leadership: (lastEpoch) =>
-        retrying(
+      nodes,
+      leadership: async (lastEpoch) =>
+        (leases = await retrying(
           () =>
             KvLeadership.start({
               connection: nc,
@@ -98,7 +104,7 @@ export async function connectCluster(options: ConnectClusterOptions): Promise<Cl
               ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
             }),
           setupMs,
-        ),
+        )),
       close: async () => {
         await log.close();
         await nc.close();

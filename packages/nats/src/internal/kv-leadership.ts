@@ -212,6 +212,16 @@ export class KvLeadership implements Leadership {
     return this.#liveNodes();
   }
 
+  /**
+   * The node holding partition `p`'s lease now, from this node's view: this node while it holds
+   * a live grant; another node while its lease was seen renewed within `leaseMs`; undefined when
+   * the lease is released, expired, or not known yet.
+   */
+  leaderOf(partition: number): string | undefined {
+    if (this.#readyAt === undefined) return undefined;
+    return this.#holderOf(partition, this.#now());
+  }
+
   acquire(partition: number, signal: AbortSignal): Promise<LeadershipGrant> {
     if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitions) {
       return Promise.reject(

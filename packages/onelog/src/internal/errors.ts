@@ -39,6 +39,7 @@ export const ErrorCodes = {
   OL1032: { status: 400, title: "deployment discovery failed", where: "admin" },
   OL1033: { status: 403, title: "cross-origin request refused", where: "admin" },
   OL1040: { status: 412, title: "state changed since it was read", where: "admin" },
+  OL1050: { status: 503, title: "a partition's leader cannot answer now (admin, cluster)", where: "admin" },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

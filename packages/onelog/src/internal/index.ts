@@ -18,5 +18,13 @@ export type { PartitionPeers } from "./partition/peers.js";
 export { DataFormatError } from "./format-versions.js";
 export type { PartitionSnapshot } from "./partition/store/store.js";
 export type { ClusterBackend, SnapshotStore } from "./embedded/cluster.js";
+export { NodeRequestError } from "./cluster-nodes.js";
+export type {
+  ClusterNodes,
+  NodeAnswers,
+  NodeRequestFailure,
+  NodeRequestHandler,
+  NodeRequestOptions,
+} from "./cluster-nodes.js";
 export { startServer } from "./embedded/start.js";
 export type { Deployment, DeploymentsRevision, SharedDeploymentRecords } from "./invoker/deployments.js";

@@ -14,6 +14,7 @@
  *    snapshot stored one compaction round *before* the latest: a node that takes the partition
  *    over while the latest snapshot is being written still finds the tail behind the one before.
  */
+import type { ClusterNodes } from "../cluster-nodes.js";
 import type { SharedDeploymentRecords } from "../invoker/deployments.js";
 import type { Log } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
@@ -43,6 +44,11 @@ export interface ClusterBackend {
   readonly deployments: SharedDeploymentRecords;
   /** Requests to the node leading a partition (partition/peers.ts). */
   readonly peers: PartitionPeers;
+  /**
+   * The other nodes: who leads what, and a request channel to them (cluster-nodes.ts). The admin
+   * endpoint uses it to answer for the whole cluster; without it, it answers from this node only.
+   */
+  readonly nodes?: ClusterNodes;
   /** This node's leadership; `lastEpoch` reads the local stores. */
   leadership(lastEpoch: (partition: number) => number): Promise<Leadership & { close(): Promise<void> }>;
   /** Closes the log and the connection. */

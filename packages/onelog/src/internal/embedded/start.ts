@@ -293,6 +293,7 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
         port: adminPort,
         storePath: join(dataDir, "store.db"),
         ...(cluster === undefined ? { logPath: join(dataDir, "log.db") } : { follower: true }),
+        ...(cluster?.nodes === undefined ? {} : { clusterNodes: cluster.nodes }),
         logger,
         startedAt,
         ...(options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs }),

@@ -28,9 +28,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { isIP } from "node:net";
 import type { Engine } from "../engine.js";
-import { errorBody } from "../errors.js";
 import { parseTarget } from "./request-target.js";
-import { isInvocationId } from "../partition/ids.js";
 import type { Log } from "../log/log.js";
 import { LogError } from "../log/log.js";
 import type { Logger } from "../ops/logger.js";
@@ -40,10 +38,14 @@ import { DeploymentConflictError, DiscoveryError } from "../invoker/deployments.
 import { describeInvocation } from "./invocation-description.js";
 import { showBytes, type ShownValue } from "./values.js";
 import { SqlIntrospection, SqlQueryError, type InvocationCursor, type InvocationFilter } from "../ops/sql.js";
-import { SqlRunner } from "../ops/sql-runner.js";
+import { DEFAULT_QUERY_TIMEOUT_MS, SqlRunner } from "../ops/sql-runner.js";
 import { INVOCATION_STATES, type InvocationState } from "../partition/store/store.js";
 import { stateVersion } from "../partition/state-version.js";
 import { serveUi } from "./ui.js";
+import { AdminError, adminError } from "./admin-error.js";
+import type { ClusterNodes } from "../cluster-nodes.js";
+import { ClusterAdmin } from "./cluster-admin.js";
+import { isInvocationId, partitionOf, partitionOfKey } from "../partition/ids.js";
 
 export interface AdminOptions {
   readonly engine: Engine;
@@ -68,6 +70,14 @@ export interface AdminOptions {
   readonly queryTimeoutMs?: number;
   /** When the process started serving (the deployment's `created_at`). Default: now. */
   readonly startedAt?: number;
+  /**
+   * A cluster node's view of the other nodes (cluster-nodes.ts): SQL, the invocation listing,
+   * per-invocation and per-key requests and /health then answer for the whole cluster
+   * (cluster-admin.ts). Without it, the admin answers from this node's store.
+   */
+  readonly clusterNodes?: ClusterNodes;
+  /** Most rows of one view a cluster-wide `POST /query` gathers from the nodes (default 50,000). */
+  readonly clusterQueryMaxRows?: number;
 }
 
 /** Thrown by `start()` when the admin endpoint would listen beyond loopback without a token. */
@@ -124,22 +134,6 @@ function refusal(op: Operation, state: InvocationState): string | undefined {
   }
 }
 
-/** The body of an admin error: Restate's admin shape plus onelog's code (errors.ts `errorBody`). */
-function adminError(onelogCode: string, message: string): Record<string, unknown> {
-  return errorBody("admin", { status: 0, message, onelogCode });
-}
-
-/** An error answered with its status and an `errorBody("admin", …)`. */
-class AdminError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 export class Admin {
@@ -147,6 +141,9 @@ export class Admin {
   private sql: SqlIntrospection | undefined;
   private registry: Registry | undefined;
   private runner: SqlRunner | undefined;
+  private cluster: ClusterAdmin | undefined;
+  private stopServingNodes: (() => void) | undefined;
+  private url: string | undefined;
 
   constructor(private readonly options: AdminOptions) {}
 
@@ -158,18 +155,32 @@ export class Admin {
     const runner = new SqlRunner({
       storePath: this.options.storePath,
       registry: this.registry,
+      partitions: this.options.engine.partitions,
       ...(this.options.queryTimeoutMs === undefined ? {} : { timeoutMs: this.options.queryTimeoutMs }),
     });
     this.runner = runner;
+    const nodes = this.options.clusterNodes;
+    if (nodes !== undefined) {
+      this.cluster = new ClusterAdmin({
+        nodes,
+        engine: this.options.engine,
+        sql: this.sql,
+        runner,
+        selfUrl: () => this.url,
+        gatherTimeoutMs: this.options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+        maxGatherRows: this.options.clusterQueryMaxRows ?? 50_000,
+      });
+    }
     const remote = this.options.engine.remote;
     if (remote !== undefined) {
-      // A scan of every status row: in the worker too, not on the engine's thread.
+      // A scan of every status row: in the worker too, not on the engine's thread; in a cluster,
+      // over every partition's leader (a node's own store is current only where it leads).
+      const pinned =
+        "SELECT target_service_name AS s, target_handler_name AS h FROM sys_invocation WHERE pinned_deployment_id = ? AND status <> 'completed'";
       remote.deployments.inFlight = async (deploymentId) =>
-        (
-          await runner.query(
-            "SELECT target_service_name AS s, target_handler_name AS h FROM sys_invocation WHERE pinned_deployment_id = ? AND status <> 'completed'",
-            [deploymentId],
-          )
+        (this.cluster === undefined
+          ? await runner.query(pinned, [deploymentId])
+          : await this.cluster.query(pinned, [deploymentId])
         ).rows.map((r) => `${String(r.s)}/${String(r.h)}`);
     }
     this.options.metrics?.attach({
@@ -197,7 +208,9 @@ export class Admin {
       throw e;
     }
     const addr = server.address() as AddressInfo;
-    return `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    this.url = `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    this.stopServingNodes = this.cluster?.serve();
+    return this.url;
   }
 
   async close(): Promise<void> {
@@ -213,6 +226,8 @@ export class Admin {
   }
 
   private closeSources(): void {
+    this.stopServingNodes?.();
+    this.stopServingNodes = undefined;
     this.options.metrics?.close();
     this.sql?.close();
     this.sql = undefined;
@@ -237,7 +252,7 @@ export class Admin {
       return;
     }
     if (e instanceof AdminError) {
-      this.send(res, e.status, adminError(e.code, e.message));
+      this.send(res, e.status, adminError(e.code, e.message), { ...e.headers });
     } else if (e instanceof SqlQueryError) {
       this.send(res, 400, adminError(e.code, e.message));
     } else if (e instanceof LogError) {
@@ -309,6 +324,18 @@ export class Admin {
     }
     const [first, second, third] = parts;
 
+    // A cluster: a request about one invocation or key goes to its partition's leader.
+    const partition = this.cluster === undefined ? undefined : this.partitionAddressed(method, parts);
+    if (partition !== undefined) {
+      const answer = await this.cluster!.forward(req, await readBody(req), partition);
+      if (answer !== undefined) {
+        const bytes = Buffer.from(answer.body, "base64");
+        res.writeHead(answer.status, { ...answer.headers, "content-length": bytes.length });
+        res.end(bytes);
+        return;
+      }
+    }
+
     if (first === "invocations" && second !== undefined && third !== undefined && parts.length === 3) {
       if (method !== "PATCH" && method !== "POST") {
         throw this.methodNotAllowed("PATCH, POST", path);
@@ -375,6 +402,29 @@ export class Admin {
     throw new AdminError(404, "OL1012", `no such path: ${path}`);
   }
 
+  /**
+   * The partition a request is about, when it is about one invocation or one key and its method
+   * is one the path takes; undefined otherwise. Bad ids and unknown services throw their 4xx here,
+   * before anything is forwarded.
+   */
+  private partitionAddressed(method: string, parts: readonly string[]): number | undefined {
+    const [first, second, third] = parts;
+    const partitions = this.options.engine.partitions;
+    if (first === "invocations" && second !== undefined) {
+      const ok =
+        parts.length === 2
+          ? method === "GET" || method === "DELETE"
+          : parts.length === 3 && (method === "PATCH" || method === "POST");
+      return ok ? partitionOf(this.checkedId(second), partitions) : undefined;
+    }
+    if (first === "state" && second !== undefined && third !== undefined && parts.length === 3) {
+      if (method !== "GET" && method !== "PATCH") return undefined;
+      this.keyedService(second);
+      return partitionOfKey(second, third, partitions);
+    }
+    return undefined;
+  }
+
   private methodNotAllowed(allow: string, path: string): AdminError {
     return new AdminError(405, "OL1007", `${path} takes ${allow}`);
   }
@@ -390,6 +440,19 @@ export class Admin {
         tail_lsn: (await this.options.log.findTail(p.partition)).tailLsn,
       })),
     );
+    const nodes = this.options.clusterNodes;
+    if (nodes !== undefined) {
+      // A cluster node with the node channel: a partition is well when some live node holds its
+      // lease, and, when that is this node, its processor has not failed.
+      const listed = partitions.map((p) => ({ ...p, leader_node: nodes.leaderOf(p.partition) ?? null }));
+      const ok = listed.every((p) => p.leader_node !== null && !(p.leader_node === nodes.node && p.failed));
+      this.send(res, ok ? 200 : 503, {
+        status: ok ? "ok" : "unavailable",
+        node: nodes.node,
+        partitions: listed,
+      });
+      return;
+    }
     // One process leads every partition it has; a cluster node follows them all and leads some:
     // there a partition is well when this node applies it and some node announced itself leader.
     const ok =
@@ -454,7 +517,7 @@ export class Admin {
    * since, until), `limit` (default 100) and `cursor` (the previous page's `next_cursor`);
    * `counts=true` adds the number of invocations per status under the same filters.
    */
-  private listInvocations(res: ServerResponse, params: URLSearchParams): void {
+  private async listInvocations(res: ServerResponse, params: URLSearchParams): Promise<void> {
     const status = params.get("status") ?? undefined;
     if (status !== undefined && !STATES.has(status)) {
       throw new AdminError(400, "OL1024", `status must be one of ${[...STATES].join(", ")}, not ${status}`);
@@ -481,6 +544,14 @@ export class Admin {
       ...optional("until", until),
       ...optional("after", after),
     };
+    if (this.cluster !== undefined) {
+      const page = await this.cluster.list(filter, limit, params.get("counts") === "true");
+      return this.send(res, 200, {
+        invocations: page.rows,
+        next_cursor: page.next === undefined ? null : `${page.next.createdAt}:${page.next.id}`,
+        ...(page.counts === undefined ? {} : { counts: page.counts }),
+      });
+    }
     const page = this.sql!.invocations(filter, limit);
     this.send(res, 200, {
       invocations: page.rows,
@@ -741,7 +812,10 @@ export class Admin {
     } else {
       sql = text;
     }
-    const result = await this.runner!.query(sql, params);
+    const result =
+      this.cluster === undefined
+        ? await this.runner!.query(sql, params)
+        : await this.cluster.query(sql, params);
     this.send(res, 200, result);
   }
 }
@@ -775,7 +849,12 @@ function parseCursor(text: string): InvocationCursor {
   return { createdAt: Number(m[1]), id: m[2]! };
 }
 
+/** Bodies already read (a request checked for forwarding is read before its handler runs). */
+const bodies = new WeakMap<IncomingMessage, Buffer>();
+
 async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const read = bodies.get(req);
+  if (read !== undefined) return read;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -785,7 +864,9 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks);
+  const body = Buffer.concat(chunks);
+  bodies.set(req, body);
+  return body;
 }
 
 function parseJson(bytes: Buffer): unknown {

@@ -12,7 +12,14 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { SqlQueryError, type QueryResult, type RegistryView } from "./sql.js";
+import {
+  SqlQueryError,
+  type GatheredView,
+  type GatheredViewName,
+  type QueryResult,
+  type RegistryView,
+} from "./sql.js";
+import type { GatheredTable } from "./sql-cluster.js";
 
 /** How long a query may run by default. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
@@ -22,9 +29,27 @@ export interface SqlRunnerOptions {
   readonly registry: RegistryView;
   readonly maxRows?: number;
   readonly timeoutMs?: number;
+  /** The partition count, for the partition functions a gather filters by (a cluster node). */
+  readonly partitions?: number;
 }
 
-type Reply = { id: number; result: QueryResult } | { id: number; error: string; sqlError: boolean };
+/** What the worker is asked, besides its id and the registry (sql-worker.ts). */
+export type WorkerTask =
+  | { readonly sql: string; readonly params: readonly unknown[] }
+  | {
+      readonly sql: string;
+      readonly params: readonly unknown[];
+      readonly tables: Readonly<Record<string, GatheredTable>>;
+    }
+  | {
+      readonly gather: {
+        readonly views: readonly GatheredViewName[];
+        readonly partitions: readonly number[];
+        readonly maxRows: number;
+      };
+    };
+
+type Reply = { id: number; result: unknown } | { id: number; error: string; sqlError: boolean };
 
 export class SqlRunner {
   private worker: ChildProcess | undefined;
@@ -43,12 +68,37 @@ export class SqlRunner {
    * const { rows } = await runner.query("SELECT count(*) AS n FROM sys_invocation");
    */
   query(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
-    const run = this.tail.then(() => this.run(sql, params));
+    return this.enqueue({ sql, params }) as Promise<QueryResult>;
+  }
+
+  /**
+   * A cluster-wide query's last step (sql-cluster.ts): runs the statement over gathered tables
+   * in a fresh in-memory database on the worker, under the same bounds and timeout.
+   */
+  queryTables(
+    sql: string,
+    params: readonly unknown[],
+    tables: Readonly<Record<string, GatheredTable>>,
+  ): Promise<QueryResult> {
+    return this.enqueue({ sql, params, tables }) as Promise<QueryResult>;
+  }
+
+  /** This node's share of a cluster-wide query: `SqlIntrospection.gather` on the worker. */
+  gather(
+    views: readonly GatheredViewName[],
+    partitions: readonly number[],
+    maxRows: number,
+  ): Promise<Record<string, GatheredView>> {
+    return this.enqueue({ gather: { views, partitions, maxRows } }) as Promise<Record<string, GatheredView>>;
+  }
+
+  private enqueue(task: WorkerTask): Promise<unknown> {
+    const run = this.tail.then(() => this.run(task));
     this.tail = run.catch(() => undefined); // 1
     return run;
   }
 
-  private run(sql: string, params: readonly unknown[]): Promise<QueryResult> {
+  private run(task: WorkerTask): Promise<unknown> {
     if (this.closed) return Promise.reject(new SqlQueryError("the admin endpoint is closing"));
     const worker = this.ensureWorker();
     const id = this.nextId++;
@@ -56,8 +106,7 @@ export class SqlRunner {
     const fresh = this.sentVersion !== registry.version; // 3
     const message = {
       id,
-      sql,
-      params,
+      ...task,
       ...(fresh
         ? {
             registry: {
@@ -70,11 +119,15 @@ export class SqlRunner {
     };
     this.sentVersion = registry.version;
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
-    return new Promise<QueryResult>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
         this.restart(); // 2
-        reject(new SqlQueryError(`the query ran longer than ${timeoutMs} ms and was stopped`));
+        reject(
+          new SqlQueryError(
+            `the ${"gather" in task ? "gathering of this node's rows" : "query"} ran longer than ${timeoutMs} ms and was stopped`,
+          ),
+        );
       }, timeoutMs);
       const onMessage = (reply: Reply) => {
         if (reply.id !== id) return;
@@ -118,6 +171,7 @@ export class SqlRunner {
       init: {
         storePath: this.options.storePath,
         ...(this.options.maxRows === undefined ? {} : { maxRows: this.options.maxRows }),
+        ...(this.options.partitions === undefined ? {} : { partitions: this.options.partitions }),
         registry: {
           version: registry.version,
           services: registry.services,

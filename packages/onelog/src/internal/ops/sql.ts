@@ -26,6 +26,7 @@ import { formatDuration, type Registry } from "../http/registry.js";
 import { targetText } from "./attempt-log.js";
 import { entryName, jsonText, showDeep, utf8Text } from "../http/values.js";
 import type { PromiseRow, InvocationStatus } from "../partition/store/store.js";
+import { partitionOf, partitionOfKey } from "../partition/ids.js";
 
 /** A query that cannot run: bad SQL, a statement that writes, or too long. Admin answers 400. */
 export class SqlQueryError extends Error {
@@ -56,6 +57,8 @@ export interface InvocationFilter {
   readonly until?: number;
   /** Only invocations after this one in the listing's order (the previous page's `next`). */
   readonly after?: InvocationCursor;
+  /** Only invocations of these partitions (a cluster node: the ones it leads). */
+  readonly partitions?: readonly number[];
 }
 
 /** A place in the listing: an invocation's creation time (ms) and id. */
@@ -97,6 +100,42 @@ export interface SqlOptions {
   readonly registry: RegistryView;
   /** Most rows one query returns (default 10,000). */
   readonly maxRows?: number;
+  /**
+   * The partition count: defines `ol_partition_of_id(id)` and `ol_partition_of_key(service,
+   * key)`, which {@link SqlIntrospection.gather} filters by (a cluster node).
+   */
+  readonly partitions?: number;
+}
+
+/** The introspection views a cluster node gathers, and how each row's partition is computed. */
+export const GATHERED_VIEWS = {
+  sys_invocation: "partition",
+  sys_journal: "ol_partition_of_id(id)",
+  state: "ol_partition_of_key(service_name, service_key)",
+  sys_inbox: "ol_partition_of_key(service_name, service_key)",
+  sys_promise: "ol_partition_of_key(service_name, service_key)",
+} as const;
+
+/** The name of an introspection view with rows of the partitions (not the registry's tables). */
+export type GatheredViewName = keyof typeof GATHERED_VIEWS;
+
+/**
+ * One view's rows from one node (sql-cluster.ts): its column names (the first, `__partition`,
+ * is each row's partition) and rows of encoded cells; `more` when the node had rows beyond the
+ * bound.
+ */
+export interface GatheredView {
+  readonly columns: readonly string[];
+  readonly rows: unknown[][];
+  readonly more: boolean;
+}
+
+/** sql-cluster.ts invariant 1: a SQLite value (read with safeIntegers) as JSON. */
+export function encodeCell(v: unknown): unknown {
+  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : { i: v.toString() };
+  if (typeof v === "number") return { r: v };
+  if (v instanceof Uint8Array) return { b: Buffer.from(v).toString("base64") };
+  return v;
 }
 
 const MAX_QUERY_CHARS = 100_000;
@@ -104,14 +143,17 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 const iso = (col: string) => `strftime('%Y-%m-%dT%H:%M:%fZ', ${col} / 1000.0, 'unixepoch')`;
 const SERVICE_TY = { Service: "service", VirtualObject: "virtual_object", Workflow: "workflow" } as const;
 
-const VIEWS = `
-CREATE TEMP TABLE sys_service (
+/** The registry's tables (TEMP on a store's connection; the main schema of a gathered query's). */
+export const registryTables = (schema: "TEMP" | "") => `
+CREATE ${schema} TABLE sys_service (
   name TEXT PRIMARY KEY, ty TEXT NOT NULL, revision INTEGER NOT NULL, public INTEGER NOT NULL,
   deployment_id TEXT NOT NULL, handlers INTEGER NOT NULL
 );
-CREATE TEMP TABLE sys_deployment (
+CREATE ${schema} TABLE sys_deployment (
   id TEXT PRIMARY KEY, ty TEXT NOT NULL, endpoint TEXT, created_at TEXT NOT NULL, services INTEGER NOT NULL
-);
+);`;
+
+const VIEWS = `${registryTables("TEMP")}
 CREATE TEMP VIEW sys_invocation AS SELECT
   s.id AS id,
   s.service || '/' || CASE WHEN s.key IS NULL THEN '' ELSE s.key || '/' END || s.handler AS target,
@@ -346,6 +388,16 @@ export class SqlIntrospection {
       this.db.function("ol_json", fn, (bytes: unknown) =>
         bytes instanceof Uint8Array ? (jsonText(bytes) ?? null) : null,
       );
+      const partitions = o.partitions;
+      if (partitions !== undefined) {
+        this.db.function("ol_partition_of_id", fn, (id: unknown) => partitionOf(String(id), partitions));
+        // Keys and service names are TEXT in the store.
+        this.db.function("ol_partition_of_key", fn, (service: unknown, key: unknown) =>
+          typeof key === "string" && typeof service === "string"
+            ? partitionOfKey(service, key, partitions)
+            : null,
+        );
+      }
       this.db.exec(VIEWS);
       this.registry = o.registry;
       this.fillRegistry();
@@ -379,6 +431,51 @@ export class SqlIntrospection {
    * sql.query("SELECT id, status FROM sys_invocation WHERE target_service_name = ?", ["Greeter"]);
    */
   query(sql: string, params: readonly unknown[] = []): QueryResult {
+    this.refreshRegistry();
+    return runReadOnly(this.db, sql, params, this.maxRows);
+  }
+
+  /**
+   * Invariant 1 without running: throws {@link SqlQueryError} when the statement would not run
+   * (bad SQL, a write), so a cluster-wide query fails before anything is gathered for it.
+   */
+  check(sql: string): void {
+    prepareReadOnly(this.db, sql);
+  }
+
+  /**
+   * The rows of `views` that belong to `partitions` (a cluster node's led partitions), at most
+   * `maxRows` per view (`more` says there were others), each row's partition first: what a node
+   * contributes to a cluster-wide query (sql-cluster.ts). Cells are encoded by `encodeCell`.
+   */
+  gather(
+    views: readonly GatheredViewName[],
+    partitions: readonly number[],
+    maxRows: number,
+  ): Record<string, GatheredView> {
+    this.refreshRegistry();
+    const list = partitions.filter((p) => Number.isInteger(p)).join(", ");
+    const out: Record<string, GatheredView> = {};
+    for (const view of views) {
+      const partition = GATHERED_VIEWS[view];
+      if (partition === undefined) throw new SqlQueryError(`${String(view)} is not an introspection view`);
+      const stmt = this.db
+        // A user function's number is REAL to SQLite: the partition is cast, so it reads as an integer.
+        .prepare(
+          `SELECT CAST(${partition} AS INTEGER) AS __partition, * FROM ${view} WHERE ${partition} IN (${list}) LIMIT ?`,
+        )
+        .raw(true)
+        .safeIntegers(true);
+      const columns = stmt.columns().map((c) => c.name);
+      const rows = (stmt.all(maxRows + 1) as unknown[][]).map((r) => r.map(encodeCell));
+      const more = rows.length > maxRows;
+      if (more) rows.pop();
+      out[view] = { columns, rows, more };
+    }
+    return out;
+  }
+
+  private refreshRegistry(): void {
     if (this.registryVersion !== this.registry.version) {
       this.db.pragma("query_only = 0");
       try {
@@ -387,41 +484,6 @@ export class SqlIntrospection {
         this.db.pragma("query_only = 1");
       }
     }
-    if (sql.length > MAX_QUERY_CHARS)
-      throw new SqlQueryError(`the query is longer than ${MAX_QUERY_CHARS} characters`);
-    const keyword = firstKeyword(sql);
-    if (!READ_KEYWORDS.has(keyword)) {
-      throw new SqlQueryError(
-        `only read-only queries run here (SELECT, WITH, VALUES, EXPLAIN), not ${keyword === "" ? "an empty statement" : keyword}`,
-      );
-    }
-    let stmt: Database.Statement;
-    try {
-      stmt = this.db.prepare(sql);
-    } catch (e) {
-      throw new SqlQueryError(messageOf(e));
-    }
-    if (!stmt.readonly || !stmt.reader) {
-      throw new SqlQueryError(
-        "the statement would change the database or returns no rows; only reads run here",
-      );
-    }
-    const rows: Record<string, unknown>[] = [];
-    let truncated = false;
-    try {
-      // Invariant 2: for-of closes the iterator (and its read transaction) on break.
-      for (const row of stmt.iterate(...params) as Iterable<Record<string, unknown>>) {
-        if (rows.length >= this.maxRows) {
-          truncated = true;
-          break;
-        }
-        rows.push(toJsonRow(row));
-      }
-    } catch (e) {
-      if (e instanceof SqlQueryError) throw e;
-      throw new SqlQueryError(messageOf(e));
-    }
-    return { rows, truncated };
   }
 
   /** One key's state as committed, by name. */
@@ -482,34 +544,30 @@ export class SqlIntrospection {
 
   /** How many invocations match `filter` (its status and cursor aside), by status. */
   invocationCounts(filter: InvocationFilter): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const byState of Object.values(this.invocationCountsByPartition(filter))) {
+      for (const [state, n] of Object.entries(byState)) counts[state] = (counts[state] ?? 0) + n;
+    }
+    return counts;
+  }
+
+  /** {@link invocationCounts} per partition (a cluster node's share, merged by the asking node). */
+  invocationCountsByPartition(filter: InvocationFilter): Record<number, Record<string, number>> {
     const { where, args } = invocationWhere({ ...filter, status: undefined, after: undefined }, false);
     const rows = this.db
-      .prepare(`SELECT state, count(*) AS n FROM main.invocation_status ${where} GROUP BY state`)
-      .all(...args) as { state: string; n: number }[];
-    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+      .prepare(
+        `SELECT partition, state, count(*) AS n FROM main.invocation_status ${where} GROUP BY partition, state`,
+      )
+      .all(...args) as { partition: number; state: string; n: number }[];
+    const out: Record<number, Record<string, number>> = {};
+    for (const r of rows) (out[r.partition] ??= {})[r.state] = r.n;
+    return out;
   }
 
   /** (Re)fills the TEMP tables sys_service and sys_deployment from the registry. */
   private fillRegistry(): void {
-    const r = this.registry;
-    this.db.transaction(() => {
-      this.db.exec("DELETE FROM sys_service; DELETE FROM sys_deployment;");
-      const addService = this.db.prepare("INSERT INTO sys_service VALUES (?, ?, ?, ?, ?, ?)");
-      for (const s of r.services) {
-        addService.run(
-          s.name,
-          SERVICE_TY[s.ty],
-          s.revision,
-          s.public ? 1 : 0,
-          s.deployment_id,
-          s.handlers.length,
-        );
-      }
-      const addDeployment = this.db.prepare("INSERT INTO sys_deployment VALUES (?, ?, ?, ?, ?)");
-      for (const d of r.deployments)
-        addDeployment.run(d.id, d.ty, d.endpoint, d.created_at, d.services.length);
-    })();
-    this.registryVersion = r.version;
+    fillRegistryTables(this.db, this.registry);
+    this.registryVersion = this.registry.version;
   }
 
   close(): void {
@@ -528,6 +586,9 @@ function invocationWhere(
     conditions.push(sql);
     args.push(...values);
   };
+  if (f.partitions !== undefined) {
+    conditions.push(`partition IN (${f.partitions.filter((p) => Number.isInteger(p)).join(", ")})`);
+  }
   if (f.status !== undefined) add("state = ?", f.status);
   if (f.service !== undefined) add("service = ?", f.service);
   if (f.handler !== undefined) add("handler = ?", f.handler);
@@ -538,6 +599,79 @@ function invocationWhere(
     add("(created_at < ? OR (created_at = ? AND id < ?))", f.after.createdAt, f.after.createdAt, f.after.id);
   }
   return { where: conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`, args };
+}
+
+/** Invariant 1: the prepared statement, or a SqlQueryError when it would not only read. */
+function prepareReadOnly(db: Database.Database, sql: string): Database.Statement {
+  if (sql.length > MAX_QUERY_CHARS)
+    throw new SqlQueryError(`the query is longer than ${MAX_QUERY_CHARS} characters`);
+  const keyword = firstKeyword(sql);
+  if (!READ_KEYWORDS.has(keyword)) {
+    throw new SqlQueryError(
+      `only read-only queries run here (SELECT, WITH, VALUES, EXPLAIN), not ${keyword === "" ? "an empty statement" : keyword}`,
+    );
+  }
+  let stmt: Database.Statement;
+  try {
+    stmt = db.prepare(sql);
+  } catch (e) {
+    throw new SqlQueryError(messageOf(e));
+  }
+  if (!stmt.readonly || !stmt.reader) {
+    throw new SqlQueryError(
+      "the statement would change the database or returns no rows; only reads run here",
+    );
+  }
+  return stmt;
+}
+
+/**
+ * Invariants 1 and 2 on any connection: runs one read-only statement and returns at most
+ * `maxRows` rows. Throws {@link SqlQueryError} for bad SQL, a write, or a failure while it runs.
+ */
+export function runReadOnly(
+  db: Database.Database,
+  sql: string,
+  params: readonly unknown[],
+  maxRows: number,
+): QueryResult {
+  const stmt = prepareReadOnly(db, sql);
+  const rows: Record<string, unknown>[] = [];
+  let truncated = false;
+  try {
+    // Invariant 2: for-of closes the iterator (and its read transaction) on break.
+    for (const row of stmt.iterate(...params) as Iterable<Record<string, unknown>>) {
+      if (rows.length >= maxRows) {
+        truncated = true;
+        break;
+      }
+      rows.push(toJsonRow(row));
+    }
+  } catch (e) {
+    if (e instanceof SqlQueryError) throw e;
+    throw new SqlQueryError(messageOf(e));
+  }
+  return { rows, truncated };
+}
+
+/** Fills the registry's tables (`registryTables`) of a connection from the registry. */
+export function fillRegistryTables(db: Database.Database, r: RegistryView): void {
+  db.transaction(() => {
+    db.exec("DELETE FROM sys_service; DELETE FROM sys_deployment;");
+    const addService = db.prepare("INSERT INTO sys_service VALUES (?, ?, ?, ?, ?, ?)");
+    for (const s of r.services) {
+      addService.run(
+        s.name,
+        SERVICE_TY[s.ty],
+        s.revision,
+        s.public ? 1 : 0,
+        s.deployment_id,
+        s.handlers.length,
+      );
+    }
+    const addDeployment = db.prepare("INSERT INTO sys_deployment VALUES (?, ?, ?, ?, ?)");
+    for (const d of r.deployments) addDeployment.run(d.id, d.ty, d.endpoint, d.created_at, d.services.length);
+  })();
 }
 
 function toJsonRow(row: Record<string, unknown>): Record<string, unknown> {
