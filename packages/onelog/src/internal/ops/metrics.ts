@@ -90,12 +90,14 @@ export class Metrics implements ProcessorObserver {
     };
     new Gauge({
       name: "onelog_invocations",
-      help: "Invocations in the store by status (completed ones only while retained)",
+      help: "Invocations by status in the partitions this process leads (completed ones only while retained)",
       labelNames: ["status"],
       registers,
       collect() {
-        const counts = current()?.sql.countByStatus();
-        if (counts === undefined) return;
+        const s = current();
+        if (s === undefined) return;
+        // A cluster node's store of a partition it does not lead is not current (cluster.ts, invariant 1).
+        const counts = s.sql.countByStatus((p) => s.engine.processors[p]?.isLeader === true);
         for (const s of STATES) this.set({ status: s }, counts.get(s) ?? 0);
       },
     });

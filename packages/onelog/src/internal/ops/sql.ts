@@ -410,7 +410,7 @@ export class SqlIntrospection {
         .prepare("SELECT name, value FROM main.state WHERE service = ? AND key = ? ORDER BY name")
         .raw();
       this.countQuery = this.db.prepare(
-        "SELECT state, count(*) AS n FROM main.invocation_status GROUP BY state",
+        "SELECT partition, state, count(*) AS n FROM main.invocation_status GROUP BY partition, state",
       );
     } catch (e) {
       this.db.close();
@@ -491,10 +491,12 @@ export class SqlIntrospection {
     return this.stateQuery.all(service, key) as [string, Buffer][];
   }
 
-  /** Invocations by status, as committed (metrics). */
-  countByStatus(): Map<string, number> {
-    const rows = this.countQuery.all() as { state: string; n: number }[];
-    return new Map(rows.map((r) => [r.state, r.n]));
+  /** Invocations by status, as committed, in the partitions `counted` accepts (metrics). */
+  countByStatus(counted: (partition: number) => boolean = () => true): Map<string, number> {
+    const rows = this.countQuery.all() as { partition: number; state: string; n: number }[];
+    const counts = new Map<string, number>();
+    for (const r of rows) if (counted(r.partition)) counts.set(r.state, (counts.get(r.state) ?? 0) + r.n);
+    return counts;
   }
 
   /** An invocation's journal as committed (empty when it has none). */
