@@ -344,6 +344,7 @@ export class Engine {
    * not have been applied (its answer is not kept anywhere).
    */
   private handOver(p: number): void {
+    if (this.stopping) return; // the waiting connections close with the ingress
     for (const [id, set] of [...this.waiters]) {
       const patchPartition = this.patchPartitions.get(id);
       if (patchPartition === p) {
