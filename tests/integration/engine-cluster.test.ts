@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as onelog from "onelog";
 import type { Result } from "@onelog/sdk/internal";
+import { counter } from "../../examples/counter.js";
 import { Engine } from "../../packages/onelog/src/internal/engine.js";
 import { systemClock } from "../../packages/onelog/src/internal/clock.js";
 import { silentLogger } from "../../packages/onelog/src/internal/ops/logger.js";
@@ -25,16 +26,6 @@ const value = (r: Result | undefined) => {
 
 /** Holds each `Slow/<key>/run` until the test lets it go. */
 const gates = new Map<string, () => void>();
-const counter = onelog.object({
-  name: "Counter",
-  handlers: {
-    add: async (ctx: onelog.ObjectContext, n: number) => {
-      const value = ((await ctx.get<number>("value")) ?? 0) + n;
-      ctx.set("value", value);
-      return value;
-    },
-  },
-});
 const slow = onelog.object({
   name: "Slow",
   handlers: {
@@ -180,7 +171,7 @@ void describe("Engine in cluster mode: each node applies the partitions it leads
       assert.deepEqual(value(await a.engine.attach(sent.invocationId)), 15);
 
       // A state patch on the key's leader.
-      const patched = await a.engine.patchState("Counter", key, [{ name: "value", value: enc(100) }]);
+      const patched = await a.engine.patchState("Counter", key, [{ name: "count", value: enc(100) }]);
       assert.ok("ok" in patched, JSON.stringify(patched));
       assert.deepEqual(value((await a.engine.call({ target, argument: enc(1) })).result), 101);
 
