@@ -1,4 +1,4 @@
-// Proves the engine's cluster mode (engine.ts invariant 3): two engines share one log, each applies and leads only the partitions the test grants it, and every operation on a partition the other leads — a call waiting for its result, an idempotent send, attach, status, cancel, a state patch — is asked of that partition's leader and answers as it would there; the asking engine's store of that partition stays empty. When a partition moves while callers wait (on either node), they are answered by its new leader. With a Leadership the test places, a memory log, memory stores, and partition requests passed in memory (the NATS transport is tested by tests/cluster).
+// Proves the engine's cluster mode (engine.ts invariant 3): two engines share one log, each applies and leads only the partitions the test grants it, and every operation on a partition the other leads — a call waiting for its result, an idempotent send, attach, status, cancel, a state patch — is asked of that partition's leader and answers as it would there; the asking engine's store of that partition stays empty. When a partition moves while callers wait (on either node), they are answered by its new leader; a partition whose apply fails is asked for again with a growing delay, not in a loop. With a Leadership the test places, a memory log, memory stores, and partition requests passed in memory (the NATS transport is tested by tests/cluster).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as onelog from "onelog";
@@ -41,6 +41,7 @@ const slow = onelog.object({
 class PlacedLeadership {
   readonly owner = new Map<number, string>();
   #epoch = 0;
+  #granted = new Map<number, number>();
   #held = new Map<number, AbortController>();
   #waiting: (() => void)[] = [];
 
@@ -57,6 +58,7 @@ class PlacedLeadership {
         }
         const revoke = new AbortController();
         this.#held.set(partition, revoke);
+        this.#granted.set(partition, this.grants(partition) + 1);
         return { partition, epoch: ++this.#epoch, node, revoked: revoke.signal } satisfies LeadershipGrant;
       },
       release: async (grant) => {
@@ -67,6 +69,11 @@ class PlacedLeadership {
         this.#wake();
       },
     };
+  }
+
+  /** How many grants of `partition` were handed out. */
+  grants(partition: number): number {
+    return this.#granted.get(partition) ?? 0;
   }
 
   /** Moves a partition: its holder's grant ends, and the new owner takes it. */
@@ -116,14 +123,15 @@ function keyOn(service: string, p: number, prefix: string): string {
     if (partitionOfKey(service, `${prefix}${i}`, PARTITIONS) === p) return `${prefix}${i}`;
 }
 
-async function twoNodes() {
+/** Nodes a and b on one log, a granted partition 0 and b partition 1; `storeOf` makes their stores. */
+async function twoNodes(storeOf: (node: string, p: number) => MemoryStore = (_, p) => new MemoryStore(p)) {
   const log = new MemoryLog({ partitions: PARTITIONS });
   const leadership = new PlacedLeadership();
   leadership.owner.set(0, "a");
   leadership.owner.set(1, "b");
   const peers = new MemoryPeers();
   const start = (node: string) => {
-    const stores = Array.from({ length: PARTITIONS }, (_, p) => new MemoryStore(p));
+    const stores = Array.from({ length: PARTITIONS }, (_, p) => storeOf(node, p));
     return Engine.start({
       log,
       storeFor: (p) => stores[p]!,
@@ -136,13 +144,22 @@ async function twoNodes() {
   };
   const a = await start("a");
   const b = await start("b");
-  await until("a leads partition 0 and b partition 1", () => a.engine.leads(0) && b.engine.leads(1));
   return { a, b, leadership, peers, stop: () => Promise.all([a.engine.stop(), b.engine.stop()]) };
+}
+
+/** {@link twoNodes}, once each leads its partition. */
+async function twoNodesLeading() {
+  const nodes = await twoNodes();
+  await until(
+    "a leads partition 0 and b partition 1",
+    () => nodes.a.engine.leads(0) && nodes.b.engine.leads(1),
+  );
+  return nodes;
 }
 
 void describe("Engine in cluster mode: each node applies the partitions it leads and asks the others", () => {
   void it("answers calls, sends, attach, status, cancel and state patches for a partition another node leads", async () => {
-    const { a, b, peers, stop } = await twoNodes();
+    const { a, b, peers, stop } = await twoNodesLeading();
     try {
       const key = keyOn("Counter", 1, "k");
       const target = { service: "Counter", handler: "add", key };
@@ -196,7 +213,7 @@ void describe("Engine in cluster mode: each node applies the partitions it leads
   });
 
   void it("callers waiting on either node are answered by a partition's new leader when it moves", async () => {
-    const { a, b, leadership, stop } = await twoNodes();
+    const { a, b, leadership, stop } = await twoNodesLeading();
     try {
       const key = keyOn("Slow", 1, "m");
       const target = { service: "Slow", handler: "run", key };
@@ -220,6 +237,38 @@ void describe("Engine in cluster mode: each node applies the partitions it leads
       assert.notEqual(b.stores[1]!.getStatus(x.invocationId)?.state, "completed");
     } finally {
       gates.clear();
+      await stop();
+    }
+  });
+  void it("a partition whose apply fails is asked for again ever more slowly, and led once it applies", async () => {
+    // Node a's store of partition 0 refuses every new invocation until the test mends it.
+    let broken = true;
+    class BrokenStore extends MemoryStore {
+      override putStatus(s: Parameters<MemoryStore["putStatus"]>[0]): void {
+        if (broken) throw new Error("a broken invariant");
+        super.putStatus(s);
+      }
+    }
+    const { a, b, leadership, stop } = await twoNodes((node, p) =>
+      node === "a" && p === 0 ? new BrokenStore(p) : new MemoryStore(p),
+    );
+    try {
+      await until("a leads partition 0", () => a.engine.leads(0));
+      const key = keyOn("Counter", 0, "f");
+      // b appends the invocation itself (a plain send needs no leader); a fails to apply it.
+      const sent = await b.engine.send({
+        target: { service: "Counter", handler: "add", key },
+        argument: enc(7),
+      });
+      await until("a's partition 0 stopped", () => !a.engine.leads(0));
+      const grantsBefore = leadership.grants(0);
+      await new Promise((r) => setTimeout(r, 1_500));
+      const grants = leadership.grants(0) - grantsBefore;
+      assert.ok(grants >= 1 && grants <= 2, `asked again ${grants} times in 1.5 s (1 s, then 2 s apart)`);
+      broken = false;
+      await until("a leads partition 0 again", () => a.engine.leads(0));
+      assert.deepEqual(value(await b.engine.attach(sent.invocationId)), 7);
+    } finally {
       await stop();
     }
   });

@@ -306,7 +306,7 @@ export class Engine {
    */
   private async own(p: number, cluster: EngineCluster): Promise<void> {
     const logger = this.options.logger;
-    while (!this.stopping) {
+    for (let failures = 0; !this.stopping;) {
       let grant: LeadershipGrant;
       try {
         grant = await this.leadership.acquire(p, this.stopSignal.signal);
@@ -334,6 +334,19 @@ export class Engine {
         await this.processors[p]!.stop();
         await this.leadership.release(grant);
         this.handOver(p);
+      }
+      // A failed apply (a broken invariant, processor.ts invariant 3) fails again on any node:
+      // ask again more and more slowly rather than replay the log in a loop. (A log trimmed
+      // past the store between catch-up and replay is not one: the next catch-up restores it.)
+      const processor = this.processors[p]!;
+      failures = processor.failed && !processor.behindTrimPoint ? failures + 1 : 0;
+      if (failures > 0 && !this.stopping) {
+        const delay = Math.min(1_000 * 2 ** (failures - 1), 60_000);
+        logger.error(
+          { partition: p, failures, retryInMs: delay },
+          "partition stopped on an error; asking for it again later",
+        );
+        await sleep(delay, undefined, { signal: this.stopSignal.signal }).catch(() => {});
       }
     }
   }
