@@ -15,7 +15,6 @@ export const NOT_PROVIDED: Readonly<Record<string, string>> = {
   JournalValueCodec: "journal value codecs (encryption/compression) are not supported",
   PauseError: "not yet: pausing from a handler",
   ScopedContext: "not yet: scoped invocations",
-  Target: "not yet: ctx.request().target",
   iface: "not yet: the 1.17 interface/descriptor API",
   implement: "not yet: the 1.17 interface/descriptor API",
   Descriptor: "not yet: the 1.17 interface/descriptor API",

@@ -536,15 +536,29 @@ describe("attempt: fresh runs and replays", () => {
     assert.match(err.message, /handler Svc\/h/);
   });
 
-  it("the handler sees its input, headers and invocation id through ctx.request()", async () => {
+  it("the handler sees its target, input, headers and invocation id through ctx.request()", async () => {
     const outcome = await runAttempt(
       svc(async (ctx: Context, arg: { n: number }) => {
         const req = ctx.request();
-        return { arg, id: req.id, header: req.headers.get("x-test"), body: dec(req.body) };
+        const { service, handler, key } = req.target;
+        return {
+          arg,
+          id: req.id,
+          header: req.headers.get("x-test"),
+          body: dec(req.body),
+          target: { service, handler, key: key ?? null, text: String(req.target) },
+        };
       }),
       fakeEngine([input({ n: 1 })]).io,
     );
-    assert.deepEqual(okOutput(outcome), { arg: { n: 1 }, id: ID, header: "1", body: { n: 1 } });
+    assert.deepEqual(okOutput(outcome), {
+      arg: { n: 1 },
+      id: ID,
+      header: "1",
+      body: { n: 1 },
+      // As Restate's SDK: `service/handler`, or `service/key/handler` for keyed handlers.
+      target: { service: "Svc", handler: "h", key: null, text: "Svc/h" },
+    });
   });
 });
 

@@ -90,6 +90,7 @@ export type {
   HandlerOptions,
   Rand,
   Request,
+  Target,
   RetryPolicyOptions,
   RetryableErrorOptions,
   RunAction,

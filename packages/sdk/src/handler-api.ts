@@ -62,6 +62,7 @@ export type {
   WorkflowContext as RestateWorkflowContext,
   WorkflowSharedContext as RestateWorkflowSharedContext,
   Request,
+  Target,
   RunAction,
   RunOptions,
   SendClient,

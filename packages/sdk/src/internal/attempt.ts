@@ -892,7 +892,14 @@ class AttemptStateMachine {
   private buildContext(): WorkflowContext {
     const io = this.io;
     const headers = (this.journal[0] as { headers?: Record<string, string> } | undefined)?.headers ?? {};
+    const h = this.handler;
     const request: Request = {
+      target: {
+        service: h.service,
+        handler: h.name,
+        ...(io.key === undefined ? {} : { key: io.key }),
+        toString: () => (io.key === undefined ? `${h.service}/${h.name}` : `${h.service}/${io.key}/${h.name}`),
+      },
       id: io.invocationId,
       headers: new Map(Object.entries(headers)),
       attemptHeaders: new Map(Object.entries(headers)),

@@ -15,7 +15,18 @@ import type { Opts, SendOpts } from "./rpc.js";
 import type { TerminalError } from "./errors.js";
 
 /** What the handler was called with: its invocation id, headers and raw body. */
+/** What an invocation runs: `toString()` gives `service/handler` or `service/key/handler`, as Restate's SDK does. */
+export interface Target {
+  readonly service: string;
+  readonly handler: string;
+  /** The object key or workflow id, for keyed handlers. */
+  readonly key?: string;
+  toString(): string;
+}
+
 export interface Request {
+  /** The service, handler and key this invocation runs. */
+  readonly target: Target;
   /** The invocation id, `inv_…`. */
   readonly id: string;
   /** Headers of the request that created the invocation (lower-case names). */
