@@ -11,31 +11,12 @@ import type { ClusterBackend } from "../../packages/onelog/src/internal/embedded
 import { partitionOf, partitionOfKey } from "../../packages/onelog/src/internal/partition/ids.js";
 import { eventually, http, query, removeTmpDirs, tmpDir } from "../integration/admin-harness.js";
 import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
+import { counter, greeter, sleeper } from "./services.js";
 
 const skip = natsSkip();
 const PARTITIONS = 6;
 const KEYS = 12;
 
-const greeter = onelog.service({
-  name: "Greeter",
-  handlers: {
-    greet: async (ctx: onelog.Context, name: string) => ctx.run("compose", () => `hello ${name}`),
-  },
-});
-const counter = onelog.object({
-  name: "Counter",
-  handlers: {
-    add: async (ctx: onelog.ObjectContext, n: number) => {
-      const value = ((await ctx.get<number>("value")) ?? 0) + n;
-      ctx.set("value", value);
-      return value;
-    },
-  },
-});
-const sleeper = onelog.service({
-  name: "Sleeper",
-  handlers: { nap: async (ctx: onelog.Context) => ctx.sleep(600_000) },
-});
 
 /** An invocation id in partition `p` that no invocation has. */
 function idIn(p: number): string {

@@ -8,30 +8,11 @@ import { startServer } from "../../packages/onelog/src/internal/embedded/start.j
 import type { ClusterBackend } from "../../packages/onelog/src/internal/embedded/cluster.js";
 import { eventually, http, query, removeTmpDirs, tmpDir } from "../integration/admin-harness.js";
 import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
+import { counter, greeter, sleeper } from "./services.js";
 
 const skip = natsSkip();
 const PARTITIONS = 4;
 
-const greeter = onelog.service({
-  name: "Greeter",
-  handlers: {
-    greet: async (ctx: onelog.Context, name: string) => ctx.run("compose", () => `hello ${name}`),
-  },
-});
-const counter = onelog.object({
-  name: "Counter",
-  handlers: {
-    add: async (ctx: onelog.ObjectContext, n: number) => {
-      const value = ((await ctx.get<number>("value")) ?? 0) + n;
-      ctx.set("value", value);
-      return value;
-    },
-  },
-});
-const sleeper = onelog.service({
-  name: "Sleeper",
-  handlers: { nap: async (ctx: onelog.Context) => ctx.sleep(600_000) },
-});
 const alpha = onelog.service({
   name: "Alpha",
   handlers: { hi: async (_ctx: onelog.Context) => "alpha" },
