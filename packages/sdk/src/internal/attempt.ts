@@ -898,7 +898,8 @@ class AttemptStateMachine {
         service: h.service,
         handler: h.name,
         ...(io.key === undefined ? {} : { key: io.key }),
-        toString: () => (io.key === undefined ? `${h.service}/${h.name}` : `${h.service}/${io.key}/${h.name}`),
+        toString: () =>
+          io.key === undefined ? `${h.service}/${h.name}` : `${h.service}/${io.key}/${h.name}`,
       },
       id: io.invocationId,
       headers: new Map(Object.entries(headers)),
