@@ -17,7 +17,6 @@ const skip = natsSkip();
 const PARTITIONS = 6;
 const KEYS = 12;
 
-
 /** An invocation id in partition `p` that no invocation has. */
 function idIn(p: number): string {
   for (;;) {
