@@ -62,6 +62,9 @@ export interface DeploymentClientOptions {
   readonly requestHeaders?: (path: string) => Record<string, string>;
 }
 
+/** Invocation URLs cached per client: deployments × handlers, far fewer in practice. */
+const INVOKE_URLS = 1024;
+
 /** What an https:// origin picked by ALPN. */
 type Alpn = "h2" | "http/1.1";
 
@@ -69,6 +72,8 @@ export class DeploymentClient {
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();
   /** Per https:// origin, what its TLS handshake picked, or the handshake under way (3). */
   private readonly alpn = new Map<string, Alpn | Promise<Alpn>>();
+  /** Invocation URLs by deployment URI and path (never mutated once made). */
+  private readonly invokeUrls = new Map<string, URL>();
   private closed = false;
 
   constructor(private readonly options: DeploymentClientOptions = {}) {}
@@ -126,7 +131,22 @@ export class DeploymentClient {
     headers: Record<string, string>,
     events: StreamEvents,
   ): InvocationStream {
-    return this.open(address, urlOf(address.uri, path), "POST", headers, events);
+    return this.open(address, this.invokeUrl(address.uri, path), "POST", headers, events);
+  }
+
+  /**
+   * The URL of `path` on a deployment, parsed once per deployment and handler: an invocation
+   * would otherwise parse two URLs. At most INVOKE_URLS are kept (dropped all at once past it).
+   */
+  private invokeUrl(uri: string, path: string): URL {
+    const key = `${uri} ${path}`;
+    let url = this.invokeUrls.get(key);
+    if (url === undefined) {
+      if (this.invokeUrls.size >= INVOKE_URLS) this.invokeUrls.clear();
+      url = urlOf(uri, path);
+      this.invokeUrls.set(key, url);
+    }
+    return url;
   }
 
   private open(

@@ -267,7 +267,8 @@ export class HttpInvoker implements Invoker {
         onError: (e) => this.fail(attempt, `cannot reach deployment ${deployment.uri}: ${e.message}`),
       },
     );
-    for (const f of frames) attempt.stream.write(f);
+    // One write: Start and the journal leave in as few DATA frames as the flow-control window allows.
+    attempt.stream.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
     if (!bidi) this.closeInput(attempt);
     this.armInactivity(attempt);
   }

@@ -429,9 +429,13 @@ interface CommandFields {
   awakeableId?: string;
 }
 
+/** Message names by type, for errors and for `read`'s context: built once (decodeCommand runs per command). */
+const MESSAGE_NAMES: ReadonlyMap<number, string> = new Map(
+  Object.entries(MessageType).map(([name, t]) => [t, name] as const),
+);
+
 function commandName(type: number): string {
-  for (const [name, t] of Object.entries(MessageType)) if (t === type) return name;
-  return `command 0x${type.toString(16).padStart(4, "0")}`;
+  return MESSAGE_NAMES.get(type) ?? `command 0x${type.toString(16).padStart(4, "0")}`;
 }
 
 /** A send's absolute invoke time becomes a delay from `now` (the journal keeps delays). */
