@@ -114,8 +114,14 @@ export interface EngineCluster {
   readonly catchUp: (partition: number) => Promise<void>;
 }
 
-/** How long a leader holds a request that waits for a result before it answers "pending". */
-const PEER_WAIT_MS = 15_000;
+/**
+ * How long a leader holds a request that waits for a result before it answers "pending". Short,
+ * because a caller whose leader died hears nothing until its request times out (this plus
+ * PEER_SLACK_MS), and only then asks the new one.
+ */
+const PEER_WAIT_MS = 5_000;
+/** How much longer than it may be held a request is waited for (NATS and event-loop delays). */
+const PEER_SLACK_MS = 3_000;
 /** How long a node keeps asking while a partition has no leader (a lease moving) before it gives up. */
 const PEER_UNAVAILABLE_MS = 30_000;
 
@@ -704,7 +710,7 @@ export class Engine {
       const body = peerCodec.pack(typeof request === "function" ? request(tries) : request);
       let reply: PeerReply | undefined;
       try {
-        reply = peerCodec.unpack(await peers.request(p, body, waitMs + 10_000)) as PeerReply;
+        reply = peerCodec.unpack(await peers.request(p, body, waitMs + PEER_SLACK_MS)) as PeerReply;
       } catch (e) {
         if (!(e instanceof PeerUnavailableError)) throw e;
       }
