@@ -158,8 +158,10 @@ void describe(
           `${outcomes.compensated} compensated); sum of balances ${sum} (initial ${ACCOUNTS * INITIAL_BALANCE})`,
       );
       t.diagnostic(
-        `killed ${killed.join("; ")}; partitions restored from a snapshot by a running node: ` +
-          nodes.children.map((_, i) => nodes.lines(i, "restoring it from a snapshot").length).join(", "),
+        `killed ${killed.join("; ")}; partitions restored from snapshots, per node: ` +
+          nodes.children
+            .map((_, i) => nodes.lines(i, "partition restored from its snapshot").length)
+            .join(", "),
       );
       t.diagnostic(
         `longest time without an answer ${Math.round(gap.gapMs)} ms; slowest transfer ${Math.round(caller.maxLatencyMs)} ms; ` +

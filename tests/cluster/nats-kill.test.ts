@@ -86,8 +86,10 @@ void describe(
         `longest time without any answer ${Math.round(gap.gapMs)} ms (ending ${Math.round(gap.endsAt - killedAt)} ms after the kill); ` +
           `first answer ${Math.round(firstAfterKill)} ms after the kill; slowest call ${Math.round(caller.maxLatencyMs)} ms; ` +
           `retries ${JSON.stringify(Object.fromEntries(caller.retries))}; lease ${LEASE_MS} ms; ` +
-          `${moves} partitions changed leader after the kill; partitions restored from a snapshot by a running node: ` +
-          nodes.children.map((_, i) => nodes.lines(i, "restoring it from a snapshot").length).join(", "),
+          `${moves} partitions changed leader after the kill; partitions restored from snapshots, per node: ` +
+          nodes.children
+            .map((_, i) => nodes.lines(i, "partition restored from its snapshot").length)
+            .join(", "),
       );
       assert.deepEqual(violations, [], "every call applied exactly once");
       assert.ok(gap.gapMs < 25_000, `the stall is bounded: ${Math.round(gap.gapMs)} ms without an answer`);
