@@ -21,6 +21,8 @@ type Answer = { status: number; body: unknown };
 const SCRIPT: Step[] = [
   { method: "POST", path: "/Greeter/greet", body: "Ada" },
   { method: "GET", path: "/Greeter/hello" },
+  { method: "POST", path: "/Greeter/target" },
+  { method: "POST", path: "/Cart/c1/target" },
   { method: "POST", path: "/Greeter/fail" },
   { method: "POST", path: "/Greeter/stepFails" },
   { method: "POST", path: "/Greeter/order", body: { id: "o1", qty: 2 } },

@@ -12,6 +12,11 @@ export const greeter = restate.service({
       return text;
     },
     hello: async (_ctx: restate.Context) => "hello nobody",
+    // What the handler is told it runs: service, handler, no key; and its text form.
+    target: async (ctx: restate.Context) => {
+      const t = ctx.request().target;
+      return { service: t.service, handler: t.handler, key: t.key ?? null, text: String(t) };
+    },
     // A durable sleep: the attempt suspends (or waits) and the timer resumes it.
     nap: async (ctx: restate.Context) => {
       const before = await ctx.run("before", () => "awake");
@@ -75,6 +80,10 @@ export const cart = restate.object({
       ctx.clear("total");
     },
     count: shared(async (ctx: restate.ObjectSharedContext<CartState>) => (await ctx.get("total")) ?? 0),
+    target: shared(async (ctx: restate.ObjectSharedContext<CartState>) => {
+      const t = ctx.request().target;
+      return { service: t.service, handler: t.handler, key: t.key ?? null, text: String(t) };
+    }),
     untyped: async (ctx: restate.ObjectContext) => {
       const n = (await ctx.get<number>("n")) ?? 0;
       ctx.set("n", n + 1);
