@@ -115,7 +115,7 @@ void describe(
       // The tail: records after the last snapshot, which B must replay.
       for (let i = 0; i < 10; i++) await post(a.ingressUrl, `Counter/c${i % 5}/add`, 100);
       const tails = await positions();
-      const stored = await snapshots.appliedLsns(PARTITIONS);
+      const stored = await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => snapshots.appliedLsn(p)));
       await a.stop();
       const stateA = tables(path.join(dirA, "store.db"));
 

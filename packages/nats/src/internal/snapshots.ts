@@ -116,14 +116,10 @@ export class JetStreamSnapshots {
     return retrying(() => this.#os.info(name), this.#retryMs);
   }
 
-  /** The applied LSN of each partition's stored snapshot (0 where there is none). */
-  async appliedLsns(partitions: number): Promise<number[]> {
-    return Promise.all(
-      Array.from({ length: partitions }, async (_, p) => {
-        const info = await this.#info(objectName(p));
-        return info === null || info.deleted ? 0 : (descriptionOf(info.description)?.appliedLsn ?? 0);
-      }),
-    );
+  /** The applied LSN of a partition's stored snapshot (0 where there is none), from its description alone. */
+  async appliedLsn(partition: number): Promise<number> {
+    const info = await this.#info(objectName(partition));
+    return info === null || info.deleted ? 0 : (descriptionOf(info.description)?.appliedLsn ?? 0);
   }
 }
 

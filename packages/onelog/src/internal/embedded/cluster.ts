@@ -29,8 +29,8 @@ export interface SnapshotStore {
   put(snapshot: PartitionSnapshot): Promise<{ readonly appliedLsn: number }>;
   /** The latest snapshot of a partition, or undefined. */
   latest(partition: number): Promise<PartitionSnapshot | undefined>;
-  /** The applied LSN of each partition's latest snapshot (0 where there is none). */
-  appliedLsns(partitions: number): Promise<number[]>;
+  /** The applied LSN of a partition's latest snapshot (0 where there is none), without fetching it. */
+  appliedLsn(partition: number): Promise<number>;
 }
 
 /** What a cluster gives a node; see the header. */

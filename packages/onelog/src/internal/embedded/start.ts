@@ -260,8 +260,7 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
             cluster: {
               peers: cluster.peers,
               catchUp: async (p: number) => {
-                const stored = await cluster.snapshots.appliedLsns(meta.partitions);
-                await restorePartition(cluster, stores, p, stored[p]!, logger);
+                await restorePartition(cluster, stores, p, await cluster.snapshots.appliedLsn(p), logger);
               },
             },
           }),
@@ -315,7 +314,7 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
     let compacting: Promise<void> = Promise.resolve();
     const compact = async () => {
       if (cluster !== undefined) {
-        const round = compactCluster(cluster, stores, (p) => engine.processors[p]!.isLeader, trimPoints);
+        const round = compactCluster(cluster, stores, (p) => engine.leads(p), trimPoints);
         compacting = round.then(
           () => undefined,
           () => undefined,

@@ -9,7 +9,7 @@
  *
  * Invariants:
  * 1. A node answers only for the partitions whose processor leads them here
- *    (`engine.processors[p].isLeader`): never from a follower's copy, so answers stay right when a
+ *    (`engine.leads(p)`): never from a follower's copy, so answers stay right when a
  *    node keeps a current store only for what it leads.
  * 2. An answer covers every partition, or is a 503 (OL1050) naming the partitions no answer
  *    covered and the nodes that did not answer: never partial data presented as whole.
@@ -119,7 +119,7 @@ export class ClusterAdmin {
   }
 
   leads(partition: number): boolean {
-    return this.o.engine.processors[partition]?.isLeader === true;
+    return this.o.engine.leads(partition);
   }
 
   /** What another node (or this one) asks. */

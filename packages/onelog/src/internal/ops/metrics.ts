@@ -97,7 +97,7 @@ export class Metrics implements ProcessorObserver {
         const s = current();
         if (s === undefined) return;
         // A cluster node's store of a partition it does not lead is not current (cluster.ts, invariant 1).
-        const counts = s.sql.countByStatus((p) => s.engine.processors[p]?.isLeader === true);
+        const counts = s.sql.countByStatus((p) => s.engine.leads(p));
         for (const s of STATES) this.set({ status: s }, counts.get(s) ?? 0);
       },
     });
@@ -147,7 +147,7 @@ export class Metrics implements ProcessorObserver {
       },
     );
     perPartition("onelog_partition_leader", "1 while this process leads the partition", (s, p) =>
-      s.engine.processors[p]?.isLeader === true ? 1 : 0,
+      s.engine.leads(p) ? 1 : 0,
     );
     perPartition(
       "onelog_attempts_running",

@@ -358,7 +358,6 @@ export class SqlIntrospection {
   private readonly maxRows: number;
   private readonly journalQuery: Database.Statement<[string]>;
   private readonly journalMetaQuery: Database.Statement<[string]>;
-  private readonly countQuery: Database.Statement<[]>;
   private readonly stateQuery: Database.Statement<[string, string]>;
 
   private readonly registry: RegistryView;
@@ -409,9 +408,6 @@ export class SqlIntrospection {
       this.stateQuery = this.db
         .prepare("SELECT name, value FROM main.state WHERE service = ? AND key = ? ORDER BY name")
         .raw();
-      this.countQuery = this.db.prepare(
-        "SELECT partition, state, count(*) AS n FROM main.invocation_status GROUP BY partition, state",
-      );
     } catch (e) {
       this.db.close();
       throw e;
@@ -493,9 +489,11 @@ export class SqlIntrospection {
 
   /** Invocations by status, as committed, in the partitions `counted` accepts (metrics). */
   countByStatus(counted: (partition: number) => boolean = () => true): Map<string, number> {
-    const rows = this.countQuery.all() as { partition: number; state: string; n: number }[];
     const counts = new Map<string, number>();
-    for (const r of rows) if (counted(r.partition)) counts.set(r.state, (counts.get(r.state) ?? 0) + r.n);
+    for (const [partition, byState] of Object.entries(this.invocationCountsByPartition({}))) {
+      if (!counted(Number(partition))) continue;
+      for (const [state, n] of Object.entries(byState)) counts.set(state, (counts.get(state) ?? 0) + n);
+    }
     return counts;
   }
 
