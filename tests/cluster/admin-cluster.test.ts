@@ -384,7 +384,7 @@ void describe(
 
     void it("a node that does not answer makes the answers a 503 that names it, within the timeout", async () => {
       // Node 2 keeps its leases and stops answering its channel (as a stalled node would).
-      const stop = clusters[2]!.nodes!.serve(() => new Promise(() => undefined));
+      const stop = clusters[2]!.nodes.serve(() => new Promise(() => undefined));
       try {
         const started = Date.now();
         const r = await http("POST", `${admin(0)}/query`, {

@@ -62,6 +62,12 @@ export class GroupProcess {
         return lines.length >= count ? lines[count - 1] : undefined;
       },
       60_000,
-    );
+    ).catch((e: unknown) => {
+      // What the process said explains why it never served (a port taken, a slow start, a crash).
+      const said = `${this.stdout.slice(-1500)}\n--- stderr ---\n${this.stderr.slice(-3000)}`;
+      throw new Error(
+        `${e instanceof Error ? e.message : String(e)}; exit code so far ${this.child.exitCode}; it printed:\n${said}`,
+      );
+    });
   }
 }

@@ -46,9 +46,9 @@ export interface ClusterBackend {
   readonly peers: PartitionPeers;
   /**
    * The other nodes: who leads what, and a request channel to them (cluster-nodes.ts). The admin
-   * endpoint uses it to answer for the whole cluster; without it, it answers from this node only.
+   * endpoint uses it to answer for the whole cluster.
    */
-  readonly nodes?: ClusterNodes;
+  readonly nodes: ClusterNodes;
   /** This node's leadership; `lastEpoch` reads the local stores. */
   leadership(lastEpoch: (partition: number) => number): Promise<Leadership & { close(): Promise<void> }>;
   /** Closes the log and the connection. */

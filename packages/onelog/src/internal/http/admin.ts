@@ -56,11 +56,6 @@ export interface AdminOptions {
   readonly storePath: string;
   /** `<dataDir>/log.db`, whose size the metrics report; none on a cluster node. */
   readonly logPath?: string;
-  /**
-   * A cluster node (docs/cluster.md): it follows every partition and leads some, so /health asks
-   * that each partition be followed without failure and have a leader somewhere, not here.
-   */
-  readonly follower?: boolean;
   /** When set, every path but /health needs `Authorization: Bearer <token>`. */
   readonly token?: string;
   /** Served at /metrics; the admin attaches its sources at listen. */
@@ -453,12 +448,8 @@ export class Admin {
       });
       return;
     }
-    // One process leads every partition it has; a cluster node follows them all and leads some:
-    // there a partition is well when this node applies it and some node announced itself leader.
-    const ok =
-      this.options.follower === true
-        ? partitions.every((p) => !p.failed && p.leader_epoch > 0)
-        : partitions.every((p) => p.leader);
+    // One process leads every partition.
+    const ok = partitions.every((p) => p.leader);
     this.send(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable", partitions });
   }
 
