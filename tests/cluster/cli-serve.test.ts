@@ -4,11 +4,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { JetStreamLog } from "../../packages/nats/src/index.js";
 import { eventually, freePort, http, removeTmpDirs, tmpDir } from "../integration/admin-harness.js";
-import { CLI_NODE_ARGS, GroupProcess, ROOT, cleanEnv } from "../integration/cli-harness.js";
+import { CLI_NODE_ARGS, GroupProcess, ROOT, cleanEnv, servicesFile } from "../integration/cli-harness.js";
 import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
 
 const skip = natsSkip();
@@ -27,22 +26,6 @@ class Node extends GroupProcess {
       // already gone
     }
   }
-}
-
-function servicesFile(dir: string): string {
-  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
-  const file = path.join(dir, "services.ts");
-  const onelogSource = pathToFileURL(path.join(ROOT, "packages/onelog/src/index.ts")).href;
-  fs.writeFileSync(
-    file,
-    `import * as onelog from ${JSON.stringify(onelogSource)};
-export const greeter = onelog.service({
-  name: "Greeter",
-  handlers: { greet: async (ctx: onelog.Context, name: string) => \`hi \${name}\` },
-});
-`,
-  );
-  return file;
 }
 
 /** The partitions a node leads now, from its /metrics. */
@@ -69,7 +52,7 @@ void describe(
 
     void it("takes --compact-interval-ms and --lease-ms from flags and from a config file", async (t) => {
       const dir = tmpDir("cli-cluster");
-      const file = servicesFile(dir);
+      const file = servicesFile(dir, "hi");
       const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
       const url = nats!.urls.join(",");
       const a = new Node([

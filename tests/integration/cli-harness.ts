@@ -2,8 +2,9 @@
 // in its own process group (as a shell runs a foreground command, so Ctrl-C can signal the group
 // and nothing outlives the test), with its output collected and its banner awaited.
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { eventually } from "./admin-harness.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -70,4 +71,43 @@ export class GroupProcess {
       );
     });
   }
+}
+
+/**
+ * Writes `<dir>/services.ts` (and a package.json making it ESM), the file the CLI tests serve: a
+ * Greeter whose `greet` answers `<greeting> <name>` from a step and whose `slow` sleeps 30 minutes,
+ * and a Counter object (default export). Returns its path.
+ */
+export function servicesFile(dir: string, greeting: string): string {
+  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
+  const file = path.join(dir, "services.ts");
+  const onelogSource = pathToFileURL(path.join(ROOT, "packages/onelog/src/index.ts")).href;
+  fs.writeFileSync(
+    file,
+    `import * as onelog from ${JSON.stringify(onelogSource)};
+export const greeter = onelog.service({
+  name: "Greeter",
+  handlers: {
+    greet: async (ctx: onelog.Context, name: string) => ctx.run("compose", () => \`${greeting} \${name}\`),
+    slow: async (ctx: onelog.Context, name: string) => {
+      await ctx.sleep({ minutes: 30 });
+      return name;
+    },
+  },
+});
+export default [
+  onelog.object({
+    name: "Counter",
+    handlers: {
+      add: async (ctx: onelog.ObjectContext, n: number) => {
+        const v = ((await ctx.get<number>("count")) ?? 0) + n;
+        ctx.set("count", v);
+        return v;
+      },
+    },
+  }),
+];
+`,
+  );
+  return file;
 }

@@ -3,10 +3,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import * as onelog from "onelog";
 import { eventually, freePort, http, removeTmpDirs, startServer, tmpDir } from "./admin-harness.js";
-import { CLI_NODE_ARGS, cleanEnv, cli, GroupProcess, ROOT } from "./cli-harness.js";
+import { CLI_NODE_ARGS, cleanEnv, cli, GroupProcess, ROOT, servicesFile } from "./cli-harness.js";
 
 /** A long-running CLI (`dev`, `serve`), in its own process group so nothing outlives the test. */
 class Daemon extends GroupProcess {
@@ -31,40 +30,6 @@ class Daemon extends GroupProcess {
       clearTimeout(timer);
     }
   }
-}
-
-function servicesFile(dir: string, greeting: string): string {
-  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
-  const file = path.join(dir, "services.ts");
-  const onelogSource = pathToFileURL(path.join(ROOT, "packages/onelog/src/index.ts")).href;
-  fs.writeFileSync(
-    file,
-    `import * as onelog from ${JSON.stringify(onelogSource)};
-export const greeter = onelog.service({
-  name: "Greeter",
-  handlers: {
-    greet: async (ctx: onelog.Context, name: string) => ctx.run("compose", () => \`${greeting} \${name}\`),
-    slow: async (ctx: onelog.Context, name: string) => {
-      await ctx.sleep({ minutes: 30 });
-      return name;
-    },
-  },
-});
-export default [
-  onelog.object({
-    name: "Counter",
-    handlers: {
-      add: async (ctx: onelog.ObjectContext, n: number) => {
-        const v = ((await ctx.get<number>("count")) ?? 0) + n;
-        ctx.set("count", v);
-        return v;
-      },
-    },
-  }),
-];
-`,
-  );
-  return file;
 }
 
 let dev: Daemon;
