@@ -12,11 +12,21 @@
  *    write is skipped), so the log's trim point, which follows the stored snapshot, is covered.
  * 3. The applied LSN, partition and store format travel in the object's description, checked
  *    on read together with the object store's SHA-256 digest of the bytes.
+ * 4. A read never waits for good: a snapshot replaced while it is read loses its chunks (the
+ *    object store purges them), and the client's reader would wait for them forever. A read
+ *    that has not finished in its time (a base plus its size at 1 MB/s) is cancelled and made
+ *    again, of the object that is there then.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Objm, type ObjectStore } from "@nats-io/obj";
+import { Objm, type ObjectResult, type ObjectStore } from "@nats-io/obj";
 import type { PartitionSnapshot } from "onelog/internal";
 import { retrying } from "./nats-errors.js";
+
+/** How long a snapshot read may take: this, plus its size at READ_BYTES_PER_MS (invariant 4). */
+const READ_BASE_MS = 5_000;
+const READ_BYTES_PER_MS = 1_000;
+/** Reads of a partition's latest snapshot before `latest` gives up. */
+const READ_TRIES = 5;
 
 /** Options of {@link JetStreamSnapshots}. */
 export interface JetStreamSnapshotsOptions {
@@ -28,6 +38,8 @@ export interface JetStreamSnapshotsOptions {
   readonly replicas?: number;
   /** How long each call retries while JetStream answers slowly (timeouts, 503) (default 30 s). */
   readonly retryMs?: number;
+  /** How long a snapshot read may take besides its size at 1 MB/s (default 5 s; invariant 4). */
+  readonly readBaseMs?: number;
 }
 
 interface Description {
@@ -47,10 +59,12 @@ interface Description {
 export class JetStreamSnapshots {
   readonly #os: ObjectStore;
   readonly #retryMs: number;
+  readonly #readBaseMs: number;
 
-  private constructor(os: ObjectStore, retryMs: number) {
+  private constructor(os: ObjectStore, retryMs: number, readBaseMs: number) {
     this.#os = os;
     this.#retryMs = retryMs;
+    this.#readBaseMs = readBaseMs;
   }
 
   /** Opens (or creates) the bucket. Rejects if JetStream cannot be reached. */
@@ -64,7 +78,7 @@ export class JetStreamSnapshots {
         }),
       retryMs,
     );
-    return new JetStreamSnapshots(os, retryMs);
+    return new JetStreamSnapshots(os, retryMs, options.readBaseMs ?? READ_BASE_MS);
   }
 
   /**
@@ -94,22 +108,34 @@ export class JetStreamSnapshots {
 
   /**
    * The latest snapshot of a partition, or undefined if none was stored. Rejects if the object
-   * is damaged (its digest or description does not match).
+   * is damaged (its digest or description does not match), or if it could not be read whole in
+   * {@link READ_TRIES} tries (invariant 4).
    */
   async latest(partition: number): Promise<PartitionSnapshot | undefined> {
     const name = objectName(partition);
-    const info = await this.#info(name);
-    if (info === null || info.deleted) return undefined;
-    const description = descriptionOf(info.description);
-    if (description === undefined || description.partition !== partition) {
-      throw new Error(
-        `snapshot ${name}: its description ${JSON.stringify(info.description)} is not onelog's`,
-      );
+    for (let tries = 1; ; tries++) {
+      const got = await retrying(() => this.#os.get(name), this.#retryMs);
+      if (got === null) return undefined;
+      // The description of the object being read, not of one read before (it may be replaced).
+      const description = descriptionOf(got.info.description);
+      if (description === undefined || description.partition !== partition) {
+        void got.data.cancel().catch(() => {});
+        throw new Error(
+          `snapshot ${name}: its description ${JSON.stringify(got.info.description)} is not onelog's`,
+        );
+      }
+      const withinMs = this.#readBaseMs + got.info.size / READ_BYTES_PER_MS;
+      const bytes = await readWithin(got, withinMs);
+      if (bytes !== undefined) {
+        return { partition, appliedLsn: description.appliedLsn, format: description.format, bytes };
+      }
+      if (tries >= READ_TRIES) {
+        throw new Error(
+          `snapshot ${name}: not read whole in ${READ_TRIES} tries of ${Math.round(withinMs)} ms`,
+        );
+      }
+      // Replaced while it was read: read the newer one.
     }
-    // getBlob checks the object store's SHA-256 digest and rejects on a mismatch.
-    const bytes = await retrying(() => this.#os.getBlob(name), this.#retryMs);
-    if (bytes === null) return undefined;
-    return { partition, appliedLsn: description.appliedLsn, format: description.format, bytes };
   }
 
   #info(name: string) {
@@ -143,4 +169,31 @@ function descriptionOf(text: string | undefined): Description | undefined {
     // Not ours.
   }
   return undefined;
+}
+
+/**
+ * The object's bytes, or undefined if they did not all arrive within `ms` (the read is cancelled).
+ * Rejects if they arrived and fail the object store's digest check.
+ */
+async function readWithin(got: ObjectResult, ms: number): Promise<Uint8Array | undefined> {
+  const reader = got.data.getReader();
+  const chunks: Uint8Array[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), late]);
+      if (next === "late") {
+        void reader.cancel().catch(() => {});
+        return undefined;
+      }
+      if (next.done) break;
+      if (next.value.length > 0) chunks.push(next.value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const error = await got.error;
+  if (error) throw error;
+  return Buffer.concat(chunks);
 }
