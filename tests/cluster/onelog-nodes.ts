@@ -136,8 +136,18 @@ export class OnelogNodes {
       // 'lost' line, so a count may run high; this is a wait, not a check.
       if (sum >= partitions && counts.every((n) => n >= Math.floor(partitions / up.length)))
         return performance.now() - started;
-      if (performance.now() - started > timeoutMs)
-        throw new Error(`partitions not spread after ${timeoutMs} ms: ${JSON.stringify(counts)}`);
+      if (performance.now() - started > timeoutMs) {
+        // What each node said this lifetime (leads, losses, warnings), for the failure's message.
+        const said = up.flatMap((i) => {
+          const life = this.current[i]?.life;
+          return this.children[i]!.stderr.filter((l) => l.life === life)
+            .slice(-25)
+            .map((l) => `node-${i}: ${l.line.slice(0, 300)}`);
+        });
+        throw new Error(
+          `partitions not spread after ${timeoutMs} ms: ${JSON.stringify(counts)}; the nodes said:\n${said.join("\n")}`,
+        );
+      }
       await sleep(50);
     }
   }

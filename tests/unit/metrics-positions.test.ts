@@ -30,6 +30,7 @@ describe("Metrics: log positions per scrape", () => {
         isLeader: true,
         runningAttempts: 0,
       })),
+      leads: () => true,
     } as unknown as MetricSources["engine"];
     const sql = { countByStatus: () => new Map() } as unknown as MetricSources["sql"];
     const metrics = new Metrics({ defaultMetrics: false });
