@@ -82,6 +82,9 @@ export interface NatsNode {
   readonly log: string[];
 }
 
+/** How many times {@link NatsCluster.start} tries before it gives up. */
+const START_ATTEMPTS = 3;
+
 /** Options of {@link startNats}. */
 export interface StartNatsOptions {
   /** 1 (a single server, R1 only) or 3 (a JetStream cluster with routes, R1 or R3). */
@@ -119,9 +122,37 @@ export class NatsCluster {
     return this.nodes.map((n) => n.url);
   }
 
+  /**
+   * Starts the servers; a start that fails (a server that exits before it is ready, JetStream
+   * not ready in time) is logged with the servers' output and made again on fresh ports and a
+   * fresh dir, up to {@link START_ATTEMPTS} times. A free port found by binding and closing it
+   * can be taken by another process before nats-server binds it; a second try costs less than
+   * a flaky suite.
+   */
   static async start(options: StartNatsOptions): Promise<NatsCluster> {
     const bin = findNatsServer();
     if (bin === undefined) throw new Error(MISSING);
+    for (let attempt = 1; ; attempt++) {
+      const startedAt = Date.now();
+      try {
+        const cluster = await NatsCluster.#startOnce(bin, options);
+        if (attempt > 1 || Date.now() - startedAt > 10_000) {
+          console.error(
+            `nats-harness: ${options.servers} nats-server(s) ready after ${Date.now() - startedAt} ms (attempt ${attempt})`,
+          );
+        }
+        return cluster;
+      } catch (error) {
+        console.error(
+          `nats-harness: starting ${options.servers} nats-server(s) failed after ${Date.now() - startedAt} ms ` +
+            `(attempt ${attempt} of ${START_ATTEMPTS}): ${error instanceof Error ? error.message : String(error)}`,
+        );
+        if (attempt >= START_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  static async #startOnce(bin: string, options: StartNatsOptions): Promise<NatsCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onelog-nats-"));
     const nodes: NatsNode[] = [];
     for (let i = 0; i < options.servers; i++) {
@@ -243,7 +274,12 @@ export class NatsCluster {
     await new Promise<void>((resolve, reject) => {
       let buffered = "";
       const timer = setTimeout(
-        () => reject(new Error(`nats-server ${node.name} not listening after ${this.#readyTimeoutMs} ms`)),
+        () =>
+          reject(
+            new Error(
+              `nats-server ${node.name} not listening after ${this.#readyTimeoutMs} ms:\n${node.log.slice(-20).join("\n")}`,
+            ),
+          ),
         this.#readyTimeoutMs,
       );
       proc.stderr.setEncoding("utf8");
