@@ -10,6 +10,7 @@ import { silentLogger } from "../../packages/onelog/src/internal/ops/logger.js";
 import { MemoryLog } from "../../packages/onelog/src/internal/log/memory-log.js";
 import { MemoryStore } from "../../packages/onelog/src/internal/partition/store/memory-store.js";
 import { partitionOfKey } from "../../packages/onelog/src/internal/partition/ids.js";
+import { stateVersion } from "../../packages/onelog/src/internal/partition/state-version.js";
 import type { Leadership, LeadershipGrant } from "../../packages/onelog/src/internal/partition/leadership.js";
 import {
   PeerUnavailableError,
@@ -40,6 +41,8 @@ const slow = onelog.object({
 /** Places each partition on one node; a node's `acquire` waits until a partition is placed on it. */
 class PlacedLeadership {
   readonly owner = new Map<number, string>();
+  /** When each grant of a partition was handed out (performance.now()). */
+  readonly grantedAt = new Map<number, number[]>();
   #epoch = 0;
   #granted = new Map<number, number>();
   #held = new Map<number, AbortController>();
@@ -59,6 +62,7 @@ class PlacedLeadership {
         const revoke = new AbortController();
         this.#held.set(partition, revoke);
         this.#granted.set(partition, this.grants(partition) + 1);
+        this.grantedAt.set(partition, [...(this.grantedAt.get(partition) ?? []), performance.now()]);
         return { partition, epoch: ++this.#epoch, node, revoked: revoke.signal } satisfies LeadershipGrant;
       },
       release: async (grant) => {
@@ -88,19 +92,32 @@ class PlacedLeadership {
   }
 }
 
-/** Partition requests in memory: whoever serves a partition answers it. */
+/**
+ * Partition requests in memory: whoever serves a partition answers it; an answer later than the
+ * request's timeout is lost, as with NATS request/reply.
+ */
 class MemoryPeers {
   readonly serving = new Map<number, (body: Uint8Array) => Promise<Uint8Array>>();
   readonly asked: number[] = [];
+  /** Who asked which partition, when (performance.now()). */
+  readonly log: { node: string; partition: number; at: number }[] = [];
 
-  for(): PartitionPeers {
+  for(node = ""): PartitionPeers {
     return {
-      request: async (partition, body) => {
+      request: async (partition, body, timeoutMs) => {
         this.asked.push(partition);
+        this.log.push({ node, partition, at: performance.now() });
         const answer = this.serving.get(partition);
         if (answer === undefined)
-          throw new PeerUnavailableError(partition, `nobody serves partition ${partition}`);
-        return answer(body);
+          throw new PeerUnavailableError(partition, `nobody serves partition ${partition}`, false);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new PeerUnavailableError(partition, `no answer in ${timeoutMs} ms`, true)),
+            timeoutMs,
+          );
+        });
+        return Promise.race([answer(body), late]).finally(() => clearTimeout(timer));
       },
       serve: async (partition, answer) => {
         this.serving.set(partition, answer);
@@ -117,15 +134,45 @@ async function until(what: string, ok: () => boolean): Promise<void> {
   assert.ok(ok(), what);
 }
 
+/** Like {@link until}, for conditions that take seconds. */
+async function untilWithin(ms: number, what: string, ok: () => boolean): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!ok() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(ok(), what);
+}
+
 /** A key of `service` whose partition is `p`. */
 function keyOn(service: string, p: number, prefix: string): string {
   for (let i = 0; ; i++)
     if (partitionOfKey(service, `${prefix}${i}`, PARTITIONS) === p) return `${prefix}${i}`;
 }
 
+/**
+ * A memory log whose next `slowAppends` appends are acknowledged `delayMs` late (a JetStream
+ * publish retried through a stream leader's election): stored at once, or, with `storeLate`,
+ * stored only then.
+ */
+class SlowAckLog extends MemoryLog {
+  slowAppends = 0;
+  delayMs = 0;
+  storeLate = false;
+  override async append(p: number, entries: Parameters<MemoryLog["append"]>[1]): Promise<number[]> {
+    if (this.slowAppends === 0) return super.append(p, entries);
+    this.slowAppends--;
+    const pause = () => new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.storeLate) await pause();
+    const lsns = await super.append(p, entries);
+    if (!this.storeLate) await pause();
+    return lsns;
+  }
+}
+
 /** Nodes a and b on one log, a granted partition 0 and b partition 1; `storeOf` makes their stores. */
-async function twoNodes(storeOf: (node: string, p: number) => MemoryStore = (_, p) => new MemoryStore(p)) {
-  const log = new MemoryLog({ partitions: PARTITIONS });
+async function twoNodes(
+  storeOf: (node: string, p: number) => MemoryStore = (_, p) => new MemoryStore(p),
+  catchUp: (node: string, p: number) => Promise<void> = async () => {},
+) {
+  const log = new SlowAckLog({ partitions: PARTITIONS });
   const leadership = new PlacedLeadership();
   leadership.owner.set(0, "a");
   leadership.owner.set(1, "b");
@@ -139,12 +186,12 @@ async function twoNodes(storeOf: (node: string, p: number) => MemoryStore = (_, 
       clock: systemClock,
       logger: silentLogger,
       services: [counter, slow],
-      cluster: { peers: peers.for(), catchUp: async () => {} },
+      cluster: { peers: peers.for(node), catchUp: (p) => catchUp(node, p) },
     }).then((engine) => ({ engine, stores }));
   };
   const a = await start("a");
   const b = await start("b");
-  return { a, b, leadership, peers, stop: () => Promise.all([a.engine.stop(), b.engine.stop()]) };
+  return { a, b, log, leadership, peers, stop: () => Promise.all([a.engine.stop(), b.engine.stop()]) };
 }
 
 /** {@link twoNodes}, once each leads its partition. */
@@ -261,14 +308,120 @@ void describe("Engine in cluster mode: each node applies the partitions it leads
         argument: enc(7),
       });
       await until("a's partition 0 stopped", () => !a.engine.leads(0));
+      const stoppedAt = performance.now();
       const grantsBefore = leadership.grants(0);
-      await new Promise((r) => setTimeout(r, 1_500));
-      const grants = leadership.grants(0) - grantsBefore;
-      assert.ok(grants >= 1 && grants <= 2, `asked again ${grants} times in 1.5 s (1 s, then 2 s apart)`);
+      // Timers are only ever late, so the pauses are at least 1 s, then 2 s (a loop has none).
+      await untilWithin(
+        10_000,
+        "asked for partition 0 twice more",
+        () => leadership.grants(0) >= grantsBefore + 2,
+      );
+      const [first, second] = leadership.grantedAt.get(0)!.slice(grantsBefore);
+      assert.ok(
+        first! - stoppedAt >= 900,
+        `asked again ${(first! - stoppedAt).toFixed(0)} ms after it stopped`,
+      );
+      assert.ok(second! - first! >= 1_900, `then ${(second! - first!).toFixed(0)} ms later`);
       broken = false;
       await until("a leads partition 0 again", () => a.engine.leads(0));
       assert.deepEqual(value(await b.engine.attach(sent.invocationId)), 7);
     } finally {
+      await stop();
+    }
+  });
+  void it("a partition whose catch-up keeps failing is asked for again ever more slowly, not in a loop", async () => {
+    const catchUps: number[] = [];
+    const { a, stop } = await twoNodes(undefined, async (node, p) => {
+      if (node !== "a" || p !== 0) return;
+      catchUps.push(performance.now());
+      throw new Error("no snapshot covers the gap");
+    });
+    try {
+      await untilWithin(10_000, "catch-up tried three times", () => catchUps.length >= 3);
+      const [x, y, z] = catchUps;
+      assert.ok(
+        y! - x! >= 900 && z! - y! >= 1_900,
+        `tried at +0, +${(y! - x!).toFixed(0)}, +${(z! - x!).toFixed(0)} ms`,
+      );
+      assert.equal(a.engine.leads(0), false);
+    } finally {
+      await stop();
+    }
+  });
+
+  void it("a write asked of a leader whose append is acknowledged late is done once: a repeat joins it", async () => {
+    const { b, log, peers, stop } = await twoNodesLeading();
+    try {
+      const key = keyOn("Counter", 0, "p");
+      // b asks a (partition 0's leader) to patch the key, expecting the empty state; a's append
+      // is stored at once and acknowledged after b's try timed out (3 s), so b asks again.
+      log.slowAppends = 1;
+      log.delayMs = 3_500;
+      const asked = peers.log.length;
+      const patched = await b.engine.patchState(
+        "Counter",
+        key,
+        [{ name: "count", value: enc(41) }],
+        stateVersion([]),
+      );
+      assert.ok(
+        peers.log.slice(asked).filter((x) => x.node === "b" && x.partition === 0).length >= 2,
+        "b asked again",
+      );
+      assert.ok("ok" in patched, `the patch was answered ${JSON.stringify(patched)}`);
+      const target = { service: "Counter", handler: "add", key };
+      assert.deepEqual(value((await b.engine.call({ target, argument: enc(1) })).result), 42);
+
+      // An idempotent send asked the same way is accepted, not "previously accepted" by itself.
+      log.slowAppends = 1;
+      const sent = await b.engine.send({ target, argument: enc(8), idempotencyKey: "late" });
+      assert.equal(sent.previouslyAccepted, false);
+      assert.deepEqual(value(await b.engine.attach(sent.invocationId)), 50);
+    } finally {
+      await stop();
+    }
+  });
+
+  void it("a call whose Invoke is still being appended when its partition moves is answered, not 404", async () => {
+    const { a, b, log, leadership, stop } = await twoNodesLeading();
+    try {
+      const key = keyOn("Slow", 0, "h");
+      // Stored 4 s late: longer than a new leader says "not found" before it answers 404 (3 s).
+      log.slowAppends = 1;
+      log.delayMs = 4_000;
+      log.storeLate = true;
+      const call = a.engine.call({ target: { service: "Slow", handler: "run", key }, argument: enc(null) });
+      await new Promise((r) => setTimeout(r, 50));
+      leadership.move(0, "b");
+      await until("b leads partition 0", () => b.engine.leads(0));
+      await untilWithin(10_000, "the handler runs on b", () => gates.has(key));
+      gates.get(key)!();
+      assert.deepEqual(value((await call).result), `done ${key}`);
+    } finally {
+      gates.clear();
+      await stop();
+    }
+  });
+
+  void it("a request held for another node is answered when its partition moves, and the old leader stops asking", async () => {
+    const { b, leadership, peers, stop } = await twoNodesLeading();
+    try {
+      const key = keyOn("Slow", 0, "o");
+      // b's call waits on a, which leads partition 0; then partition 0 moves to b.
+      const call = b.engine.call({ target: { service: "Slow", handler: "run", key }, argument: enc(null) });
+      await until("the handler runs on a", () => gates.has(key));
+      gates.delete(key);
+      leadership.move(0, "b");
+      await until("b leads partition 0", () => b.engine.leads(0));
+      const movedAt = performance.now();
+      await untilWithin(10_000, "the handler runs again on b", () => gates.has(key));
+      await new Promise((r) => setTimeout(r, 1_000));
+      const fromA = peers.log.filter((x) => x.node === "a" && x.partition === 0 && x.at > movedAt);
+      assert.equal(fromA.length, 0, "a has no caller of its own: it asks nobody about the call");
+      gates.get(key)!();
+      assert.deepEqual(value((await call).result), `done ${key}`);
+    } finally {
+      gates.clear();
       await stop();
     }
   });

@@ -35,6 +35,11 @@ export function isTransient(error: unknown): boolean {
   return error instanceof Error && error.name === "JetStreamNotEnabled";
 }
 
+/** Nobody subscribes to the subject: the request reached no one. */
+export function isNoResponders(error: unknown): boolean {
+  return error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders());
+}
+
 /**
  * JetStream cannot place a replicated stream right now: fewer servers of the cluster are known to
  * be up than it has replicas (one is restarting, or missed heartbeats on a loaded machine). It

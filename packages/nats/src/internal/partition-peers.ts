@@ -6,7 +6,7 @@
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { LogError, PeerUnavailableError, type PartitionPeers } from "onelog/internal";
-import { isClosed, isTransient, messageOf } from "./nats-errors.js";
+import { isClosed, isNoResponders, isTransient, messageOf } from "./nats-errors.js";
 
 export class NatsPartitionPeers implements PartitionPeers {
   readonly #nc: NatsConnection;
@@ -29,6 +29,7 @@ export class NatsPartitionPeers implements PartitionPeers {
         throw new PeerUnavailableError(
           partition,
           `partition ${partition}: no leader answered (${messageOf(error)})`,
+          !isNoResponders(error),
         );
       }
       if (isClosed(error))

@@ -124,6 +124,12 @@ const PEER_WAIT_MS = 5_000;
 const PEER_SLACK_MS = 3_000;
 /** How long a node keeps asking while a partition has no leader (a lease moving) before it gives up. */
 const PEER_UNAVAILABLE_MS = 30_000;
+/**
+ * How long a leader keeps its answer to a write asked by another node (send, operate, patch), so
+ * that a repeat of the request, sent because the answer was late or lost, gets that answer
+ * instead of doing the write again: longer than the asker waits for a try plus its pause.
+ */
+const PEER_REPEAT_MS = PEER_WAIT_MS + PEER_SLACK_MS + 2_000;
 
 /** Where remote deployments are registered and how they are reached. */
 export interface RemoteOptions {
@@ -173,6 +179,15 @@ export class Engine {
   private readonly leading: Promise<void>[] = [];
   /** Cluster mode: the partition of each state patch waiting here (handOver). */
   private readonly patchPartitions = new Map<string, number>();
+  /**
+   * Cluster mode: waiters that hold another node's request (within), with what ends the hold
+   * early; a hand-over ends it, and the asking node asks the new leader itself.
+   */
+  private readonly peerHeld = new Map<(r: Result) => void, () => void>();
+  /** Cluster mode: invocations whose Invoke this node is appending (callHere), until it lands. */
+  private readonly pendingInvokes = new Map<string, Promise<number>>();
+  /** Cluster mode: answers to other nodes' writes by request id (answerPeer), oldest first. */
+  private readonly peerAnswers = new Map<string, { answer: Promise<PeerAnswer>; settledAt?: number }>();
   /** Every service the engine knows, by name (changes as deployments are registered). */
   readonly services = new Map<string, RegisteredService>();
   /** Every handler, by `service/handler` (the processors read this same map). */
@@ -323,10 +338,14 @@ export class Engine {
         continue;
       }
       let stopServing: (() => Promise<void>) | undefined;
+      /** This round built a processor (until then, `this.processors[p]` is an earlier round's). */
+      let built = false;
+      let erred = false;
       try {
         await cluster.catchUp(p);
         if (this.stopping || grant.revoked.aborted) continue;
         this.replaceProcessor(p);
+        built = true;
         const processor = this.processors[p]!;
         await processor.follow();
         await processor.lead(grant);
@@ -334,6 +353,7 @@ export class Engine {
         logger.info({ partition: p, epoch: grant.epoch }, "leading partition");
         await processor.deposed();
       } catch (e) {
+        erred = true;
         if (!this.stopping) logger.warn({ partition: p, err: e }, "partition not led; asking again");
       } finally {
         await stopServing?.().catch(() => {});
@@ -341,11 +361,13 @@ export class Engine {
         await this.leadership.release(grant);
         this.handOver(p);
       }
-      // A failed apply (a broken invariant, processor.ts invariant 3) fails again on any node:
-      // ask again more and more slowly rather than replay the log in a loop. (A log trimmed
-      // past the store between catch-up and replay is not one: the next catch-up restores it.)
+      // A failed catch-up (no snapshot covers the gap, one this version cannot read) or a failed
+      // apply (a broken invariant, processor.ts invariant 3) fails again on any node: ask again
+      // more and more slowly rather than take the lease and fail in a loop. (A log trimmed past
+      // the store between catch-up and replay is not one: the next catch-up restores it.)
       const processor = this.processors[p]!;
-      failures = processor.failed && !processor.behindTrimPoint ? failures + 1 : 0;
+      const trimmed = built && processor.behindTrimPoint;
+      failures = (erred || (built && processor.failed)) && !trimmed ? failures + 1 : 0;
       if (failures > 0 && !this.stopping) {
         const delay = Math.min(1_000 * 2 ** (failures - 1), 60_000);
         logger.error(
@@ -359,8 +381,10 @@ export class Engine {
 
   /**
    * Cluster mode: partition `p` is no longer led here. Callers still waiting here for one of its
-   * invocations wait on its new leader instead; a state patch's caller is told it may or may
-   * not have been applied (its answer is not kept anywhere).
+   * invocations wait on its new leader instead (once an Invoke this node is still appending has
+   * landed, so the new leader can find it); requests held for other nodes are answered "still
+   * running", and those nodes ask the new leader themselves; a state patch's caller is told it
+   * may or may not have been applied (its answer is not kept anywhere).
    */
   private handOver(p: number): void {
     if (this.stopping) return; // the waiting connections close with the ingress
@@ -368,25 +392,30 @@ export class Engine {
       const patchPartition = this.patchPartitions.get(id);
       if (patchPartition === p) {
         this.patchPartitions.delete(id);
-        this.completed(id, {
-          err: {
-            code: 503,
-            message: `partition ${p} moved to another node while the patch was applied; read the state to see whether it was`,
-          },
-        });
+        this.completed(id, patchMayHaveApplied(p));
         continue;
       }
       if (!isInvocationId(id) || partitionOf(id, this.partitions) !== p) continue;
       this.waiters.delete(id);
-      this.attachThere(p, id, { retryNotFoundMs: 3_000 }).then(
-        (result) => {
-          const answer = result ?? { err: { code: 404, message: `invocation ${id} not found` } };
-          for (const resolve of set) resolve(answer);
-        },
-        (e: unknown) => {
-          for (const resolve of set) resolve({ err: { code: 503, message: String(e) } });
-        },
-      );
+      const local: ((r: Result) => void)[] = [];
+      for (const resolve of set) {
+        const endHold = this.peerHeld.get(resolve);
+        if (endHold !== undefined) endHold();
+        else local.push(resolve);
+      }
+      if (local.length === 0) continue;
+      const landed = (this.pendingInvokes.get(id) ?? Promise.resolve(0)).catch(() => 0);
+      landed
+        .then(() => this.attachThere(p, id, { retryNotFoundMs: 3_000 }))
+        .then(
+          (result) => {
+            const answer = result ?? { err: { code: 404, message: `invocation ${id} not found` } };
+            for (const resolve of local) resolve(answer);
+          },
+          (e: unknown) => {
+            for (const resolve of local) resolve({ err: { code: 503, message: String(e) } });
+          },
+        );
     }
   }
 
@@ -411,7 +440,7 @@ export class Engine {
         // A call asked again may have appended its Invoke the first time (peers.ts, invariant 2).
         const first = await this.ask(
           p,
-          (tries) => ({ op: "call", invoke, again: again || tries > 0 }),
+          (delivered) => ({ op: "call", invoke, again: again || delivered }),
           PEER_WAIT_MS,
         );
         if (first.result !== undefined) return first.result;
@@ -430,21 +459,29 @@ export class Engine {
     const workflowRun = isWorkflowRun(invoke);
     if (workflowRun && this.statusOf(invocationId) !== undefined) return WORKFLOW_ALREADY_INVOKED;
     const result = this.waitFor(invocationId); // 2
+    // Held for another node from now on, so that a hand-over during the append ends the hold.
+    const held = waitMs === undefined ? undefined : this.within(invocationId, result, waitMs);
+    const appending = this.appendExternal(invocationId, invoke);
+    if (this.options.cluster !== undefined) this.pendingInvokes.set(invocationId, appending);
     try {
-      const lsn = await this.appendExternal(invocationId, invoke);
+      const lsn = await appending;
       if (workflowRun) {
         // Concurrent first calls may both get here: apply decides which Invoke created the run.
         await this.waitApplied(invocationId, lsn);
         if (this.statusOf(invocationId)?.createdLsn !== lsn) {
+          this.peerHeld.get(result.resolve)?.();
           this.dropWaiter(invocationId, result);
           return WORKFLOW_ALREADY_INVOKED;
         }
       }
     } catch (e) {
+      this.peerHeld.get(result.resolve)?.();
       this.dropWaiter(invocationId, result);
       throw e;
+    } finally {
+      if (this.pendingInvokes.get(invocationId) === appending) this.pendingInvokes.delete(invocationId);
     }
-    return waitMs === undefined ? result.promise : this.within(invocationId, result, waitMs);
+    return held ?? result.promise;
   }
 
   /**
@@ -462,7 +499,7 @@ export class Engine {
     const previouslyAccepted = await this.onLeader(
       invocationId,
       () => this.sendHere(invoke),
-      async (p) => (await this.ask(p, { op: "send", invoke }, 0)).previouslyAccepted!,
+      async (p) => (await this.ask(p, (again) => ({ op: "send", invoke, again }), 0)).previouslyAccepted!,
     );
     return { invocationId, previouslyAccepted };
   }
@@ -541,7 +578,13 @@ export class Engine {
       keyId,
       () => this.patchHere(keyId, service, key, changes, expectedVersion),
       async (p) =>
-        (await this.ask(p, { op: "patch", id: keyId, service, key, changes, expectedVersion }, 0)).result!,
+        (
+          await this.ask(
+            p,
+            (again) => ({ op: "patch", id: keyId, service, key, changes, expectedVersion, again }),
+            0,
+          )
+        ).result!,
     );
   }
 
@@ -696,26 +739,33 @@ export class Engine {
 
   /**
    * Asks the leader of partition `p` (peers.ts); `waitMs`: how long it may hold the request.
-   * While no node leads `p`, asks again for up to PEER_UNAVAILABLE_MS, then fails with a
-   * LogError (the ingress answers 503).
+   * Every try carries the same request id; `request(again)` builds it, `again` true once an
+   * earlier try may have reached a leader (peers.ts, invariant 2). While no node leads `p`, asks
+   * again for up to PEER_UNAVAILABLE_MS, then fails with a LogError (the ingress answers 503).
    */
   private async ask(
     p: number,
-    request: PeerRequest | ((tries: number) => PeerRequest),
+    request: PeerOp | ((again: boolean) => PeerOp),
     waitMs: number,
   ): Promise<PeerAnswer> {
     const peers = this.options.cluster!.peers;
     const until = Date.now() + PEER_UNAVAILABLE_MS;
+    const rid = randomUUID();
+    let delivered = false;
     for (let tries = 0; ; tries++) {
-      const body = peerCodec.pack(typeof request === "function" ? request(tries) : request);
+      const op = typeof request === "function" ? request(delivered) : request;
+      const body = peerCodec.pack({ ...op, rid } satisfies PeerRequest);
       let reply: PeerReply | undefined;
       try {
         reply = peerCodec.unpack(await peers.request(p, body, waitMs + PEER_SLACK_MS)) as PeerReply;
       } catch (e) {
         if (!(e instanceof PeerUnavailableError)) throw e;
+        delivered ||= e.maybeDelivered;
       }
       if (reply !== undefined && "ok" in reply) return reply.ok;
       if (reply !== undefined && "error" in reply) throw rebuiltError(reply.error);
+      // A node that stopped leading while it served the request may have done part of it.
+      if (reply !== undefined && reply.served === true) delivered = true;
       if (this.stopping || Date.now() >= until) {
         throw new LogError("io", `no node leads partition ${p} now (its lease is moving); try again`);
       }
@@ -723,19 +773,48 @@ export class Engine {
     }
   }
 
-  /** Answers another node's request for a partition `processor` leads (peers.ts, invariant 1). */
+  /**
+   * Answers another node's request for a partition `processor` leads (peers.ts, invariant 1). A
+   * repeated write joins the first one's answer, or gets it if it came within PEER_REPEAT_MS
+   * (invariant 2).
+   */
   private async answerPeer(processor: PartitionProcessor, body: Uint8Array): Promise<Uint8Array> {
     let reply: PeerReply;
     try {
       const r = peerCodec.unpack(body) as PeerRequest;
-      reply = processor.isLeader ? { ok: await this.served(r) } : { retry: true };
+      const known = this.peerAnswers.get(r.rid);
+      if (known !== undefined) reply = { ok: await known.answer };
+      else if (!processor.isLeader) reply = { retry: true };
+      else reply = { ok: await this.servedOnce(r) };
     } catch (e) {
       reply =
         e instanceof ProcessorStoppedError || !processor.isLeader
-          ? { retry: true }
+          ? { retry: true, served: true }
           : { error: { name: (e as Error).name, message: (e as Error).message, code: (e as LogError).code } };
     }
     return peerCodec.pack(reply);
+  }
+
+  /**
+   * Serves a request, keeping a write's answer under its request id while it runs and for
+   * PEER_REPEAT_MS after (a failed one is forgotten at once: a repeat does it again). Reads and
+   * calls need none: repeating them is harmless (a call asked `again` attaches).
+   */
+  private servedOnce(r: PeerRequest): Promise<PeerAnswer> {
+    const answer = this.served(r);
+    if (r.op !== "send" && r.op !== "operate" && r.op !== "patch") return answer;
+    const now = Date.now();
+    for (const [rid, kept] of this.peerAnswers) {
+      if (kept.settledAt === undefined || now - kept.settledAt < PEER_REPEAT_MS) break;
+      this.peerAnswers.delete(rid);
+    }
+    const kept: { answer: Promise<PeerAnswer>; settledAt?: number } = { answer };
+    this.peerAnswers.set(r.rid, kept);
+    answer.then(
+      () => (kept.settledAt = Date.now()),
+      () => this.peerAnswers.delete(r.rid),
+    );
+    return answer;
   }
 
   private async served(r: PeerRequest): Promise<PeerAnswer> {
@@ -749,6 +828,8 @@ export class Engine {
       case "attach":
         return this.servedAttach(r.id);
       case "send":
+        // Asked again of a leader that does not know the request: a first try may have created
+        // it, and then it reads as accepted before (docs/cluster.md).
         return { previouslyAccepted: await this.sendHere(r.invoke) };
       case "status":
         return { status: this.statusOf(r.id) };
@@ -756,6 +837,9 @@ export class Engine {
         await this.operateHere(r.operation, r.id);
         return {};
       case "patch":
+        // A repeat this node does not know may follow a first try that was applied elsewhere:
+        // doing it again could fail its version check on its own change, so say so instead.
+        if (r.again) return { result: patchMayHaveApplied(partitionOf(r.id, this.partitions)) };
         return { result: await this.patchHere(r.id, r.service, r.key, r.changes, r.expectedVersion) };
     }
   }
@@ -765,22 +849,28 @@ export class Engine {
     return found === "not_found" ? { notFound: true } : { result: await found };
   }
 
-  /** The waiter's result, or undefined after `waitMs` (the waiter is dropped). */
+  /**
+   * The waiter's result, held for another node: undefined after `waitMs`, or when a hand-over
+   * ends the hold ({@link peerHeld}); the waiter is dropped then.
+   */
   private within(
     invocationId: string,
     waiter: { promise: Promise<Result>; resolve: (r: Result) => void },
     waitMs: number,
   ): Promise<Result | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    return Promise.race([
-      waiter.promise,
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => {
-          this.dropWaiter(invocationId, waiter);
-          resolve(undefined);
-        }, waitMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    let endHold!: () => void;
+    const ended = new Promise<undefined>((resolve) => {
+      endHold = () => {
+        this.dropWaiter(invocationId, waiter);
+        resolve(undefined);
+      };
+    });
+    const timer = setTimeout(endHold, waitMs);
+    this.peerHeld.set(waiter.resolve, endHold);
+    return Promise.race([waiter.promise, ended]).finally(() => {
+      clearTimeout(timer);
+      this.peerHeld.delete(waiter.resolve);
+    });
   }
 
   /** Resolves once the partition of `invocationId` applied `lsn` (this node leads it). */
@@ -859,11 +949,14 @@ export interface StateChange {
   readonly value: Uint8Array | null;
 }
 
-/** What one node asks the leader of a partition (engine.ts invariant 3). */
-type PeerRequest =
+/**
+ * What one node asks the leader of a partition (engine.ts invariant 3). `again`: an earlier try
+ * of the same request may have reached a leader.
+ */
+type PeerOp =
   | { readonly op: "call"; readonly invoke: InvokeBody; readonly again: boolean }
   | { readonly op: "attach"; readonly id: string }
-  | { readonly op: "send"; readonly invoke: InvokeBody }
+  | { readonly op: "send"; readonly invoke: InvokeBody; readonly again: boolean }
   | { readonly op: "status"; readonly id: string }
   | { readonly op: "operate"; readonly id: string; readonly operation: Operation }
   | {
@@ -873,7 +966,11 @@ type PeerRequest =
       readonly key: string;
       readonly changes: readonly StateChange[];
       readonly expectedVersion: string | undefined;
+      readonly again: boolean;
     };
+
+/** A {@link PeerOp} with the request id its tries share (peers.ts, invariant 2). */
+type PeerRequest = PeerOp & { readonly rid: string };
 
 /** What the leader answers, by request: a result (undefined: still running), a status, … */
 interface PeerAnswer {
@@ -883,10 +980,13 @@ interface PeerAnswer {
   readonly status?: InvocationStatus | undefined;
 }
 
-/** `retry`: the node no longer leads the partition (it is moving); ask again. */
+/**
+ * `retry`: the node no longer leads the partition (it is moving); ask again. `served`: it stopped
+ * leading while it served the request, which may have been done in part.
+ */
 type PeerReply =
   | { readonly ok: PeerAnswer }
-  | { readonly retry: true }
+  | { readonly retry: true; readonly served?: boolean }
   | { readonly error: { readonly name: string; readonly message: string; readonly code?: string } };
 
 /** Requests and replies between nodes as MessagePack: results and arguments are bytes. */
@@ -899,6 +999,16 @@ function rebuiltError(e: { readonly name: string; readonly message: string; read
   const error = new Error(e.message);
   error.name = e.name;
   return error;
+}
+
+/** The answer to a state patch whose partition moved while it was applied: it may or may not have been. */
+function patchMayHaveApplied(p: number): Result {
+  return {
+    err: {
+      code: 503,
+      message: `partition ${p} moved to another node while the patch was applied; read the state to see whether it was`,
+    },
+  };
 }
 
 /** A call to a workflow's `run`: one per workflow id. */

@@ -10,15 +10,24 @@
  * 1. Only a node whose processor leads the partition serves its requests: it starts serving
  *    after its AnnounceLeader was applied and stops when it is deposed. A request that reaches a
  *    node while it hands over is answered "retry", never with a stale read.
- * 2. Every request can be sent again: the operations behind them are idempotent per invocation
- *    id (engine.ts), so a sender that heard nothing may ask again, of whichever node leads then.
+ * 2. Every request can be sent again, with the same request id: a leader joins a repeat to the
+ *    request it is still answering, or answers it as it did (engine.ts), and the operations
+ *    behind them are idempotent per invocation id, so a sender that heard nothing may ask again,
+ *    of whichever node leads then. A sender says when an earlier try may have reached a leader
+ *    ({@link PeerUnavailableError.maybeDelivered}), so that one that does not know the request
+ *    can tell a first request from a repeat.
  */
 
 /** Nobody serves the partition now (no leader, or it is moving); the sender may try again. */
 export class PeerUnavailableError extends Error {
+  /**
+   * `maybeDelivered`: false when the request reached no node (nobody serves the partition);
+   * true when it may have been served and its answer was lost (no answer in time).
+   */
   constructor(
     readonly partition: number,
     message: string,
+    readonly maybeDelivered = true,
   ) {
     super(message);
     this.name = "PeerUnavailableError";
