@@ -310,34 +310,29 @@ export async function startServer(options: StartOptions, cluster?: ClusterBacken
     // leader writes its partitions' snapshots to the cluster, and the log is trimmed behind them
     // (cluster.ts, invariant 2).
     let trimPoints = Array.from({ length: meta.partitions }, () => 0);
-    let compacting: Promise<void> = Promise.resolve();
-    const compact = async () => {
+    const compactOnce = async () => {
       if (cluster !== undefined) {
-        const round = compactCluster(cluster, stores, (p) => engine.leads(p), trimPoints);
-        compacting = round.then(
-          () => undefined,
-          () => undefined,
-        );
-        trimPoints = await round;
+        trimPoints = await compactCluster(cluster, stores, (p) => engine.leads(p), trimPoints);
         return;
       }
       const snapshots = stores.checkpoint();
       await Promise.all(snapshots.map(({ partition, appliedLsn }) => log.trim(partition, appliedLsn)));
     };
+    /** The round in flight: one at a time (a snapshot's put may retry for longer than a tick). */
+    let compacting: Promise<void> | undefined;
+    const compact = (): void => {
+      if (compacting !== undefined) return;
+      compacting = compactOnce()
+        .catch((e: unknown) => logger.warn({ err: e }, "log trim failed; will try again"))
+        .finally(() => (compacting = undefined));
+    };
     // A round in flight finishes before the log and stores close.
     cleanups.push(() => compacting);
     // The first pass soon after start, so a process that restarts often still trims.
-    const firstCompaction = setTimeout(
-      () => {
-        compact().catch((e: unknown) => logger.warn({ err: e }, "log trim failed; will try again"));
-      },
-      Math.min(5_000, compactIntervalMs),
-    );
+    const firstCompaction = setTimeout(compact, Math.min(5_000, compactIntervalMs));
     firstCompaction.unref();
     cleanups.push(() => clearTimeout(firstCompaction));
-    const compactor = setInterval(() => {
-      compact().catch((e: unknown) => logger.warn({ err: e }, "log trim failed; will try again"));
-    }, compactIntervalMs);
+    const compactor = setInterval(compact, compactIntervalMs);
     compactor.unref();
     cleanups.push(() => clearInterval(compactor));
     logger.info({ dataDir, partitions: meta.partitions, ingressUrl, adminUrl }, "onelog started");
