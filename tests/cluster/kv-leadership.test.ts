@@ -11,7 +11,7 @@ import {
   type SubscriptionOptions,
 } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
+import { Kvm, type KvEntry } from "@nats-io/kv";
 import {
   KvLeadership,
   type KvLeadershipOptions,
@@ -28,6 +28,20 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Short leases, so expiry shows within a test. */
 const FAST = { leaseMs: 1500, renewEveryMs: 300, joinGraceMs: 0 } as const;
+/**
+ * The placement tests' leases: long enough that a stall of a loaded machine (seconds) costs no
+ * lease, so the partitions that move are the ones placement moves; expiry still shows in a test.
+ */
+const PLACED = { leaseMs: 6000, renewEveryMs: 1000, joinGraceMs: 0 } as const;
+
+/** Waits until `done()`, at most `timeoutMs`; fails saying what it waited for. */
+async function until(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
+    await sleep(10);
+  }
+}
 
 for (const servers of [1, 3] as const) {
   void describe(
@@ -105,7 +119,7 @@ void describe(
         bucket,
         replicas: 3,
         lastEpoch: () => 0,
-        ...FAST,
+        ...PLACED,
         ...extra,
       });
       leaderships.push(leadership);
@@ -189,14 +203,14 @@ void describe(
       const after = await settle([a, c], [6, 6], 20_000);
       const movedMs = Date.now() - diedAt;
       t.diagnostic(
-        `node b died holding ${bHeld.size}: a and c hold 6 each ${movedMs} ms later (lease ${FAST.leaseMs} ms, renewed every ${FAST.renewEveryMs} ms)`,
+        `node b died holding ${bHeld.size}: a and c hold 6 each ${movedMs} ms later (lease ${PLACED.leaseMs} ms, renewed every ${PLACED.renewEveryMs} ms)`,
       );
       // Others count the lease from when they saw b's last renewal, at most one interval before b died.
-      assert.ok(movedMs >= FAST.leaseMs - FAST.renewEveryMs, "not before b's lease ran out");
-      await sleep(100);
-      assert.ok(
-        revoked.every((g) => g.revoked.aborted),
+      assert.ok(movedMs >= PLACED.leaseMs - PLACED.renewEveryMs, "not before b's lease ran out");
+      await until(
         "the dead node's own grants ended too (its renewals failed for a whole lease)",
+        () => revoked.every((g) => g.revoked.aborted),
+        5000,
       );
       for (const [p, epoch] of bHeld) {
         const now = a.leadership.held.get(p) ?? c.leadership.held.get(p);
@@ -217,7 +231,7 @@ void describe(
 
     void it("hands partitions to a joining node only once its join grace is over: no partition goes without a leader meanwhile", async (t) => {
       const bucket = `grace_${process.pid}`;
-      const GRACE = { joinGraceMs: 1000 } as const;
+      const GRACE = { joinGraceMs: 2000 } as const;
       const a = await node(bucket, "a", GRACE);
       await settle([a], [PARTITIONS]);
       const joinedAt = performance.now();
@@ -277,12 +291,10 @@ void describe(
         JSON.stringify({ node: "intruder", incarnation: "x", base: 0 }),
         entry!.revision,
       );
-      const deadline = Date.now() + 2000;
-      while (!grant.revoked.aborted && Date.now() < deadline) await sleep(10);
-      assert.ok(grant.revoked.aborted, "the holder stopped leading");
-      assert.ok(Date.now() < deadline - FAST.leaseMs / 2, "at once, not when the lease would have run out");
+      // At once, not when the lease would have run out.
+      await until("the holder stopped leading", () => grant.revoked.aborted, PLACED.leaseMs / 2);
       // The intruder never renews: after its lease runs out, a takes partition 3 back, with a higher epoch.
-      const back = await settle([a], [PARTITIONS], 10_000);
+      const back = await settle([a], [PARTITIONS], PLACED.leaseMs + 10_000);
       assert.ok(back.get("a")!.includes(3));
       assert.ok(a.leadership.held.get(3)! > grant.epoch);
       a.stop();
@@ -350,12 +362,9 @@ function lossy(nc: NatsConnection, subject: string) {
   return { connection, state, deliverHeld };
 }
 
-async function until(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(10);
-  }
+/** How many of `subject`'s publishes were stored since reply number `mark` (lost acks included). */
+function storedSince(state: ReturnType<typeof lossy>["state"], mark: number): number {
+  return state.replies.slice(mark).filter((r) => r.seq !== undefined && r.duplicate !== true).length;
 }
 
 void describe("KvLeadership: a renewal stored whose PubAck was lost (1 nats-server)", { skip }, () => {
@@ -393,16 +402,25 @@ void describe("KvLeadership: a renewal stored whose PubAck was lost (1 nats-serv
   }
 
   void it("keeps its grant when the lease is one revision past the holder's with the holder's own value (the watch adopts it)", async () => {
-    const { leadership, grant, events, kv, subject } = await holder(`ack_watch_${process.pid}`, {
-      leaseMs: 3000,
+    const { leadership, grant, events, kv, subject, state } = await holder(`ack_watch_${process.pid}`, {
+      leaseMs: 6000, // no stall of a loaded machine runs it out
       renewEveryMs: 500,
     });
     // What a renewal whose PubAck timed out leaves behind: the same value, stored by
     // compare-and-set on the revision the holder knows (and with the message id it would use).
-    const entry = (await kv.get("lease.0"))!;
-    const stored = await publishIfLast(jetstream(nc), subject, entry.string(), entry.revision);
-    assert.ok(stored !== undefined);
-    await sleep(1500); // 3 renewals
+    // (Again if a renewal got to that revision first.)
+    let entry: KvEntry;
+    let stored: number | undefined;
+    for (let tries = 0; stored === undefined; tries++) {
+      assert.ok(tries < 5, "the rewrite never got in between two renewals");
+      entry = (await kv.get("lease.0"))!;
+      stored = await publishIfLast(jetstream(nc), subject, entry.string(), entry.revision);
+    }
+    const mark = state.replies.length;
+    await until(
+      "two renewals after the rewrite, or the grant ended",
+      () => grant.revoked.aborted || storedSince(state, mark) >= 2,
+    );
     assert.equal(grant.revoked.aborted, false, `grant ended: ${String(grant.revoked.reason)}`);
     assert.deepEqual(
       events.map((e) => e.type),
@@ -411,12 +429,12 @@ void describe("KvLeadership: a renewal stored whose PubAck was lost (1 nats-serv
     assert.equal(leadership.held.get(0), grant.epoch, "the same grant, the same epoch");
     const now = (await kv.get("lease.0"))!;
     assert.ok(now.revision > stored, `renewed on past the adopted revision ${stored}: at ${now.revision}`);
-    assert.equal(now.string(), entry.string(), "by the holder (its incarnation)");
+    assert.equal(now.string(), entry!.string(), "by the holder (its incarnation)");
   });
 
   void it("keeps its grant when a renewal's PubAck is lost while the watch lags: the next renewal loses its compare-and-set, reads the lease back, and renews on the revision it finds", async () => {
     const { grant, events, kv, state, deliverHeld } = await holder(`ack_read_${process.pid}`, {
-      leaseMs: 3000,
+      leaseMs: 6000, // no stall of a loaded machine runs it out
       renewEveryMs: 500,
     });
     state.held = []; // the watch shows nothing until the next renewal is done
@@ -424,9 +442,8 @@ void describe("KvLeadership: a renewal stored whose PubAck was lost (1 nats-serv
     await until("a renewal stored with its PubAck lost", () => state.lost.length === 1);
     const mark = state.replies.length;
     await until(
-      "the next renewal ended (or failed twice)",
-      () =>
-        grant.revoked.aborted || state.replies.slice(mark).some((r) => r.seq !== undefined && !r.duplicate),
+      "the next renewal stored, or the grant ended",
+      () => grant.revoked.aborted || storedSince(state, mark) >= 1,
     );
     deliverHeld();
     assert.equal(grant.revoked.aborted, false, `grant ended: ${String(grant.revoked.reason)}`);
@@ -437,7 +454,10 @@ void describe("KvLeadership: a renewal stored whose PubAck was lost (1 nats-serv
       ["duplicate", "stored"],
       "the retry on the old revision was the lost write's duplicate; the one on the revision read back was stored",
     );
-    await sleep(1000);
+    await until(
+      "two more renewals, or the grant ended",
+      () => grant.revoked.aborted || storedSince(state, mark) >= 3,
+    );
     assert.equal(grant.revoked.aborted, false, `grant ended: ${String(grant.revoked.reason)}`);
     assert.deepEqual(
       events.map((e) => e.type),
@@ -454,9 +474,8 @@ void describe("KvLeadership: a renewal stored whose PubAck was lost (1 nats-serv
     });
     state.loseNext = true;
     await until("a renewal stored with its PubAck lost", () => state.lost.length === 1);
-    const stored = state.replies.filter((r) => r.seq !== undefined && !r.duplicate).length;
-    await until("the watch showed it", () => state.delivered >= stored);
-    await sleep(100); // the watch's loop records it
+    await until("the watch showed it", () => state.delivered >= storedSince(state, 0));
+    await sleep(100); // the watch's loop records it (microtasks: they run before this timer)
     const mark = state.replies.length;
     await leadership.release(grant);
     assert.equal(state.replies.length, mark + 1, "only the release wrote (no renewal in between)");
