@@ -83,8 +83,15 @@ void describe("node requests over NATS", { skip }, () => {
 
   it("requestMany gathers every live node's answer and names the ones that gave none", async () => {
     const t = performance.now();
-    const { answers, missing } = await nodes.get("a")!.requestMany({ slow: true }, { timeoutMs: 500 });
-    assert.ok(performance.now() - t < 1500, "it does not wait beyond the timeout");
+    const timeoutMs = 500;
+    const { answers, missing } = await nodes.get("a")!.requestMany({ slow: true }, { timeoutMs });
+    // c never answers: without the timeout this would not return at all. The slack is for a
+    // loaded machine (CI runs 2 test files at a time on 2 cores).
+    const tookMs = performance.now() - t;
+    assert.ok(
+      tookMs < timeoutMs + 3000,
+      `it does not wait beyond the timeout (took ${tookMs.toFixed(0)} ms)`,
+    );
     assert.deepEqual([...answers.keys()].sort(), ["a", "b"]);
     assert.deepEqual(
       missing.map((m) => [m.node, m.failure]),

@@ -27,6 +27,15 @@
  *    after they *saw* its last revision, which is never earlier than the holder sent it: the
  *    holder stops first (on clocks that run at the same rate). Safety does not rest on this: a
  *    deposed leader's late appends carry an older epoch, which apply drops.
+ *    One exception to "a renewal fails the compare-and-set": the lease at a higher revision than
+ *    the holder knows, carrying exactly what this grant's renewals write (this incarnation, this
+ *    node, this base), is a renewal of this grant that was stored but whose PubAck was lost (the
+ *    request timed out). Only this process writes its incarnation, and every write builds on the
+ *    revision before it, so nobody else wrote the lease since the holder's last known revision:
+ *    the holder adopts that revision (when a renewal's compare-and-set fails and it reads the key
+ *    back, or when the watch shows it) and keeps its grant. The grant's epoch is the take's and
+ *    does not change; the expiry still counts from the last renewal whose ack arrived (earlier
+ *    than the adopted one was sent), so the holder still stops first.
  * 4. Placement is a function of what a node sees (live nodes, lease holders): each live node may
  *    hold ⌊P/N⌋ or ⌈P/N⌉ partitions; holders keep what they hold up to that, and only the rest
  *    moves (to the nodes with the fewest). A holder over its share releases the extra leases,
@@ -94,7 +103,7 @@ interface Held {
   readonly grant: LeadershipGrant;
   readonly end: AbortController;
   readonly base: number;
-  /** The revision of this node's last successful write on the lease. */
+  /** The revision of this node's last write on the lease: acknowledged, or adopted (invariant 3). */
   revision: number;
   /** When the last successful renewal was sent (invariant 3). */
   sentAt: number;
@@ -352,10 +361,14 @@ export class KvLeadership implements Leadership {
           ? leaseOf(entry)
           : { node: null, incarnation: "", base: known?.value.base ?? 0 };
       this.#leases.set(partition, { revision: entry.revision, value, seenAt: now });
-      // Invariant 3: another incarnation wrote our lease: it is lost.
       const held = this.#held.get(partition);
-      if (held !== undefined && entry.revision > held.revision && value.incarnation !== this.#incarnation) {
+      if (held === undefined || entry.revision <= held.revision) return;
+      // Invariant 3: another incarnation wrote our lease: it is lost. Our own renewal whose ack
+      // was lost: its revision is the one to renew on.
+      if (value.incarnation !== this.#incarnation) {
         this.#end(partition, held, `taken over by ${value.node ?? "nobody"} at revision ${entry.revision}`);
+      } else {
+        this.#adoptOwn(held, entry.revision, value);
       }
     } else if (entry.key.startsWith("node.")) {
       const node = entry.key.slice("node.".length);
@@ -405,17 +418,57 @@ export class KvLeadership implements Leadership {
     const kv = this.#kv;
     if (kv === undefined) return;
     held.renewing = true;
-    const sentAt = this.#now();
+    const key = `lease.${partition}`;
     try {
-      const revision = await this.#cas(`lease.${partition}`, this.#leaseValue(held.base), held.revision);
-      held.revision = revision;
-      held.sentAt = sentAt;
-      this.#armExpiry(partition, held);
-    } catch (error) {
-      if (error instanceof CasLostError) this.#end(partition, held, "a renewal lost its compare-and-set");
-      // Otherwise retried at the next tick, until the lease runs out (invariant 3).
+      for (let retried = false; ; retried = true) {
+        const expected = held.revision;
+        const sentAt = this.#now();
+        try {
+          held.revision = await this.#cas(key, this.#leaseValue(held.base), expected);
+          held.sentAt = sentAt;
+          this.#armExpiry(partition, held);
+          return;
+        } catch (error) {
+          if (!(error instanceof CasLostError)) throw error;
+        }
+        // Someone wrote the lease since `expected`, or this grant did: an earlier renewal stored
+        // whose ack was lost (invariant 3). Read it back to tell.
+        const entry = await kv.get(key);
+        if (this.#held.get(partition) !== held) return;
+        if (entry !== null) {
+          this.#saw(entry);
+          if (this.#held.get(partition) !== held) return;
+          if (entry.operation === "PUT") this.#adoptOwn(held, entry.revision, leaseOf(entry));
+        }
+        // Ours: renew again on it (once; a second loss is someone else's write).
+        if (held.revision > expected && !retried) continue;
+        // The compare-and-set on `expected` failed, so the key is past it: a read at or below it
+        // came from a replica behind the stream (direct get) and tells nothing. Next tick.
+        if (entry !== null && entry.revision <= expected && held.revision === expected) return;
+        this.#end(partition, held, "a renewal lost its compare-and-set");
+        return;
+      }
+    } catch {
+      // Timed out (perhaps stored: the next try or the watch tells), or JetStream away: retried
+      // at the next tick, until the lease runs out (invariant 3).
     } finally {
       held.renewing = false;
+    }
+  }
+
+  /**
+   * Invariant 3's exception: adopts `revision` for the held lease if its value is exactly what
+   * this grant's renewals write (a renewal stored whose ack was lost). The epoch and `sentAt`
+   * stay as they are.
+   */
+  #adoptOwn(held: Held, revision: number, value: LeaseValue): void {
+    if (
+      revision > held.revision &&
+      value.incarnation === this.#incarnation &&
+      value.node === this.node &&
+      value.base === held.base
+    ) {
+      held.revision = revision;
     }
   }
 

@@ -40,6 +40,8 @@ import {
   type PartitionClaim,
 } from "./cluster-merge.js";
 
+/** How long a forwarded request may take, asked and replayed (ClusterAdminOptions.forwardTimeoutMs). */
+const DEFAULT_FORWARD_TIMEOUT_MS = 30_000;
 /** The header a forwarded request carries: the node that forwarded it (invariant 3). */
 export const FORWARDED_HEADER = "onelog-forwarded-from";
 /** Marks a forwarded request's 503 from a node that no longer leads the partition (retried). */
@@ -98,7 +100,7 @@ export interface ClusterAdminOptions {
   readonly gatherTimeoutMs: number;
   /** Most rows of one view gathered from the whole cluster for one query. */
   readonly maxGatherRows: number;
-  /** How long a forwarded request may take (default 30 s). */
+  /** How long a forwarded request may take: the asking node waits that long, and the leading node replays it for as long (default 30 s). */
   readonly forwardTimeoutMs?: number;
 }
 
@@ -278,7 +280,7 @@ export class ClusterAdmin {
       else {
         try {
           const answer = (await nodes.request(leader, request, {
-            timeoutMs: this.o.forwardTimeoutMs ?? 30_000,
+            timeoutMs: this.o.forwardTimeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS,
           })) as ForwardedAnswer;
           if (answer.status !== 503 || !answer.headers[NOT_LEADER_HEADER]) return answer;
           why = `node ${leader} no longer leads partition ${partition}`;
@@ -293,21 +295,35 @@ export class ClusterAdmin {
     throw new AdminError(503, "OL1050", `${why}; try again`);
   }
 
-  /** A forwarded request, replayed against this node's own admin endpoint (invariant 3). */
+  /**
+   * A forwarded request, replayed against this node's own admin endpoint (invariant 3). It has
+   * the forward timeout, as the asking node does: it never outlives the question (the asker,
+   * having given up, answers 503 OL1050; a replay that times out fails as an unreachable node).
+   */
   private async replay(req: Extract<NodeRequest, { type: "http" }>): Promise<ForwardedAnswer> {
     const url = this.o.selfUrl();
     if (url === undefined) throw new Error(`node ${this.o.nodes.node}'s admin endpoint is not listening`);
     const body = Buffer.from(req.body, "base64");
-    const res = await fetch(new URL(req.target, url), {
-      method: req.method,
-      headers: { ...req.headers, [FORWARDED_HEADER]: "1" },
-      ...(body.byteLength === 0 || req.method === "GET" || req.method === "HEAD" ? {} : { body }),
-    });
-    const headers: Record<string, string> = {};
-    for (const h of [...ANSWER_HEADERS, NOT_LEADER_HEADER]) {
-      const v = res.headers.get(h);
-      if (v !== null) headers[h] = v;
+    const timeoutMs = this.o.forwardTimeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS;
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const res = await fetch(new URL(req.target, url), {
+        method: req.method,
+        headers: { ...req.headers, [FORWARDED_HEADER]: "1" },
+        ...(body.byteLength === 0 || req.method === "GET" || req.method === "HEAD" ? {} : { body }),
+        signal,
+      });
+      const headers: Record<string, string> = {};
+      for (const h of [...ANSWER_HEADERS, NOT_LEADER_HEADER]) {
+        const v = res.headers.get(h);
+        if (v !== null) headers[h] = v;
+      }
+      return { status: res.status, headers, body: Buffer.from(await res.arrayBuffer()).toString("base64") };
+    } catch (e) {
+      if (!signal.aborted) throw e;
+      throw new Error(
+        `node ${this.o.nodes.node}'s admin endpoint did not answer a forwarded ${req.method} ${req.target} within ${timeoutMs} ms`,
+      );
     }
-    return { status: res.status, headers, body: Buffer.from(await res.arrayBuffer()).toString("base64") };
   }
 }
