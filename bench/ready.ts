@@ -1,7 +1,6 @@
 // The end every onelog server child of the bench shares; kept apart from child.ts, whose top level
 // belongs to the bench process (it kills leftover children on exit).
 import type { ChildProcess } from "node:child_process";
-import net from "node:net";
 import type { ChildGuarding, ChildReady } from "./child.js";
 
 /**
@@ -32,17 +31,7 @@ export function reportReady(
   process.send!(ready);
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../tests/support/free-port.js";
 
 /**
  * The guard of a server the bench measures (restate-server.ts, nats-server.ts): it tells the

@@ -2,7 +2,6 @@
 // ports, small HTTP calls, polling, and a Prometheus text parser.
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import * as onelog from "onelog";
@@ -93,14 +92,7 @@ export async function eventually<T>(
   }
 }
 
-/** A TCP port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from "../support/free-port.js";
 
 /** One sample of a Prometheus text exposition. */
 export interface Sample {
