@@ -1,6 +1,8 @@
 // Proves the JetStream log keeps the Log contract (log.ts invariants 1–6) by running the same conformance suite as the memory and SQLite logs against real nats-server processes — an R1 stream on one server and an R3 stream on a 3-server cluster — then its own behaviour: writers racing on one partition, retried publishes stored once, trimming that purges, a refused partition count.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { LogError } from "../../packages/onelog/src/internal/log/log.js";
@@ -19,6 +21,7 @@ import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
 
 const skip = natsSkip();
 let streams = 0;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A factory of fresh logs (each on its own stream) over a connection opened in `before`. */
 function jetStreamFactory(
@@ -167,6 +170,49 @@ void describe(
           5_000,
         );
       } finally {
+        await log.close();
+      }
+    });
+
+    void it("a tailing reader keeps nothing it yielded (a long-lived reader's memory stays flat)", async (t) => {
+      // Node's gc(), turned on at run time (scripts/test.mjs passes no --expose-gc).
+      v8.setFlagsFromString("--expose-gc");
+      const gc = vm.runInNewContext("gc") as () => void;
+      const nc = await conn();
+      const log = await JetStreamLog.open({ connection: nc, partitions: 1, stream: `tail_${process.pid}` });
+      const MESSAGES = 100;
+      const SIZE = 256 * 1024;
+      const stop = new AbortController();
+      let seen = 0;
+      let allSeen!: () => void;
+      const all = new Promise<void>((r) => (allSeen = r));
+      const reading = (async () => {
+        for await (const batch of log.read(0, 1, stop.signal)) {
+          seen += batch.length; // keeps nothing
+          if (seen === MESSAGES + 1) allSeen();
+        }
+      })();
+      try {
+        gc();
+        const before = process.memoryUsage().arrayBuffers;
+        for (let i = 0; i < MESSAGES; i++)
+          await log.append(0, [{ header: {}, payload: new Uint8Array(SIZE).fill(i) }]);
+        // A small last entry: the reader may hold its latest batch until the next one comes.
+        await log.append(0, [{ header: {}, payload: new Uint8Array(1) }]);
+        await all;
+        // Twice, with a pause: backing stores of collected buffers are freed by a later task.
+        for (let i = 0; i < 3; i++) {
+          await sleep(100);
+          gc();
+        }
+        const retained = process.memoryUsage().arrayBuffers - before;
+        t.diagnostic(
+          `read ${(MESSAGES * SIZE) / 2 ** 20} MiB; the reader, still tailing, retains ${(retained / 2 ** 20).toFixed(1)} MiB`,
+        );
+        assert.ok(retained < (MESSAGES * SIZE) / 4, `retained ${(retained / 2 ** 20).toFixed(1)} MiB`);
+      } finally {
+        stop.abort();
+        await reading;
         await log.close();
       }
     });
@@ -405,6 +451,75 @@ void describe(
       } finally {
         for (const t of trimmers) await t.close();
         await observer.close();
+      }
+    });
+  },
+);
+
+void describe(
+  "JetStreamLog: a nats-server killed for good (3 nats-servers, R3)",
+  { skip, timeout: 120_000 },
+  () => {
+    void it("every reader follows the log on, also those whose consumer was on the dead server", async (t) => {
+      const nats = await startNats({ servers: 3 });
+      // The readers' connection is to server 0 first, and fails over; the writer's is to server 1.
+      const readerNc = await connect({
+        servers: nats.urls,
+        noRandomize: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+      });
+      const writerNc = await connect({ servers: [nats.urls[1]!] });
+      const P = 9;
+      const stream = `dead_${process.pid}`;
+      const writer = await JetStreamLog.open({ connection: writerNc, partitions: P, stream, replicas: 3 });
+      const reading = await JetStreamLog.open({ connection: readerNc, partitions: P, stream, replicas: 3 });
+      const stop = new AbortController();
+      const seen = Array.from({ length: P }, () => 0);
+      const readers = Array.from({ length: P }, async (_, p) => {
+        for await (const batch of reading.read(p, 1, stop.signal)) seen[p] = batch[batch.length - 1]!.lsn;
+      });
+      try {
+        for (let p = 0; p < P; p++) await writer.append(p, [rec(`first ${p}`)]);
+        await eventually(
+          "every reader saw LSN 1",
+          async () => (seen.every((s) => s >= 1) ? true : undefined),
+          20_000,
+        );
+        // Ephemeral R1 consumers land on any server: some of these readers' are on server 0.
+        const jsm = await jetstreamManager(writerNc);
+        let onDead = 0;
+        for await (const c of jsm.consumers.list(stream))
+          if (c.cluster?.leader === nats.nodes[0]!.name) onDead++;
+        await nats.kill(0); // not restarted
+        const killedAt = Date.now();
+        for (let p = 0; p < P; p++) {
+          await eventually(
+            `partition ${p}'s second append stored`,
+            async () =>
+              writer.append(p, [rec(`second ${p}`)]).then(
+                () => true,
+                () => undefined,
+              ),
+            30_000,
+          );
+        }
+        await eventually(
+          "every reader saw LSN 2",
+          async () => (seen.every((s) => s >= 2) ? true : undefined),
+          60_000,
+        );
+        t.diagnostic(
+          `${onDead} of ${P} readers' consumers were on the killed server; all ${P} readers saw the next entry ${Date.now() - killedAt} ms after the kill`,
+        );
+      } finally {
+        stop.abort();
+        await Promise.race([Promise.all(readers), sleep(5_000)]);
+        await reading.close();
+        await writer.close();
+        await readerNc.close();
+        await writerNc.close();
+        await nats.stop();
       }
     });
   },

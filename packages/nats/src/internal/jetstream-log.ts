@@ -693,13 +693,27 @@ export class JetStreamLog implements Log {
     let next = Math.max(1, Math.floor(fromLsn));
     // Every wait below races against this, so a reader ends as soon as its signal aborts or the
     // log closes, even in the middle of a JetStream request.
-    let endReader: () => void = () => undefined;
-    const ended = new Promise<typeof ENDED>((resolve) => (endReader = () => resolve(ENDED)));
+    // Not Promise.race against one long-lived promise: each race leaves a reaction on it that
+    // keeps the race's result (a message) reachable until the reader ends.
+    let isEnded = false;
+    const waiting = new Set<() => void>();
+    const endReader = (): void => {
+      isEnded = true;
+      for (const wake of [...waiting]) wake();
+    };
     signal.addEventListener("abort", endReader, { once: true });
     this.#readers.add(endReader);
-    const until = async <T>(promise: Promise<T>): Promise<T | typeof ENDED> => {
+    const until = <T>(promise: Promise<T>): Promise<T | typeof ENDED> => {
       promise.catch(() => undefined);
-      return Promise.race([promise, ended]);
+      if (isEnded) return Promise.resolve(ENDED);
+      return new Promise<T | typeof ENDED>((resolve, reject) => {
+        const wake = (): void => resolve(ENDED);
+        waiting.add(wake);
+        promise.then(
+          (v) => (waiting.delete(wake), resolve(v)),
+          (e: unknown) => (waiting.delete(wake), reject(e)),
+        );
+      });
     };
     try {
       while (!signal.aborted && !this.#closed) {
@@ -728,7 +742,7 @@ export class JetStreamLog implements Log {
             return;
           }
           messages = opened;
-          endOnMissedHeartbeats(opened);
+          endOnMissedHeartbeats(opened, this.#nc);
         } catch (error) {
           if (signal.aborted || this.#closed) return;
           if (isTransient(error)) {
@@ -812,9 +826,11 @@ export class JetStreamLog implements Log {
  * with it): the reader then opens a new one from where it is, retrying every 200 ms while the
  * stream elects a leader. Left to itself, the client checks the consumer with a backoff of the
  * pull's expiry (5 s) after each failed check, and the reader stalled for 10 s and more after a
- * nats-server was killed (tests/cluster/nats-kill.test.ts).
+ * nats-server was killed (tests/cluster/nats-kill.test.ts). It also ends the consumer when the
+ * connection reconnects (to another server): a consumer whose server died for good never came back,
+ * and its reader stalled (tests/cluster/jetstream-log.test.ts, "a nats-server killed for good").
  */
-function endOnMissedHeartbeats(messages: ConsumerMessages): void {
+function endOnMissedHeartbeats(messages: ConsumerMessages, nc: NatsConnection): void {
   void (async () => {
     for await (const status of messages.status()) {
       if (status.type === "heartbeats_missed") {
@@ -823,6 +839,21 @@ function endOnMissedHeartbeats(messages: ConsumerMessages): void {
       }
     }
   })().catch(() => undefined);
+  // After a reconnect the client checks its consumer with CONSUMER.INFO and stops the heartbeat
+  // monitor until that succeeds; for a consumer on a server that died it never does ("consumer
+  // is offline"), so a reopen from `next` is the only way on.
+  const connection = nc.status();
+  void (async () => {
+    for await (const status of connection) {
+      if (status.type === "reconnect") {
+        await messages.close().catch(() => undefined);
+        return;
+      }
+    }
+  })().catch(() => undefined);
+  // The client's status iterator has stop() (typed as a plain AsyncIterable): it ends the loop
+  // above and drops the listener, once the messages close for any reason.
+  void messages.closed().finally(() => (connection as { stop?: () => void }).stop?.());
 }
 
 /**
