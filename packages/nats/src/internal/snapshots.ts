@@ -8,8 +8,10 @@
  * 1. One object per partition, replaced by each newer snapshot: the object store writes a new
  *    object's chunks first and its meta entry last, so a reader sees the old snapshot whole or
  *    the new one whole, never a mix.
- * 2. A snapshot is never replaced by one with a lower applied LSN (a deposed leader's late
- *    write is skipped), so the log's trim point, which follows the stored snapshot, is covered.
+ * 2. A put skips a snapshot with a lower applied LSN than the stored one (a deposed leader's
+ *    late write). The check and the write are two steps, so a put that checked before a newer
+ *    one was stored can still land after it: the log is trimmed only up to the snapshot stored
+ *    when it trims (embedded/cluster.ts, invariant 2), so the trim point stays covered.
  * 3. The applied LSN, partition and store format travel in the object's description, checked
  *    on read together with the object store's SHA-256 digest of the bytes.
  * 4. A read never waits for good: a snapshot replaced while it is read loses its chunks (the

@@ -13,6 +13,9 @@
  * 2. Only a partition's leader writes its snapshot, and the log is trimmed only up to the
  *    snapshot stored one compaction round *before* the latest: a node that takes the partition
  *    over while the latest snapshot is being written still finds the tail behind the one before.
+ *    Nor past the snapshot stored when it trims: a deposed leader's late write may have replaced
+ *    a newer snapshot by its older one (the store's check-then-write is not atomic), and the
+ *    next round's snapshot replaces that again.
  */
 import type { ClusterNodes } from "../cluster-nodes.js";
 import type { SharedDeploymentRecords } from "../invoker/deployments.js";
@@ -105,7 +108,10 @@ export async function compactCluster(
       continue;
     }
     const { appliedLsn } = await cluster.snapshots.put(await stores.partition(p).snapshot());
-    if (previous[p]! > 0) await cluster.log.trim(p, previous[p]!);
+    if (previous[p]! > 0) {
+      const upTo = Math.min(previous[p]!, await cluster.snapshots.appliedLsn(p));
+      if (upTo > 0) await cluster.log.trim(p, upTo);
+    }
     next[p] = appliedLsn;
   }
   return next;
