@@ -9,7 +9,7 @@ import type { ClusterBackend } from "onelog/internal";
 import { JetStreamLog } from "./jetstream-log.js";
 import { KvDeploymentRecords } from "./kv-deployments.js";
 import { retrying } from "./nats-errors.js";
-import { KvLeadership } from "./kv-leadership.js";
+import { checkNodeId, KvLeadership } from "./kv-leadership.js";
 import { NatsPartitionPeers } from "./partition-peers.js";
 import { NatsNodeRequests } from "./node-requests.js";
 import { JetStreamSnapshots } from "./snapshots.js";
@@ -18,7 +18,7 @@ import { JetStreamSnapshots } from "./snapshots.js";
 export interface ConnectClusterOptions {
   /** NATS server URLs (several: the client fails over between them). */
   readonly servers: string | readonly string[];
-  /** This node's id: letters, digits, `-` and `_`, stable across its restarts. */
+  /** This node's id: 1 to 64 letters, digits, `-` and `_`, stable across its restarts. */
   readonly node: string;
   /** Partitions of the log (must match the stream's, once it exists). */
   readonly partitions: number;
@@ -41,6 +41,7 @@ export interface ConnectClusterOptions {
  * const server = await startServer({ services, dataDir: ".onelog-n1" }, cluster);
  */
 export async function connectCluster(options: ConnectClusterOptions): Promise<ClusterBackend> {
+  checkNodeId(options.node);
   const stream = options.stream ?? "onelog";
   const replicas = options.replicas ?? 1;
   const nc = await connect({

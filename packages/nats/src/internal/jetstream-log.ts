@@ -77,6 +77,8 @@ const HDR_CRC = "Onelog-Crc";
 const HDR_WRITER = "Onelog-Writer";
 /** What message headers take at most, besides the body (kept free under max_payload). */
 const HEADER_ROOM_BYTES = 512;
+const MAX_PRODUCER_CHARS = 128;
+const PRODUCER = new RegExp(`^[A-Za-z0-9._-]{1,${MAX_PRODUCER_CHARS}}$`);
 /** What a reader's waits resolve to once its signal aborted or the log closed. */
 const ENDED = Symbol("ended");
 /** How many messages a tailing reader's consumer buffers. */
@@ -179,6 +181,12 @@ export class JetStreamLog implements Log {
     const replicas = options.replicas ?? 1;
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
       throw new RangeError(`JetStreamLog: replicas must be an integer from 1 to 5, got ${replicas}`);
+    }
+    // The producer goes into every message's Onelog-Writer header, inside HEADER_ROOM_BYTES.
+    if (options.producer !== undefined && !PRODUCER.test(options.producer)) {
+      throw new RangeError(
+        `JetStreamLog: producer must be 1 to ${MAX_PRODUCER_CHARS} letters, digits, '.', '-' and '_', got ${JSON.stringify(options.producer)}`,
+      );
     }
     this.partitions = options.partitions;
     this.#nc = options.connection;

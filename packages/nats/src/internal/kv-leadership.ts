@@ -56,7 +56,7 @@ import { isTransient, messageOf } from "./nats-errors.js";
 export interface KvLeadershipOptions {
   /** The connection to use; never closed by the leadership. */
   readonly connection: NatsConnection;
-  /** This node's id: letters, digits, `-` and `_`. Stable across restarts of the node. */
+  /** This node's id: 1 to 64 letters, digits, `-` and `_`. Stable across restarts of the node. */
   readonly node: string;
   /** How many partitions there are. */
   readonly partitions: number;
@@ -119,7 +119,15 @@ interface Waiter {
   readonly reject: (error: Error) => void;
 }
 
-const NODE_ID = /^[A-Za-z0-9_-]+$/;
+/** A node id: short, as it is part of message ids, headers and KV values on every request. */
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Throws a RangeError unless `node` is a valid node id (1 to 64 letters, digits, `-` and `_`). */
+export function checkNodeId(node: string): void {
+  if (!NODE_ID.test(node)) {
+    throw new RangeError(`node id must be 1 to 64 letters, digits, - and _, got ${JSON.stringify(node)}`);
+  }
+}
 
 /**
  * Partition leadership from leases in a JetStream KV bucket. `acquire(p)` resolves once this
@@ -167,11 +175,7 @@ export class KvLeadership implements Leadership {
   readonly #taking = new Set<number>();
 
   constructor(options: KvLeadershipOptions) {
-    if (!NODE_ID.test(options.node)) {
-      throw new RangeError(
-        `KvLeadership: node id must be letters, digits, - and _, got ${JSON.stringify(options.node)}`,
-      );
-    }
+    checkNodeId(options.node);
     if (!Number.isInteger(options.partitions) || options.partitions < 1) {
       throw new RangeError(`KvLeadership: partitions must be a positive integer, got ${options.partitions}`);
     }

@@ -108,7 +108,11 @@ async function joinCluster(): Promise<ClusterBackend | undefined> {
   const leaseMs = num("ONELOG_LEASE_MS");
   return nats.connectCluster({
     servers: servers.split(",").map((s) => s.trim()),
-    node: process.env.ONELOG_NODE || hostname().replace(/[^A-Za-z0-9_-]/g, "-"),
+    node:
+      process.env.ONELOG_NODE ||
+      hostname()
+        .replace(/[^A-Za-z0-9_-]/g, "-")
+        .slice(0, 64),
     partitions: partitions ?? 4,
     ...(replicas === undefined ? {} : { replicas }),
     ...(leaseMs === undefined ? {} : { leaseMs }),
