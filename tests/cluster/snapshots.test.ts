@@ -1,9 +1,9 @@
-// Proves reading a partition's latest snapshot from the JetStream object store (packages/nats snapshots.ts, invariant 4) never waits for good, on a real nats-server: a snapshot whose chunks are gone (as when a newer snapshot replaces it while it is read, and the object store purges the old chunks) fails the read after its tries, and the newer one reads whole; and reads racing a writer that replaces the snapshot again and again all end with a whole snapshot, the one their description names.
+// Proves reading a partition's latest snapshot from the JetStream object store (packages/nats snapshots.ts, invariant 4) never waits for good, on a real nats-server: a snapshot whose chunks are gone (as when a newer snapshot replaces it while it is read, and the object store purges the old chunks) fails the read after its tries, and the newer one reads whole; so does one whose bytes do not match its digest (damaged); and reads racing a writer that replaces the snapshot again and again all end with a whole snapshot, the one their description names.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { JetStreamSnapshots } from "../../packages/nats/src/index.js";
 import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
@@ -42,6 +42,29 @@ void describe("partition snapshots in the object store", { skip, timeout: 120_00
     const tookMs = performance.now() - started;
     assert.ok(tookMs < 10_000, `the read gave up after ${Math.round(tookMs)} ms`);
     await snapshots.put(snapshot(20, 200_000));
+    const latest = await snapshots.latest(0);
+    assert.equal(latest?.appliedLsn, 20);
+    assert.ok(
+      latest.bytes.every((b) => b === 20),
+      "the newer snapshot, whole",
+    );
+  });
+
+  it("a snapshot whose bytes do not match its digest fails its read after its tries; a newer one reads whole", async () => {
+    const bucket = `${BUCKET}-damaged`;
+    const snapshots = await JetStreamSnapshots.open({ connection: nc, bucket, readBaseMs: 300 });
+    await snapshots.put(snapshot(10, 1_000));
+    // Replace the object's one chunk with other bytes of the same length: a damaged object.
+    const os = await new Objm(nc).open(bucket);
+    const info = await os.info("partition-0");
+    assert.ok(info !== null);
+    assert.equal(info.chunks, 1);
+    const chunkSubject = `$O.${bucket}.C.${info.nuid}`;
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.purge(`OBJ_${bucket}`, { filter: chunkSubject });
+    await jetstream(nc).publish(chunkSubject, new Uint8Array(1_000).fill(99));
+    await assert.rejects(snapshots.latest(0), /5 reads failed, the last with: .*digest/i);
+    await snapshots.put(snapshot(20, 1_000));
     const latest = await snapshots.latest(0);
     assert.equal(latest?.appliedLsn, 20);
     assert.ok(

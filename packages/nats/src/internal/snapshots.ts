@@ -109,8 +109,8 @@ export class JetStreamSnapshots {
   }
 
   /**
-   * The latest snapshot of a partition, or undefined if none was stored. Rejects if the object
-   * is damaged (its digest or description does not match), or if it could not be read whole in
+   * The latest snapshot of a partition, or undefined if none was stored. Rejects if its
+   * description is not onelog's, or if it could not be read whole and matching its digest in
    * {@link READ_TRIES} tries (invariant 4).
    */
   async latest(partition: number): Promise<PartitionSnapshot | undefined> {
@@ -127,7 +127,17 @@ export class JetStreamSnapshots {
         );
       }
       const withinMs = this.#readBaseMs + got.info.size / READ_BYTES_PER_MS;
-      const bytes = await readWithin(got, withinMs);
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await readWithin(got, withinMs);
+      } catch (error) {
+        // A digest that does not match: damaged, or (rarely) replaced under the read. Read again;
+        // damage that stays fails after READ_TRIES.
+        if (tries >= READ_TRIES) {
+          throw new Error(`snapshot ${name}: ${READ_TRIES} reads failed, the last with: ${String(error)}`);
+        }
+        continue;
+      }
       if (bytes !== undefined) {
         return { partition, appliedLsn: description.appliedLsn, format: description.format, bytes };
       }
