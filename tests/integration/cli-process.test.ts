@@ -1,4 +1,4 @@
-// Proves what a new user meets when starting and stopping onelog — Ctrl-C (SIGINT to the process group, once or twice) and SIGTERM release the data directory's LOCK, a LOCK left by SIGKILL is taken over with a log line, a port in use is one line naming the flag with exit code 1, `dev` reloads after a rename-over save and keeps the old version on a syntax error, and each entry file gets its own default data directory — by spawning the real CLI and `npm start`'s program and signalling them as a terminal would.
+// Proves what a new user meets when starting and stopping onelog — Ctrl-C (SIGINT to the process group, once or twice) and SIGTERM release the data directory's LOCK, so does a SIGKILL of the CLI alone (its server stops), a LOCK left by SIGKILL is taken over with a log line, a port in use is one line naming the flag with exit code 1, `dev` reloads after a rename-over save and keeps the old version on a syntax error, and each entry file gets its own default data directory — by spawning the real CLI and `npm start`'s program and signalling them as a terminal would.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -88,6 +88,15 @@ async function ports(): Promise<string[]> {
 
 const lockOf = (dataDir: string) => path.join(dataDir, "LOCK");
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe("stopping releases the data directory", () => {
   for (const mode of ["dev", "serve"] as const) {
     it(`${mode}: Ctrl-C (SIGINT to the group), twice, SIGTERM to the CLI — each time the next start works`, async () => {
@@ -125,6 +134,32 @@ describe("stopping releases the data directory", () => {
       }
     });
   }
+
+  it("serve: SIGKILL to the CLI alone stops its server too, which releases the LOCK", async () => {
+    const dir = tmpDir("stop-cli-kill");
+    const file = servicesFile(dir, "hi");
+    const data = path.join(dir, "data");
+    const args = await ports();
+    const p = Proc.cli(["serve", file, "--data-dir", data, ...args]);
+    try {
+      await p.banner();
+      const lock = fs.readFileSync(lockOf(data), "utf8");
+      const server = Number(lock.split(" ")[0]);
+      assert.notEqual(server, p.child.pid, "the server is the CLI's child");
+      p.child.kill("SIGKILL");
+      await p.exit();
+      await eventually(
+        "the orphaned server stopped and released the LOCK",
+        () => !fs.existsSync(lockOf(data)) && !alive(server),
+        20_000,
+      );
+      await eventually("the server said why it stopped", () =>
+        /the onelog command that started this server is gone; stopping/.test(p.stderr),
+      );
+    } finally {
+      p.kill();
+    }
+  });
 
   it("after SIGKILL the LOCK stays, and the next start takes it over and says so", async () => {
     const dir = tmpDir("stop-kill");

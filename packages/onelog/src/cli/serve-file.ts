@@ -65,6 +65,14 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     stop();
   });
 }
+// Started by the CLI, the server has an IPC channel to it, which closes when the CLI dies (a
+// SIGKILL it cannot forward): the server then stops as on SIGTERM rather than serve on, orphaned,
+// holding its ports, data directory and (in a cluster) its leases.
+process.on("disconnect", () => {
+  if (stopping) return;
+  console.error(`onelog: the onelog command that started this server is gone; stopping`);
+  stop();
+});
 
 const partitions = num("ONELOG_PARTITIONS");
 const compactIntervalMs = num("ONELOG_COMPACT_INTERVAL_MS");
