@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { alive } from "../tests/support/processes.js";
 
 /** The repository root: children run with it as their working directory. */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -48,15 +49,6 @@ function killPid(pid: number): void {
     process.kill(pid, "SIGKILL");
   } catch {
     // Already gone.
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

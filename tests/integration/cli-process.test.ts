@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { eventually, freePort, http, removeTmpDirs, tmpDir } from "./admin-harness.js";
 import { GroupProcess } from "./cli-harness.js";
+import { alive } from "../support/processes.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = path.join(ROOT, "packages/onelog/src/cli/main.ts");
@@ -87,15 +88,6 @@ async function ports(): Promise<string[]> {
 }
 
 const lockOf = (dataDir: string) => path.join(dataDir, "LOCK");
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("stopping releases the data directory", () => {
   for (const mode of ["dev", "serve"] as const) {
