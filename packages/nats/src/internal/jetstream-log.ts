@@ -51,6 +51,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type MsgRequest,
+  type Consumer,
   type ConsumerMessages,
   type StoredMsg,
 } from "@nats-io/jetstream";
@@ -59,9 +60,11 @@ import type { Log, LogEntry, LogPosition, StoredEntry } from "onelog/internal";
 import { bodyChecksum, decodeEntries, encodeEntries, encodedSize } from "./entry-codec.js";
 import { publishIfLast } from "./cas.js";
 import {
+  hedged,
   isClosed,
   isPlacementPending,
   isStorageFull,
+  isTimeout,
   isTransient,
   isWrongLastSequence,
   messageOf,
@@ -81,6 +84,8 @@ const MAX_PRODUCER_CHARS = 128;
 const PRODUCER = new RegExp(`^[A-Za-z0-9._-]{1,${MAX_PRODUCER_CHARS}}$`);
 /** What a reader's waits resolve to once its signal aborted or the log closed. */
 const ENDED = Symbol("ended");
+/** A reopening reader asks again each this fraction of the request timeout (see `#hedgeMs`). */
+const HEDGES_PER_TIMEOUT = 5;
 /** How many messages a tailing reader's consumer buffers. */
 const READ_BUFFER_MESSAGES = 64;
 
@@ -164,6 +169,13 @@ export class JetStreamLog implements Log {
   readonly #duplicateWindowMs: number;
   readonly #timeoutMs: number;
   readonly #appendRetryMs: number;
+  /**
+   * A reader reopening after a nats-server died asks again, each fifth of the request timeout,
+   * while nobody answered: requests that only the stream's leader answers (a message get) go
+   * unanswered until their timeout while it is elected, consumer creates placed on the dead
+   * server forever, and the next try may be answered at once.
+   */
+  readonly #hedgeMs: number;
   readonly #producer: string;
   readonly #parts: PartitionState[];
   readonly #ready: Promise<{ js: JetStreamClient; jsm: JetStreamManager; maxMessageBytes: number }>;
@@ -196,6 +208,7 @@ export class JetStreamLog implements Log {
     this.#duplicateWindowMs = options.duplicateWindowMs ?? 120_000;
     this.#timeoutMs = options.requestTimeoutMs ?? 5000;
     this.#appendRetryMs = options.appendRetryMs ?? 30_000;
+    this.#hedgeMs = Math.max(500, this.#timeoutMs / HEDGES_PER_TIMEOUT);
     this.#producer = options.producer ?? nuid.next();
     this.#maxMessageBytesOption = options.maxMessageBytes;
     this.#parts = Array.from({ length: options.partitions }, (_, index) => ({
@@ -693,6 +706,47 @@ export class JetStreamLog implements Log {
     return best.seq;
   }
 
+  /**
+   * Creates a reader's ordered consumer on the partition's subject from stream sequence `startSeq`.
+   * JetStream puts an R1 consumer on a random server of the stream's group, a dead one included
+   * (nats-server 2.9 does not check): that consumer is never created, nobody answers, and the
+   * request would time out after `requestTimeoutMs`. So it is hedged (`#hedgeMs`), each
+   * attempt under another name, so placed again; the first consumer created is used and every
+   * other one deleted: once created, or by name once its request timed out (a consumer placed
+   * on a dead server stays in JetStream's metadata until deleted). `wanted` false (the reader
+   * ended): a consumer created after all is deleted too.
+   */
+  #consumerFrom(
+    api: { js: JetStreamClient; jsm: JetStreamManager },
+    part: PartitionState,
+    startSeq: number,
+    wanted: () => boolean,
+  ): Promise<Consumer> {
+    const stream = this.#stream;
+    const remove = (consumer: Consumer): void => void consumer.delete().catch(() => undefined);
+    const ended = (): LogError => new LogError("closed", `reader of partition ${part.index} ended`);
+    const attempt = async (): Promise<Consumer> => {
+      const prefix = nuid.next();
+      try {
+        const consumer = await api.js.consumers.get(stream, {
+          name_prefix: prefix,
+          filter_subjects: part.subject,
+          opt_start_seq: startSeq,
+        });
+        if (!wanted()) {
+          remove(consumer);
+          throw ended();
+        }
+        return consumer;
+      } catch (error) {
+        // The client names an ordered consumer's first incarnation `<prefix>_1`.
+        if (isTimeout(error)) void api.jsm.consumers.delete(stream, `${prefix}_1`).catch(() => undefined);
+        throw error;
+      }
+    };
+    return hedged(attempt, { intervalMs: this.#hedgeMs, wanted, discard: remove });
+  }
+
   async *#reader(
     part: PartitionState,
     fromLsn: number,
@@ -730,14 +784,17 @@ export class JetStreamLog implements Log {
         try {
           const api = await until(this.#api());
           if (api === ENDED) return;
-          const trimmed = await until(this.#trimPoint(part));
+          const trimmed = await until(
+            hedged(() => this.#trimPoint(part), { intervalMs: this.#hedgeMs, wanted: () => !isEnded }),
+          );
           if (trimmed === ENDED) return;
           next = Math.max(next, trimmed + 1);
-          const startSeq = await until(this.#seqFor(part, next));
-          if (startSeq === ENDED) return;
-          const got = await until(
-            api.js.consumers.get(this.#stream, { filter_subjects: part.subject, opt_start_seq: startSeq }),
+          const from = next;
+          const startSeq = await until(
+            hedged(() => this.#seqFor(part, from), { intervalMs: this.#hedgeMs, wanted: () => !isEnded }),
           );
+          if (startSeq === ENDED) return;
+          const got = await until(this.#consumerFrom(api, part, startSeq, () => !isEnded));
           if (got === ENDED) return;
           consumer = got;
           // Short pulls with 1 s heartbeats: a reader whose server died notices within seconds

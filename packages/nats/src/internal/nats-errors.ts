@@ -35,6 +35,13 @@ export function isTransient(error: unknown): boolean {
   return error instanceof Error && error.name === "JetStreamNotEnabled";
 }
 
+/** Nobody answered in time: the request may or may not have been carried out. */
+export function isTimeout(error: unknown): boolean {
+  return (
+    error instanceof TimeoutError || (error instanceof RequestError && error.cause instanceof TimeoutError)
+  );
+}
+
 /** Nobody subscribes to the subject: the request reached no one. */
 export function isNoResponders(error: unknown): boolean {
   return error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders());
@@ -84,4 +91,62 @@ export async function retrying<T>(fn: () => Promise<T>, ms: number): Promise<T> 
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+}
+
+/**
+ * Runs `start`, and again every `intervalMs` while no attempt answered and `wanted()` holds, each
+ * attempt running to its end (its own request timeout), so at most timeout ÷ interval are in
+ * flight: the first to succeed wins, and `discard` gets every later success. For requests that a
+ * dead server leaves unanswered until their timeout while a new one may be answered at once.
+ * Rejects once an attempt failed for good (not {@link isTransient}), or failed transiently with
+ * no other attempt pending (so quick failures, 503 while a leader is elected, reach the caller as
+ * fast as without hedging), or when `wanted()` turned false.
+ */
+export function hedged<T>(
+  start: () => Promise<T>,
+  options: {
+    readonly intervalMs: number;
+    readonly wanted: () => boolean;
+    readonly discard?: (value: T) => void;
+  },
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let pending = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const settle = (): void => {
+      settled = true;
+      clearTimeout(timer);
+    };
+    const launch = (): void => {
+      if (settled) return;
+      if (!options.wanted()) {
+        settle();
+        reject(new Error("no longer wanted"));
+        return;
+      }
+      pending++;
+      start().then(
+        (value) => {
+          pending--;
+          if (settled) {
+            options.discard?.(value);
+            return;
+          }
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          pending--;
+          if (settled) return;
+          if (!isTransient(error) || pending === 0) {
+            settle();
+            reject(error);
+          }
+        },
+      );
+      timer = setTimeout(launch, options.intervalMs);
+    };
+    launch();
+  });
 }
