@@ -11,7 +11,8 @@ import { CLI_NODE_ARGS, GroupProcess, ROOT, cleanEnv, servicesFile } from "../in
 import { natsSkip, startNats, type NatsCluster } from "./nats-harness.js";
 
 const skip = natsSkip();
-const PARTITIONS = 2;
+// More than 10: each partition's loop listens on one stop signal (no MaxListenersExceededWarning).
+const PARTITIONS = 12;
 
 /** An `onelog serve` process in its own group (SIGKILL to the group ends it and its server child). */
 class Node extends GroupProcess {
@@ -120,7 +121,7 @@ void describe(
         await nc.close();
       }
 
-      // A 1 s lease: node b leads both partitions soon after node a dies.
+      // A 1 s lease: node b leads every partition soon after node a dies.
       const killedAt = performance.now();
       a.kill();
       await a.exited;
@@ -135,6 +136,9 @@ void describe(
       );
       assert.ok(tookMs < 8_000, `within the short lease, not the 10 s default: ${Math.round(tookMs)} ms`);
       assert.equal((await http("POST", `${ingressB!}/Greeter/greet`, '"Bo"')).body, "hi Bo");
+      for (const [name, node] of [["a", a] as const, ["b", b] as const]) {
+        assert.doesNotMatch(node.stderr, /Warning/, `node ${name} printed a warning`);
+      }
     });
   },
 );

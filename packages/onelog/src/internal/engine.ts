@@ -14,6 +14,7 @@
  *    node.
  */
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Packr } from "msgpackr";
 import {
@@ -207,6 +208,10 @@ export class Engine {
   private constructor(private readonly options: EngineOptions) {
     const o = options;
     this.partitions = o.log.partitions;
+    // Cluster mode: each partition's loop waits on this signal (a leadership acquire, a backoff
+    // sleep), so it has a few listeners per partition by design; Node's default limit of 10
+    // printed a "possible memory leak" warning on every node with more than 10 partitions.
+    setMaxListeners(10 + 4 * this.partitions, this.stopSignal.signal);
     this.random = o.random ?? systemRandom();
     // The engine knows services only through the manifest; the functions stay in the invoker.
     this.manifest = endpointManifest(o.services);
