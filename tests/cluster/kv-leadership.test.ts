@@ -1,6 +1,7 @@
 // Proves the KV-lease leadership keeps the Leadership contract (leadership.ts invariants 1–3) by running the same conformance suite as the embedded one against real nats-server processes (R1 and R3 buckets), then what a cluster needs on top: partitions spread evenly over live nodes, moved when a node joins (no more than necessary) or dies (after its lease runs out, with higher epochs), a lease written by someone else revoking its holder at once, and a renewal stored whose PubAck was lost (a timeout) not deposing its holder: the watch or a read-back adopts the holder's own revision.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { setMaxListeners } from "node:events";
 import {
   connect,
   TimeoutError,
@@ -127,6 +128,8 @@ void describe(
       /** When each grant started and ended, on this process's clock. */
       const times = new Map<LeadershipGrant, { from: number; to?: number }>();
       const stop = new AbortController();
+      // One listener per partition's acquire, as on the engine's stop signal (engine.ts).
+      setMaxListeners(10 + PARTITIONS, stop.signal);
       // As the engine does: ask for every partition, and again whenever a grant ends.
       for (let p = 0; p < PARTITIONS; p++) {
         void (async () => {
