@@ -777,6 +777,8 @@ export class JetStreamLog implements Log {
         );
       });
     };
+    /** The reopen's requests are hedged while this reader lives (`#hedgeMs`). */
+    const hedge = { intervalMs: this.#hedgeMs, wanted: () => !isEnded };
     try {
       while (!signal.aborted && !this.#closed) {
         let messages: ConsumerMessages;
@@ -784,17 +786,13 @@ export class JetStreamLog implements Log {
         try {
           const api = await until(this.#api());
           if (api === ENDED) return;
-          const trimmed = await until(
-            hedged(() => this.#trimPoint(part), { intervalMs: this.#hedgeMs, wanted: () => !isEnded }),
-          );
+          const trimmed = await until(hedged(() => this.#trimPoint(part), hedge));
           if (trimmed === ENDED) return;
           next = Math.max(next, trimmed + 1);
           const from = next;
-          const startSeq = await until(
-            hedged(() => this.#seqFor(part, from), { intervalMs: this.#hedgeMs, wanted: () => !isEnded }),
-          );
+          const startSeq = await until(hedged(() => this.#seqFor(part, from), hedge));
           if (startSeq === ENDED) return;
-          const got = await until(this.#consumerFrom(api, part, startSeq, () => !isEnded));
+          const got = await until(this.#consumerFrom(api, part, startSeq, hedge.wanted));
           if (got === ENDED) return;
           consumer = got;
           // Short pulls with 1 s heartbeats: a reader whose server died notices within seconds
